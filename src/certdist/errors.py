@@ -1,0 +1,100 @@
+"""The one exception tree of certdist.
+
+Every error a service raises derives from :class:`CertdistError`. The web layer maps each
+class to an HTTP status in exactly one table (``certdist.web.errors``); the CLI maps them to
+exit codes. Messages never contain personal data: they name fields and ids, not values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class CertdistError(Exception):
+    """Base class of every error certdist raises on purpose."""
+
+
+# --- client errors -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of a request; ``location`` is a dotted path like ``0.recipient.dob``."""
+
+    location: str
+    message: str
+
+
+class InvalidInput(CertdistError):
+    """The request is malformed or fails validation; nothing was written."""
+
+    def __init__(self, message: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors: list[FieldError] = list(errors or [])
+
+
+class PayloadTooLarge(CertdistError):
+    """The request body is larger than the configured limit."""
+
+
+class NotFound(CertdistError):
+    """The object does not exist, or the caller may not know that it exists."""
+
+
+class Conflict(CertdistError):
+    """The request conflicts with stored state (a duplicate dose, an already revoked certificate)."""
+
+
+class DuplicateCertificate(Conflict):
+    """A live certificate already exists for this preEnrollmentCode, programme and dose."""
+
+    def __init__(self, pre_enrollment_code: str, program_id: str, dose: int | None) -> None:
+        super().__init__(
+            f"a certificate already exists for this beneficiary, programme {program_id!r} "
+            f"and dose {dose}; send a correction (PUT /v1/certificate) instead"
+        )
+        self.pre_enrollment_code = pre_enrollment_code
+        self.program_id = program_id
+        self.dose = dose
+
+
+# --- authentication and authorisation ------------------------------------------------------
+
+
+class AuthenticationFailed(CertdistError):
+    """No credentials, or credentials that do not verify (bad signature, issuer, audience, expiry)."""
+
+
+class PermissionDenied(CertdistError):
+    """The caller is authenticated but lacks the role this action needs."""
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+class VerificationError(CertdistError):
+    """A signature, proof or document did not verify. ``verify()`` functions raise this."""
+
+
+class UnknownKey(VerificationError):
+    """The document names a key that the trust store does not hold."""
+
+
+# --- configuration and operations ----------------------------------------------------------
+
+
+class ConfigurationError(CertdistError):
+    """The settings are inconsistent or unsafe (for example a dev-only backend in production)."""
+
+
+class StorageUnavailable(CertdistError):
+    """The database could not be reached within its deadline."""
+
+
+@dataclass
+class RowFailure:
+    """One failed row of a bulk upload (row numbers count the header as row 1)."""
+
+    row: int
+    errors: list[FieldError] = field(default_factory=list)

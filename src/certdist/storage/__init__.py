@@ -1,0 +1,1 @@
+"""Persistence: the repository protocols and their SQLAlchemy implementation."""

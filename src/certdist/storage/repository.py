@@ -1,0 +1,86 @@
+"""Repository protocols the services depend on.
+
+Every query names ``pre_enrollment_code`` or goes through the certificate-id lookup table,
+so the same code runs on one SQLite file and on PostgreSQL hash-partitioned by that column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from certdist.domain.models import CertificateRecord, Upload, UploadRowError, UploadStatus
+
+
+class CertificateRepository(Protocol):
+    def add(self, records: Sequence[CertificateRecord]) -> None:
+        """Store new certificates atomically: all of them or none.
+
+        Raises ``DuplicateCertificate`` when a live certificate already exists for the same
+        (pre_enrollment_code, entity_type, program_id, dose), or when two records in
+        ``records`` collide with each other. Dose ``None`` never collides.
+        """
+
+    def replace(self, old: CertificateRecord, new: CertificateRecord) -> None:
+        """A correction, atomically: store ``new`` and mark ``old`` superseded by it.
+
+        Raises ``Conflict`` when ``old`` is no longer live (a concurrent correction won).
+        """
+
+    def get(self, certificate_id: str) -> CertificateRecord | None:
+        """The certificate with this id, live or not (through the lookup table)."""
+
+    def for_beneficiary(
+        self, pre_enrollment_code: str, *, include_inactive: bool = False
+    ) -> list[CertificateRecord]:
+        """The beneficiary's certificates, oldest first."""
+
+    def for_mobile(self, mobile: str) -> list[CertificateRecord]:
+        """Live certificates registered to this E.164 mobile number."""
+
+    def find_live(
+        self, pre_enrollment_code: str, entity_type: str, program_id: str, dose: int | None
+    ) -> CertificateRecord | None: ...
+
+    def revoke(
+        self,
+        pre_enrollment_code: str,
+        doses: Sequence[int] | None,
+        *,
+        at: datetime,
+        reason: str,
+    ) -> list[CertificateRecord]:
+        """Revoke the live certificates of the beneficiary (only the named doses unless
+        ``doses`` is None) and return them as revoked."""
+
+    def is_revoked(self, certificate_id: str) -> bool:
+        """True if the certificate is revoked (superseded certificates are not revoked)."""
+
+    def ping(self) -> None:
+        """Raise ``StorageUnavailable`` unless the database answers within its deadline."""
+
+
+class UploadRepository(Protocol):
+    def create(self, upload: Upload) -> None: ...
+
+    def finish(
+        self,
+        upload_id: str,
+        *,
+        status: UploadStatus,
+        total_rows: int,
+        succeeded: int,
+        failed: int,
+        at: datetime,
+    ) -> None: ...
+
+    def add_errors(self, errors: Sequence[UploadRowError]) -> None: ...
+
+    def get(self, upload_id: str) -> Upload | None: ...
+
+    def list(self, *, uploaded_by: str | None = None, limit: int = 100) -> list[Upload]:
+        """Newest first; only that user's uploads when ``uploaded_by`` is given."""
+
+    def errors(self, upload_id: str) -> list[UploadRowError]:
+        """Row errors of the upload, by row number."""
