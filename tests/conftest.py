@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.db_fixtures"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_TESTDATA = PROJECT_ROOT.parent / "shared" / "testdata"
 

@@ -6,6 +6,7 @@ so the same code runs on one SQLite file and on PostgreSQL hash-partitioned by t
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
@@ -19,13 +20,22 @@ class CertificateRepository(Protocol):
 
         Raises ``DuplicateCertificate`` when a live certificate already exists for the same
         (pre_enrollment_code, entity_type, program_id, dose), or when two records in
-        ``records`` collide with each other. Dose ``None`` never collides.
+        ``records`` collide with each other. Dose ``None`` never collides. Re-adding records
+        that are already stored exactly as given is a no-op, so a retry after a lost commit
+        acknowledgement neither fails nor duplicates.
         """
 
     def replace(self, old: CertificateRecord, new: CertificateRecord) -> None:
         """A correction, atomically: store ``new`` and mark ``old`` superseded by it.
 
         Raises ``Conflict`` when ``old`` is no longer live (a concurrent correction won).
+        """
+
+    def replace_many(self, pairs: Sequence[tuple[CertificateRecord, CertificateRecord]]) -> None:
+        """Several ``(old, new)`` corrections in one transaction: all of them or none.
+
+        Raises ``Conflict`` when any ``old`` is no longer live, and ``DuplicateCertificate`` or
+        ``Conflict`` as ``add`` does when the new records collide.
         """
 
     def get(self, certificate_id: str) -> CertificateRecord | None:
@@ -82,5 +92,5 @@ class UploadRepository(Protocol):
     def list(self, *, uploaded_by: str | None = None, limit: int = 100) -> list[Upload]:
         """Newest first; only that user's uploads when ``uploaded_by`` is given."""
 
-    def errors(self, upload_id: str) -> list[UploadRowError]:
+    def errors(self, upload_id: str) -> builtins.list[UploadRowError]:
         """Row errors of the upload, by row number."""

@@ -1,0 +1,1 @@
+"""Use cases. Each service receives its dependencies through its constructor."""

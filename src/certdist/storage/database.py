@@ -1,0 +1,81 @@
+"""The one entry point to storage: a database URL in, repositories out."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine
+
+from certdist.storage import migrate as migrations
+from certdist.storage.certificates import SqlCertificateRepository
+from certdist.storage.engine import build_engine, normalise_url
+from certdist.storage.transactions import Transactions
+from certdist.storage.uploads import SqlUploadRepository
+
+
+class Database:
+    """A SQLite file or a PostgreSQL database, with a deadline on every call.
+
+    ``url`` is ``sqlite:///<file>`` (the parent folder is created) or
+    ``postgresql+psycopg://…`` (``postgresql://`` is accepted and pinned to psycopg 3).
+    ``deadline_seconds`` bounds connecting, waiting for locks and running a statement;
+    whatever exceeds it, or finds the server gone, raises ``StorageUnavailable``.
+    """
+
+    def __init__(self, url: str, *, deadline_seconds: float = 5.0) -> None:
+        self._url = normalise_url(url)
+        self._deadline_seconds = deadline_seconds
+        self._engine = build_engine(self._url, deadline_seconds)
+        self._transactions = Transactions(self._engine)
+
+    def __repr__(self) -> str:
+        return f"Database({self._url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine, for code that needs SQL the repositories do not offer."""
+        return self._engine
+
+    @property
+    def transactions(self) -> Transactions:
+        """Short transactions, outages mapped to ``StorageUnavailable`` (for new repositories)."""
+        return self._transactions
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema up to the newest migration shipped with certdist (idempotent)."""
+        migrations.upgrade_to_head(self._transactions, round(self._deadline_seconds * 1000))
+
+    def current_revision(self) -> str | None:
+        """The schema revision of the database, None if it was never migrated."""
+        return migrations.current_revision(self._transactions)
+
+    @staticmethod
+    def head_revision() -> str:
+        """The schema revision this version of certdist expects."""
+        return migrations.head_revision()
+
+    def certificates(self) -> SqlCertificateRepository:
+        return SqlCertificateRepository(self._transactions)
+
+    def uploads(self) -> SqlUploadRepository:
+        return SqlUploadRepository(self._transactions)
+
+    def dispose(self) -> None:
+        """Close every pooled connection; the object can still be used and reconnects."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.dispose()

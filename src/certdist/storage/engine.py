@@ -1,0 +1,145 @@
+"""Building a SQLAlchemy engine that never waits on the database without a deadline.
+
+DESIGN §5: a frozen primary must not hang a caller forever. Each dialect gets the knobs it
+has for that: SQLite a busy timeout; PostgreSQL a connect timeout, a per-session statement
+timeout, TCP keepalives and ``tcp_user_timeout`` (which bound waits on a dead host or network),
+plus a pool checkout timeout and pre-ping on both.
+
+Both engines hide bound parameters from error messages: they hold names, phone numbers and
+dates of birth, which must never reach a log (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from certdist.errors import ConfigurationError, StorageUnavailable
+
+#: Execution option that makes a SQLite transaction take the write lock at BEGIN.
+WRITE_OPTION = "certdist_write"
+
+_POSTGRES_NAMES = {"postgres", "postgresql", "postgresql+psycopg"}
+_SQLITE_NAMES = {"sqlite", "sqlite+pysqlite"}
+
+
+def normalise_url(url: str) -> URL:
+    """Parse ``url`` and pin PostgreSQL URLs to the psycopg 3 driver, the one installed."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError("the database URL cannot be parsed") from exc
+    if parsed.drivername in _POSTGRES_NAMES:
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername in _SQLITE_NAMES:
+        return parsed
+    raise ConfigurationError(
+        f"unsupported database {parsed.drivername!r}: use sqlite:///<file> or "
+        "postgresql+psycopg://…"
+    )
+
+
+def build_engine(url: URL, deadline_seconds: float) -> Engine:
+    """An engine for ``url`` whose every wait is bounded by ``deadline_seconds``."""
+    if not deadline_seconds > 0:
+        raise ConfigurationError("the database deadline must be a positive number of seconds")
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, deadline_seconds)
+    return _postgres_engine(url, deadline_seconds)
+
+
+def _sqlite_engine(url: URL, deadline: float) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
+        # Each pooled connection would see its own empty in-memory database.
+        raise ConfigurationError("SQLite needs a file: use sqlite:///<path to file>")
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageUnavailable("cannot create the folder of the SQLite database") from exc
+
+    busy_ms = max(1, round(deadline * 1000))
+    engine = create_engine(
+        url, connect_args={"timeout": deadline}, pool_timeout=deadline, hide_parameters=True
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module (which does not BEGIN before
+        # a SELECT), so that SQLAlchemy's transactions are real SQLite transactions.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            _enable_wal(cursor, deadline)
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # A writer takes the lock up front: a deferred transaction that reads first and then
+        # writes can fail at once with "database is locked" instead of waiting busy_timeout.
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _enable_wal(cursor: sqlite3.Cursor, deadline: float) -> None:
+    """Switch the file to write-ahead logging (a persistent setting) unless it already is.
+
+    The switch needs the file to itself and fails at once with "database is locked", without
+    waiting on busy_timeout, when another connection is opening the new file at the same
+    moment (two processes starting together); so it is retried until the deadline.
+    """
+    give_up = time.monotonic() + deadline
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= give_up:
+                raise
+            time.sleep(0.01)
+
+
+def _postgres_engine(url: URL, deadline: float) -> Engine:
+    seconds = math.ceil(deadline)
+    statement_ms = max(1, round(deadline * 1000))
+    defaults: dict[str, Any] = {
+        # libpq counts whole seconds and enforces at least 2.
+        "connect_timeout": max(2, seconds),
+        "keepalives": 1,
+        "keepalives_idle": max(1, seconds),
+        "keepalives_interval": 1,
+        "keepalives_count": 3,
+        "tcp_user_timeout": statement_ms,
+        "application_name": "certdist",
+        "client_encoding": "UTF8",
+    }
+    # Parameters written into the URL win over these defaults.
+    connect_args = {key: value for key, value in defaults.items() if key not in url.query}
+    own_options = f"-c statement_timeout={statement_ms} -c TimeZone=UTC"
+    url_options = url.query.get("options")
+    if isinstance(url_options, str) and url_options:
+        url = url.difference_update_query(["options"])
+        connect_args["options"] = f"{own_options} {url_options}"
+    else:
+        connect_args["options"] = own_options
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_timeout=deadline,
+        hide_parameters=True,
+    )

@@ -1,0 +1,112 @@
+"""The one place where errors become HTTP responses.
+
+Bodies keep DIVOC's shape ``{"date","source","type","extra"}`` (its clients parse ``type``:
+``invalid-input`` for client errors, ``internal-failed`` for ours), plus ``errors`` listing
+each bad field when there are any.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from certdist.errors import (
+    AuthenticationFailed,
+    CertdistError,
+    ConfigurationError,
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    StorageUnavailable,
+    VerificationError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[CertdistError], int] = {
+    InvalidInput: 400,
+    VerificationError: 400,
+    AuthenticationFailed: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    StorageUnavailable: 503,
+    ConfigurationError: 500,
+}
+
+
+def status_for(error: CertdistError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def error_body(status: int, message: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "source": "certdist",
+        "type": "invalid-input" if status < 500 else "internal-failed",
+        "extra": message,
+    }
+    if errors:
+        body["errors"] = [{"field": e.location, "message": e.message} for e in errors]
+    return body
+
+
+def error_response(status: int, message: str, errors: list[FieldError] | None = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(status, message, errors), status_code=status, headers=headers)
+
+
+async def _certdist_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CertdistError)
+    status = status_for(exc)
+    if status >= 500:
+        log.error("request failed", extra={"error": type(exc).__name__})
+    errors = exc.errors if isinstance(exc, InvalidInput) else None
+    message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+    return error_response(status, message, errors)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for err in exc.errors():
+        location = [str(p) for p in err.get("loc", ())]
+        if location and location[0] in ("body", "query", "path", "header"):
+            location = location[1:] if location[0] == "body" else location
+        errors.append(FieldError(".".join(location) or "body", str(err.get("msg", "invalid"))))
+    return error_response(400, "invalid request", errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {404: "no such resource", 405: "method not allowed for this resource"}
+    message = messages.get(exc.status_code, str(exc.detail))
+    response = error_response(exc.status_code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", extra={"error": type(exc).__name__})
+    return error_response(500, "internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CertdistError, _certdist_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,253 @@
+"""DIVOC's issuance API under ``/divoc/api``: certify, correct, revoke, read, bulk upload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, Path, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from certdist.domain.models import TEST, VACCINATION, Upload
+from certdist.domain.requests import (
+    PRE_ENROLLMENT_CODE_PATTERN,
+    CertificationRequest,
+    TestCertificationRequest,
+)
+from certdist.domain.roles import Permission, Principal
+from certdist.errors import FieldError, InvalidInput, NotFound
+from certdist.services.bulk import read_csv
+from certdist.web.deps import ServicesDep, caller_with
+
+router = APIRouter(prefix="/divoc/api", tags=["issuance"])
+
+CodePath = Annotated[str, Path(pattern=PRE_ENROLLMENT_CODE_PATTERN, description="Beneficiary id")]
+CertificateIdPath = Annotated[str, Path(pattern=r"^[0-9A-Za-z\-]{1,64}$")]
+Issuer = Annotated[Principal, Depends(caller_with(Permission.ISSUE))]
+
+_EXAMPLE_REQUEST: dict[str, Any] = {
+    "preEnrollmentCode": "1112",
+    "programId": "1234",
+    "recipient": {
+        "name": "Bhaya Mitra",
+        "dob": "1994-11-30",
+        "gender": "Male",
+        "nationality": "Indian",
+        "identity": "did:in.gov.uidai.aadhaar:2342343334",
+        "contact": ["tel:9880414889"],
+        "address": {"addressLine1": "444, 2nd Street", "district": "Bengaluru", "state": "Karnataka", "pincode": "560034"},
+    },
+    "vaccination": {
+        "name": "Covishield",
+        "batch": "MB3428BX",
+        "manufacturer": "Serum Institute of India",
+        "date": "2021-05-02T10:21:18.646Z",
+        "effectiveStart": "2021-05-02",
+        "effectiveUntil": "2022-05-02",
+        "dose": 1,
+        "totalDoses": 2,
+    },
+    "vaccinator": {"name": "Sooraj Singh"},
+    "facility": {"name": "ABC Medical Center", "address": {"addressLine1": "123, Koramangala", "district": "Bengaluru South", "state": "Karnataka", "pincode": "560034"}},
+}
+
+
+class IssuedCertificate(BaseModel):
+    preEnrollmentCode: str
+    certificateId: str
+    programId: str
+    dose: int | None = None
+    previousCertificateId: str | None = None
+
+
+class UploadSummary(BaseModel):
+    id: str
+    filename: str
+    entityType: str
+    status: str
+    createdAt: str
+    finishedAt: str | None
+    totalRows: int
+    succeeded: int
+    failed: int
+
+    @classmethod
+    def of(cls, upload: Upload) -> UploadSummary:
+        return cls(
+            id=upload.id,
+            filename=upload.filename,
+            entityType=upload.entity_type,
+            status=upload.status.value,
+            createdAt=upload.created_at.isoformat(),
+            finishedAt=upload.finished_at.isoformat() if upload.finished_at else None,
+            totalRows=upload.total_rows,
+            succeeded=upload.succeeded,
+            failed=upload.failed,
+        )
+
+
+class RowError(BaseModel):
+    row: int
+    preEnrollmentCode: str
+    errors: list[dict[str, str]]
+
+
+def _check_batch(services: ServicesDep, count: int) -> None:
+    if count == 0:
+        raise InvalidInput("the body must contain at least one request")
+    if count > services.settings.max_batch_items:
+        raise InvalidInput(f"at most {services.settings.max_batch_items} requests per call")
+
+
+@router.post("/v1/certify", response_model=list[IssuedCertificate], summary="Issue vaccination certificates")
+def certify(
+    services: ServicesDep,
+    _: Issuer,
+    requests: Annotated[list[CertificationRequest], Body(examples=[[_EXAMPLE_REQUEST]])],
+) -> list[dict[str, Any]]:
+    """Sign and store one certificate per request, all or none. 409 if a live certificate
+    exists for the same beneficiary, programme and dose (send a correction instead)."""
+    _check_batch(services, len(requests))
+    return [issued.as_json() for issued in services.issuance.certify(requests)]
+
+
+@router.post("/v1/test/certify", response_model=list[IssuedCertificate], summary="Issue lab test certificates")
+def certify_tests(
+    services: ServicesDep, _: Issuer, requests: list[TestCertificationRequest]
+) -> list[dict[str, Any]]:
+    _check_batch(services, len(requests))
+    return [issued.as_json() for issued in services.issuance.certify(requests)]
+
+
+@router.put("/v1/certificate", response_model=list[IssuedCertificate], summary="Correct certificates")
+def correct(
+    services: ServicesDep,
+    _: Annotated[Principal, Depends(caller_with(Permission.CORRECT))],
+    requests: Annotated[list[CertificationRequest], Body(examples=[[_EXAMPLE_REQUEST]])],
+) -> list[dict[str, Any]]:
+    """Issue a new certificate for the same dose; the live one is marked superseded by it
+    (its id is returned as ``previousCertificateId``) and is never served again."""
+    _check_batch(services, len(requests))
+    return [issued.as_json() for issued in services.issuance.correct(requests)]
+
+
+@router.delete("/v1/certificates/{preEnrollmentCode}", summary="Revoke certificates")
+def revoke(
+    services: ServicesDep,
+    _: Annotated[Principal, Depends(caller_with(Permission.REVOKE))],
+    preEnrollmentCode: CodePath,
+    doses: Annotated[list[str] | None, Query(description="Doses to revoke: 1,2 or repeated")] = None,
+    allDoses: bool = False,
+) -> dict[str, Any]:
+    """Revoke the named doses (``doses=1,2``) or every dose (``allDoses=true``)."""
+    selected = _parse_doses(doses)
+    if selected is None and not allDoses:
+        raise InvalidInput("name the doses to revoke or set allDoses=true", [FieldError("doses", "required")])
+    revoked = services.issuance.revoke(preEnrollmentCode, None if allDoses else selected, reason="revoked by API")
+    return {"revoked": [{"certificateId": r.certificate_id, "dose": r.dose} for r in revoked]}
+
+
+def _parse_doses(values: list[str] | None) -> list[int] | None:
+    if not values:
+        return None
+    doses = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if not part.isdigit() or not 1 <= int(part) <= 20:
+                raise InvalidInput("doses must be numbers from 1 to 20", [FieldError("doses", "invalid")])
+            doses.append(int(part))
+    return doses
+
+
+@router.get(
+    "/v1/certificates/{certificateId}",
+    summary="The signed credential",
+    responses={200: {"content": {"application/json": {}}, "description": "The signed W3C credential"}},
+)
+def signed_credential(
+    services: ServicesDep,
+    _: Annotated[Principal, Depends(caller_with(Permission.READ_SIGNED))],
+    certificateId: CertificateIdPath,
+) -> Response:
+    """The exact JSON text that was signed, byte for byte."""
+    return Response(services.issuance.signed_credential(certificateId), media_type="application/json")
+
+
+@router.post(
+    "/v1/certificate/revoked",
+    summary="Revocation check for verifier apps",
+    responses={200: {"description": "Revoked"}, 404: {"description": "Not revoked"}},
+)
+def revocation_check(
+    services: ServicesDep, credential: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    """Public, as in DIVOC: 200 when the credential is revoked (or superseded by a
+    correction), 404 when it is not."""
+    if not services.issuance.is_revoked(credential):
+        raise NotFound("certificate is not revoked")
+    return {"revoked": True}
+
+
+async def _start_upload(
+    services: ServicesDep,
+    principal: Principal,
+    file: UploadFile,
+    entity_type: str,
+    program_id: str,
+    tasks: BackgroundTasks,
+) -> UploadSummary:
+    data = await file.read()
+    parsed = read_csv(data, entity_type)
+    upload = services.bulk.start(file.filename or "upload.csv", entity_type, principal.username)
+    tasks.add_task(services.bulk.process, upload, parsed, program_id=program_id)
+    return UploadSummary.of(upload)
+
+
+@router.post("/v1/bulkCertify", response_model=UploadSummary, summary="Bulk vaccination upload (CSV)")
+async def bulk_certify(
+    services: ServicesDep,
+    principal: Issuer,
+    file: UploadFile,
+    tasks: BackgroundTasks,
+    programId: Annotated[str, Form(max_length=64)] = "",
+) -> UploadSummary:
+    """A CSV in DIVOC's column layout. Rows are issued in the background; follow progress at
+    ``/v1/certify/uploads`` and per-row errors at ``/v1/certify/uploads/{id}/errors``."""
+    return await _start_upload(services, principal, file, VACCINATION, programId, tasks)
+
+
+@router.post("/v1/test/bulkCertify", response_model=UploadSummary, summary="Bulk lab test upload (CSV)")
+async def bulk_certify_tests(
+    services: ServicesDep,
+    principal: Issuer,
+    file: UploadFile,
+    tasks: BackgroundTasks,
+    programId: Annotated[str, Form(max_length=64)] = "",
+) -> UploadSummary:
+    return await _start_upload(services, principal, file, TEST, programId, tasks)
+
+
+@router.get("/v1/certify/uploads", response_model=list[UploadSummary], summary="My uploads")
+def uploads(services: ServicesDep, principal: Issuer) -> list[UploadSummary]:
+    return [UploadSummary.of(u) for u in services.database.uploads().list(uploaded_by=principal.username)]
+
+
+@router.get("/v1/certify/uploads/{uploadId}/errors", response_model=list[RowError], summary="Rows that failed")
+def upload_errors(
+    services: ServicesDep,
+    principal: Issuer,
+    uploadId: Annotated[str, Path(pattern=r"^[0-9a-f\-]{36}$")],
+) -> list[RowError]:
+    repository = services.database.uploads()
+    upload = repository.get(uploadId)
+    if upload is None or upload.uploaded_by != principal.username:
+        raise NotFound("no such upload")
+    return [
+        RowError(
+            row=e.row,
+            preEnrollmentCode=e.pre_enrollment_code,
+            errors=[{"field": f.location, "message": f.message} for f in e.errors],
+        )
+        for e in repository.errors(uploadId)
+    ]
