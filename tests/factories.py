@@ -54,7 +54,7 @@ def vaccination_request_body(
     }
 
 
-def test_request_body(code: str = "LAB0001", *, mobile: str = "9880414889") -> dict[str, Any]:
+def lab_test_request_body(code: str = "LAB0001", *, mobile: str = "9880414889") -> dict[str, Any]:
     body = vaccination_request_body(code, mobile=mobile)
     del body["vaccination"], body["vaccinator"]
     body["testDetails"] = {
@@ -70,6 +70,3 @@ def test_request_body(code: str = "LAB0001", *, mobile: str = "9880414889") -> d
     }
     body["verifier"] = {"name": "Lab Officer"}
     return body
-
-
-test_request_body.__test__ = False  # type: ignore[attr-defined]

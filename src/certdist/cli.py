@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+
 from certdist.config import Settings, export_for_workers, load_settings
 from certdist.domain.models import VACCINATION
 from certdist.domain.requests import CertificationRequest, parse_batch
@@ -19,7 +20,13 @@ from certdist.services.container import Services, build_services
 from certdist.services.demo import DEMO_MOBILE, seed_demo
 from certdist.signing.keys import KeyUse
 
-DEMO_ROLES = ("certificate-issuer", "certificate-corrector", "certificate-revoker", "facility-admin", "certificate-api")
+DEMO_ROLES = (
+    "certificate-issuer",
+    "certificate-corrector",
+    "certificate-revoker",
+    "facility-admin",
+    "certificate-api",
+)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -44,7 +51,11 @@ def _fail(error: CertdistError) -> NoReturn:
 
 
 @click.group()
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="TOML settings file")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML settings file",
+)
 @click.pass_context
 def main(ctx: click.Context, config: Path | None) -> None:
     """certdist: signed health certificates, wire-compatible with DIVOC."""
@@ -74,10 +85,16 @@ def init(ctx: click.Context, demo: bool) -> None:
         _fail(exc)
 
 
-def _local_token(services: Services, roles: tuple[str, ...], username: str, mobile: str | None, hours: float) -> str:
+def _local_token(
+    services: Services, roles: tuple[str, ...], username: str, mobile: str | None, hours: float
+) -> str:
     if services.local_issuer is None:
-        raise CertdistError("the local token issuer is off (production mode or local_token_issuer=false)")
-    return services.local_issuer.mint(roles, username=username, mobile=mobile, lifetime=timedelta(hours=hours))
+        raise CertdistError(
+            "the local token issuer is off (production mode or local_token_issuer=false)"
+        )
+    return services.local_issuer.mint(
+        roles, username=username, mobile=mobile, lifetime=timedelta(hours=hours)
+    )
 
 
 @main.command()
@@ -86,7 +103,9 @@ def _local_token(services: Services, roles: tuple[str, ...], username: str, mobi
 @click.option("--workers", type=int, help="Worker processes")
 @click.option("--demo", is_flag=True, help="Issue demo certificates and print a demo API token")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, demo: bool) -> None:
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, workers: int | None, demo: bool
+) -> None:
     """Run the HTTP service."""
     import uvicorn
 
@@ -102,12 +121,17 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     except CertdistError as exc:
         _fail(exc)
     base = f"http://{host}:{port}"
-    click.echo(f"certdist on {base}  (mode: {settings.mode.value}, data: {settings.data_dir.resolve()})")
+    click.echo(
+        f"certdist on {base}  (mode: {settings.mode.value}, data: {settings.data_dir.resolve()})"
+    )
     click.echo(f"  API docs:      {base}/docs")
     click.echo(f"  health:        {base}/healthz   readiness: {base}/readyz")
     if demo:
         click.echo(f"  demo beneficiaries: DEMO0001, DEMO0002, DEMO0003 (mobile {DEMO_MOBILE})")
-        click.echo(f"  signed credential:  curl -H 'Authorization: Bearer $TOKEN' {base}/divoc/api/v1/certificates/<certificateId>")
+        click.echo(
+            "  signed credential:  curl -H 'Authorization: Bearer $TOKEN' "
+            f"{base}/divoc/api/v1/certificates/<certificateId>"
+        )
         click.echo(f"  demo API token (12 h, roles {', '.join(DEMO_ROLES)}):\n{token}")
     services.close()
     export_for_workers({"host": host, "port": str(port)})
@@ -129,7 +153,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 @click.option("--username", default="local-user", show_default=True)
 @click.option("--hours", type=float, default=12.0, show_default=True)
 @click.pass_context
-def token(ctx: click.Context, roles: tuple[str, ...], mobile: str | None, username: str, hours: float) -> None:
+def token(
+    ctx: click.Context, roles: tuple[str, ...], mobile: str | None, username: str, hours: float
+) -> None:
     """Mint a bearer token from the local issuer (development mode only)."""
     try:
         click.echo(_local_token(_services(ctx), roles, username, mobile, hours))
@@ -165,14 +191,26 @@ def _issue_json(services: Services, file: Path) -> None:
 
 
 def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from certdist.domain.models import TEST
 
     entity_type = TEST if lab_test else VACCINATION
     parsed = read_csv(file.read_bytes(), entity_type)
     upload = services.bulk.start(file.name, entity_type, "cli")
-    columns = (TextColumn("issuing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"), TimeRemainingColumn())
+    columns = (
+        TextColumn("issuing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=None) as bar:
         task = bar.add_task("issue", total=parsed.total_rows, failed=0)
 
@@ -180,7 +218,10 @@ def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) 
             bar.update(task, completed=done, failed=failed)
 
         result = services.bulk.process(upload, parsed, program_id=program_id, progress=progress)
-    click.echo(f"upload {result.id}: {result.succeeded} issued, {result.failed} failed of {result.total_rows} rows ({result.status.value})")
+    click.echo(
+        f"upload {result.id}: {result.succeeded} issued, {result.failed} failed "
+        f"of {result.total_rows} rows ({result.status.value})"
+    )
     errors = services.database.uploads().errors(result.id)
     for error in errors[:50]:
         details = "; ".join(f"{e.location}: {e.message}" for e in error.errors)
@@ -202,7 +243,10 @@ def keys_public(ctx: click.Context) -> None:
     """Print every public key (PEM) with its id and use."""
     try:
         for key in _services(ctx).keys.public_keys():
-            click.echo(f"# id: {key.id}\n# use: {key.use}  algorithm: {key.algorithm}  active: {key.active}")
+            click.echo(
+                f"# id: {key.id}\n"
+                f"# use: {key.use}  algorithm: {key.algorithm}  active: {key.active}"
+            )
             click.echo(key.pem.strip())
             click.echo()
     except CertdistError as exc:
@@ -210,7 +254,9 @@ def keys_public(ctx: click.Context) -> None:
 
 
 @keys.command("rotate")
-@click.option("--use", type=click.Choice([u.value for u in KeyUse]), default="credential", show_default=True)
+@click.option(
+    "--use", type=click.Choice([u.value for u in KeyUse]), default="credential", show_default=True
+)
 @click.pass_context
 def keys_rotate(ctx: click.Context, use: str) -> None:
     """Make a new active key; older keys stay to verify what they signed."""

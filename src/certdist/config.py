@@ -23,8 +23,8 @@ from certdist.domain.roles import DEFAULT_ROLES, Permission
 from certdist.errors import ConfigurationError
 
 CONFIG_FILE_VARIABLE = "CERTDIST_CONFIG_FILE"
-LOCAL_TOKEN_ISSUER = "certdist-local"
-LOCAL_TOKEN_AUDIENCE = "certdist"
+LOCAL_TOKEN_ISSUER = "certdist-local"  # noqa: S105 - an issuer name, not a secret
+LOCAL_TOKEN_AUDIENCE = "certdist"  # noqa: S105 - an audience name
 
 
 class Mode(StrEnum):
@@ -33,13 +33,13 @@ class Mode(StrEnum):
 
 
 class KeyFile(BaseModel):
-    """A signing key loaded from a file (production). ``private=False`` for a retired public key."""
+    """A signing key loaded from a PEM file (production); a public-key PEM for a retired key
+    that only verifies. ``id`` is the proof's verificationMethod (DIVOC: ``did:india``)."""
 
-    id: str
     use: Literal["credential", "shc", "dcc", "token"]
     path: Path
+    id: str | None = None
     active: bool = True
-    private: bool = True
 
 
 class TrustedIssuer(BaseModel):
@@ -85,7 +85,10 @@ class Settings(BaseSettings):
                 "icd11Code": "XM9QW8",
                 "prophylaxis": "COVID-19 vaccine, non-replicating viral vector",
             },
-            "covaxin": {"icd11Code": "XM1NL1", "prophylaxis": "COVID-19 vaccine, inactivated virus"},
+            "covaxin": {
+                "icd11Code": "XM1NL1",
+                "prophylaxis": "COVID-19 vaccine, inactivated virus",
+            },
         }
     )
 

@@ -19,7 +19,9 @@ class CertdistError(Exception):
 
 @dataclass(frozen=True)
 class FieldError:
-    """One problem with one field of a request; ``location`` is a dotted path like ``0.recipient.dob``."""
+    """One problem with one field of a request.
+
+    ``location`` is a dotted path like ``0.recipient.dob``."""
 
     location: str
     message: str
@@ -43,7 +45,7 @@ class NotFound(CertdistError):
 
 
 class Conflict(CertdistError):
-    """The request conflicts with stored state (a duplicate dose, an already revoked certificate)."""
+    """The request conflicts with stored state (say, a duplicate dose)."""
 
 
 class DuplicateCertificate(Conflict):
@@ -63,7 +65,7 @@ class DuplicateCertificate(Conflict):
 
 
 class AuthenticationFailed(CertdistError):
-    """No credentials, or credentials that do not verify (bad signature, issuer, audience, expiry)."""
+    """No credentials, or ones that do not verify (signature, issuer, audience, expiry)."""
 
 
 class PermissionDenied(CertdistError):

@@ -8,7 +8,13 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# Attributes every record has; anything else was passed in ``extra`` and is logged as a field.
+# uvicorn's ``color_message`` carries terminal escapes and repeats ``msg``.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,7 +26,11 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update(
-            {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+            {
+                k: v
+                for k, v in record.__dict__.items()
+                if k not in _STANDARD and not k.startswith("_")
+            }
         )
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

@@ -8,7 +8,7 @@ from certdist.domain.credential import (
     vaccination_credential,
 )
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
-from tests.factories import test_request_body, vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
 
 PROFILE = CredentialProfile(
     issuer="https://divoc.dev/",
@@ -24,7 +24,9 @@ def _vaccination(profile: CredentialProfile = PROFILE, **changes: object) -> dic
     body = vaccination_request_body()
     body["recipient"].update(changes)
     request = CertificationRequest.model_validate(body)
-    return vaccination_credential(request, certificate_id="244768056", issued_at=ISSUED, profile=profile)
+    return vaccination_credential(
+        request, certificate_id="244768056", issued_at=ISSUED, profile=profile
+    )
 
 
 def test_js_iso_matches_javascript_to_iso_string() -> None:
@@ -35,11 +37,26 @@ def test_js_iso_matches_javascript_to_iso_string() -> None:
 def test_vaccination_credential_has_divoc_shape_and_order() -> None:
     credential = _vaccination()
     assert list(credential) == [
-        "@context", "type", "credentialSubject", "issuer", "issuanceDate", "evidence", "nonTransferable",
+        "@context",
+        "type",
+        "credentialSubject",
+        "issuer",
+        "issuanceDate",
+        "evidence",
+        "nonTransferable",
     ]
     subject = credential["credentialSubject"]
     assert isinstance(subject, dict)
-    assert list(subject) == ["type", "id", "refId", "name", "gender", "age", "nationality", "address"]
+    assert list(subject) == [
+        "type",
+        "id",
+        "refId",
+        "name",
+        "gender",
+        "age",
+        "nationality",
+        "address",
+    ]
     assert subject["age"] == "26"  # a string, computed at the vaccination date
     assert subject["refId"] == "BEN0001"
     assert subject["address"]["addressRegion"] == "Karnataka"
@@ -48,7 +65,8 @@ def test_vaccination_credential_has_divoc_shape_and_order() -> None:
     assert evidence["certificateId"] == "244768056"
     assert evidence["id"] == "https://divoc.dev/vaccine/244768056"
     assert evidence["infoUrl"] == evidence["feedbackUrl"] == "https://divoc.dev/?244768056"
-    assert evidence["dose"] == 1 and evidence["totalDoses"] == 2  # numbers, not strings
+    assert evidence["dose"] == 1  # numbers, not strings
+    assert evidence["totalDoses"] == 2
     assert evidence["date"] == "2021-05-02T10:21:18.646Z"
     assert credential["nonTransferable"] == "true"
     assert credential["issuanceDate"] == "2021-08-28T11:35:43.776Z"
@@ -80,7 +98,7 @@ def test_v2_context_adds_dob_icd11_and_prophylaxis() -> None:
 
 
 def test_lab_test_credential() -> None:
-    request = TestCertificationRequest.model_validate(test_request_body())
+    request = TestCertificationRequest.model_validate(lab_test_request_body())
     credential = lab_test_credential(request, certificate_id="1", issued_at=ISSUED, profile=PROFILE)
     assert credential["type"] == ["VerifiableCredential", "ProofOfTestCertificateCredential"]
     assert credential["@context"][1] == PROFILE.test_context  # type: ignore[index]

@@ -3,7 +3,9 @@ import pytest
 from certdist.domain.phone import mask_mobile, normalize_mobile
 
 
-@pytest.mark.parametrize("raw", ["9880414889", "tel:9880414889", "+91 98804 14889", "+91-9880414889"])
+@pytest.mark.parametrize(
+    "raw", ["9880414889", "tel:9880414889", "+91 98804 14889", "+91-9880414889"]
+)
 def test_indian_numbers_normalise_to_e164(raw: str) -> None:
     assert normalize_mobile(raw, "IN") == "+919880414889"
 

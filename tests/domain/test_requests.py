@@ -7,7 +7,7 @@ import pytest
 
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest, parse_batch
 from certdist.errors import InvalidInput
-from tests.factories import test_request_body, vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
 
 
 @pytest.fixture
@@ -47,9 +47,7 @@ def _locations(body: Any) -> set[str]:
         (("recipient", "age"), "two", "0.recipient.age"),
     ],
 )
-def test_each_bad_field_is_named(
-    path: tuple[str, ...], value: Any, location: str
-) -> None:
+def test_each_bad_field_is_named(path: tuple[str, ...], value: Any, location: str) -> None:
     body = vaccination_request_body()
     node = body
     for key in path[:-1]:
@@ -100,7 +98,7 @@ def test_numbers_for_pincode_and_age_are_accepted() -> None:
 
 
 def test_lab_test_result_before_sample_is_refused() -> None:
-    body = test_request_body()
+    body = lab_test_request_body()
     body["testDetails"]["resultTimestamp"] = "2021-01-01T00:00:00Z"
     with pytest.raises(InvalidInput) as caught:
         parse_batch(TestCertificationRequest, [body], max_items=1)

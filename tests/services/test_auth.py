@@ -49,14 +49,19 @@ def _token(key: jwk.JWK, alg: str = "RS256", **claims: Any) -> str:
         "realm_access": {"roles": ["certificate-issuer"]},
     }
     base.update(claims)
-    token = jwt.JWT(header={"alg": alg, "kid": key.get("kid")}, claims={k: v for k, v in base.items() if v is not None})
+    token = jwt.JWT(
+        header={"alg": alg, "kid": key.get("kid")},
+        claims={k: v for k, v in base.items() if v is not None},
+    )
     token.make_signed_token(key)
     serialized: str = token.serialize()
     return serialized
 
 
 def _verifier(clock: FixedClock, key: jwk.JWK, client_id: str | None = None) -> TokenVerifier:
-    trust = IssuerTrust(issuer=ISSUER, audience="certdist", keys=StaticKeys(_keyset(key)), client_id=client_id)
+    trust = IssuerTrust(
+        issuer=ISSUER, audience="certdist", keys=StaticKeys(_keyset(key)), client_id=client_id
+    )
     return TokenVerifier([trust], clock)
 
 
@@ -70,7 +75,11 @@ def test_valid_keycloak_token_gives_principal_with_roles(clock: FixedClock) -> N
 
 def test_client_roles_count_for_the_configured_client(clock: FixedClock) -> None:
     key = _rsa_key()
-    token = _token(key, realm_access=None, resource_access={"portal": {"roles": ["api"]}, "other": {"roles": ["admin"]}})
+    token = _token(
+        key,
+        realm_access=None,
+        resource_access={"portal": {"roles": ["api"]}, "other": {"roles": ["admin"]}},
+    )
     assert _verifier(clock, key, client_id="portal").verify(token).roles == {"api"}
 
 
@@ -138,9 +147,16 @@ def test_remote_jwks_refreshes_once_for_a_rotated_key(clock: FixedClock) -> None
 
 
 def test_local_issuer_round_trip_with_mobile(clock: FixedClock) -> None:
-    issuer = LocalTokenIssuer(jwk.JWK.generate(kty="EC", crv="P-256"), issuer="certdist-local", audience="certdist", clock=clock)
+    issuer = LocalTokenIssuer(
+        jwk.JWK.generate(kty="EC", crv="P-256"),
+        issuer="certdist-local",
+        audience="certdist",
+        clock=clock,
+    )
     verifier = TokenVerifier([issuer.trust()], clock)
-    principal = verifier.verify(issuer.mint(["recipient"], username="citizen", mobile="+919880414889"))
+    principal = verifier.verify(
+        issuer.mint(["recipient"], username="citizen", mobile="+919880414889")
+    )
     assert principal.roles == {"recipient"}
     assert principal.mobile == "+919880414889"
     short_lived = issuer.mint(["recipient"], username="citizen", lifetime=timedelta(minutes=1))

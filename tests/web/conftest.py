@@ -29,7 +29,9 @@ def services(settings: Settings) -> Iterator[Services]:
 
 @pytest.fixture
 def client(settings: Settings, services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as test_client:
+    with TestClient(
+        create_app(settings, services=services), raise_server_exceptions=False
+    ) as test_client:
         yield test_client
 
 
@@ -37,7 +39,9 @@ def client(settings: Settings, services: Services) -> Iterator[TestClient]:
 def auth(services: Services) -> TokenFactory:
     """``auth("certificate-issuer")`` → an Authorization header with those roles."""
 
-    def headers(*roles: str, username: str = "facility-1", mobile: str | None = None) -> dict[str, str]:
+    def headers(
+        *roles: str, username: str = "facility-1", mobile: str | None = None
+    ) -> dict[str, str]:
         assert services.local_issuer is not None
         token = services.local_issuer.mint(roles, username=username, mobile=mobile)
         return {"Authorization": f"Bearer {token}"}

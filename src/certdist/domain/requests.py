@@ -8,6 +8,7 @@ follow DIVOC so existing clients work unchanged; limits are ours (DIVOC had none
 from __future__ import annotations
 
 import re
+import datetime as _dt
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -37,7 +38,9 @@ def _to_str(value: Any) -> Any:
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=256)]
-RequiredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+RequiredText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)
+]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PRE_ENROLLMENT_CODE_PATTERN)]
 Pincode = Annotated[
@@ -107,7 +110,9 @@ class Recipient(_Model):
         for item in value:
             if not (item.startswith("tel:") or item.startswith("mailto:")):
                 raise ValueError("each contact must start with tel: or mailto:")
-            if item.startswith("mailto:") and not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+\.[^@\s]+", item):
+            if item.startswith("mailto:") and not re.fullmatch(
+                r"mailto:[^@\s]+@[^@\s]+\.[^@\s]+", item
+            ):
                 raise ValueError("mailto: contact is not an e-mail address")
         return value
 
@@ -126,14 +131,19 @@ class Vaccination(_Model):
     batch: Text = ""
     manufacturer: Text = ""
     date: datetime
-    effectiveStart: date | None = None
-    effectiveUntil: date | None = None
+    # ``date`` is a field of this model, so the type is named through the module.
+    effectiveStart: _dt.date | None = None
+    effectiveUntil: _dt.date | None = None
     dose: int = Field(ge=1, le=20)
     totalDoses: int = Field(ge=1, le=20)
 
     @model_validator(mode="after")
     def _effective_range(self) -> Vaccination:
-        if self.effectiveStart and self.effectiveUntil and self.effectiveUntil < self.effectiveStart:
+        if (
+            self.effectiveStart
+            and self.effectiveUntil
+            and self.effectiveUntil < self.effectiveStart
+        ):
             raise ValueError("effectiveUntil must not be before effectiveStart")
         return self
 

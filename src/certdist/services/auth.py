@@ -65,7 +65,9 @@ class RemoteJwks:
                 except (OSError, ValueError, JWException) as exc:
                     log.warning("could not fetch the issuer's keys", extra={"url": self.url})
                     if self._keyset is None:
-                        raise AuthenticationFailed("the token issuer's keys are unavailable") from exc
+                        raise AuthenticationFailed(
+                            "the token issuer's keys are unavailable"
+                        ) from exc
                 self._fetched_at = time.monotonic()
             return self._keyset
 

@@ -28,24 +28,67 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 100
 MAX_ROWS = 500_000
 
-VACCINATION_COLUMNS = (
-    "preEnrollmentCode,recipientName,recipientMobileNumber,recipientDOB,recipientAge,"
-    "recipientGender,recipientNationality,recipientIdentity,recipientAddressLine1,"
-    "recipientAddressLine2,recipientDistrict,recipientState,recipientPincode,vaccinationBatch,"
-    "vaccinationDate,vaccinationDose,vaccinationTotalDoses,vaccinationEffectiveStart,"
-    "vaccinationEffectiveEnd,vaccinationManufacturer,vaccinationName,vaccinatorName,"
-    "facilityName,facilityAddressLine1,facilityAddressLine2,facilityDistrict,facilityState,"
-    "facilityPincode"
-).split(",")
+VACCINATION_COLUMNS = [
+    "preEnrollmentCode",
+    "recipientName",
+    "recipientMobileNumber",
+    "recipientDOB",
+    "recipientAge",
+    "recipientGender",
+    "recipientNationality",
+    "recipientIdentity",
+    "recipientAddressLine1",
+    "recipientAddressLine2",
+    "recipientDistrict",
+    "recipientState",
+    "recipientPincode",
+    "vaccinationBatch",
+    "vaccinationDate",
+    "vaccinationDose",
+    "vaccinationTotalDoses",
+    "vaccinationEffectiveStart",
+    "vaccinationEffectiveEnd",
+    "vaccinationManufacturer",
+    "vaccinationName",
+    "vaccinatorName",
+    "facilityName",
+    "facilityAddressLine1",
+    "facilityAddressLine2",
+    "facilityDistrict",
+    "facilityState",
+    "facilityPincode",
+]
 
-TEST_COLUMNS = (
-    "preEnrollmentCode,recipientName,recipientMobileNumber,recipientDOB,recipientGender,"
-    "recipientNationality,recipientIdentity,recipientAddressLine1,recipientAddressLine2,"
-    "recipientDistrict,recipientState,recipientPincode,testBatch,disease,testName,testType,"
-    "result,resultTimestamp,manufacturer,sampleCollectionTimestamp,sampleOrigin,verifier,"
-    "facilityName,facilityAddressLine1,facilityAddressLine2,facilityDistrict,facilityState,"
-    "facilityPincode"
-).split(",")
+TEST_COLUMNS = [
+    "preEnrollmentCode",
+    "recipientName",
+    "recipientMobileNumber",
+    "recipientDOB",
+    "recipientGender",
+    "recipientNationality",
+    "recipientIdentity",
+    "recipientAddressLine1",
+    "recipientAddressLine2",
+    "recipientDistrict",
+    "recipientState",
+    "recipientPincode",
+    "testBatch",
+    "disease",
+    "testName",
+    "testType",
+    "result",
+    "resultTimestamp",
+    "manufacturer",
+    "sampleCollectionTimestamp",
+    "sampleOrigin",
+    "verifier",
+    "facilityName",
+    "facilityAddressLine1",
+    "facilityAddressLine2",
+    "facilityDistrict",
+    "facilityState",
+    "facilityPincode",
+]
 
 Progress = Callable[[int, int], None]  # (rows done, rows failed)
 
@@ -317,5 +360,9 @@ class BulkIssuanceService:
         self, upload_id: str, number: int, code: str, errors: list[FieldError]
     ) -> None:
         self._uploads.add_errors(
-            [UploadRowError(upload_id=upload_id, row=number, pre_enrollment_code=code, errors=tuple(errors))]
+            [
+                UploadRowError(
+                    upload_id=upload_id, row=number, pre_enrollment_code=code, errors=tuple(errors)
+                )
+            ]
         )

@@ -26,7 +26,7 @@ from certdist.services.clock import Clock, SystemClock
 from certdist.services.ids import CertificateIdGenerator, RandomCertificateIds
 from certdist.services.issuance import IssuanceService
 from certdist.signing.contexts import ContextLoader
-from certdist.signing.keys import KeyStore, KeyUse
+from certdist.signing.keys import KeyFile, KeyStore, KeyUse
 from certdist.signing.ldproof import CredentialSigner
 from certdist.storage.database import Database
 
@@ -52,7 +52,10 @@ class Services:
 def open_keys(settings: Settings, clock: Clock) -> KeyStore:
     """Production loads configured key files; the embedded default generates its own once."""
     if settings.keys:
-        return KeyStore.from_files([entry.model_dump() for entry in settings.keys])
+        return KeyStore.from_files(
+            KeyFile(use=KeyUse(entry.use), path=entry.path, id=entry.id, active=entry.active)
+            for entry in settings.keys
+        )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return KeyStore.init_directory(
         settings.keys_dir, credential_algorithm=settings.credential_key_algorithm, now=clock.now()
@@ -103,7 +106,9 @@ def build_services(
 ) -> Services:
     settings.check()
     clock = clock or SystemClock()
-    database = Database(settings.resolved_database_url, deadline_seconds=settings.database_deadline_seconds)
+    database = Database(
+        settings.resolved_database_url, deadline_seconds=settings.database_deadline_seconds
+    )
     if migrate:
         database.migrate()
     keys = open_keys(settings, clock)

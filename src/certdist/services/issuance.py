@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from certdist.domain.credential import CredentialProfile, lab_test_credential, vaccination_credential
+from certdist.domain.credential import (
+    CredentialProfile,
+    lab_test_credential,
+    vaccination_credential,
+)
 from certdist.domain.models import TEST, VACCINATION, CertificateRecord
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
@@ -166,9 +170,7 @@ class IssuanceService:
                 try:
                     normalized = normalize_mobile(contact, self._phone_region)
                 except ValueError as exc:
-                    errors.append(
-                        FieldError(f"{index}.recipient.contact.{position}", str(exc))
-                    )
+                    errors.append(FieldError(f"{index}.recipient.contact.{position}", str(exc)))
                     continue
                 mobile = mobile or normalized
             mobiles.append(mobile)
@@ -251,5 +253,3 @@ def _certificate_id_of(credential: Mapping[str, Any]) -> str:
         "the credential has no evidence[0].certificateId",
         [FieldError("evidence.0.certificateId", "required")],
     )
-
-

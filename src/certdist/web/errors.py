@@ -64,7 +64,9 @@ def error_body(status: int, message: str, errors: list[FieldError] | None = None
     return body
 
 
-def error_response(status: int, message: str, errors: list[FieldError] | None = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, errors: list[FieldError] | None = None
+) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(error_body(status, message, errors), status_code=status, headers=headers)
 

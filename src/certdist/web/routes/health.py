@@ -14,7 +14,9 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers", responses={503: {"description": "Not ready"}})
+@router.get(
+    "/readyz", summary="The database answers", responses={503: {"description": "Not ready"}}
+)
 def readyz(services: ServicesDep) -> dict[str, str]:
     services.database.certificates().ping()  # StorageUnavailable → 503
     return {"status": "ready"}

@@ -35,7 +35,12 @@ _EXAMPLE_REQUEST: dict[str, Any] = {
         "nationality": "Indian",
         "identity": "did:in.gov.uidai.aadhaar:2342343334",
         "contact": ["tel:9880414889"],
-        "address": {"addressLine1": "444, 2nd Street", "district": "Bengaluru", "state": "Karnataka", "pincode": "560034"},
+        "address": {
+            "addressLine1": "444, 2nd Street",
+            "district": "Bengaluru",
+            "state": "Karnataka",
+            "pincode": "560034",
+        },
     },
     "vaccination": {
         "name": "Covishield",
@@ -48,7 +53,15 @@ _EXAMPLE_REQUEST: dict[str, Any] = {
         "totalDoses": 2,
     },
     "vaccinator": {"name": "Sooraj Singh"},
-    "facility": {"name": "ABC Medical Center", "address": {"addressLine1": "123, Koramangala", "district": "Bengaluru South", "state": "Karnataka", "pincode": "560034"}},
+    "facility": {
+        "name": "ABC Medical Center",
+        "address": {
+            "addressLine1": "123, Koramangala",
+            "district": "Bengaluru South",
+            "state": "Karnataka",
+            "pincode": "560034",
+        },
+    },
 }
 
 
@@ -99,7 +112,12 @@ def _check_batch(services: ServicesDep, count: int) -> None:
         raise InvalidInput(f"at most {services.settings.max_batch_items} requests per call")
 
 
-@router.post("/v1/certify", response_model=list[IssuedCertificate], summary="Issue vaccination certificates")
+@router.post(
+    "/v1/certify",
+    response_model=list[IssuedCertificate],
+    response_model_exclude_none=True,
+    summary="Issue vaccination certificates",
+)
 def certify(
     services: ServicesDep,
     _: Issuer,
@@ -111,7 +129,12 @@ def certify(
     return [issued.as_json() for issued in services.issuance.certify(requests)]
 
 
-@router.post("/v1/test/certify", response_model=list[IssuedCertificate], summary="Issue lab test certificates")
+@router.post(
+    "/v1/test/certify",
+    response_model=list[IssuedCertificate],
+    response_model_exclude_none=True,
+    summary="Issue lab test certificates",
+)
 def certify_tests(
     services: ServicesDep, _: Issuer, requests: list[TestCertificationRequest]
 ) -> list[dict[str, Any]]:
@@ -119,7 +142,12 @@ def certify_tests(
     return [issued.as_json() for issued in services.issuance.certify(requests)]
 
 
-@router.put("/v1/certificate", response_model=list[IssuedCertificate], summary="Correct certificates")
+@router.put(
+    "/v1/certificate",
+    response_model=list[IssuedCertificate],
+    response_model_exclude_none=True,
+    summary="Correct certificates",
+)
 def correct(
     services: ServicesDep,
     _: Annotated[Principal, Depends(caller_with(Permission.CORRECT))],
@@ -136,14 +164,20 @@ def revoke(
     services: ServicesDep,
     _: Annotated[Principal, Depends(caller_with(Permission.REVOKE))],
     preEnrollmentCode: CodePath,
-    doses: Annotated[list[str] | None, Query(description="Doses to revoke: 1,2 or repeated")] = None,
+    doses: Annotated[
+        list[str] | None, Query(description="Doses to revoke: 1,2 or repeated")
+    ] = None,
     allDoses: bool = False,
 ) -> dict[str, Any]:
     """Revoke the named doses (``doses=1,2``) or every dose (``allDoses=true``)."""
     selected = _parse_doses(doses)
     if selected is None and not allDoses:
-        raise InvalidInput("name the doses to revoke or set allDoses=true", [FieldError("doses", "required")])
-    revoked = services.issuance.revoke(preEnrollmentCode, None if allDoses else selected, reason="revoked by API")
+        raise InvalidInput(
+            "name the doses to revoke or set allDoses=true", [FieldError("doses", "required")]
+        )
+    revoked = services.issuance.revoke(
+        preEnrollmentCode, None if allDoses else selected, reason="revoked by API"
+    )
     return {"revoked": [{"certificateId": r.certificate_id, "dose": r.dose} for r in revoked]}
 
 
@@ -155,7 +189,9 @@ def _parse_doses(values: list[str] | None) -> list[int] | None:
         for part in value.split(","):
             part = part.strip()
             if not part.isdigit() or not 1 <= int(part) <= 20:
-                raise InvalidInput("doses must be numbers from 1 to 20", [FieldError("doses", "invalid")])
+                raise InvalidInput(
+                    "doses must be numbers from 1 to 20", [FieldError("doses", "invalid")]
+                )
             doses.append(int(part))
     return doses
 
@@ -163,7 +199,9 @@ def _parse_doses(values: list[str] | None) -> list[int] | None:
 @router.get(
     "/v1/certificates/{certificateId}",
     summary="The signed credential",
-    responses={200: {"content": {"application/json": {}}, "description": "The signed W3C credential"}},
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The signed W3C credential"}
+    },
 )
 def signed_credential(
     services: ServicesDep,
@@ -171,7 +209,9 @@ def signed_credential(
     certificateId: CertificateIdPath,
 ) -> Response:
     """The exact JSON text that was signed, byte for byte."""
-    return Response(services.issuance.signed_credential(certificateId), media_type="application/json")
+    return Response(
+        services.issuance.signed_credential(certificateId), media_type="application/json"
+    )
 
 
 @router.post(
@@ -204,7 +244,9 @@ async def _start_upload(
     return UploadSummary.of(upload)
 
 
-@router.post("/v1/bulkCertify", response_model=UploadSummary, summary="Bulk vaccination upload (CSV)")
+@router.post(
+    "/v1/bulkCertify", response_model=UploadSummary, summary="Bulk vaccination upload (CSV)"
+)
 async def bulk_certify(
     services: ServicesDep,
     principal: Issuer,
@@ -217,7 +259,9 @@ async def bulk_certify(
     return await _start_upload(services, principal, file, VACCINATION, programId, tasks)
 
 
-@router.post("/v1/test/bulkCertify", response_model=UploadSummary, summary="Bulk lab test upload (CSV)")
+@router.post(
+    "/v1/test/bulkCertify", response_model=UploadSummary, summary="Bulk lab test upload (CSV)"
+)
 async def bulk_certify_tests(
     services: ServicesDep,
     principal: Issuer,
@@ -230,10 +274,17 @@ async def bulk_certify_tests(
 
 @router.get("/v1/certify/uploads", response_model=list[UploadSummary], summary="My uploads")
 def uploads(services: ServicesDep, principal: Issuer) -> list[UploadSummary]:
-    return [UploadSummary.of(u) for u in services.database.uploads().list(uploaded_by=principal.username)]
+    return [
+        UploadSummary.of(u)
+        for u in services.database.uploads().list(uploaded_by=principal.username)
+    ]
 
 
-@router.get("/v1/certify/uploads/{uploadId}/errors", response_model=list[RowError], summary="Rows that failed")
+@router.get(
+    "/v1/certify/uploads/{uploadId}/errors",
+    response_model=list[RowError],
+    summary="Rows that failed",
+)
 def upload_errors(
     services: ServicesDep,
     principal: Issuer,

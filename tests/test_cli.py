@@ -1,0 +1,123 @@
+"""The ``certdist`` command, run in-process with its own data directory."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from certdist.cli import main
+from certdist.config import Settings
+from certdist.services.container import build_services
+from tests.factories import vaccination_request_body
+
+
+class Cli:
+    """Runs ``certdist`` with a data directory and database of its own."""
+
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        self.env = {
+            "CERTDIST_DATA_DIR": str(data_dir),
+            "CERTDIST_DATABASE_URL": database_url,
+            "CERTDIST_LOG_JSON": "false",
+        }
+
+    def __call__(self, *args: str, extra_env: dict[str, str] | None = None) -> Result:
+        env = {**self.env, **(extra_env or {})}
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def run(tmp_path: Path, migrated_database_url: str) -> Cli:
+    return Cli(tmp_path / "data", migrated_database_url)
+
+
+def test_init_is_idempotent_and_keys_are_private(run: Cli, tmp_path: Path) -> None:
+    first = run("init")
+    assert first.exit_code == 0, first.output
+    second = run("init")
+    assert second.exit_code == 0
+    key_lines = [line for line in first.output.splitlines() if line.startswith("key:")]
+    assert key_lines == [line for line in second.output.splitlines() if line.startswith("key:")]
+    uses = {line.split("(")[1].split(",")[0] for line in key_lines}
+    assert {"credential", "shc", "dcc", "token"} <= uses
+    for pem in (tmp_path / "data" / "keys").glob("*.pem"):
+        assert stat.S_IMODE(pem.stat().st_mode) == 0o600
+
+
+def test_keys_public_prints_pem_with_id_and_use(run: Cli) -> None:
+    result = run("keys", "public")
+    assert result.exit_code == 0
+    assert result.output.count("-----BEGIN PUBLIC KEY-----") >= 4
+    assert "# use: credential" in result.output
+    assert "PRIVATE" not in result.output
+
+
+def test_token_is_accepted_by_the_service(
+    run: Cli, tmp_path: Path, migrated_database_url: str
+) -> None:
+    result = run("token", "--role", "certificate-issuer", "--mobile", "+919880414889")
+    assert result.exit_code == 0, result.output
+    settings = Settings(data_dir=tmp_path / "data", database_url=migrated_database_url)
+    services = build_services(settings)
+    try:
+        principal = services.tokens.verify(result.stdout.strip())
+    finally:
+        services.close()
+    assert principal.roles == {"certificate-issuer"}
+    assert principal.mobile == "+919880414889"
+
+
+def test_token_is_refused_when_the_local_issuer_is_off(run: Cli) -> None:
+    result = run("token", "--role", "x", extra_env={"CERTDIST_LOCAL_TOKEN_ISSUER": "false"})
+    assert result.exit_code == 1
+    assert "local token issuer is off" in result.output
+
+
+def test_production_mode_refuses_dev_only_settings(run: Cli) -> None:
+    result = run("init", extra_env={"CERTDIST_MODE": "production"})
+    assert result.exit_code == 1
+    assert "local_token_issuer must be false" in result.output
+    assert "trusted_issuers" in result.output
+
+
+def test_issue_json_file(run: Cli, tmp_path: Path) -> None:
+    file = tmp_path / "batch.json"
+    file.write_text(
+        json.dumps([vaccination_request_body("CLI1"), vaccination_request_body("CLI2")])
+    )
+    result = run("issue", str(file))
+    assert result.exit_code == 0, result.output
+    issued = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [i["preEnrollmentCode"] for i in issued] == ["CLI1", "CLI2"]
+
+
+def test_issue_bad_json_file_names_the_fields(run: Cli, tmp_path: Path) -> None:
+    body = vaccination_request_body("CLI3")
+    body["vaccination"]["dose"] = 0
+    file = tmp_path / "bad.json"
+    file.write_text(json.dumps([body]))
+    result = run("issue", str(file))
+    assert result.exit_code == 2
+    assert "0.vaccination.dose" in result.output
+    (tmp_path / "junk.json").write_text("{not json")
+    assert run("issue", str(tmp_path / "junk.json")).exit_code == 2
+
+
+def test_issue_csv_shows_summary_of_failures(run: Cli, tmp_path: Path, testdata: Path) -> None:
+    header = (testdata / "divoc/bulk-certify-header.csv").read_text().strip()
+    rows = [
+        f"C{i:03d},Asha,9880414889,1990-01-02,,Female,Indian,,L1,,Dist,State,560001,B1,"
+        f"2021-05-02T10:00:00Z,{1 if i != 7 else 0},2,2021-05-02,2022-05-02,SII,Covishield,"
+        "Dr A,PHC,F1,,FD,FS,560002"
+        for i in range(250)
+    ]
+    file = tmp_path / "batch.csv"
+    file.write_text("\n".join([header, *rows]) + "\n")
+    result = run("issue", str(file))
+    assert result.exit_code == 1
+    assert "249 issued, 1 failed of 250 rows (completed)" in result.output
+    assert "row 9: vaccinationDose" in result.output
