@@ -103,3 +103,11 @@ def test_lab_test_result_before_sample_is_refused() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_batch(TestCertificationRequest, [body], max_items=1)
     assert caught.value.errors[0].location == "0.testDetails"
+
+
+def test_tabs_and_line_breaks_in_text_become_spaces() -> None:
+    body = vaccination_request_body(name="Asha\tDevi\r\nK")
+    body["facility"]["address"]["addressLine1"] = "12,\tMG Road"
+    [request] = parse_batch(CertificationRequest, [body], max_items=1)
+    assert request.recipient.name == "Asha Devi K"
+    assert request.facility.address.addressLine1 == "12, MG Road"

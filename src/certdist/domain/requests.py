@@ -56,6 +56,16 @@ M = TypeVar("M", bound=BaseModel)
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _fold_control_whitespace(cls, value: Any) -> Any:
+        # JSON-LD canonicalisers disagree on tabs (pyld escapes them, jsonld.js does not), so
+        # a name with a tab would sign differently from DIVOC. Line breaks have no place in a
+        # printed field either.
+        if isinstance(value, str) and any(c in value for c in "\t\r\n"):
+            return " ".join(value.replace("\t", " ").replace("\r", " ").replace("\n", " ").split())
+        return value
+
 
 class Address(_Model):
     addressLine1: Text = ""
