@@ -24,25 +24,35 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from certdist.config import Settings  # noqa: E402
-from certdist.domain.credential import vaccination_credential  # noqa: E402
-from certdist.domain.requests import CertificationRequest  # noqa: E402
-from certdist.services.container import build_services, credential_profile  # noqa: E402
-from certdist.signing.keys import KeyUse  # noqa: E402
-from certdist.storage.database import Database  # noqa: E402
-from tests.factories import vaccination_request_body  # noqa: E402
+from tests.factories import vaccination_request_body
+
+from certdist.config import Settings
+from certdist.domain.credential import vaccination_credential
+from certdist.domain.requests import CertificationRequest
+from certdist.services.container import build_services, credential_profile
+from certdist.signing.keys import KeyUse
+from certdist.storage.database import Database
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _requests(prefix: str, count: int) -> list[CertificationRequest]:
     return [
-        CertificationRequest.model_validate(vaccination_request_body(f"{prefix}{i:07d}", mobile="9880414889"))
+        CertificationRequest.model_validate(
+            vaccination_request_body(f"{prefix}{i:07d}", mobile="9880414889")
+        )
         for i in range(count)
     ]
 
 
-def _worker(settings: Settings, prefix: str, count: int, batch: int, start: multiprocessing.synchronize.Event, out: multiprocessing.Queue[float]) -> None:  # type: ignore[name-defined]
+def _worker(
+    settings: Settings,
+    prefix: str,
+    count: int,
+    batch: int,
+    start: multiprocessing.synchronize.Event,
+    out: multiprocessing.Queue[float],
+) -> None:  # type: ignore[name-defined]
     services = build_services(settings, migrate=False)
     requests = _requests(prefix, count)
     start.wait()
@@ -58,7 +68,10 @@ def issuance_rate(settings: Settings, processes: int, total: int, batch: int) ->
     start, out = ctx.Event(), ctx.Queue()
     per = total // processes
     run = uuid.uuid4().hex[:6]
-    workers = [ctx.Process(target=_worker, args=(settings, f"{run}{p}X", per, batch, start, out)) for p in range(processes)]
+    workers = [
+        ctx.Process(target=_worker, args=(settings, f"{run}{p}X", per, batch, start, out))
+        for p in range(processes)
+    ]
     for w in workers:
         w.start()
     time.sleep(3.0)  # let every worker import, connect and build its requests
@@ -82,7 +95,9 @@ def signing_rate(settings: Settings, count: int) -> float:
     profile = credential_profile(settings)
     now = datetime.now(UTC)
     credentials = [
-        vaccination_credential(r, certificate_id=str(100000000000 + i), issued_at=now, profile=profile)
+        vaccination_credential(
+            r, certificate_id=str(100000000000 + i), issued_at=now, profile=profile
+        )
         for i, r in enumerate(_requests("SIGN", count))
     ]
     signer.sign(credentials[0], created=now)
@@ -117,7 +132,14 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}")
     print(f"machine: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}")
     print(f"command: {' '.join(sys.argv)}")
@@ -131,13 +153,27 @@ def main() -> None:
         try:
             postgres = Settings(data_dir=data, database_url=pg_url, log_json=False)
             Database(pg_url).migrate()
-            results: dict[str, list[float]] = {"sign only, 1 process": [], "sqlite, 1 process": [], f"sqlite, {args.processes} processes": [], "postgresql, 1 process": [], f"postgresql, {args.processes} processes": []}
+            results: dict[str, list[float]] = {
+                "sign only, 1 process": [],
+                "sqlite, 1 process": [],
+                f"sqlite, {args.processes} processes": [],
+                "postgresql, 1 process": [],
+                f"postgresql, {args.processes} processes": [],
+            }
             for _ in range(args.repeat):
                 results["sign only, 1 process"].append(signing_rate(sqlite, min(args.total, 1000)))
-                results["sqlite, 1 process"].append(issuance_rate(sqlite, 1, args.total // 2, args.batch))
-                results[f"sqlite, {args.processes} processes"].append(issuance_rate(sqlite, args.processes, args.total, args.batch))
-                results["postgresql, 1 process"].append(issuance_rate(postgres, 1, args.total // 2, args.batch))
-                results[f"postgresql, {args.processes} processes"].append(issuance_rate(postgres, args.processes, args.total, args.batch))
+                results["sqlite, 1 process"].append(
+                    issuance_rate(sqlite, 1, args.total // 2, args.batch)
+                )
+                results[f"sqlite, {args.processes} processes"].append(
+                    issuance_rate(sqlite, args.processes, args.total, args.batch)
+                )
+                results["postgresql, 1 process"].append(
+                    issuance_rate(postgres, 1, args.total // 2, args.batch)
+                )
+                results[f"postgresql, {args.processes} processes"].append(
+                    issuance_rate(postgres, args.processes, args.total, args.batch)
+                )
         finally:
             _drop_postgres(pg_name)
     baseline = statistics.median(results["sign only, 1 process"])

@@ -81,3 +81,17 @@ class UploadRowError:
     row: int
     pre_enrollment_code: str
     errors: tuple[FieldError, ...]
+
+
+@dataclass(frozen=True)
+class Download:
+    """One delivered certificate, for the append-only audit."""
+
+    id: str
+    at: datetime
+    actor: str
+    issuer: str
+    permission: str
+    certificate_id: str
+    pre_enrollment_code: str
+    format: str

@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 
 from certdist.storage import migrate as migrations
+from certdist.storage.audit import SqlDownloadAudit
 from certdist.storage.certificates import SqlCertificateRepository
 from certdist.storage.engine import build_engine, normalise_url
 from certdist.storage.transactions import Transactions
@@ -64,6 +65,9 @@ class Database:
 
     def uploads(self) -> SqlUploadRepository:
         return SqlUploadRepository(self._transactions)
+
+    def audit(self) -> SqlDownloadAudit:
+        return SqlDownloadAudit(self._transactions)
 
     def dispose(self) -> None:
         """Close every pooled connection; the object can still be used and reconnects."""

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from certdist.domain.models import CertificateRecord, Upload, UploadRowError, UploadStatus
+from certdist.domain.models import (
+    CertificateRecord,
+    Download,
+    Upload,
+    UploadRowError,
+    UploadStatus,
+)
 
 
 class CertificateRepository(Protocol):
@@ -94,3 +100,12 @@ class UploadRepository(Protocol):
 
     def errors(self, upload_id: str) -> builtins.list[UploadRowError]:
         """Row errors of the upload, by row number."""
+
+
+class DownloadAudit(Protocol):
+    """Append-only: there is no way to change or remove an entry."""
+
+    def record(self, download: Download) -> None: ...
+
+    def for_beneficiary(self, pre_enrollment_code: str, *, limit: int = 100) -> list[Download]:
+        """Newest first."""

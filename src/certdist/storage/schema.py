@@ -126,3 +126,21 @@ upload_errors = Table(
     Column("errors", JSONText, nullable=False),
     PrimaryKeyConstraint("upload_id", "row", name="pk_upload_errors"),
 )
+
+#: Every certificate download: who, which certificate, which format, when. Append-only: the
+#: migration installs triggers that refuse UPDATE and DELETE.
+download_audit = Table(
+    "download_audit",
+    metadata,
+    Column("id", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("permission", Text, nullable=False),
+    Column("certificate_id", Text, nullable=False),
+    Column("pre_enrollment_code", Text, nullable=False),
+    Column("format", Text, nullable=False),
+    PrimaryKeyConstraint("id", name="pk_download_audit"),
+    Index("ix_download_audit_pre_enrollment_code_at", "pre_enrollment_code", "at"),
+    Index("ix_download_audit_at", "at"),
+)
