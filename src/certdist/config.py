@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from certdist.domain.latest import LatestRule
+from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.roles import DEFAULT_ROLES, Permission
 from certdist.errors import ConfigurationError
 
@@ -93,6 +95,15 @@ class Settings(BaseSettings):
     )
 
     keys: list[KeyFile] = Field(default_factory=list)
+
+    # Distribution (DESIGN §2 "QR payload", "Latest certificate").
+    qr_payload_form: Literal["zip", "zip-latin1-utf8"] = "zip"
+    pdf_second_language: str | None = "hi"
+    pdf_template_dir: Path | None = None
+    render_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    entity_types: dict[str, LatestRule] = Field(
+        default_factory=lambda: {VACCINATION: LatestRule.BY_DOSE, TEST: LatestRule.NEWEST}
+    )
 
     # Authentication.
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)

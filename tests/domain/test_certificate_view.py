@@ -78,7 +78,7 @@ def test_full_view_of_a_vaccination() -> None:
     ],
 )
 def test_title_kind_by_dose(dose: object, total: object, kind: str | None) -> None:
-    credential = make_credential(dose=dose, total=total)  # type: ignore[arg-type]
+    credential = make_credential(dose=dose, total=total)
     assert CertificateView.from_credentials(credential, [], qr_payload=b"").title_kind == kind
 
 
@@ -217,7 +217,7 @@ def test_malformed_credentials_give_empty_fields_not_errors() -> None:
 
 def test_module_imports_only_the_standard_library() -> None:
     tree = ast.parse(Path(certificate_view.__file__).read_text())
-    imported = set()
+    imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)

@@ -7,8 +7,8 @@ follow DIVOC so existing clients work unchanged; limits are ours (DIVOC had none
 
 from __future__ import annotations
 
-import re
 import datetime as _dt
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 

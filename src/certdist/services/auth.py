@@ -186,8 +186,15 @@ class Authorizer:
         self._roles = {permission: tuple(names) for permission, names in roles.items()}
 
     def check(self, principal: Principal, permission: Permission) -> None:
-        if not principal.has_any(self._roles.get(permission, ())):
-            raise PermissionDenied(f"this action needs the {permission.value!r} permission")
+        self.first_granted(principal, (permission,))
+
+    def first_granted(self, principal: Principal, permissions: Sequence[Permission]) -> Permission:
+        """The first of ``permissions`` its roles grant; ``PermissionDenied`` if none."""
+        for permission in permissions:
+            if principal.has_any(self._roles.get(permission, ())):
+                return permission
+        names = " or ".join(repr(p.value) for p in permissions)
+        raise PermissionDenied(f"this action needs the {names} permission")
 
 
 class LocalTokenIssuer:

@@ -13,6 +13,11 @@ from jwcrypto import jwk
 
 from certdist.config import LOCAL_TOKEN_AUDIENCE, LOCAL_TOKEN_ISSUER, Settings
 from certdist.domain.credential import CredentialProfile
+from certdist.formats.certificate_pdf import CertificatePdfFormat
+from certdist.formats.divoc_vc import SignedCredentialFormat
+from certdist.formats.pdf import PdfRenderer
+from certdist.formats.qr_code import DivocQrFormat
+from certdist.formats.registry import FormatRegistry
 from certdist.services.auth import (
     Authorizer,
     IssuerTrust,
@@ -23,6 +28,7 @@ from certdist.services.auth import (
 )
 from certdist.services.bulk import BulkIssuanceService
 from certdist.services.clock import Clock, SystemClock
+from certdist.services.distribution import DistributionService, RenderCache
 from certdist.services.ids import CertificateIdGenerator, RandomCertificateIds
 from certdist.services.issuance import IssuanceService
 from certdist.signing.contexts import ContextLoader
@@ -44,6 +50,7 @@ class Services:
     tokens: TokenVerifier
     authorizer: Authorizer
     local_issuer: LocalTokenIssuer | None
+    distribution: DistributionService
 
     def close(self) -> None:
         self.database.dispose()
@@ -130,6 +137,15 @@ def build_services(
             token_key, issuer=LOCAL_TOKEN_ISSUER, audience=LOCAL_TOKEN_AUDIENCE, clock=clock
         )
         trusted.append(local_issuer.trust())
+    distribution = DistributionService(
+        database.certificates(),
+        database.audit(),
+        certificate_formats(settings),
+        clock,
+        latest_rules=settings.entity_types,
+        cache=RenderCache(settings.render_cache_bytes),
+        phone_region=settings.default_phone_region,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -140,4 +156,18 @@ def build_services(
         tokens=TokenVerifier(trusted, clock),
         authorizer=Authorizer(settings.roles),
         local_issuer=local_issuer,
+        distribution=distribution,
+    )
+
+
+def certificate_formats(settings: Settings) -> FormatRegistry:
+    """Every format the service serves, built once per process (fonts parsed here)."""
+    renderer = PdfRenderer(settings.pdf_template_dir, second_language=settings.pdf_second_language)
+    form = settings.qr_payload_form
+    return FormatRegistry(
+        [
+            SignedCredentialFormat(),
+            DivocQrFormat(form=form),
+            CertificatePdfFormat(renderer, form=form),
+        ]
     )

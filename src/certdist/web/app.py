@@ -14,7 +14,7 @@ from certdist.observability import configure_logging
 from certdist.services.container import Services, build_services
 from certdist.web.errors import install_error_handlers
 from certdist.web.middleware import BodyLimit, RequestLog
-from certdist.web.routes import health, issuance
+from certdist.web.routes import distribution, health, issuance
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(issuance.router)
+    app.include_router(distribution.router)
 
     def limit_for(path: str) -> int:
         return settings.max_upload_bytes if path in _UPLOAD_PATHS else settings.max_body_bytes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,17 +24,34 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def caller_with(permission: Permission) -> Callable[..., Principal]:
-    """A dependency that authenticates the bearer token and checks the permission's role."""
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller and the permission under which it was let in."""
+
+    principal: Principal
+    permission: Permission
+
+
+def caller_with(*permissions: Permission) -> Callable[..., Principal]:
+    """A dependency that authenticates the bearer token and checks a permission's role."""
+    check = caller_with_permission(*permissions)
+
+    def dependency(caller: Annotated[Caller, Depends(check)]) -> Principal:
+        return caller.principal
+
+    return dependency
+
+
+def caller_with_permission(*permissions: Permission) -> Callable[..., Caller]:
+    """Like :func:`caller_with`, also telling which of ``permissions`` granted access."""
 
     def dependency(
         services: ServicesDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Principal:
+    ) -> Caller:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise AuthenticationFailed("a bearer token is required")
         principal = services.tokens.verify(credentials.credentials)
-        services.authorizer.check(principal, permission)
-        return principal
+        return Caller(principal, services.authorizer.first_granted(principal, permissions))
 
     return dependency

@@ -1,0 +1,15 @@
+"""The signed W3C credential itself, byte for byte as it was signed (DIVOC's JSON)."""
+
+from __future__ import annotations
+
+from certdist.formats.registry import CertificateBundle
+
+
+class SignedCredentialFormat:
+    name = "json"
+    media_type = "application/json"
+    extension = "json"
+    version = "vc-1"
+
+    def render(self, bundle: CertificateBundle) -> bytes:
+        return bundle.latest.certificate.encode("utf-8")

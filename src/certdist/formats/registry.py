@@ -1,0 +1,64 @@
+"""One small protocol for every certificate format, and the registry that finds them by name.
+
+A format turns a :class:`CertificateBundle` (the certificate to serve and, for vaccinations,
+the latest certificate of every dose) into bytes. Its ``version`` changes whenever the same
+bundle would render differently (a template, font or option change), so ``version`` plus the
+ids of the certificates in the bundle identify the output: that is the ETag and cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol
+
+from certdist.domain.models import CertificateRecord
+from certdist.errors import NotFound
+
+
+@dataclass(frozen=True)
+class CertificateBundle:
+    latest: CertificateRecord
+    doses: tuple[CertificateRecord, ...] = ()
+
+    @cached_property
+    def credential(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.latest.certificate)
+        return parsed
+
+    @cached_property
+    def dose_credentials(self) -> list[dict[str, Any]]:
+        return [json.loads(record.certificate) for record in self.doses]
+
+    def fingerprint(self, version: str) -> str:
+        """A strong ETag value: certificates are immutable, so their ids name the content."""
+        ids = ",".join([self.latest.certificate_id, *(r.certificate_id for r in self.doses)])
+        return hashlib.sha256(f"{version}|{ids}".encode()).hexdigest()[:32]
+
+
+class CertificateFormat(Protocol):
+    name: str
+    media_type: str
+    extension: str
+
+    @property
+    def version(self) -> str: ...
+
+    def render(self, bundle: CertificateBundle) -> bytes: ...
+
+
+class FormatRegistry:
+    def __init__(self, formats: Iterable[CertificateFormat]) -> None:
+        self._formats = {f.name: f for f in formats}
+
+    def get(self, name: str) -> CertificateFormat:
+        try:
+            return self._formats[name]
+        except KeyError:
+            raise NotFound(f"no certificate format named {name!r}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._formats)

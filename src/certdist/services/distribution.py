@@ -1,0 +1,201 @@
+"""Serving certificates: the latest one of a beneficiary, in any registered format.
+
+Every delivered document is written to the append-only download audit. Rendered bytes are
+cached per process under a content key (format version + the ids of the certificates shown),
+so a correction or revocation, which changes which certificates are live, changes the key:
+nothing needs invalidating, and every worker process agrees on the ETag.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from certdist.domain.latest import LatestRule, latest, latest_per_dose
+from certdist.domain.models import VACCINATION, CertificateRecord, Download
+from certdist.domain.phone import normalize_mobile
+from certdist.domain.roles import Permission, Principal
+from certdist.errors import InvalidInput, NotFound
+from certdist.formats.registry import CertificateBundle, FormatRegistry
+from certdist.services.clock import Clock
+from certdist.services.ids import new_record_id
+from certdist.storage.repository import CertificateRepository, DownloadAudit
+
+
+@dataclass(frozen=True)
+class Artifact:
+    content: bytes
+    etag: str
+    media_type: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class BeneficiarySummary:
+    pre_enrollment_code: str
+    name: str
+    gender: str
+    dob: date | None
+
+
+class RenderCache:
+    """A byte-bounded LRU of rendered documents, keyed by content fingerprint."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: bytes) -> None:
+        if len(value) > self._max:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self._max:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+
+class DistributionService:
+    def __init__(
+        self,
+        certificates: CertificateRepository,
+        audit: DownloadAudit,
+        formats: FormatRegistry,
+        clock: Clock,
+        *,
+        latest_rules: Mapping[str, LatestRule],
+        cache: RenderCache,
+        phone_region: str,
+    ) -> None:
+        self._certificates = certificates
+        self._audit = audit
+        self._formats = formats
+        self._clock = clock
+        self._rules = dict(latest_rules)
+        self._cache = cache
+        self._phone_region = phone_region
+
+    @property
+    def entity_types(self) -> list[str]:
+        return sorted(self._rules)
+
+    def bundle(self, pre_enrollment_code: str, entity_type: str = VACCINATION) -> CertificateBundle:
+        """The beneficiary's latest live certificate of that type; ``NotFound`` if none."""
+        rule = self._rules.get(entity_type)
+        if rule is None:
+            raise NotFound(f"unknown entity type {entity_type!r}")
+        records = [
+            r
+            for r in self._certificates.for_beneficiary(pre_enrollment_code)
+            if r.entity_type == entity_type
+        ]
+        return self._bundle_of(latest(records, rule), records, rule)
+
+    def bundle_for_recipient(self, certificate_id: str, mobile: str | None) -> CertificateBundle:
+        """A certificate by id, only if it is live and registered to the caller's number."""
+        record = self._certificates.get(certificate_id)
+        if (
+            record is None
+            or not record.is_live
+            or not mobile
+            or record.mobile != self._normalized(mobile)
+        ):
+            raise NotFound("no such certificate")
+        rule = self._rules.get(record.entity_type, LatestRule.NEWEST)
+        siblings = [
+            r
+            for r in self._certificates.for_beneficiary(record.pre_enrollment_code)
+            if r.entity_type == record.entity_type
+        ]
+        return self._bundle_of(record, siblings, rule)
+
+    def exists(self, pre_enrollment_code: str, entity_type: str = VACCINATION) -> bool:
+        try:
+            self.bundle(pre_enrollment_code, entity_type)
+        except NotFound:
+            return False
+        return True
+
+    def etag(self, bundle: CertificateBundle, format_name: str) -> str:
+        return bundle.fingerprint(self._formats.get(format_name).version)
+
+    def render(
+        self,
+        bundle: CertificateBundle,
+        format_name: str,
+        *,
+        caller: Principal,
+        permission: Permission,
+    ) -> Artifact:
+        """The document in that format, audited as delivered to ``caller``."""
+        fmt = self._formats.get(format_name)
+        key = bundle.fingerprint(fmt.version)
+        content = self._cache.get(key)
+        if content is None:
+            content = fmt.render(bundle)
+            self._cache.put(key, content)
+        record = bundle.latest
+        self._audit.record(
+            Download(
+                id=new_record_id(),
+                at=self._clock.now(),
+                actor=caller.username,
+                issuer=caller.issuer,
+                permission=permission.value,
+                certificate_id=record.certificate_id,
+                pre_enrollment_code=record.pre_enrollment_code,
+                format=fmt.name,
+            )
+        )
+        return Artifact(
+            content=content,
+            etag=key,
+            media_type=fmt.media_type,
+            filename=f"certificate-{record.certificate_id}.{fmt.extension}",
+        )
+
+    def beneficiaries(self, phone: str, dob: date) -> list[BeneficiarySummary]:
+        """For facility print staff: who on this phone number has this date of birth."""
+        found: dict[str, BeneficiarySummary] = {}
+        for record in self._certificates.for_mobile(self._normalized(phone)):
+            if record.dob == dob and record.pre_enrollment_code not in found:
+                found[record.pre_enrollment_code] = BeneficiarySummary(
+                    record.pre_enrollment_code, record.name, record.gender, record.dob
+                )
+        return sorted(found.values(), key=lambda b: b.pre_enrollment_code)
+
+    def _bundle_of(
+        self,
+        chosen: CertificateRecord | None,
+        records: Sequence[CertificateRecord],
+        rule: LatestRule,
+    ) -> CertificateBundle:
+        if chosen is None:
+            raise NotFound("no certificate for this beneficiary")
+        if rule is LatestRule.BY_DOSE:
+            doses = tuple(latest_per_dose(records))
+            if chosen not in doses:
+                doses = (chosen, *doses)
+            return CertificateBundle(latest=chosen, doses=doses)
+        return CertificateBundle(latest=chosen)
+
+    def _normalized(self, phone: str) -> str:
+        try:
+            return normalize_mobile(phone, self._phone_region)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
