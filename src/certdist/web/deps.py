@@ -36,7 +36,9 @@ def caller_with(*permissions: Permission) -> Callable[..., Principal]:
     """A dependency that authenticates the bearer token and checks a permission's role."""
     check = caller_with_permission(*permissions)
 
-    def dependency(caller: Annotated[Caller, Depends(check)]) -> Principal:
+    # A default rather than ``Annotated``: annotations are strings here (PEP 563), and FastAPI
+    # resolves them in module scope, where ``check`` does not exist.
+    def dependency(caller: Caller = Depends(check)) -> Principal:  # noqa: B008
         return caller.principal
 
     return dependency
