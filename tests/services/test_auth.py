@@ -172,3 +172,23 @@ def test_authorizer_checks_role_per_permission(clock: FixedClock) -> None:
     authorizer.check(principal, Permission.ISSUE)
     with pytest.raises(PermissionDenied):
         authorizer.check(principal, Permission.REVOKE)
+
+
+def test_a_remembered_token_still_expires(clock: FixedClock) -> None:
+    key = _rsa_key()
+    verifier = _verifier(clock, key)
+    token = _token(key, exp=int((NOW + timedelta(seconds=60)).timestamp()))
+    assert verifier.verify(token).username == "facility-1"
+    assert verifier.verify(token).username == "facility-1"  # from memory
+    clock.advance(timedelta(seconds=60 + 31))  # past expiry and the clock-skew leeway
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        verifier.verify(token)
+
+
+def test_refused_tokens_are_not_remembered(clock: FixedClock) -> None:
+    key = _rsa_key()
+    verifier = _verifier(clock, key)
+    token = _token(key, aud="someone-else")
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed, match="audience"):
+            verifier.verify(token)

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -90,12 +91,36 @@ class IssuerTrust:
 
 
 class TokenVerifier:
-    def __init__(self, issuers: Sequence[IssuerTrust], clock: Clock) -> None:
+    """Verifies bearer tokens; remembers the ones it verified.
+
+    API clients send the same token with every request, and a signature check costs more
+    than serving a cached certificate, so a verified token is remembered until it expires
+    (at most ``remember_seconds``, so a key withdrawn from an issuer's JWKS stops working
+    soon after). Only tokens that passed every check are remembered.
+    """
+
+    def __init__(
+        self,
+        issuers: Sequence[IssuerTrust],
+        clock: Clock,
+        *,
+        remember: int = 10_000,
+        remember_seconds: float = 300.0,
+    ) -> None:
         self._issuers = {trust.issuer: trust for trust in issuers}
         self._clock = clock
+        self._remember = remember
+        self._remember_seconds = remember_seconds
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
         """The caller behind a bearer token. Raises ``AuthenticationFailed`` with the reason."""
+        now = self._clock.now().timestamp()
+        with self._lock:
+            hit = self._verified.get(token)
+            if hit is not None and now < hit[1]:
+                return hit[0]
         if not token or len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
             raise AuthenticationFailed("malformed bearer token")
         unverified = _unverified_claims(token)
@@ -104,7 +129,14 @@ class TokenVerifier:
             raise AuthenticationFailed("token issuer is not trusted")
         claims = self._verified_claims(token, trust)
         self._check_claims(claims, trust)
-        return _principal(claims, trust)
+        principal = _principal(claims, trust)
+        if self._remember:
+            until = min(float(claims["exp"]), now + self._remember_seconds)
+            with self._lock:
+                self._verified[token] = (principal, until)
+                while len(self._verified) > self._remember:
+                    self._verified.popitem(last=False)
+        return principal
 
     def _verified_claims(self, token: str, trust: IssuerTrust) -> dict[str, Any]:
         for refresh in (False, True):
