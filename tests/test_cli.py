@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from certdist.cli import main
 from certdist.config import Settings
 from certdist.services.container import build_services
+from certdist.signing.ldproof import verify_credential
 from tests.factories import vaccination_request_body
 
 
@@ -121,3 +122,28 @@ def test_issue_csv_shows_summary_of_failures(run: Cli, tmp_path: Path, testdata:
     assert result.exit_code == 1
     assert "249 issued, 1 failed of 250 rows (completed)" in result.output
     assert "row 9: vaccinationDose" in result.output
+
+
+def test_rotated_key_signs_new_certificates_and_old_ones_keep_verifying(
+    run: Cli, tmp_path: Path, migrated_database_url: str
+) -> None:
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps([vaccination_request_body("ROT1")]))
+    [old] = [json.loads(line) for line in run("issue", str(first)).stdout.splitlines()]
+    rotated = run("keys", "rotate", "--use", "credential")
+    assert rotated.exit_code == 0, rotated.output
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps([vaccination_request_body("ROT2")]))
+    [new] = [json.loads(line) for line in run("issue", str(second)).stdout.splitlines()]
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=migrated_database_url)
+    services = build_services(settings)
+    try:
+        methods = []
+        for issued in (old, new):
+            credential = json.loads(services.issuance.signed_credential(issued["certificateId"]))
+            methods.append(verify_credential(credential, services.keys.public_key))
+    finally:
+        services.close()
+    assert methods[0] != methods[1]
+    assert rotated.stdout.strip().endswith(methods[1])

@@ -1,0 +1,81 @@
+"""Operations: readiness, logs without personal data, configuration safety."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from certdist.config import Settings, load_settings
+from certdist.domain.roles import Permission
+from certdist.errors import ConfigurationError
+from certdist.observability import JsonFormatter
+from certdist.services.container import Services
+from certdist.storage import Database
+from certdist.web.app import create_app
+from tests.factories import vaccination_request_body
+from tests.web.conftest import TokenFactory
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(
+    settings: Settings, services: Services
+) -> None:
+    services.database = Database("postgresql://postgres@127.0.0.1:9/none", deadline_seconds=1)
+    with TestClient(
+        create_app(settings, services=services), raise_server_exceptions=False
+    ) as client:
+        assert client.get("/healthz").status_code == 200
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["type"] == "internal-failed"
+
+
+def test_logs_carry_no_personal_data(
+    client: TestClient, auth: TokenFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_name, code, mobile = "Sunita Kumari Verma", "PII00042", "9880412345"
+    body = vaccination_request_body(code, name=secret_name, mobile=mobile)
+    with caplog.at_level(logging.DEBUG):
+        token = auth("certificate-issuer", "certificate-api")
+        assert client.post("/divoc/api/v1/certify", json=[body], headers=token).status_code == 200
+        assert client.post("/divoc/api/v1/certify", json=[body], headers=token).status_code == 409
+        assert (
+            client.get(f"/certificate/api/certificatePDF/{code}", headers=token).status_code == 200
+        )
+        client.get("/certificate/api/certificatePDF/NOSUCH1", headers=token)
+    formatter = JsonFormatter()
+    # httpx is the test's own client, not the service.
+    ours = [record for record in caplog.records if not record.name.startswith("httpx")]
+    lines = "\n".join(formatter.format(record) for record in ours)
+    assert '"route": "/certificate/api/certificatePDF/{preEnrollmentCode}"' in lines
+    for secret in (secret_name, code, mobile, token["Authorization"].split()[1], "NOSUCH1"):
+        assert secret not in lines
+
+
+def test_settings_from_a_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "certdist.toml"
+    config.write_text(
+        'public_url = "https://certs.example.gov"\nmax_batch_items = 7\n'
+        '[roles]\nissue = ["hospital"]\n'
+    )
+    monkeypatch.setenv("CERTDIST_CONFIG_FILE", str(config))
+    monkeypatch.setenv("CERTDIST_MAX_BATCH_ITEMS", "9")  # the environment wins over the file
+    settings = load_settings()
+    assert settings.public_url == "https://certs.example.gov"
+    assert settings.max_batch_items == 9
+    assert settings.roles_for(Permission.ISSUE) == ("hospital",)
+
+
+def test_bad_settings_are_refused_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CERTDIST_MAX_BATCH_ITEMS", "zero")
+    with pytest.raises(ConfigurationError, match="max_batch_items"):
+        load_settings()
+
+
+def test_json_log_lines_are_json() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", (), None)
+    record.route = "/healthz"
+    assert json.loads(JsonFormatter().format(record))["route"] == "/healthz"
