@@ -257,3 +257,23 @@ def test_distribution_needs_a_token_and_the_role(client: TestClient, auth: Token
         == 403
     )
     assert client.head(f"{API}/certificatePDF/X1").status_code == 401
+
+
+def test_openapi_documents_every_distribution_route_with_examples(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, method in (
+        ("/certificate/api/certificatePDF/{preEnrollmentCode}", "get"),
+        ("/certificate/api/certificatePDF/{preEnrollmentCode}", "head"),
+        ("/certificate/api/certificateQRCode/{preEnrollmentCode}", "get"),
+        ("/certificate/api/certificatePDF", "get"),
+        ("/certificate/api/test/certificatePDF/{preEnrollmentCode}", "get"),
+        ("/certificate/api/v2/{entityType}/certificate", "get"),
+        ("/certificate/api/beneficiaries", "get"),
+    ):
+        operation = paths[path][method]
+        assert operation.get("description"), (path, method)
+        parameters = [p for p in operation["parameters"] if p["in"] in ("path", "query")]
+        assert parameters
+        assert all(
+            p.get("examples") or p["schema"].get("examples") for p in parameters if p["required"]
+        )

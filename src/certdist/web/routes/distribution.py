@@ -23,9 +23,14 @@ from certdist.web.deps import Caller, ServicesDep, caller_with_permission
 router = APIRouter(prefix="/certificate/api", tags=["distribution"])
 
 CodePath = Annotated[
-    str, Path(pattern=PRE_ENROLLMENT_CODE_PATTERN, description="Beneficiary id (preEnrollmentCode)")
+    str,
+    Path(
+        pattern=PRE_ENROLLMENT_CODE_PATTERN,
+        description="Beneficiary id (preEnrollmentCode)",
+        examples=["DEMO0001"],
+    ),
 ]
-CodeQuery = Annotated[str, Query(pattern=PRE_ENROLLMENT_CODE_PATTERN)]
+CodeQuery = Annotated[str, Query(pattern=PRE_ENROLLMENT_CODE_PATTERN, examples=["DEMO0001"])]
 ApiCaller = Annotated[
     Caller, Depends(caller_with_permission(Permission.DISTRIBUTE, Permission.PRINT))
 ]
@@ -104,7 +109,9 @@ def recipient_certificate_pdf(
     services: ServicesDep,
     request: Request,
     caller: RecipientCaller,
-    certificateId: Annotated[str, Query(pattern=r"^[0-9A-Za-z\-]{1,64}$")],
+    certificateId: Annotated[
+        str, Query(pattern=r"^[0-9A-Za-z\-]{1,64}$", examples=["906357492030"])
+    ],
 ) -> Response:
     """For a recipient token: a certificate registered to the token's mobile number only
     (404 for any other, whether or not it exists)."""
@@ -128,7 +135,9 @@ def entity_certificate(
     services: ServicesDep,
     request: Request,
     caller: ApiCaller,
-    entityType: Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9]{0,63}$")],
+    entityType: Annotated[
+        str, Path(pattern=r"^[A-Za-z][A-Za-z0-9]{0,63}$", examples=["VaccinationCertificate"])
+    ],
     preEnrollmentCode: CodeQuery,
     format: Annotated[str, Query(pattern=r"^(pdf|qr|json)$")] = "pdf",
 ) -> Response:
@@ -139,6 +148,19 @@ def entity_certificate(
 
 
 class Beneficiary(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "preEnrollmentCode": "DEMO0001",
+                    "name": "Asha Devi",
+                    "gender": "Female",
+                    "dob": "1968-03-14",
+                }
+            ]
+        }
+    }
+
     preEnrollmentCode: str
     name: str
     gender: str
@@ -149,8 +171,10 @@ class Beneficiary(BaseModel):
 def beneficiaries(
     services: ServicesDep,
     _: PrintCaller,
-    phoneno: Annotated[str, Query(min_length=4, max_length=20, pattern=r"^\+?[0-9 \-]+$")],
-    dob: date,
+    phoneno: Annotated[
+        str, Query(min_length=4, max_length=20, pattern=r"^\+?[0-9 \-]+$", examples=["9000000001"])
+    ],
+    dob: Annotated[date, Query(examples=["1968-03-14"])],
 ) -> list[Beneficiary]:
     """For facility print staff: beneficiaries registered to the phone number whose date of
     birth matches."""

@@ -21,8 +21,12 @@ from certdist.web.deps import ServicesDep, caller_with
 
 router = APIRouter(prefix="/divoc/api", tags=["issuance"])
 
-CodePath = Annotated[str, Path(pattern=PRE_ENROLLMENT_CODE_PATTERN, description="Beneficiary id")]
-CertificateIdPath = Annotated[str, Path(pattern=r"^[0-9A-Za-z\-]{1,64}$")]
+CodePath = Annotated[
+    str, Path(pattern=PRE_ENROLLMENT_CODE_PATTERN, description="Beneficiary id", examples=["1112"])
+]
+CertificateIdPath = Annotated[
+    str, Path(pattern=r"^[0-9A-Za-z\-]{1,64}$", examples=["906357492030"])
+]
 Issuer = Annotated[Principal, Depends(caller_with(Permission.ISSUE))]
 
 _EXAMPLE_REQUEST: dict[str, Any] = {
