@@ -14,6 +14,7 @@ from typing import Any
 from certdist.domain.requests import (
     Address,
     CertificationRequest,
+    Person,
     Recipient,
     TestCertificationRequest,
 )
@@ -123,26 +124,22 @@ def vaccination_credential(
     )
     evidence["dose"] = vaccination.dose
     evidence["totalDoses"] = vaccination.totalDoses
-    evidence["verifier"] = {"name": request.vaccinator.name}
-    evidence["facility"] = {
-        "name": request.facility.name,
-        "address": _address(request.facility.address, profile.address_country),
-    }
-    return {
-        "@context": [CREDENTIALS_V1, profile.vaccination_context],
-        "type": ["VerifiableCredential", "ProofOfVaccinationCredential"],
-        "credentialSubject": _subject(
+    return _credential(
+        request,
+        evidence,
+        verifier=request.vaccinator,
+        context=profile.vaccination_context,
+        credential_type="ProofOfVaccinationCredential",
+        subject=_subject(
             request.recipient,
             request.preEnrollmentCode,
             vaccination.date.date(),
             profile,
             with_dob=v2,
         ),
-        "issuer": profile.issuer,
-        "issuanceDate": js_iso(issued_at),
-        "evidence": [evidence],
-        "nonTransferable": "true",
-    }
+        issued_at=issued_at,
+        profile=profile,
+    )
 
 
 def lab_test_credential(
@@ -165,21 +162,46 @@ def lab_test_credential(
     evidence["sampleCollectionTimestamp"] = js_iso(details.sampleCollectionTimestamp)
     evidence["resultTimestamp"] = js_iso(details.resultTimestamp)
     evidence["result"] = details.result
-    evidence["verifier"] = {"name": request.verifier.name}
+    subject = _subject(
+        request.recipient,
+        request.preEnrollmentCode,
+        details.sampleCollectionTimestamp.date(),
+        profile,
+        with_dob=False,
+    )
+    return _credential(
+        request,
+        evidence,
+        verifier=request.verifier,
+        context=profile.test_context,
+        credential_type="ProofOfTestCertificateCredential",
+        subject=subject,
+        issued_at=issued_at,
+        profile=profile,
+    )
+
+
+def _credential(
+    request: CertificationRequest | TestCertificationRequest,
+    evidence: dict[str, Any],
+    *,
+    verifier: Person,
+    context: str,
+    credential_type: str,
+    subject: dict[str, Any],
+    issued_at: datetime,
+    profile: CredentialProfile,
+) -> dict[str, Any]:
+    """The envelope every DIVOC credential shares; the evidence ends with who and where."""
+    evidence["verifier"] = {"name": verifier.name}
     evidence["facility"] = {
         "name": request.facility.name,
         "address": _address(request.facility.address, profile.address_country),
     }
     return {
-        "@context": [CREDENTIALS_V1, profile.test_context],
-        "type": ["VerifiableCredential", "ProofOfTestCertificateCredential"],
-        "credentialSubject": _subject(
-            request.recipient,
-            request.preEnrollmentCode,
-            details.sampleCollectionTimestamp.date(),
-            profile,
-            with_dob=False,
-        ),
+        "@context": [CREDENTIALS_V1, context],
+        "type": ["VerifiableCredential", credential_type],
+        "credentialSubject": subject,
         "issuer": profile.issuer,
         "issuanceDate": js_iso(issued_at),
         "evidence": [evidence],
