@@ -1,0 +1,101 @@
+"""The QR codes we print, read the way DIVOC's verification app reads them.
+
+The app scans the QR to a JavaScript string and hands it to ``@pathcheck/divoc-sdk``'s
+``unpackAndVerify``, which unzips it with JSZip and checks the proof. Both payload forms
+must survive that path. zxing-cpp reads our PNG back to the symbol's bytes, and the scanner's
+text is those bytes decoded the way each form is meant to be read: the raw ZIP form as
+ISO-8859-1 (the QR standard's byte-mode default, what zxing's plain text mode returns), and
+DIVOC-Node's form as UTF-8 (what scanners that decode byte mode as UTF-8 return; this is why
+that form exists, and why it is a setting).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zxingcpp
+
+from certdist.config import Settings
+from certdist.domain.requests import CertificationRequest
+from certdist.formats.divoc_qr import PayloadForm, encode_payload
+from certdist.formats.qr_image import qr_png
+from certdist.services.container import Services, build_services
+from certdist.signing.keys import KeyUse
+from tests.factories import vaccination_request_body
+from tests.formats.imaging import open_image
+from tests.signing.test_ldproof_node import (  # the fixture is shared with the signing tests
+    _HARNESS_PRELUDE,
+    CACHE_DIR,
+    NodeVerifiers,
+    _write_if_changed,
+    node_verifiers,
+)
+
+pytestmark = pytest.mark.node
+
+QR_HARNESS = "divoc-sdk-qr-harness.cjs"
+QR_HARNESS_JS = (
+    _HARNESS_PRELUDE
+    + """
+globalThis.__certdistExtraContexts = {};
+const sdk = require('./divoc-sdk-certdist.cjs');
+
+// case: {text: "<what the scanner read>", publicKeyPem: "..."}
+main(async (testCase) => {
+  const json = await sdk.unpackAndVerify(testCase.text, testCase.publicKeyPem);
+  const certificateId = json ? json.evidence[0].certificateId : null;
+  return {verified: json !== undefined, certificateId};
+}).catch((error) => { toStderr((error && error.stack) || error); process.exit(1); });
+"""
+)
+
+__all__ = ["node_verifiers"]
+
+
+@pytest.fixture
+def issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
+    services = build_services(
+        Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url)
+    )
+    yield services
+    services.close()
+
+
+SCANNER_CHARSET = {"zip": "iso-8859-1", "zip-latin1-utf8": "utf-8"}
+
+
+def _scanned_text(payload: bytes, form: PayloadForm) -> str:
+    [barcode] = zxingcpp.read_barcodes(
+        open_image(qr_png(payload)),
+        formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
+    )
+    symbol_bytes: bytes = barcode.bytes
+    assert symbol_bytes == payload
+    return symbol_bytes.decode(SCANNER_CHARSET[form])
+
+
+@pytest.mark.parametrize("form", ["zip", "zip-latin1-utf8"])
+def test_divoc_sdk_unpacks_and_verifies_our_qr(
+    node_verifiers: NodeVerifiers, issuing: Services, form: PayloadForm
+) -> None:
+    request = CertificationRequest.model_validate(
+        vaccination_request_body("QRSDK1", name='Zoë "Q" प्रिया')
+    )
+    [issued] = issuing.issuance.certify([request])
+    signed = issuing.issuance.signed_credential(issued.certificate_id)
+    tampered = json.loads(signed)
+    tampered["credentialSubject"]["name"] = "Someone Else"
+    pem = issuing.keys.active(KeyUse.CREDENTIAL).public_pem()
+    texts = [signed, json.dumps(tampered, ensure_ascii=False, separators=(",", ":"))]
+    cases: list[dict[str, Any]] = [
+        {"text": _scanned_text(encode_payload(text, form=form), form), "publicKeyPem": pem}
+        for text in texts
+    ]
+    _write_if_changed(CACHE_DIR / QR_HARNESS, QR_HARNESS_JS)
+    results = node_verifiers.run(QR_HARNESS, cases)
+    assert results[0] == {"verified": True, "certificateId": issued.certificate_id}
+    assert results[1]["verified"] is False
