@@ -25,6 +25,7 @@ from certdist.domain.certificate_view import CertificateView
 from certdist.errors import ConfigurationError
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
 from certdist.formats.pdf import DEFAULT_TEMPLATE_DIR, FontPaths, PdfRenderer
+from certdist.formats.qr_image import qr_matrix
 from tests.conftest import require
 from tests.formats.credentials import make_credential, make_test_credential
 from tests.formats.imaging import pdf_text, rasterise_pdf, scan
@@ -188,20 +189,21 @@ def test_qr_scans_back_from_the_printed_page(
     assert scan(page) == [view.qr_payload]
 
 
-def test_qr_is_vector_and_at_least_45_mm(renderer: PdfRenderer) -> None:
+def test_qr_is_a_lossless_stencil_of_at_least_45_mm(renderer: PdfRenderer) -> None:
     view = _view(make_credential())
     pdf = renderer.render(view)
     assert b"/XObject" not in pdf
-    assert b"/Image" not in pdf
     drawn = b"".join(_content_streams(pdf))
-    found = re.search(rb"q 0 g ([\d.]+) 0 0 -([\d.]+) [\d.]+ [\d.]+ cm (.*?) f Q", drawn, re.S)
+    found = re.search(
+        rb"q 0 g ([\d.]+) 0 0 ([\d.]+) [\d.]+ [\d.]+ cm BI /W (\d+) /H (\d+) /IM true /BPC 1 ID ",
+        drawn,
+    )
     assert found is not None
-    module_pt = float(found.group(1))
-    rectangles = re.findall(rb"(\d+) (\d+) (\d+) 1 re", found.group(3))
-    size = max(int(x) + int(w) for x, _, w in rectangles)
-    assert size == 17 + 4 * max(1, (size - 17) // 4)
-    symbol_mm = size * module_pt * 25.4 / 72
-    assert symbol_mm >= 45
+    extent_pt, width, height = float(found.group(1)), int(found.group(3)), int(found.group(4))
+    # One 1-bit sample per module, no filter, no interpolation: exact at any resolution.
+    assert width == height == qr_matrix(view.qr_payload).size
+    assert float(found.group(2)) == extent_pt
+    assert extent_pt * 25.4 / 72 >= 45
 
 
 def test_fonts_are_embedded_subsets(renderer: PdfRenderer, tmp_path: Path) -> None:

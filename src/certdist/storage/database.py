@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -28,6 +29,8 @@ class Database:
         self._deadline_seconds = deadline_seconds
         self._engine = build_engine(self._url, deadline_seconds)
         self._transactions = Transactions(self._engine)
+        self._audit: SqlDownloadAudit | None = None
+        self._audit_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Database({self._url.render_as_string(hide_password=True)!r})"
@@ -67,10 +70,19 @@ class Database:
         return SqlUploadRepository(self._transactions)
 
     def audit(self) -> SqlDownloadAudit:
-        return SqlDownloadAudit(self._transactions)
+        """The download audit; one writer thread per database, started on first use."""
+        with self._audit_lock:
+            if self._audit is None:
+                self._audit = SqlDownloadAudit(self._transactions)
+            return self._audit
 
     def dispose(self) -> None:
-        """Close every pooled connection; the object can still be used and reconnects."""
+        """Write queued audit entries, then close every pooled connection; the object can
+        still be used and reconnects."""
+        with self._audit_lock:
+            audit, self._audit = self._audit, None
+        if audit is not None:
+            audit.close()
         self._engine.dispose()
 
     def __enter__(self) -> Database:

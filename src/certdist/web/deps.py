@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,7 +16,7 @@ from certdist.services.container import Services
 _bearer = HTTPBearer(auto_error=False, description="A JWT from a trusted issuer")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -32,22 +32,24 @@ class Caller:
     permission: Permission
 
 
-def caller_with(*permissions: Permission) -> Callable[..., Principal]:
+def caller_with(*permissions: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency that authenticates the bearer token and checks a permission's role."""
     check = caller_with_permission(*permissions)
 
     # A default rather than ``Annotated``: annotations are strings here (PEP 563), and FastAPI
     # resolves them in module scope, where ``check`` does not exist.
-    def dependency(caller: Caller = Depends(check)) -> Principal:  # noqa: B008
+    async def dependency(caller: Caller = Depends(check)) -> Principal:  # noqa: B008
         return caller.principal
 
     return dependency
 
 
-def caller_with_permission(*permissions: Permission) -> Callable[..., Caller]:
+def caller_with_permission(*permissions: Permission) -> Callable[..., Awaitable[Caller]]:
     """Like :func:`caller_with`, also telling which of ``permissions`` granted access."""
 
-    def dependency(
+    # ``async``: FastAPI runs plain functions in a thread pool, which costs more than the
+    # work here (a remembered token is a dictionary lookup).
+    async def dependency(
         services: ServicesDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Caller:

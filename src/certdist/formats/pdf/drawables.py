@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from certdist.formats.pdf.drawing import Context, Drawable, place_lines
-from certdist.formats.pdf.qr_path import qr_ops
+from certdist.formats.pdf.qr_path import qr_stencil_ops
 from certdist.formats.pdf.text import Chain, TextEngine
 from certdist.formats.qr_image import qr_matrix
 
@@ -93,10 +93,10 @@ def choice(attribute: str, options: dict[str, str]) -> Drawable:
 def qr(
     left: float, top: float, side: float, quiet_zone: int, ec: str, mask: int | None
 ) -> Drawable:
-    """The view's QR payload as vector modules in the square at (left, top), in points."""
+    """The view's QR payload, module for module, in the square at (left, top), in points."""
 
     def draw(ctx: Context) -> None:
         matrix = ctx.matrix or qr_matrix(ctx.view.qr_payload, ec=ec, mask=mask)
-        ctx.qr = qr_ops(matrix, left, top, side, quiet_zone)
+        ctx.qr = qr_stencil_ops(matrix, left, top, side, quiet_zone)
 
     return draw
