@@ -119,6 +119,7 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    access_log: bool = True  # one JSON line per request (off when a proxy in front logs them)
 
     @field_validator("public_url", "credential_issuer", "certificate_base_url")
     @classmethod

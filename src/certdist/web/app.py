@@ -48,7 +48,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         return settings.max_upload_bytes if path in _UPLOAD_PATHS else settings.max_body_bytes
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
-    app.add_middleware(RequestLog)
+    if settings.access_log:
+        app.add_middleware(RequestLog)
     return app
 
 
