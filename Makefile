@@ -30,7 +30,10 @@ test: $(STAMP) system-deps lint
 	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
+	@scripts/install-system-deps --bench
 	$(BIN)/python bench/bench_issuance.py
+	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_distribution.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
