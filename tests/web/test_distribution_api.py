@@ -277,3 +277,40 @@ def test_openapi_documents_every_distribution_route_with_examples(client: TestCl
         assert all(
             p.get("examples") or p["schema"].get("examples") for p in parameters if p["required"]
         )
+
+
+def test_fast_path_answers_like_the_routes(
+    client: TestClient, auth: TokenFactory, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Repeat downloads, 304s and HEADs are answered before FastAPI's routing (web/fast_reads.py);
+    what they answer must not differ from the routes'."""
+    _issue(client, auth, vaccination_request_body("FP1"))
+    first = _pdf(client, auth, "FP1")  # rendered by the route
+    second = _pdf(client, auth, "FP1")  # from this process's cache, by the fast path
+    assert second.status_code == 200
+    assert second.content == first.content
+    for header in ("etag", "content-type", "content-disposition", "cache-control"):
+        assert second.headers[header] == first.headers[header]
+    assert len(services.database.audit().for_beneficiary("FP1")) == 2
+    with caplog.at_level("INFO", logger="certdist.access"):
+        etag = first.headers["etag"]
+        assert (
+            client.get(
+                f"{API}/certificatePDF/FP1",
+                headers={**auth(CLIENT), "If-None-Match": f'W/"x", {etag}'},
+            ).status_code
+            == 304
+        )
+    assert any(
+        getattr(r, "route", "") == "/certificate/api/certificatePDF/{preEnrollmentCode}"
+        for r in caplog.records
+    )
+    # Everything it cannot answer completely still gets the routes' answer.
+    assert client.head(f"{API}/certificatePDF/FP1", headers=auth("recipient")).status_code == 403
+    assert (
+        client.head(
+            f"{API}/certificatePDF/FP1", headers={"Authorization": "Bearer x.y.z"}
+        ).status_code
+        == 401
+    )
+    assert client.head(f"{API}/certificateQRCode/FP1", headers=auth(CLIENT)).status_code == 405

@@ -19,7 +19,7 @@ from certdist.domain.models import VACCINATION, CertificateRecord, Download
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import InvalidInput, NotFound
-from certdist.formats.registry import CertificateBundle, FormatRegistry
+from certdist.formats.registry import CertificateBundle, CertificateFormat, FormatRegistry
 from certdist.services.clock import Clock
 from certdist.services.ids import new_record_id
 from certdist.storage.repository import CertificateRepository, DownloadAudit
@@ -143,12 +143,38 @@ class DistributionService:
         permission: Permission,
     ) -> Artifact:
         """The document in that format, audited as delivered to ``caller``."""
+        artifact = self.render_if_cached(bundle, format_name, caller=caller, permission=permission)
+        if artifact is not None:
+            return artifact
         fmt = self._formats.get(format_name)
-        key = bundle.fingerprint(fmt.version)
-        content = self._cache.get(key)
+        content = fmt.render(bundle)
+        self._cache.put(bundle.fingerprint(fmt.version), content)
+        return self._delivered(bundle, fmt, content, caller=caller, permission=permission)
+
+    def render_if_cached(
+        self,
+        bundle: CertificateBundle,
+        format_name: str,
+        *,
+        caller: Principal,
+        permission: Permission,
+    ) -> Artifact | None:
+        """Like :meth:`render` when this process has the document already, else None."""
+        fmt = self._formats.get(format_name)
+        content = self._cache.get(bundle.fingerprint(fmt.version))
         if content is None:
-            content = fmt.render(bundle)
-            self._cache.put(key, content)
+            return None
+        return self._delivered(bundle, fmt, content, caller=caller, permission=permission)
+
+    def _delivered(
+        self,
+        bundle: CertificateBundle,
+        fmt: CertificateFormat,
+        content: bytes,
+        *,
+        caller: Principal,
+        permission: Permission,
+    ) -> Artifact:
         record = bundle.latest
         self._audit.record(
             Download(
@@ -164,7 +190,7 @@ class DistributionService:
         )
         return Artifact(
             content=content,
-            etag=key,
+            etag=bundle.fingerprint(fmt.version),
             media_type=fmt.media_type,
             filename=f"certificate-{record.certificate_id}.{fmt.extension}",
         )

@@ -13,6 +13,7 @@ from certdist.config import Settings, load_settings
 from certdist.observability import configure_logging
 from certdist.services.container import Services, build_services
 from certdist.web.errors import install_error_handlers
+from certdist.web.fast_reads import FastReads
 from certdist.web.middleware import BodyLimit, RequestLog
 from certdist.web.routes import distribution, health, issuance
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         return settings.max_upload_bytes if path in _UPLOAD_PATHS else settings.max_body_bytes
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    app.add_middleware(FastReads, services=built)
     if settings.access_log:
         app.add_middleware(RequestLog)
     return app
