@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint system-deps bench clean
+.PHONY: run test lint system-deps bench clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,18 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_issuance.py
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_distribution.py
+	$(BIN)/python bench/bench_print.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Re-extract the page strings into messages.pot and merge them into every catalog
+# (src/certdist/web/locale/<lang>/LC_MESSAGES/messages.po); then translate the new entries.
+# A new language: .venv/bin/pybabel init -D messages -i src/certdist/web/locale/messages.pot \
+#   -d src/certdist/web/locale -l <lang>
+LOCALE_DIR := src/certdist/web/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --no-wrap \
+		--project certdist --copyright-holder "the certdist authors" -o $(LOCALE_DIR)/messages.pot .
+	$(BIN)/pybabel update -D messages -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) \
+		--no-wrap --ignore-obsolete --no-fuzzy-matching --ignore-pot-creation-date

@@ -13,11 +13,14 @@ import click
 from certdist.config import Settings, export_for_workers, load_settings
 from certdist.domain.models import VACCINATION
 from certdist.domain.requests import CertificationRequest, parse_batch
+from certdist.domain.roles import Permission, Principal
 from certdist.errors import CertdistError, InvalidInput
+from certdist.formats.eu_dcc import names_from_request
 from certdist.observability import configure_logging
 from certdist.services.bulk import read_csv
 from certdist.services.container import Services, build_services
 from certdist.services.demo import DEMO_MOBILE, seed_demo
+from certdist.services.verification import Status, VerificationOutcome
 from certdist.signing.keys import KeyUse
 
 DEMO_ROLES = (
@@ -126,8 +129,18 @@ def serve(
     )
     click.echo(f"  API docs:      {base}/docs")
     click.echo(f"  health:        {base}/healthz   readiness: {base}/readyz")
+    click.echo(f"  verifier:      {base}/verify")
+    if settings.printing.local_staff_sign_in and not settings.is_production:
+        click.echo(
+            f"  facility desk: {base}/facility  (local sign-in: any user name, password "
+            f"{settings.printing.local_staff_password!r})"
+        )
     if demo:
         click.echo(f"  demo beneficiaries: DEMO0001, DEMO0002, DEMO0003 (mobile {DEMO_MOBILE})")
+        click.echo(
+            f"  citizen portal: {base}/  (log in with {DEMO_MOBILE}; the one-time code is on "
+            f"{base}/dev/sms and in `certdist sms outbox`)"
+        )
         click.echo(
             "  signed credential:  curl -H 'Authorization: Bearer $TOKEN' "
             f"{base}/divoc/api/v1/certificates/<certificateId>"
@@ -144,6 +157,8 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -232,6 +247,215 @@ def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) 
         sys.exit(1)
 
 
+@main.command()
+@click.argument("source")
+@click.pass_context
+def verify(ctx: click.Context, source: str) -> None:
+    """Verify a certificate: SOURCE is a file (QR image, JSON, .smart-health-card, QR text),
+    the text itself (HC1:…, shc:/…, a JWS), or - for standard input.
+
+    Exit status: 0 valid, 1 invalid (bad signature, unknown issuer, expired, revoked),
+    2 unreadable (not a certificate in any known form).
+    """
+    from certdist.errors import PayloadTooLarge
+
+    try:
+        services = _services(ctx)
+        limit = services.settings.verifier.max_image_bytes
+        if source == "-":
+            data: bytes | str = sys.stdin.buffer.read(limit + 1)
+        elif Path(source).is_file():
+            with Path(source).open("rb") as handle:
+                data = handle.read(limit + 1)
+        else:
+            data = source
+        if len(data) > limit:
+            raise PayloadTooLarge(f"the input is larger than {limit} bytes")
+        outcome = services.verifier.check(data)
+    except PayloadTooLarge as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except CertdistError as exc:
+        _fail(exc)
+    _print_outcome(outcome)
+    sys.exit(0 if outcome.status is Status.VALID else 1)
+
+
+def _print_outcome(outcome: VerificationOutcome) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    # Text, not markup: the values come from the certificate and may hold "[...]".
+    colour = "bold green" if outcome.status is Status.VALID else "bold red"
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(Text.assemble((outcome.status.upper(), colour), ": ", outcome.reason))
+    if outcome.certificate is None:
+        return
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    for name, value in outcome.certificate.as_json().items():
+        table.add_row(name.replace("_", " "), Text(str(value)))
+    console.print(table)
+
+
+@main.command("print")
+@click.option("--facility", help="Facility name, exactly as on the certificates")
+@click.option("--date", "day", help="Vaccination date, YYYY-MM-DD (with --facility)")
+@click.option(
+    "--codes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File of beneficiary ids (preEnrollmentCode), one per line",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--zip", "as_zip", is_flag=True, help="A ZIP of one PDF per certificate")
+@click.pass_context
+def print_batch(
+    ctx: click.Context,
+    facility: str | None,
+    day: str | None,
+    codes: Path | None,
+    out: Path,
+    as_zip: bool,
+) -> None:
+    """Print a facility-day or a list of beneficiaries into one PDF (or a ZIP of PDFs)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from certdist.services.printing import BatchFormat, parse_selection, read_codes_file
+
+    try:
+        services = _services(ctx)
+        listed = read_codes_file(codes.read_text(encoding="utf-8-sig")) if codes else None
+        selection = parse_selection(
+            facility=facility, day=day, codes=listed, max_codes=services.printing.max_codes
+        )
+        columns = (TextColumn("printing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns) as bar:
+            task = bar.add_task("print", total=None)
+            result = services.printing.write(
+                selection,
+                BatchFormat.ZIP if as_zip else BatchFormat.PDF,
+                out,
+                actor="cli",
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(CertdistError(f"cannot read or write a file: {exc}"))
+    except CertdistError as exc:
+        _fail(exc)
+    for code in result.unknown[:50]:
+        click.echo(f"  no live certificate: {code}", err=True)
+    if len(result.unknown) > 50:
+        click.echo(f"  … and {len(result.unknown) - 50} more", err=True)
+    if not result.written:
+        click.echo("nothing printed: no live certificate matches", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{result.printed} certificates printed to {out} ({result.size:,} bytes); "
+        f"{len(result.unknown)} ids without a live certificate"
+    )
+
+
+EXPORT_FORMATS = ("json", "qr", "pdf", "shc", "shc-pdf", "shc-file", "eu-dcc", "eu-dcc-pdf", "fhir")
+
+
+@main.command()
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(EXPORT_FORMATS),
+    default="pdf",
+    show_default=True,
+    help="json: signed credential; qr: DIVOC QR (PNG); shc / eu-dcc: SMART Health Card / EU "
+    "DCC QR (PNG); shc-pdf / eu-dcc-pdf: PDF with that QR; shc-file: .smart-health-card; "
+    "fhir: DDCC:VS bundle",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="default: stdout")
+@click.option("--fn", help="EU DCC surname (default: derived from the certificate's name)")
+@click.option("--fnt", help="EU DCC surname, ICAO 9303 transliteration")
+@click.option("--gn", help="EU DCC forename")
+@click.option("--gnt", help="EU DCC forename, ICAO 9303 transliteration")
+@click.argument("code")
+@click.pass_context
+def export(
+    ctx: click.Context,
+    format_name: str,
+    out: Path | None,
+    code: str,
+    fn: str | None,
+    fnt: str | None,
+    gn: str | None,
+    gnt: str | None,
+) -> None:
+    """Write the latest vaccination certificate of beneficiary CODE in a format (audited)."""
+    names = {"fn": fn, "fnt": fnt, "gn": gn, "gnt": gnt}
+    operator = Principal(subject="cli", username="cli", roles=frozenset(), issuer="cli")
+    permission = Permission.DISTRIBUTE
+    try:
+        services = _services(ctx)
+        bundle = services.wallet.bundle(code, caller=operator, permission=permission)
+        given = {key: value for key, value in names.items() if value}
+        if given and format_name not in ("eu-dcc", "eu-dcc-pdf"):
+            raise InvalidInput("--fn/--fnt/--gn/--gnt apply to the eu-dcc formats only")
+        if given:
+            artifact = services.wallet.eu_dcc(
+                bundle,
+                names_from_request(given),
+                pdf=format_name == "eu-dcc-pdf",
+                caller=operator,
+                permission=permission,
+            )
+        else:
+            artifact = services.distribution.render(
+                bundle, format_name, caller=operator, permission=permission
+            )
+    except CertdistError as exc:
+        _fail(exc)
+    if out is None:
+        sys.stdout.buffer.write(artifact.content)
+        return
+    out.write_bytes(artifact.content)
+    click.echo(f"{artifact.media_type}, {len(artifact.content):,} bytes written to {out}", err=True)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Send what is due now, then exit")
+@click.pass_context
+def worker(ctx: click.Context, once: bool) -> None:
+    """Send the outbox's mail and SMS and run queued print jobs until SIGTERM or Ctrl-C (run
+    as many as you like: each message and each job is claimed by one worker)."""
+    import signal
+    import threading
+
+    from certdist.services.container import outbox_worker
+    from certdist.services.printing import PrintJobRunner
+
+    try:
+        services = _services(ctx)
+        sender = outbox_worker(services)
+        if once:
+            click.echo(f"messages attempted: {sender.run_once()}")
+            jobs = 0
+            while services.printing.run_next_job():
+                jobs += 1
+            click.echo(f"print jobs run: {jobs}")
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        click.echo(f"outbox worker {sender.worker_id} running; SIGTERM or Ctrl-C stops it")
+        printing = PrintJobRunner(
+            services.printing, poll_seconds=services.settings.printing.batch_poll_seconds
+        )
+        printing.start()
+        try:
+            sender.run_forever(stop, poll_seconds=services.settings.mail.worker_poll_seconds)
+        finally:
+            printing.stop()  # an unfinished job goes back to the queue
+        click.echo("outbox worker stopped")
+    except CertdistError as exc:
+        _fail(exc)
+
+
 @main.group()
 def keys() -> None:
     """Signing keys."""
@@ -264,6 +488,29 @@ def keys_rotate(ctx: click.Context, use: str) -> None:
         services = _services(ctx)
         key = services.keys.rotate(KeyUse(use), services.clock.now())
         click.echo(f"new active {use} key: {key.id}")
+    except CertdistError as exc:
+        _fail(exc)
+
+
+@main.group()
+def sms() -> None:
+    """Text messages (the development outbox)."""
+
+
+@sms.command("outbox")
+@click.option("--last", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.pass_context
+def sms_outbox(ctx: click.Context, last: int) -> None:
+    """Print the newest SMS of the development outbox (to read a one-time code)."""
+    try:
+        outbox = _services(ctx).portal.sms_outbox
+        if outbox is None or _settings(ctx).is_production:
+            raise CertdistError(
+                "the SMS outbox is used only in development with sms.backend=outbox"
+            )
+        for message in outbox.latest(last):
+            click.echo(f"{message.created_at:%Y-%m-%d %H:%M:%S} UTC  to {message.recipient}")
+            click.echo("  " + message.body.replace("\n", "\n  "))
     except CertdistError as exc:
         _fail(exc)
 

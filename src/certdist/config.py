@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,6 +55,341 @@ class TrustedIssuer(BaseModel):
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
 
 
+class Section(BaseModel):
+    """A group of settings for one feature (``CERTDIST_<SECTION>__<NAME>`` or a TOML table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def production_problems(self) -> list[str]:
+        """What this section has that production mode must refuse (dev-only backends)."""
+        return []
+
+
+class PortalSettings(Section):
+    """The citizen portal: OTP login, sessions, pages (DESIGN §4).
+
+    Every limit counts in a fixed window; a new code never resets a counter."""
+
+    otp_ttl_seconds: int = Field(default=300, ge=30, le=900)
+    otp_guesses_per_code: int = Field(default=3, ge=1, le=10)
+    # Per phone number (keyed hash): codes sent, and wrong or right guesses, per window.
+    otp_sends_per_phone: int = Field(default=5, ge=1)
+    otp_guesses_per_phone: int = Field(default=10, ge=1)
+    otp_phone_window_seconds: int = Field(default=3600, ge=60)
+    # Per client address: many phones from one address (enumeration, SMS pumping).
+    otp_sends_per_ip: int = Field(default=20, ge=1)
+    otp_guesses_per_ip: int = Field(default=60, ge=1)
+    otp_ip_window_seconds: int = Field(default=3600, ge=60)
+    # SMS the service sends per UTC day, all numbers together (a cost ceiling).
+    sms_daily_budget: int = Field(default=50_000, ge=1)
+    session_idle_seconds: int = Field(default=1800, ge=60)
+    session_absolute_seconds: int = Field(default=12 * 3600, ge=300)
+    # Ask for the beneficiary's year of birth before the first download of their certificate.
+    require_birth_year: bool = False
+    birth_year_attempts: int = Field(default=5, ge=1)
+
+
+_DEFAULT_SMS_TEXTS = {
+    "en": (
+        "{code} is your code to download your vaccination certificate. "
+        "It is valid for {minutes} minutes. Do not share it with anyone."
+    ),
+    "hi": (
+        "{code} आपका टीकाकरण प्रमाणपत्र डाउनलोड करने का कोड है। "
+        "यह {minutes} मिनट तक मान्य है। इसे किसी के साथ साझा न करें।"
+    ),
+}
+
+
+class SmsSettings(Section):
+    """How SMS leave the service: the dev outbox or an HTTP gateway.
+
+    ``texts`` holds the one-time-code message per language (``{code}``, ``{minutes}``);
+    operators whose gateway only accepts registered templates put those texts here. The
+    last line ``@<host> #<code>`` (WebOTP, for autofill) is always added."""
+
+    backend: Literal["outbox", "http"] = "outbox"
+    texts: dict[str, str] = Field(default_factory=lambda: dict(_DEFAULT_SMS_TEXTS))
+    default_language: str = "en"
+    http_url: str | None = None
+    http_method: Literal["POST", "PUT", "GET"] = "POST"
+    http_headers: dict[str, str] = Field(
+        default_factory=lambda: {"Content-Type": "application/json"}
+    )
+    # ``${to}`` and ``${text}`` are replaced, escaped for ``http_body_encoding``: "json"
+    # (inside a JSON string), "form" (URL-encoded). With GET, the template is the query.
+    http_body_template: str = '{"to": "${to}", "text": "${text}"}'
+    http_body_encoding: Literal["json", "form"] = "json"
+    http_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    http_retries: int = Field(default=2, ge=0, le=10)
+    http_backoff_seconds: float = Field(default=0.5, ge=0, le=30)
+
+    @field_validator("http_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("http_url must be an http:// or https:// URL")
+        return value
+
+    def production_problems(self) -> list[str]:
+        if self.backend == "outbox":
+            return ["sms.backend 'outbox' only stores messages (development); use 'http'"]
+        return []
+
+
+class MailSettings(Section):
+    """SMTP, the durable outbox and its worker, notifications after issuance, share links."""
+
+    # "files" writes each mail as an .eml file under data_dir/mail (dev-only); "smtp" sends.
+    backend: Literal["smtp", "files"] = "files"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True  # upgrade the connection with STARTTLS (refused if unsupported)
+    smtp_tls: bool = False  # implicit TLS from the first byte (port 465) instead
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    smtp_ca_file: Path | None = None  # a private relay's CA, instead of the system's
+    from_address: str = "certdist@localhost"
+
+    # The worker. None: run it inside ``certdist serve`` in development, not in production
+    # (run ``certdist worker`` there).
+    embedded_worker: bool | None = None
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+    worker_batch: int = Field(default=20, ge=1)
+    # A claimed message is someone else's to retry after this long; must exceed a send's
+    # worst case (the SMTP timeout) by a wide margin, or a slow send could be sent twice.
+    lease_seconds: float = Field(default=300.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_seconds: float = Field(default=30.0, gt=0)
+    backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    sent_retention_days: float = Field(default=30.0, gt=0)  # then delivered messages are deleted
+
+    # Notifications after issuance and correction.
+    notify_on_issue: bool = True
+    default_language: str = "en"
+    notification_template_dir: Path | None = None  # <dir>/<lang>/*.txt; the packaged set if None
+    portal_path: str = "/portal/certificates"  # asks to log in first when needed
+
+    # Citizens e-mailing a certificate: per account and per recipient address, per day.
+    share_mail_per_account_per_day: int = Field(default=10, ge=1)
+    share_mail_per_recipient_per_day: int = Field(default=3, ge=1)
+    share_links_per_account_per_day: int = Field(default=50, ge=1)
+
+    def production_problems(self) -> list[str]:
+        if self.backend == "files":
+            return ["mail.backend must be smtp in production (files is dev-only)"]
+        return []
+
+
+class DccVaccineCodes(BaseModel):
+    """EU DCC value-set codes of one vaccine: prophylaxis, product, authorisation holder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vp: str
+    mp: str
+    ma: str
+
+
+class CodingSetting(BaseModel):
+    """A FHIR coding (system and code), e.g. a CVX or ICD-11 vaccine code."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str
+    code: str
+
+
+_CVX = "http://hl7.org/fhir/sid/cvx"
+_ICD11 = "http://id.who.int/icd/release/11/mms"
+
+
+class WalletSettings(Section):
+    """Health-wallet formats: EU DCC and SMART Health Card (DESIGN §3)."""
+
+    # EU DCC. ``dcc_country`` is the CWT issuer, the country of vaccination and the UVCI's.
+    dcc_country: str = Field(default="IN", pattern=r"^[A-Z]{2}$")
+    dcc_certificate_issuer: str = Field(
+        default="Ministry of Health and Family Welfare", min_length=1, max_length=80
+    )
+    dcc_validity_days: int = Field(default=365, ge=1, le=3650)
+    # Keyed by vaccine name (case-insensitive); codes from the EU value sets.
+    dcc_vaccines: dict[str, DccVaccineCodes] = Field(
+        default_factory=lambda: {
+            "covishield": DccVaccineCodes(vp="29061000087103", mp="Covishield", ma="ORG-100001981"),
+            "covaxin": DccVaccineCodes(vp="1157024006", mp="Covaxin", ma="Bharat-Biotech"),
+        }
+    )
+    # Production: the DSC certificates (PEM or DER) a CSCA issued for the ``dcc`` keys in
+    # ``keys``. Empty in development: a local CSCA and DSC are generated with the keys.
+    dcc_dsc_certificate_files: list[Path] = Field(default_factory=list)
+
+    # SMART Health Card vaccine codes, keyed by vaccine name (case-insensitive).
+    shc_vaccine_codes: dict[str, list[CodingSetting]] = Field(
+        default_factory=lambda: {
+            "covishield": [
+                CodingSetting(system=_CVX, code="210"),
+                CodingSetting(system=_ICD11, code="XM9QW8"),
+            ],
+            "covaxin": [
+                CodingSetting(system=_CVX, code="502"),
+                CodingSetting(system=_ICD11, code="XM1NL1"),
+            ],
+        }
+    )
+
+    def production_problems(self) -> list[str]:
+        if not self.dcc_dsc_certificate_files:
+            return [
+                "wallet.dcc_dsc_certificate_files must name the DSC certificates of the dcc "
+                "keys (the generated local signing CA is dev-only)"
+            ]
+        return []
+
+
+class ForeignCredentialKey(BaseModel):
+    """A foreign DIVOC deployment's credential key: the proof's verificationMethod (``id``,
+    e.g. ``did:india``) and a PEM public key file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    path: Path
+
+
+class ForeignShcIssuer(BaseModel):
+    """A SMART Health Card issuer (its ``iss`` URL) and where its JWKS comes from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    iss: str = Field(min_length=1)
+    jwks_file: Path | None = None
+    jwks_url: str | None = None  # default: <iss>/.well-known/jwks.json when no file is given
+    #: The issuer's revocation lists (``<iss>/.well-known/crl/<kid>.json``), as files.
+    crl_files: list[Path] = Field(default_factory=list)
+
+
+class VerifierSettings(Section):
+    """The verifier's trust store: foreign issuers' keys, JWKS and EU DSC certificates."""
+
+    credential_keys: list[ForeignCredentialKey] = Field(default_factory=list)
+    shc_issuers: list[ForeignShcIssuer] = Field(default_factory=list)
+    #: PEM (one or more certificates) or DER files of EU Document Signer Certificates.
+    dsc_certificates: list[Path] = Field(default_factory=list)
+    #: DIVOC verifier apps never enforced ``evidence[0].effectiveUntil``; a W3C
+    #: ``expirationDate`` is always enforced.
+    enforce_effective_until: bool = False
+    #: Photos of a QR from phones are a few MB; the page's camera frames about 100 KB.
+    max_image_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=40_000_000, ge=10_000)
+    #: Verifications per client IP per minute (public endpoint, image decoding is costly).
+    #: The page's camera scan posts at most one frame every 0.7 s (about 85 a minute).
+    requests_per_minute: int = Field(default=120, ge=1)
+
+    def production_problems(self) -> list[str]:
+        # Keys fetched over plain HTTP could be swapped by anyone on the path.
+        return [
+            f"verifier.shc_issuers: the JWKS of {issuer.iss} must come from an https URL or a file"
+            for issuer in self.shc_issuers
+            if issuer.jwks_file is None
+            and not (issuer.jwks_url or issuer.iss).startswith("https://")
+        ]
+
+
+#: The key the embedded default signs DigiLocker requests with when none is configured
+#: (development mode only: production refuses it).
+DIGILOCKER_DEV_API_KEY = "certdist-dev-digilocker-key"
+
+
+class DigilockerSettings(Section):
+    """The DigiLocker issuer (pull) API (DESIGN §3).
+
+    ``enabled`` with no key: development uses ``DIGILOCKER_DEV_API_KEY``; production refuses
+    to start. ``enabled = false`` makes both endpoints answer 404.
+    """
+
+    enabled: bool = True
+    #: The API key entered in the DigiLocker partner portal: a file (production) or a value.
+    api_key_file: Path | None = None
+    api_key: SecretStr | None = None
+    hmac_header: str = Field(default="x-digilocker-hmac", min_length=1)
+    #: ``base64-hex``: base64 of the hex HMAC-SHA256 (DigiLocker's documented form);
+    #: ``base64-raw``: base64 of the 32-byte digest (also seen in the field).
+    hmac_encoding: Literal["base64-hex", "base64-raw"] = "base64-hex"
+    #: URI = ``<issuer_id>-<doc_type>-<certificateId>`` (DIVOC: ``in.gov.covin-VACER-…``).
+    issuer_id: str = Field(default="in.gov.covin", pattern=r"^[A-Za-z0-9.]{1,64}$")
+    doc_type: str = Field(default="VACER", pattern=r"^[A-Za-z0-9]{1,16}$")
+    #: Request elements carrying the beneficiary id and the mobile number (DIVOC's names).
+    tracking_id_element: str = "tracking_id"
+    mobile_element: str = "Mobile"
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: ``ts`` further than this from our clock is refused.
+    max_clock_skew_seconds: int = Field(default=15 * 60, ge=1)
+    #: ``ts`` without an offset is read in this offset (DigiLocker runs on IST).
+    naive_ts_offset_minutes: int = Field(default=330, ge=-720, le=840)
+
+    def production_problems(self) -> list[str]:
+        if not self.enabled:
+            return []
+        problems = []
+        if self.api_key_file is None and self.api_key is None:
+            problems.append("digilocker needs api_key_file (or set digilocker.enabled = false)")
+        if self.api_key is not None and self.api_key.get_secret_value() == DIGILOCKER_DEV_API_KEY:
+            problems.append("digilocker.api_key is the public development key")
+        return problems
+
+
+class PartnerSettings(Section):
+    """The partner API for other government and consumer apps."""
+
+    #: Calls per partner (token username) per window, and lookups that found nothing (wrong
+    #: mobile or unknown beneficiary: what guessing produces) per partner per window.
+    requests_per_window: int = Field(default=600, ge=1)
+    misses_per_window: int = Field(default=60, ge=1)
+    window_seconds: int = Field(default=60, ge=1)
+
+
+class PrintSettings(Section):
+    """Facility printing (staff sign-in) and batch printing."""
+
+    # Staff sign in through an OpenID Connect provider (authorization code + PKCE; Keycloak,
+    # as DIVOC used). The issuer must also be in ``trusted_issuers``: staff roles are read
+    # from its access tokens exactly as API tokens' are. Endpoints left empty are read from
+    # the issuer's discovery document.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_authorization_endpoint: str | None = None
+    oidc_token_endpoint: str | None = None
+    oidc_scopes: list[str] = Field(default_factory=lambda: ["openid", "profile"])
+    # The embedded default's sign-in: any name with this password gets the print role.
+    local_staff_sign_in: bool = True
+    local_staff_password: str = "certdist-demo"  # noqa: S105 - the dev-only default
+    staff_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
+    # Batch printing: output files (default data_dir/prints), certificates read per query,
+    # the largest list of beneficiary ids one batch may name, and the job runner.
+    batch_dir: Path | None = None
+    batch_chunk_size: int = Field(default=500, ge=1, le=5000)
+    batch_max_codes: int = Field(default=20_000, ge=1)
+    # Helper processes that encode QR codes while a batch's pages are drawn (0: none). Worth
+    # it only with an idle core to spare; see bench/RESULTS.md "Batch printing".
+    batch_qr_processes: int = Field(default=0, ge=0, le=8)
+    batch_run_in_server: bool = True  # a background thread in each server process
+    batch_poll_seconds: float = Field(default=2.0, gt=0)
+    batch_stale_after_seconds: float = Field(default=300.0, gt=0)  # no heartbeat: worker died
+    batch_max_attempts: int = Field(default=3, ge=1)
+    batch_keep_hours: float = Field(default=72.0, gt=0)  # then the output file is removed
+
+    def production_problems(self) -> list[str]:
+        problems = []
+        if self.local_staff_sign_in:
+            problems.append("printing.local_staff_sign_in must be false in production")
+        if self.oidc_issuer and not self.oidc_client_id:
+            problems.append("printing.oidc_client_id is needed with printing.oidc_issuer")
+        return problems
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CERTDIST_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -69,6 +404,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
+    # Reverse proxies whose X-Forwarded-For / -Proto the server believes: per-IP limits
+    # (one-time codes, verifier) then count the citizen's address, not the proxy's.
+    forwarded_allow_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
 
     # The signed credential (DESIGN §2).
     credential_issuer: str = "https://divoc.dev/"
@@ -117,6 +455,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     max_batch_items: int = Field(default=1000, ge=1)
+
+    # Shared short-lived state (sessions, OTP challenges, rate limits). Without Redis it lives
+    # in the database, so several server processes always see the same state.
+    redis_url: str | None = None
+    # The key of keyed hashes (OTPs, session ids, share tokens, phone numbers in logs). The
+    # embedded default creates one in data_dir/keys; production names a 0600 file.
+    secret_key_file: Path | None = None
+
+    portal: PortalSettings = Field(default_factory=PortalSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    wallet: WalletSettings = Field(default_factory=WalletSettings)
+    verifier: VerifierSettings = Field(default_factory=VerifierSettings)
+    digilocker: DigilockerSettings = Field(default_factory=DigilockerSettings)
+    partner: PartnerSettings = Field(default_factory=PartnerSettings)
+    printing: PrintSettings = Field(default_factory=PrintSettings)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -174,6 +528,19 @@ class Settings(BaseSettings):
             problems.append("trusted_issuers must name at least one token issuer")
         if not self.public_url.startswith("https://"):
             problems.append("public_url must be https in production")
+        if self.secret_key_file is None:
+            problems.append("secret_key_file must name the service's secret (32+ bytes, 0600)")
+        for section in (
+            self.portal,
+            self.sms,
+            self.mail,
+            self.wallet,
+            self.verifier,
+            self.digilocker,
+            self.partner,
+            self.printing,
+        ):
+            problems.extend(section.production_problems())
         if problems:
             raise ConfigurationError("unsafe settings for production mode: " + "; ".join(problems))
 

@@ -61,6 +61,16 @@ class DuplicateCertificate(Conflict):
         self.dose = dose
 
 
+class RateLimited(CertdistError):
+    """Too many attempts from this caller, for this phone or for the service's budget.
+
+    ``retry_after`` is whole seconds until the window that refused the attempt ends."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 # --- authentication and authorisation ------------------------------------------------------
 
 
@@ -83,6 +93,19 @@ class UnknownKey(VerificationError):
     """The document names a key that the trust store does not hold."""
 
 
+class CertificateExpired(VerificationError):
+    """The signature holds, but the certificate is past its expiry (or not yet valid)."""
+
+
+class CertificateRevoked(VerificationError):
+    """The signature holds, but the issuer revoked the certificate or replaced it with a
+    correction."""
+
+
+class UnsupportedFormat(VerificationError):
+    """A recognised certificate format that this service cannot verify."""
+
+
 # --- configuration and operations ----------------------------------------------------------
 
 
@@ -92,6 +115,10 @@ class ConfigurationError(CertdistError):
 
 class StorageUnavailable(CertdistError):
     """The database could not be reached within its deadline."""
+
+
+class DeliveryFailed(CertdistError):
+    """An SMS gateway or mail server did not take a message; sending again may succeed."""
 
 
 @dataclass

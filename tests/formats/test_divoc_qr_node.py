@@ -27,19 +27,19 @@ from certdist.services.container import Services, build_services
 from certdist.signing.keys import KeyUse
 from tests.factories import vaccination_request_body
 from tests.formats.imaging import open_image
-from tests.signing.test_ldproof_node import (  # the fixture is shared with the signing tests
-    _HARNESS_PRELUDE,
+from tests.node_verifiers import (  # the fixture is shared with the other *_node tests
     CACHE_DIR,
+    HARNESS_PRELUDE,
     NodeVerifiers,
-    _write_if_changed,
     node_verifiers,
+    write_if_changed,
 )
 
 pytestmark = pytest.mark.node
 
 QR_HARNESS = "divoc-sdk-qr-harness.cjs"
 QR_HARNESS_JS = (
-    _HARNESS_PRELUDE
+    HARNESS_PRELUDE
     + """
 globalThis.__certdistExtraContexts = {};
 const sdk = require('./divoc-sdk-certdist.cjs');
@@ -95,7 +95,7 @@ def test_divoc_sdk_unpacks_and_verifies_our_qr(
         {"text": _scanned_text(encode_payload(text, form=form), form), "publicKeyPem": pem}
         for text in texts
     ]
-    _write_if_changed(CACHE_DIR / QR_HARNESS, QR_HARNESS_JS)
+    write_if_changed(CACHE_DIR / QR_HARNESS, QR_HARNESS_JS)
     results = node_verifiers.run(QR_HARNESS, cases)
     assert results[0] == {"verified": True, "certificateId": issued.certificate_id}
     assert results[1]["verified"] is False

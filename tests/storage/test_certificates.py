@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from certdist.domain.models import TEST, CertificateRecord
+from certdist.domain.models import TEST, VACCINATION, CertificateRecord
 from certdist.errors import Conflict, DuplicateCertificate
 from certdist.storage import Database
 from certdist.storage.certificates import SqlCertificateRepository
+from certdist.storage.repository import WithdrawnCertificate, WithdrawnCertificates
 
 Make = Callable[..., CertificateRecord]
 LATER = datetime(2022, 1, 10, 8, 0, tzinfo=UTC)
@@ -373,6 +374,33 @@ def test_reissue_after_revoke_is_allowed(repo: SqlCertificateRepository, make: M
     assert repo.for_beneficiary("BEN-0001") == [again]
     assert repo.is_revoked(first.certificate_id)
     assert not repo.is_revoked(again.certificate_id)
+
+
+def test_withdrawn_lists_revoked_and_superseded_of_one_type_newest_first(
+    repo: SqlCertificateRepository, make: Make
+) -> None:
+    live, revoked, corrected = make(dose=1), make(dose=2), make(dose=3)
+    other_type = make(pre_enrollment_code="BEN-T", entity_type=TEST, dose=None)
+    repo.add([live, revoked, corrected, other_type])
+    assert repo.withdrawn(VACCINATION, limit=10) == WithdrawnCertificates(0, [])
+    repo.revoke("BEN-0001", [2], at=LATER, reason="x")
+    correction = make(dose=3, created_at=LATER + timedelta(days=1))
+    repo.replace(corrected, correction)
+    repo.revoke("BEN-T", None, at=LATER, reason="x")
+    assert repo.withdrawn(VACCINATION, limit=10) == WithdrawnCertificates(
+        2,
+        [
+            WithdrawnCertificate(corrected.certificate_id, revoked=False),
+            WithdrawnCertificate(revoked.certificate_id, revoked=True),
+        ],
+    )
+    assert repo.withdrawn(VACCINATION, limit=1) == WithdrawnCertificates(
+        2, [WithdrawnCertificate(corrected.certificate_id, revoked=False)]
+    )
+    assert repo.withdrawn(VACCINATION, limit=0).total == 2
+    assert repo.withdrawn(TEST, limit=10).newest == [
+        WithdrawnCertificate(other_type.certificate_id, revoked=True)
+    ]
 
 
 def test_ping(repo: SqlCertificateRepository) -> None:

@@ -19,6 +19,7 @@ class Permission(StrEnum):
     PRINT = "print"  # facility print staff
     RECIPIENT = "recipient"  # a citizen's token, scoped to their mobile number
     PARTNER = "partner"  # partner apps
+    DIGILOCKER = "digilocker"  # DigiLocker's pull API (HMAC-authenticated; audit label)
 
 
 DEFAULT_ROLES: dict[Permission, tuple[str, ...]] = {
@@ -30,6 +31,7 @@ DEFAULT_ROLES: dict[Permission, tuple[str, ...]] = {
     Permission.PRINT: ("facility-print",),
     Permission.RECIPIENT: ("recipient",),
     Permission.PARTNER: ("partner",),
+    Permission.DIGILOCKER: ("digilocker",),
 }
 
 

@@ -28,13 +28,36 @@ from certdist.services.auth import (
 )
 from certdist.services.bulk import BulkIssuanceService
 from certdist.services.clock import Clock, SystemClock
+from certdist.services.digilocker import DigilockerService, build_digilocker
 from certdist.services.distribution import DistributionService, RenderCache
+from certdist.services.facility import FacilityDesk, build_facility_desk
+from certdist.services.hashing import KeyedHasher
 from certdist.services.ids import CertificateIdGenerator, RandomCertificateIds
 from certdist.services.issuance import IssuanceService
+from certdist.services.mail import MailSender, build_mail_sender
+from certdist.services.notify import build_notifier
+from certdist.services.outbox import BackgroundWorker, OutboxWorker, build_worker
+from certdist.services.partner import PartnerService, build_partner
+from certdist.services.portal import CitizenPortal, build_citizen_portal
+from certdist.services.printing import PrintService, build_printing
+from certdist.services.ratelimit import RateLimiter
+from certdist.services.share_mail import ShareMailService, build_share_mail
+from certdist.services.sharing import SharingService, build_sharing
+from certdist.services.verification import Verifier, build_verifier
+from certdist.services.wallet import (
+    ShcRevocationList,
+    WalletIssuers,
+    WalletService,
+    build_wallet_issuers,
+    wallet_formats,
+)
+from certdist.signing.app_secret import load_or_create_secret, load_secret
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.keys import KeyFile, KeyStore, KeyUse
 from certdist.signing.ldproof import CredentialSigner
 from certdist.storage.database import Database
+from certdist.storage.redis_state import RedisSharedState
+from certdist.storage.state import SharedState, SqlSharedState
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +74,23 @@ class Services:
     authorizer: Authorizer
     local_issuer: LocalTokenIssuer | None
     distribution: DistributionService
+    state: SharedState
+    rate_limiter: RateLimiter
+    hasher: KeyedHasher
+    verifier: Verifier
+    digilocker: DigilockerService | None  # None: disabled, its routes answer 404
+    partner: PartnerService
+    mail: MailSender  # what the outbox worker sends mail with
+    sharing: SharingService
+    share_mail: ShareMailService
+    printing: PrintService
+    portal: CitizenPortal  # OTP login, sessions, the citizen's certificates
+    facility: FacilityDesk  # staff sign-in and printing one certificate
+    wallet: WalletService  # SMART Health Card, EU DCC, FHIR; their keys and JWKS
 
     def close(self) -> None:
+        if isinstance(self.state, RedisSharedState):
+            self.state.close()
         self.database.dispose()
 
 
@@ -67,6 +105,19 @@ def open_keys(settings: Settings, clock: Clock) -> KeyStore:
     return KeyStore.init_directory(
         settings.keys_dir, credential_algorithm=settings.credential_key_algorithm, now=clock.now()
     )
+
+
+def open_secret(settings: Settings) -> bytes:
+    if settings.secret_key_file is not None:
+        return load_secret(settings.secret_key_file)
+    return load_or_create_secret(settings.keys_dir)
+
+
+def shared_state(settings: Settings, database: Database, clock: Clock) -> SharedState:
+    """Redis when configured (many processes, DESIGN §5); otherwise the database."""
+    if settings.redis_url:
+        return RedisSharedState(settings.redis_url, deadline_seconds=2.0)
+    return SqlSharedState(database.transactions, clock.now)
 
 
 def credential_profile(settings: Settings) -> CredentialProfile:
@@ -121,8 +172,10 @@ def build_services(
     keys = open_keys(settings, clock)
     loader = ContextLoader(aliases=settings.context_aliases)
     signer = CredentialSigner(keys.active(KeyUse.CREDENTIAL), loader)
+    # Notifications are enqueued in the same transaction as the certificates they announce.
+    notifier = build_notifier(settings, clock)
     issuance = IssuanceService(
-        database.certificates(),
+        database.certificates(companions=notifier.messages_for if notifier else None),
         signer,
         credential_profile(settings),
         clock,
@@ -137,15 +190,25 @@ def build_services(
             token_key, issuer=LOCAL_TOKEN_ISSUER, audience=LOCAL_TOKEN_AUDIENCE, clock=clock
         )
         trusted.append(local_issuer.trust())
+    renderer = pdf_renderer(settings)
+    hasher = KeyedHasher(open_secret(settings))  # before the wallet: SHC rids are keyed hashes
+    wallet_issuers = build_wallet_issuers(settings, keys, clock, hasher=hasher)
+    card_revocations = ShcRevocationList(database.certificates(), wallet_issuers.shc.revocation_id)
+    formats = certificate_formats(settings, renderer, wallet=wallet_issuers)
     distribution = DistributionService(
         database.certificates(),
         database.audit(),
-        certificate_formats(settings),
+        formats,
         clock,
         latest_rules=settings.entity_types,
         cache=RenderCache(settings.render_cache_bytes),
         phone_region=settings.default_phone_region,
     )
+    state = shared_state(settings, database, clock)
+    rate_limiter = RateLimiter(state)
+    sharing = build_sharing(settings, database, distribution, hasher, rate_limiter, clock)
+    tokens = TokenVerifier(trusted, clock)
+    authorizer = Authorizer(settings.roles)
     return Services(
         settings=settings,
         clock=clock,
@@ -153,21 +216,87 @@ def build_services(
         keys=keys,
         issuance=issuance,
         bulk=BulkIssuanceService(issuance, database.uploads(), clock),
-        tokens=TokenVerifier(trusted, clock),
-        authorizer=Authorizer(settings.roles),
+        tokens=tokens,
+        authorizer=authorizer,
         local_issuer=local_issuer,
         distribution=distribution,
+        state=state,
+        rate_limiter=rate_limiter,
+        hasher=hasher,
+        verifier=build_verifier(
+            settings,
+            keys,
+            database.certificates(),
+            clock,
+            loader,
+            own_document_signers=[s.certificate for s in wallet_issuers.document_signers.all()],
+            own_cards=card_revocations,
+        ),
+        digilocker=build_digilocker(settings, distribution, database, hasher, clock),
+        partner=build_partner(settings, distribution, database, rate_limiter, clock),
+        mail=build_mail_sender(settings),
+        sharing=sharing,
+        share_mail=build_share_mail(
+            settings, database, sharing, distribution, hasher, rate_limiter, clock
+        ),
+        printing=build_printing(settings, database, renderer, clock),
+        portal=build_citizen_portal(
+            settings, database, distribution, formats, state, rate_limiter, hasher, clock
+        ),
+        facility=build_facility_desk(
+            settings,
+            distribution,
+            trusted,
+            tokens,
+            authorizer,
+            state,
+            rate_limiter,
+            hasher,
+            clock,
+        ),
+        wallet=WalletService(
+            distribution,
+            wallet_issuers,
+            keys,
+            revocations=card_revocations,
+            renderer=renderer,
+            phone_region=settings.default_phone_region,
+        ),
     )
 
 
-def certificate_formats(settings: Settings) -> FormatRegistry:
-    """Every format the service serves, built once per process (fonts parsed here)."""
-    renderer = PdfRenderer(settings.pdf_template_dir, second_language=settings.pdf_second_language)
+def outbox_worker(services: Services) -> OutboxWorker:
+    """A worker that sends the outbox's mail and SMS (``certdist worker``, or embedded)."""
+    return build_worker(
+        services.settings, services.database, services.mail, services.portal.sms, services.clock
+    )
+
+
+def start_outbox_worker(services: Services) -> BackgroundWorker:
+    poll = services.settings.mail.worker_poll_seconds
+    return BackgroundWorker(outbox_worker(services), poll_seconds=poll).start()
+
+
+def pdf_renderer(settings: Settings) -> PdfRenderer:
+    """The process's PDF renderer (fonts parsed here), shared by every service that prints."""
+    return PdfRenderer(settings.pdf_template_dir, second_language=settings.pdf_second_language)
+
+
+def certificate_formats(
+    settings: Settings,
+    renderer: PdfRenderer | None = None,
+    *,
+    wallet: WalletIssuers | None = None,
+) -> FormatRegistry:
+    """Every format the service serves, built once per process (``wallet``: the health-wallet
+    formats, which need their signing keys)."""
+    renderer = renderer or pdf_renderer(settings)
     form = settings.qr_payload_form
     return FormatRegistry(
         [
             SignedCredentialFormat(),
             DivocQrFormat(form=form),
             CertificatePdfFormat(renderer, form=form),
+            *(wallet_formats(wallet, renderer) if wallet is not None else []),
         ]
     )

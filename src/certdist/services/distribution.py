@@ -166,6 +166,37 @@ class DistributionService:
             return None
         return self._delivered(bundle, fmt, content, caller=caller, permission=permission)
 
+    def deliver(
+        self,
+        bundle: CertificateBundle,
+        fmt: CertificateFormat,
+        content: bytes,
+        *,
+        caller: Principal,
+        permission: Permission,
+    ) -> Artifact:
+        """Audit a document rendered outside the cache (content that depends on the request,
+        like an EU DCC with names the person supplied) and wrap it as an :class:`Artifact`."""
+        return self._delivered(bundle, fmt, content, caller=caller, permission=permission)
+
+    def record_view(
+        self, bundle: CertificateBundle, label: str, *, caller: Principal, permission: Permission
+    ) -> None:
+        """Audit a certificate shown as a page rather than sent as a document (``label`` is
+        what the audit's format column says, e.g. ``print-view``)."""
+        self._audit.record(
+            Download(
+                id=new_record_id(),
+                at=self._clock.now(),
+                actor=caller.username,
+                issuer=caller.issuer,
+                permission=permission.value,
+                certificate_id=bundle.latest.certificate_id,
+                pre_enrollment_code=bundle.latest.pre_enrollment_code,
+                format=label,
+            )
+        )
+
     def _delivered(
         self,
         bundle: CertificateBundle,
@@ -176,18 +207,7 @@ class DistributionService:
         permission: Permission,
     ) -> Artifact:
         record = bundle.latest
-        self._audit.record(
-            Download(
-                id=new_record_id(),
-                at=self._clock.now(),
-                actor=caller.username,
-                issuer=caller.issuer,
-                permission=permission.value,
-                certificate_id=record.certificate_id,
-                pre_enrollment_code=record.pre_enrollment_code,
-                format=fmt.name,
-            )
-        )
+        self.record_view(bundle, fmt.name, caller=caller, permission=permission)
         return Artifact(
             content=content,
             etag=bundle.fingerprint(fmt.version),

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    func,
     insert,
     select,
     update,
@@ -30,6 +31,8 @@ from sqlalchemy.exc import IntegrityError
 
 from certdist.domain.models import CertificateRecord
 from certdist.errors import Conflict, DuplicateCertificate
+from certdist.storage.outbox import CompanionMessages, insert_messages
+from certdist.storage.repository import WithdrawnCertificate, WithdrawnCertificates
 from certdist.storage.rows import certificate_record, certificate_values
 from certdist.storage.schema import certificate_ids, certificates
 from certdist.storage.transactions import Transactions
@@ -52,8 +55,13 @@ _LIVE_FOR_BENEFICIARY = (
 class SqlCertificateRepository:
     """Certificates in the ``certificates`` table plus the ``certificate_ids`` lookup."""
 
-    def __init__(self, transactions: Transactions) -> None:
+    def __init__(
+        self, transactions: Transactions, *, companions: CompanionMessages | None = None
+    ) -> None:
         self._tx = transactions
+        # Messages (notifications) to enqueue in the same transaction as new certificates, so
+        # a certificate is never stored without them nor they sent for one that was not.
+        self._companions = companions
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -67,9 +75,11 @@ class SqlCertificateRepository:
         if not records:
             return
         _check_batch(records)
+        messages = self._companions(records) if self._companions else ()
         try:
             with self._tx.write() as connection:
                 _insert(connection, records)
+                insert_messages(connection, messages)
         except IntegrityError:
             if self._stored_as_given(records):
                 return
@@ -92,12 +102,14 @@ class SqlCertificateRepository:
         if {o.certificate_id for o in olds} & {n.certificate_id for n in news}:
             raise Conflict("a correction needs a new certificate id")
         _check_batch(news)
+        messages = self._companions(news) if self._companions else ()
         try:
             with self._tx.write() as connection:
                 # A fixed order, so that overlapping batches wait for each other, never deadlock.
                 for old, new in sorted(pairs, key=lambda p: (p[0].pre_enrollment_code, p[0].id)):
                     _supersede(connection, old, new)
                 _insert(connection, news)
+                insert_messages(connection, messages)
         except IntegrityError:
             raise self._explain_collision(news, replacing=olds) from None
         except Conflict:
@@ -171,6 +183,26 @@ class SqlCertificateRepository:
             statement = _through_lookup(connection, certificate_id, select(_c.revoked_at))
             revoked_at = None if statement is None else connection.execute(statement).scalar()
         return revoked_at is not None
+
+    def withdrawn(self, entity_type: str, *, limit: int) -> WithdrawnCertificates:
+        """Revoked or superseded certificates of ``entity_type``, newest first.
+
+        Unlike the other reads this one visits every partition: it serves revocation lists
+        (one read per list), never a single certificate's lookup.
+        """
+        withdrawn = and_(_c.entity_type == entity_type, ~_live)
+        newest = (
+            select(_c.certificate_id, _c.revoked_at)
+            .where(withdrawn)
+            .order_by(_c.updated_at.desc(), _c.certificate_id)
+            .limit(limit)
+        )
+        with self._tx.read() as connection:
+            count = select(func.count()).select_from(certificates).where(withdrawn)
+            total = connection.execute(count).scalar_one()
+            rows = connection.execute(newest).all()
+        entries = [WithdrawnCertificate(r.certificate_id, r.revoked_at is not None) for r in rows]
+        return WithdrawnCertificates(total, entries)
 
     def ping(self) -> None:
         with self._tx.read() as connection:

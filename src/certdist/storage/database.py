@@ -11,6 +11,11 @@ from certdist.storage import migrate as migrations
 from certdist.storage.audit import SqlDownloadAudit
 from certdist.storage.certificates import SqlCertificateRepository
 from certdist.storage.engine import build_engine, normalise_url
+from certdist.storage.integrations import SqlIntegrationRepository
+from certdist.storage.outbox import CompanionMessages, SqlOutbox
+from certdist.storage.print_jobs import SqlPrintJobRepository, SqlPrintSelection
+from certdist.storage.share_links import SqlShareLinks
+from certdist.storage.sms_outbox import SqlSmsOutbox
 from certdist.storage.transactions import Transactions
 from certdist.storage.uploads import SqlUploadRepository
 
@@ -63,11 +68,34 @@ class Database:
         """The schema revision this version of certdist expects."""
         return migrations.head_revision()
 
-    def certificates(self) -> SqlCertificateRepository:
-        return SqlCertificateRepository(self._transactions)
+    def certificates(
+        self, *, companions: CompanionMessages | None = None
+    ) -> SqlCertificateRepository:
+        """``companions`` gives the messages to enqueue with each batch of new certificates."""
+        return SqlCertificateRepository(self._transactions, companions=companions)
+
+    def outbox(self) -> SqlOutbox:
+        return SqlOutbox(self._transactions)
+
+    def share_links(self) -> SqlShareLinks:
+        return SqlShareLinks(self._transactions)
+
+    def integrations(self) -> SqlIntegrationRepository:
+        """DigiLocker transactions and issued URIs; the integration audit."""
+        return SqlIntegrationRepository(self._transactions)
 
     def uploads(self) -> SqlUploadRepository:
         return SqlUploadRepository(self._transactions)
+
+    def sms_outbox(self) -> SqlSmsOutbox:
+        """Stored SMS of the development backend (the citizen portal's one-time codes)."""
+        return SqlSmsOutbox(self._transactions)
+
+    def print_jobs(self) -> SqlPrintJobRepository:
+        return SqlPrintJobRepository(self._transactions)
+
+    def print_selection(self) -> SqlPrintSelection:
+        return SqlPrintSelection(self._transactions)
 
     def audit(self) -> SqlDownloadAudit:
         """The download audit; one writer thread per database, started on first use."""

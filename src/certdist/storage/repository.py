@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from certdist.domain.models import (
     CertificateRecord,
@@ -18,6 +18,19 @@ from certdist.domain.models import (
     UploadRowError,
     UploadStatus,
 )
+
+
+class WithdrawnCertificate(NamedTuple):
+    """A certificate no longer live: revoked, or (``revoked`` False) superseded by a
+    correction."""
+
+    certificate_id: str
+    revoked: bool
+
+
+class WithdrawnCertificates(NamedTuple):
+    total: int  # every withdrawn certificate of the type, however many ``newest`` holds
+    newest: list[WithdrawnCertificate]  # most recently withdrawn first
 
 
 class CertificateRepository(Protocol):
@@ -72,6 +85,10 @@ class CertificateRepository(Protocol):
 
     def is_revoked(self, certificate_id: str) -> bool:
         """True if the certificate is revoked (superseded certificates are not revoked)."""
+
+    def withdrawn(self, entity_type: str, *, limit: int) -> WithdrawnCertificates:
+        """The certificates of that type that were revoked or superseded, at most ``limit``
+        of them, most recently withdrawn first (revocation lists are built from these)."""
 
     def ping(self) -> None:
         """Raise ``StorageUnavailable`` unless the database answers within its deadline."""

@@ -7,28 +7,59 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from certdist import __version__
 from certdist.config import Settings, load_settings
 from certdist.observability import configure_logging
-from certdist.services.container import Services, build_services
+from certdist.services.container import Services, build_services, start_outbox_worker
+from certdist.services.outbox import embedded_worker_enabled
+from certdist.services.printing import start_print_jobs
 from certdist.web.errors import install_error_handlers
 from certdist.web.fast_reads import FastReads
+from certdist.web.i18n import Catalogs
 from certdist.web.middleware import BodyLimit, RequestLog
+from certdist.web.routes import dev as dev_routes
+from certdist.web.routes import digilocker as digilocker_routes
 from certdist.web.routes import distribution, health, issuance
+from certdist.web.routes import facility as facility_routes
+from certdist.web.routes import partner as partner_routes
+from certdist.web.routes import portal as portal_routes
+from certdist.web.routes import printing as printing_routes
+from certdist.web.routes import share as share_routes
+from certdist.web.routes import verify as verify_routes
+from certdist.web.routes import wallet as wallet_routes
+from certdist.web.templating import (
+    STATIC_DIR,
+    STATIC_PREFIX,
+    Templates,
+    language_router,
+    secure_cookies,
+)
 
 log = logging.getLogger(__name__)
 
 _UPLOAD_PATHS = ("/divoc/api/v1/bulkCertify", "/divoc/api/v1/test/bulkCertify")
+_DIGILOCKER_PATHS = ("/cert/api/pullUriRequest", "/cert/api/pullDocRequest")
 
 
-def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
-    """The application. ``services`` lets tests inject their own (clock, ids, database)."""
+def create_app(
+    settings: Settings, *, services: Services | None = None, embedded_worker: bool = False
+) -> FastAPI:
+    """The application. ``services`` lets tests inject their own (clock, ids, database);
+    ``embedded_worker`` runs the outbox worker in this process (the server does by default in
+    development, see ``embedded_worker_enabled``)."""
     built = services or build_services(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = start_print_jobs(built)
+        outbox = start_outbox_worker(built) if embedded_worker else None
         yield
+        if outbox is not None:
+            outbox.stop()  # a message in flight keeps its lease and is retried elsewhere
+        if runner is not None:
+            runner.stop()  # an unfinished job goes back to the queue
         # Graceful shutdown: the server has stopped taking requests and drained the open
         # ones; release the database pool.
         built.close()
@@ -40,12 +71,31 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         lifespan=lifespan,
     )
     app.state.services = built
+    # HTML pages: one Jinja2 environment, every catalog compiled once (web/templating.py).
+    app.state.templates = Templates(Catalogs(), secure_cookies=secure_cookies(settings))
     install_error_handlers(app)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(language_router)
+    app.include_router(portal_routes.router)
+    app.include_router(share_routes.router)
+    app.include_router(facility_routes.router)
+    app.include_router(dev_routes.router)
     app.include_router(health.router)
     app.include_router(issuance.router)
     app.include_router(distribution.router)
+    app.include_router(printing_routes.router)
+    app.include_router(digilocker_routes.router)
+    app.include_router(partner_routes.router)
+    app.include_router(verify_routes.router)
+    app.include_router(verify_routes.pages)
+    app.include_router(wallet_routes.router)
+    app.include_router(wallet_routes.well_known)
 
     def limit_for(path: str) -> int:
+        if path in _DIGILOCKER_PATHS:
+            return settings.digilocker.max_body_bytes
+        if path in verify_routes.UPLOAD_PATHS:
+            return settings.verifier.max_image_bytes + verify_routes.MULTIPART_OVERHEAD
         return settings.max_upload_bytes if path in _UPLOAD_PATHS else settings.max_body_bytes
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
@@ -60,4 +110,8 @@ def app_from_environment() -> FastAPI:
     the parent process ran the migrations already."""
     settings = load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
-    return create_app(settings, services=build_services(settings, migrate=False))
+    return create_app(
+        settings,
+        services=build_services(settings, migrate=False),
+        embedded_worker=embedded_worker_enabled(settings),
+    )

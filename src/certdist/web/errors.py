@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certdist.errors import (
@@ -26,9 +26,11 @@ from certdist.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    RateLimited,
     StorageUnavailable,
     VerificationError,
 )
+from certdist.web.templating import error_page, is_page_request
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,13 @@ STATUS_BY_ERROR: dict[type[CertdistError], int] = {
     NotFound: 404,
     Conflict: 409,
     PayloadTooLarge: 413,
+    RateLimited: 429,
     StorageUnavailable: 503,
     ConfigurationError: 500,
 }
+
+# Page routes (web/templating.py ``PageRoute``) get the same status as an HTML page, whose
+# text says what to do next; API routes keep DIVOC's JSON body.
 
 
 def status_for(error: CertdistError) -> int:
@@ -71,18 +77,26 @@ def error_response(
     return JSONResponse(error_body(status, message, errors), status_code=status, headers=headers)
 
 
-async def _certdist_error(request: Request, exc: Exception) -> JSONResponse:
+async def _certdist_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CertdistError)
     status = status_for(exc)
     if status >= 500:
         log.error("request failed", extra={"error": type(exc).__name__})
+    if is_page_request(request):
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        return error_page(request, status, retry_after=retry_after)
     errors = exc.errors if isinstance(exc, InvalidInput) else None
     message = exc.message if isinstance(exc, InvalidInput) else str(exc)
-    return error_response(status, message, errors)
+    response = error_response(status, message, errors)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if is_page_request(request):
+        return error_page(request, 400)
     errors = []
     for err in exc.errors():
         location = [str(p) for p in err.get("loc", ())]
@@ -92,8 +106,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "invalid request", errors)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if is_page_request(request):
+        return error_page(request, exc.status_code)
     messages = {404: "no such resource", 405: "method not allowed for this resource"}
     message = messages.get(exc.status_code, str(exc.detail))
     response = error_response(exc.status_code, message)
@@ -102,8 +118,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", extra={"error": type(exc).__name__})
+    if is_page_request(request):
+        return error_page(request, 500)
     return error_response(500, "internal error")
 
 

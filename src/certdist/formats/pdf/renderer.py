@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from certdist.domain.certificate_view import CertificateView
@@ -60,6 +61,33 @@ _STATIC, _DYNAMIC, _QR = 5, 6, 7
 _EXTENDED_CACHE_SIZE = 256
 
 
+@dataclass(frozen=True)
+class RenderedPage:
+    """One drawn page: its variable content streams (uncompressed) and the fonts it uses."""
+
+    kind: str
+    width: float
+    height: float
+    title: str
+    dynamic: bytes
+    qr: bytes
+    fonts: tuple[EmbeddedFont, ...]
+
+    def page_object(self, parent: int, fonts: bytes, contents: tuple[int, ...]) -> bytes:
+        """The /Page dictionary, given its font resource entries and content stream numbers."""
+        return (
+            b"<</Type/Page/Parent %d 0 R/MediaBox[0 0 %.2f %.2f]/Resources<</Font<<%s>>"
+            b"/ProcSet[/PDF/Text]>>/Contents[%s]>>"
+            % (
+                parent,
+                self.width,
+                self.height,
+                fonts,
+                b" ".join(b"%d 0 R" % number for number in contents),
+            )
+        )
+
+
 class PdfRenderer:
     """Renders :class:`CertificateView` objects to PDF. Build one per process and share it:
     construction parses fonts and compiles templates (a few hundred ms); :meth:`render`
@@ -80,6 +108,8 @@ class PdfRenderer:
         if self.second_language and paths.second_regular is None:
             raise ConfigurationError("a second language needs FontPaths.second_regular")
         qr_matrix(b"check", ec=qr_ec, mask=qr_mask)  # refuse bad QR options now, not per request
+        self.qr_ec = qr_ec
+        self.qr_mask = qr_mask
         self.faces = self._load_faces(paths)
         for face in (self.faces.regular, self.faces.bold):
             face.prepare_plain(LATIN_REPERTOIRE)
@@ -146,8 +176,9 @@ class PdfRenderer:
 
     # -- rendering -------------------------------------------------------------------------
 
-    def render(self, view: CertificateView, *, matrix: QrMatrix | None = None) -> bytes:
-        """The PDF of ``view``. ``matrix`` may pass an already encoded QR of its payload."""
+    def page(self, view: CertificateView, *, matrix: QrMatrix | None = None) -> RenderedPage:
+        """The variable part of ``view``'s page, for :meth:`render` and for batch documents
+        (which write the static stream and the base fonts once for many pages)."""
         compiled = self._compiled.get(view.kind)
         if compiled is None:
             raise ValueError(f"no template for certificate kind {view.kind!r}")
@@ -155,37 +186,41 @@ class PdfRenderer:
         for drawable in compiled.drawables:
             drawable(ctx)
         faces = compiled.static_faces | ctx.faces
-        fonts = [self._font_for(face, ctx.usage) for face in sorted(faces, key=_order)]
-        dynamic = "".join(ctx.out).encode("latin-1")
+        return RenderedPage(
+            kind=view.kind,
+            width=compiled.page_width,
+            height=compiled.page_height,
+            title=compiled.document_title,
+            dynamic="".join(ctx.out).encode("latin-1"),
+            qr=ctx.qr,
+            fonts=tuple(self._font_for(face, ctx.usage) for face in sorted(faces, key=_order)),
+        )
+
+    def static_stream(self, kind: str) -> bytes:
+        """The compressed stream object body of a kind's static page content."""
+        return self._static_streams[kind]
+
+    def render(self, view: CertificateView, *, matrix: QrMatrix | None = None) -> bytes:
+        """The PDF of ``view``. ``matrix`` may pass an already encoded QR of its payload."""
+        page = self.page(view, matrix=matrix)
         bodies: list[bytes] = [
             b"<</Type/Catalog/Pages 2 0 R/Lang(en)>>",
             b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
             b"",  # the page, once font numbers are known
-            b"<</Producer(certdist)/Title%s>>" % writer.text_string(compiled.document_title),
+            b"<</Producer(certdist)/Title%s>>" % writer.text_string(page.title),
             self._static_streams[view.kind],
-            writer.stream(dynamic, level=6),
+            writer.stream(page.dynamic, level=6),
             # The QR path is long and repetitive: level 1 gets most of the gain in a fifth of
             # the time of level 6 (measured).
-            writer.stream(ctx.qr, level=1),
+            writer.stream(page.qr, level=1),
         ]
         resources = []
-        for font in fonts:
+        for font in page.fonts:
             first = len(bodies) + 1
             resources.append(b"/%s %d 0 R" % (font.face.resource.encode(), first))
             bodies.extend(font.objects(first))
-        bodies[2] = (
-            b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 %.2f %.2f]/Resources<</Font<<%s>>"
-            b"/ProcSet[/PDF/Text]>>/Contents[%d 0 R %d 0 R %d 0 R]>>"
-            % (
-                compiled.page_width,
-                compiled.page_height,
-                b"".join(resources),
-                _STATIC,
-                _DYNAMIC,
-                _QR,
-            )
-        )
-        seed = self.template_version.encode() + dynamic + view.qr_payload
+        bodies[2] = page.page_object(2, b"".join(resources), (_STATIC, _DYNAMIC, _QR))
+        seed = self.template_version.encode() + page.dynamic + view.qr_payload
         return writer.document(bodies, root=1, info=4, seed=seed)
 
     def _font_for(self, face: Face, usage: Usage) -> EmbeddedFont:

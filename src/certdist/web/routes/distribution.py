@@ -48,7 +48,7 @@ _NOT_MODIFIED: Responses = {304: {"description": "Unchanged since the ETag in If
 _NOT_FOUND: Responses = {404: {"description": "No live certificate for this beneficiary"}}
 
 
-def _deliver(
+def deliver_document(
     services: ServicesDep,
     request: Request,
     caller: Caller,
@@ -83,7 +83,7 @@ async def certificate_pdf(
     """The PDF of the beneficiary's latest vaccination certificate (highest dose, then
     newest; never a superseded or revoked one), with its QR and every dose."""
     bundle = services.distribution.bundle(preEnrollmentCode, VACCINATION)
-    return _deliver(services, request, caller, bundle, "pdf", attachment=True)
+    return deliver_document(services, request, caller, bundle, "pdf", attachment=True)
 
 
 @router.head(
@@ -105,7 +105,7 @@ async def certificate_qr(
 ) -> Response:
     """The QR code (PNG) of the latest certificate: DIVOC's ZIP payload, error correction M."""
     bundle = services.distribution.bundle(preEnrollmentCode, VACCINATION)
-    return _deliver(services, request, caller, bundle, "qr", attachment=False)
+    return deliver_document(services, request, caller, bundle, "qr", attachment=False)
 
 
 @router.get("/certificatePDF", responses={**_PDF, **_NOT_MODIFIED, **_NOT_FOUND})
@@ -120,7 +120,7 @@ async def recipient_certificate_pdf(
     """For a recipient token: a certificate registered to the token's mobile number only
     (404 for any other, whether or not it exists)."""
     bundle = services.distribution.bundle_for_recipient(certificateId, caller.principal.mobile)
-    return _deliver(services, request, caller, bundle, "pdf", attachment=True)
+    return deliver_document(services, request, caller, bundle, "pdf", attachment=True)
 
 
 @router.get(
@@ -131,7 +131,7 @@ async def test_certificate_pdf(
 ) -> Response:
     """The PDF of the beneficiary's newest lab test certificate."""
     bundle = services.distribution.bundle(preEnrollmentCode, TEST)
-    return _deliver(services, request, caller, bundle, "pdf", attachment=True)
+    return deliver_document(services, request, caller, bundle, "pdf", attachment=True)
 
 
 @router.get("/v2/{entityType}/certificate", responses={**_PDF, **_NOT_MODIFIED, **_NOT_FOUND})
@@ -148,7 +148,7 @@ async def entity_certificate(
     """Any configured entity type (``VaccinationCertificate``, ``TestCertificate``, …) with
     its own "latest" rule; ``format`` is ``pdf`` (default), ``qr`` or ``json``."""
     bundle = services.distribution.bundle(preEnrollmentCode, entityType)
-    return _deliver(services, request, caller, bundle, format, attachment=format != "qr")
+    return deliver_document(services, request, caller, bundle, format, attachment=format != "qr")
 
 
 class Beneficiary(BaseModel):

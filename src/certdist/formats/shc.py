@@ -1,0 +1,339 @@
+"""SMART Health Cards: a FHIR R4 immunization bundle in a compact ES256 JWS (DESIGN §3).
+
+Issuing: the bundle (``Patient`` and one ``Immunization`` per dose, ``resource:N``
+references, no ids, narrative or coding ``display``) goes into ``vc.credentialSubject``; the
+payload is minified and raw-DEFLATEd; the JWS header is ``{"zip":"DEF","alg":"ES256",
+"kid":<RFC 7638 thumbprint>}``. The QR holds a byte segment ``shc:/`` and a numeric segment
+(two digits per JWS character, ``ord(c) - 45``) at error correction L, version 22 at most.
+
+``nbf`` is the certificate's issuance time and ECDSA nonces are deterministic, so a card is
+a pure function of the certificate, the key and the rid secret: it is cached and served with an
+ETag (the secret stands in the version through a rid of a fixed value).
+
+Revocation: every card carries ``vc.rid``, the base64url of the first 64 bits of a keyed
+hash (HMAC-SHA-256 with the issuer's secret) of the certificate id, so a revocation list
+``<iss>/.well-known/crl/<kid>.json`` can name withdrawn cards without naming certificates.
+The issuer passes the keyed hash in (:func:`revocation_id`); this module holds no secret.
+
+Verification (:func:`verify_shc`) checks the JWS form and header, inflates the payload,
+finds the keys trusted for ``(iss, kid)``, checks the signature, then ``nbf`` and ``exp``.
+Revocation lists (``rid``) are the verifier's to consult: :func:`is_revoked`.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from certdist.errors import InvalidInput, UnknownKey, VerificationError
+from certdist.formats.qr_image import QrMatrix
+from certdist.formats.registry import CertificateBundle
+from certdist.formats.wallet_qr import segmented_matrix
+from certdist.signing.jose import (
+    b64url,
+    b64url_decode,
+    compact_json,
+    es256_sign,
+    es256_verify,
+    thumbprint,
+)
+from certdist.signing.keys import PublicKey, SigningKey
+
+QR_PREFIX: Final = "shc:/"
+MAX_QR_VERSION: Final = 22
+MEDIA_TYPE: Final = "application/smart-health-card"
+CARD_TYPES: Final = (
+    "https://smarthealth.cards#health-card",
+    "https://smarthealth.cards#immunization",
+    "https://smarthealth.cards#covid19",
+)
+FHIR_VERSION: Final = "4.0.1"
+#: A ``rid`` is this many leading bytes of the keyed hash (64 bits: 11 base64url characters).
+RID_BYTES: Final = 8
+_MAX_PAYLOAD_BYTES: Final = 256 * 1024  # an inflated card is a few KB; refuse DEFLATE bombs
+_CLOCK_SKEW: Final = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Coding:
+    system: str
+    code: str
+
+    def as_fhir(self) -> dict[str, str]:
+        return {"system": self.system, "code": self.code}
+
+
+@dataclass(frozen=True)
+class VerifiedShc:
+    payload: dict[str, Any]
+    issuer: str
+    kid: str
+    issued_at: datetime | None
+    expires_at: datetime | None
+    rid: str | None
+
+    @property
+    def fhir_bundle(self) -> dict[str, Any]:
+        bundle: dict[str, Any] = self.payload["vc"]["credentialSubject"]["fhirBundle"]
+        return bundle
+
+
+# --- the FHIR bundle ---------------------------------------------------------------------------
+
+
+def split_name(name: str) -> dict[str, Any]:
+    """A FHIR HumanName from a full name: the last word as family name (see eu_dcc)."""
+    words = name.split()
+    if len(words) < 2:
+        return {"family": name.strip()}
+    return {"family": words[-1], "given": words[:-1]}
+
+
+def immunization_bundle(
+    bundle: CertificateBundle, vaccine_codes: Mapping[str, Sequence[Coding]]
+) -> dict[str, Any]:
+    """The SMART Health Card FHIR bundle: the patient and every dose, lowest first."""
+    subject = bundle.credential["credentialSubject"]
+    patient: dict[str, Any] = {"resourceType": "Patient", "name": [split_name(subject["name"])]}
+    if bundle.latest.dob is not None:
+        patient["birthDate"] = bundle.latest.dob.isoformat()
+    entries = [{"fullUrl": "resource:0", "resource": patient}]
+    for index, evidence in enumerate(_doses(bundle), start=1):
+        entries.append(
+            {"fullUrl": f"resource:{index}", "resource": _immunization(evidence, vaccine_codes)}
+        )
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _doses(bundle: CertificateBundle) -> list[dict[str, Any]]:
+    credentials = bundle.dose_credentials or [bundle.credential]
+    doses = [(c.get("evidence") or [{}])[0] for c in credentials]
+    if not all("Vaccination" in (e.get("type") or []) for e in doses):
+        raise InvalidInput("a SMART Health Card is issued for vaccination certificates only")
+    return sorted(doses, key=lambda e: (_number(e.get("dose")) or 0, str(e.get("date", ""))))
+
+
+def _immunization(
+    evidence: Mapping[str, Any], vaccine_codes: Mapping[str, Sequence[Coding]]
+) -> dict[str, Any]:
+    name = str(evidence.get("vaccine", "")).strip()
+    codings = vaccine_codes.get(name.lower())
+    if not codings:
+        raise InvalidInput(
+            "this vaccine has no SMART Health Card codes configured (wallet.shc_vaccine_codes)"
+        )
+    resource: dict[str, Any] = {
+        "resourceType": "Immunization",
+        "status": "completed",
+        "vaccineCode": {"coding": [c.as_fhir() for c in codings]},
+        "patient": {"reference": "resource:0"},
+        "occurrenceDateTime": str(evidence.get("date", ""))[:10],
+    }
+    facility = (evidence.get("facility") or {}).get("name")
+    if facility:
+        resource["performer"] = [{"actor": {"display": str(facility)}}]
+    if evidence.get("batch"):
+        resource["lotNumber"] = str(evidence["batch"])
+    dose, total = _number(evidence.get("dose")), _number(evidence.get("totalDoses"))
+    if dose:
+        applied: dict[str, int] = {"doseNumberPositiveInt": dose}
+        if total:
+            applied["seriesDosesPositiveInt"] = total
+        resource["protocolApplied"] = [applied]
+    return resource
+
+
+def _number(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        return None
+    return int(value) if value >= 1 else None
+
+
+# --- signing -----------------------------------------------------------------------------------
+
+
+def sign_card(payload: Mapping[str, Any], key: SigningKey) -> str:
+    """The compact JWS of a card payload (minified, raw DEFLATE, ES256)."""
+    private = key.private_key
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        raise ValueError("a SMART Health Card key must be EC P-256")
+    header = {"zip": "DEF", "alg": "ES256", "kid": thumbprint(private.public_key())}
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = packer.compress(compact_json(dict(payload))) + packer.flush()
+    signing_input = f"{b64url(compact_json(header))}.{b64url(body)}"
+    return f"{signing_input}.{b64url(es256_sign(private, signing_input.encode('ascii')))}"
+
+
+def qr_text(jws: str) -> str:
+    """``shc:/`` followed by two digits per JWS character."""
+    return QR_PREFIX + "".join(f"{ord(c) - 45:02d}" for c in jws)
+
+
+def qr_matrix_of(jws: str) -> QrMatrix:
+    digits = qr_text(jws)[len(QR_PREFIX) :]
+    return segmented_matrix(
+        [(QR_PREFIX, "byte"), (digits, "numeric")], ec="L", max_version=MAX_QR_VERSION
+    )
+
+
+def revocation_id(keyed_digest: bytes) -> str:
+    """A card's ``rid`` from the keyed hash of its certificate id: the first 64 bits,
+    base64url (11 characters, within the 24 the specification allows)."""
+    if len(keyed_digest) < RID_BYTES:
+        raise ValueError(f"a revocation id needs a keyed hash of at least {RID_BYTES} bytes")
+    return b64url(keyed_digest[:RID_BYTES])
+
+
+def card_file(jws_list: Sequence[str]) -> bytes:
+    """A ``.smart-health-card`` file."""
+    return json.dumps({"verifiableCredential": list(jws_list)}).encode("utf-8")
+
+
+class ShcIssuer:
+    """Issues cards as ``iss`` (the service's public URL) with the active SHC key.
+
+    ``revocation_id`` turns a certificate id into the card's ``rid`` (the issuer's keyed hash
+    through :func:`revocation_id`); the same function builds the revocation list.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        key: SigningKey,
+        vaccine_codes: Mapping[str, Sequence[Coding]],
+        *,
+        revocation_id: Callable[[str], str],
+    ) -> None:
+        if not isinstance(key.private_key, ec.EllipticCurvePrivateKey):
+            raise ValueError("a SMART Health Card key must be EC P-256")
+        self.issuer = issuer.rstrip("/")
+        self.key = key
+        self.kid = thumbprint(key.private_key.public_key())
+        self._codes = {name.lower(): tuple(codes) for name, codes in vaccine_codes.items()}
+        self.revocation_id = revocation_id
+        # The rids depend on the issuer's secret: a rid of a fixed value stands for it, so a
+        # new secret changes the version, and no cached card keeps an old rid.
+        self._version = f"shc-2/{self.kid}/{self.issuer}/{revocation_id('version')}"
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def payload(self, bundle: CertificateBundle) -> dict[str, Any]:
+        return {
+            "iss": self.issuer,
+            "nbf": int(bundle.latest.created_at.timestamp()),
+            "vc": {
+                "type": list(CARD_TYPES),
+                "rid": self.revocation_id(bundle.latest.certificate_id),
+                "credentialSubject": {
+                    "fhirVersion": FHIR_VERSION,
+                    "fhirBundle": immunization_bundle(bundle, self._codes),
+                },
+            },
+        }
+
+    def jws(self, bundle: CertificateBundle) -> str:
+        return sign_card(self.payload(bundle), self.key)
+
+
+# --- verifying ---------------------------------------------------------------------------------
+
+
+def verify_shc(
+    jws: str, keys_for: Callable[[str, str], Sequence[PublicKey]], now: datetime
+) -> VerifiedShc:
+    """Verify a card's compact JWS at ``now``; ``keys_for(iss, kid)`` gives trusted keys."""
+    parts = jws.strip().split(".")
+    if len(parts) != 3 or not all(parts):
+        raise VerificationError("jws: a SMART Health Card is a compact JWS of three parts")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        compressed = b64url_decode(parts[1])
+        signature = b64url_decode(parts[2])
+    except ValueError:
+        raise VerificationError("jws: a part is not base64url-encoded JSON") from None
+    if not isinstance(header, dict) or header.get("alg") != "ES256":
+        raise VerificationError("header: the algorithm must be ES256")
+    if header.get("zip") != "DEF":
+        raise VerificationError('header: the payload must be compressed ("zip": "DEF")')
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise VerificationError("header: no key id (kid)")
+    payload = _inflate_json(compressed)
+    issuer = payload.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise VerificationError("payload: no issuer (iss)")
+    candidates = list(keys_for(issuer, kid))
+    if not candidates:
+        raise UnknownKey(f"signature: no trusted key for issuer {issuer} and kid {kid}")
+    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+    if not any(es256_verify(key, signing_input, signature) for key in candidates):
+        raise VerificationError("signature: the signature does not match the issuer's key")
+    vc = payload.get("vc")
+    if not isinstance(vc, dict) or CARD_TYPES[0] not in (vc.get("type") or []):
+        raise VerificationError("payload: not a health card (vc.type)")
+    issued_at, expires_at = _instant(payload.get("nbf"), "nbf"), _instant(payload.get("exp"), "exp")
+    if issued_at is not None and now + _CLOCK_SKEW < issued_at:
+        raise VerificationError("expiry: the card is not valid yet (nbf in the future)")
+    if expires_at is not None and now > expires_at:
+        raise VerificationError("expiry: the card has expired")
+    rid = vc.get("rid")
+    return VerifiedShc(
+        payload=payload,
+        issuer=issuer,
+        kid=kid,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        rid=rid if isinstance(rid, str) else None,
+    )
+
+
+def is_revoked(card: VerifiedShc, crl: Mapping[str, Any]) -> bool:
+    """Whether the issuer's revocation list (``/.well-known/crl/<kid>.json``) lists the card.
+
+    An entry ``rid.<time>`` revokes only cards issued (``nbf``) before that time.
+    """
+    if card.rid is None or crl.get("kid") != card.kid:
+        return False
+    for entry in crl.get("rids") or []:
+        rid, _, before = str(entry).partition(".")
+        if rid != card.rid:
+            continue
+        if not before:
+            return True
+        issued = card.issued_at.timestamp() if card.issued_at else 0.0
+        if before.isdigit() and issued < int(before):
+            return True
+    return False
+
+
+def _inflate_json(compressed: bytes) -> dict[str, Any]:
+    inflater = zlib.decompressobj(-15)
+    try:
+        data = inflater.decompress(compressed, _MAX_PAYLOAD_BYTES)
+    except zlib.error:
+        raise VerificationError("payload: not raw DEFLATE data") from None
+    if inflater.unconsumed_tail:
+        raise VerificationError("payload: larger than a health card can be")
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        raise VerificationError("payload: not JSON") from None
+    if not isinstance(payload, dict):
+        raise VerificationError("payload: not a JSON object")
+    return payload
+
+
+def _instant(value: object, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise VerificationError(f"payload: {name} is not a number")
+    return datetime.fromtimestamp(value, UTC)

@@ -1,0 +1,156 @@
+"""The facility print desk: staff sign in, find a beneficiary by phone and date of birth,
+and print one certificate from the browser.
+
+Everything a staff member sees goes through :class:`DistributionService` with the print
+permission, so each printed certificate is in the download audit under the staff member's
+name. Searches are rate-limited per staff member: the desk must not become a way to walk
+through the register.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from certdist.config import Settings
+from certdist.domain.certificate_view import CertificateView
+from certdist.domain.models import VACCINATION
+from certdist.domain.roles import Permission, Principal
+from certdist.errors import ConfigurationError, NotFound
+from certdist.formats.divoc_qr import PayloadForm, encode_payload
+from certdist.formats.qr_image import qr_svg
+from certdist.services.auth import Authorizer, IssuerTrust, TokenVerifier
+from certdist.services.clock import Clock
+from certdist.services.distribution import Artifact, BeneficiarySummary, DistributionService
+from certdist.services.hashing import KeyedHasher
+from certdist.services.ratelimit import RateLimiter
+from certdist.services.staff_auth import LocalStaffSignIn, OidcClient, OidcStaffSignIn
+from certdist.services.staff_sessions import StaffSessions
+from certdist.storage.state import SharedState
+
+SEARCHES_PER_HOUR = 300
+_MAX_CODE_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class PrintableCertificate:
+    pre_enrollment_code: str
+    certificate_id: str
+    view: CertificateView
+    qr_svg: str  # vector: crisp at any print resolution
+
+
+class FacilityPrinting:
+    def __init__(
+        self,
+        distribution: DistributionService,
+        limiter: RateLimiter,
+        hasher: KeyedHasher,
+        *,
+        qr_payload_form: PayloadForm,
+    ) -> None:
+        self._distribution = distribution
+        self._limiter = limiter
+        self._hasher = hasher
+        self._form = qr_payload_form
+
+    def search(self, staff: Principal, phone: str, dob: date) -> list[BeneficiarySummary]:
+        self._limiter.hit(
+            "facility-search",
+            self._hasher.digest("staff", staff.subject),
+            limit=SEARCHES_PER_HOUR,
+            window_seconds=3600,
+        )
+        return self._distribution.beneficiaries(phone, dob)
+
+    def certificate(self, staff: Principal, pre_enrollment_code: str) -> PrintableCertificate:
+        """The print view of a beneficiary's latest certificate, audited as shown to staff."""
+        bundle = self._distribution.bundle(_checked(pre_enrollment_code), VACCINATION)
+        self._distribution.record_view(
+            bundle, "print-view", caller=staff, permission=Permission.PRINT
+        )
+        record = bundle.latest
+        payload = encode_payload(record.certificate, form=self._form)
+        view = CertificateView.from_credentials(
+            json.loads(record.certificate), bundle.dose_credentials, qr_payload=payload
+        )
+        return PrintableCertificate(
+            pre_enrollment_code=record.pre_enrollment_code,
+            certificate_id=record.certificate_id,
+            view=view,
+            qr_svg=qr_svg(payload, module_px=3),
+        )
+
+    def pdf(self, staff: Principal, pre_enrollment_code: str) -> Artifact:
+        bundle = self._distribution.bundle(_checked(pre_enrollment_code), VACCINATION)
+        return self._distribution.render(bundle, "pdf", caller=staff, permission=Permission.PRINT)
+
+
+def _checked(pre_enrollment_code: str) -> str:
+    if not pre_enrollment_code or len(pre_enrollment_code) > _MAX_CODE_LENGTH:
+        raise NotFound("no such beneficiary")
+    return pre_enrollment_code
+
+
+@dataclass
+class FacilityDesk:
+    """The print desk's services, built together (``Services.facility``)."""
+
+    printing: FacilityPrinting
+    sessions: StaffSessions
+    oidc: OidcStaffSignIn | None
+    local: LocalStaffSignIn | None
+
+
+def build_facility_desk(
+    settings: Settings,
+    distribution: DistributionService,
+    trusted: list[IssuerTrust],
+    tokens: TokenVerifier,
+    authorizer: Authorizer,
+    state: SharedState,
+    limiter: RateLimiter,
+    hasher: KeyedHasher,
+    clock: Clock,
+) -> FacilityDesk:
+    config = settings.printing
+    oidc = None
+    if config.oidc_issuer and config.oidc_client_id:
+        trust = next((t for t in trusted if t.issuer == config.oidc_issuer), None)
+        if trust is None:
+            raise ConfigurationError("printing.oidc_issuer must also be listed in trusted_issuers")
+        base = config.oidc_issuer.rstrip("/")
+        # Keycloak's endpoint paths when none are configured (DIVOC ran Keycloak).
+        oidc = OidcStaffSignIn(
+            OidcClient(
+                issuer=config.oidc_issuer,
+                client_id=config.oidc_client_id,
+                client_secret=config.oidc_client_secret,
+                authorization_endpoint=config.oidc_authorization_endpoint
+                or f"{base}/protocol/openid-connect/auth",
+                token_endpoint=config.oidc_token_endpoint
+                or f"{base}/protocol/openid-connect/token",
+                redirect_uri=settings.public_url.rstrip("/") + "/facility/oidc/callback",
+                scopes=tuple(config.oidc_scopes),
+            ),
+            trust,
+            tokens,
+            authorizer,
+            state,
+            clock,
+        )
+    local = None
+    if config.local_staff_sign_in and not settings.is_production:
+        role = settings.roles_for(Permission.PRINT)[0]
+        local = LocalStaffSignIn(config.local_staff_password, role)
+    return FacilityDesk(
+        printing=FacilityPrinting(
+            distribution, limiter, hasher, qr_payload_form=settings.qr_payload_form
+        ),
+        sessions=StaffSessions(
+            state, hasher, clock, absolute_seconds=config.staff_session_minutes * 60
+        ),
+        oidc=oidc,
+        local=local,
+    )

@@ -1,0 +1,277 @@
+"""What a citizen logged in with their mobile number sees and downloads.
+
+Every lookup is scoped to the session's number: a certificate registered to another number
+is "not found" (404), exactly like one that does not exist, so ids cannot be probed. The
+formats offered are the distribution service's registry, so a newly registered format
+appears on the page without changes here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from certdist.config import Settings, SmsSettings
+from certdist.domain.certificate_view import CertificateView
+from certdist.domain.models import CertificateRecord
+from certdist.domain.roles import Permission, Principal
+from certdist.errors import ConfigurationError, FieldError, InvalidInput, NotFound
+from certdist.formats.registry import CertificateBundle, FormatRegistry
+from certdist.services.clock import Clock
+from certdist.services.distribution import Artifact, DistributionService
+from certdist.services.hashing import KeyedHasher
+from certdist.services.otp import OtpService
+from certdist.services.ratelimit import RateLimiter
+from certdist.services.sessions import SessionService
+from certdist.services.sms import HttpSms, HttpSmsConfig, OtpTexts, OutboxSms, SmsSender
+from certdist.storage.database import Database
+from certdist.storage.repository import CertificateRepository
+from certdist.storage.sms_outbox import SqlSmsOutbox
+from certdist.storage.state import SharedState
+
+#: The issuer recorded in the download audit for portal downloads.
+PORTAL_ISSUER = "certdist-portal"
+_CERTIFICATE_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
+@dataclass(frozen=True)
+class DownloadFormat:
+    name: str
+    media_type: str
+    extension: str
+
+
+@dataclass(frozen=True)
+class PortalCertificate:
+    """The latest certificate of one kind (vaccination, test…) of one beneficiary."""
+
+    certificate_id: str
+    pre_enrollment_code: str
+    entity_type: str
+    view: CertificateView
+    needs_birth_year: bool
+
+
+@dataclass(frozen=True)
+class PortalBeneficiary:
+    pre_enrollment_code: str
+    name: str
+    certificates: tuple[PortalCertificate, ...]
+
+
+class PortalService:
+    def __init__(
+        self,
+        certificates: CertificateRepository,
+        distribution: DistributionService,
+        formats: FormatRegistry,
+        limiter: RateLimiter,
+        hasher: KeyedHasher,
+        *,
+        require_birth_year: bool,
+        birth_year_attempts: int,
+    ) -> None:
+        self._certificates = certificates
+        self._distribution = distribution
+        self._formats = formats
+        self._limiter = limiter
+        self._hasher = hasher
+        self.require_birth_year = require_birth_year
+        self._birth_year_attempts = birth_year_attempts
+
+    def is_registered(self, mobile: str) -> bool:
+        return bool(self._certificates.for_mobile(mobile))
+
+    def formats(self) -> list[DownloadFormat]:
+        found = []
+        for name in self._formats.names():
+            fmt = self._formats.get(name)
+            found.append(DownloadFormat(fmt.name, fmt.media_type, fmt.extension))
+        return found
+
+    def beneficiaries(self, mobile: str, confirmed: frozenset[str]) -> list[PortalBeneficiary]:
+        """Everyone registered to this number, each with their latest certificate of every
+        kind (a vaccination one lists every dose)."""
+        codes: dict[str, list[str]] = {}
+        for record in self._certificates.for_mobile(mobile):
+            kinds = codes.setdefault(record.pre_enrollment_code, [])
+            if record.entity_type not in kinds:
+                kinds.append(record.entity_type)
+        found = []
+        for code, kinds in codes.items():
+            shown = []
+            for kind in kinds:
+                try:
+                    bundle = self._distribution.bundle(code, kind)
+                except NotFound:
+                    continue
+                if bundle.latest.mobile != mobile:
+                    continue  # the latest certificate was re-registered to another number
+                shown.append(self._certificate(bundle, confirmed))
+            if shown:
+                found.append(PortalBeneficiary(code, shown[0].view.beneficiary.name, tuple(shown)))
+        return sorted(found, key=lambda b: (b.name, b.pre_enrollment_code))
+
+    def certificate(
+        self, mobile: str, certificate_id: str, confirmed: frozenset[str]
+    ) -> PortalCertificate:
+        return self._certificate(self._bundle(mobile, certificate_id), confirmed)
+
+    def download(
+        self, mobile: str, certificate_id: str, format_name: str, confirmed: frozenset[str]
+    ) -> Artifact:
+        """The document, audited as delivered to this number (its keyed hash, not the
+        number). ``NotFound`` for another number's certificate or an unknown format."""
+        bundle = self._bundle(mobile, certificate_id)
+        if self._needs_birth_year(bundle.latest, confirmed):
+            raise NotFound("confirm the year of birth first")
+        return self._distribution.render(
+            bundle,
+            format_name,
+            caller=self._principal(mobile),
+            permission=Permission.RECIPIENT,
+        )
+
+    def confirm_birth_year(
+        self, mobile: str, certificate_id: str, year: str, *, session_key: str
+    ) -> str:
+        """Check the year of birth of the certificate's beneficiary; returns the
+        beneficiary's code to remember as confirmed. ``InvalidInput`` when it does not match
+        (limited per session), ``RateLimited`` after too many tries."""
+        record = self._bundle(mobile, certificate_id).latest
+        self._limiter.hit(
+            "birth-year",
+            self._hasher.digest("session", session_key),
+            limit=self._birth_year_attempts,
+            window_seconds=3600,
+        )
+        expected = "" if record.dob is None else str(record.dob.year)
+        if not expected or year.strip() != expected:
+            raise InvalidInput(
+                "year of birth does not match",
+                [FieldError("year", "the year of birth does not match our records")],
+            )
+        return record.pre_enrollment_code
+
+    def _bundle(self, mobile: str, certificate_id: str) -> CertificateBundle:
+        if not _CERTIFICATE_ID.fullmatch(certificate_id):
+            raise NotFound("no such certificate")
+        return self._distribution.bundle_for_recipient(certificate_id, mobile)
+
+    def _needs_birth_year(self, record: CertificateRecord, confirmed: frozenset[str]) -> bool:
+        return self.require_birth_year and record.pre_enrollment_code not in confirmed
+
+    def _certificate(
+        self, bundle: CertificateBundle, confirmed: frozenset[str]
+    ) -> PortalCertificate:
+        record = bundle.latest
+        view = CertificateView.from_credentials(
+            json.loads(record.certificate), bundle.dose_credentials, qr_payload=b""
+        )
+        return PortalCertificate(
+            certificate_id=record.certificate_id,
+            pre_enrollment_code=record.pre_enrollment_code,
+            entity_type=record.entity_type,
+            view=view,
+            needs_birth_year=self._needs_birth_year(record, confirmed),
+        )
+
+    def _principal(self, mobile: str) -> Principal:
+        subject = "citizen:" + self._hasher.digest("phone", mobile)[:32]
+        return Principal(
+            subject=subject,
+            username=subject,
+            roles=frozenset(),
+            mobile=mobile,
+            issuer=PORTAL_ISSUER,
+        )
+
+
+@dataclass
+class CitizenPortal:
+    """The portal's services, built together (``Services.portal``)."""
+
+    otp: OtpService
+    sessions: SessionService
+    certificates: PortalService
+    sms: SmsSender
+    sms_outbox: SqlSmsOutbox | None  # the development backend's stored messages
+
+
+def build_citizen_portal(
+    settings: Settings,
+    database: Database,
+    distribution: DistributionService,
+    formats: FormatRegistry,
+    state: SharedState,
+    limiter: RateLimiter,
+    hasher: KeyedHasher,
+    clock: Clock,
+) -> CitizenPortal:
+    portal_settings = settings.portal
+    outbox = database.sms_outbox() if settings.sms.backend == "outbox" else None
+    sender = sms_sender(settings.sms, outbox, clock)
+    certificates = PortalService(
+        database.certificates(),
+        distribution,
+        formats,
+        limiter,
+        hasher,
+        require_birth_year=portal_settings.require_birth_year,
+        birth_year_attempts=portal_settings.birth_year_attempts,
+    )
+    # SMS leave from a small pool of threads, so no answer waits for (or reveals, by its
+    # timing) a message being sent; pending messages are still sent at shutdown.
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sms")
+    otp = OtpService(
+        state=state,
+        limiter=limiter,
+        hasher=hasher,
+        sender=sender,
+        texts=OtpTexts(
+            settings.sms.texts,
+            settings.sms.default_language,
+            urlsplit(settings.public_url).hostname or "localhost",
+        ),
+        is_registered=certificates.is_registered,
+        clock=clock,
+        limits=portal_settings,
+        phone_region=settings.default_phone_region,
+        dispatch=lambda job: _submit(pool, job),
+    )
+    sessions = SessionService(
+        state,
+        hasher,
+        clock,
+        idle_seconds=portal_settings.session_idle_seconds,
+        absolute_seconds=portal_settings.session_absolute_seconds,
+    )
+    return CitizenPortal(otp, sessions, certificates, sender, outbox)
+
+
+def sms_sender(settings: SmsSettings, outbox: SqlSmsOutbox | None, clock: Clock) -> SmsSender:
+    if settings.backend == "http":
+        if not settings.http_url:
+            raise ConfigurationError("sms.http_url is required when sms.backend is 'http'")
+        return HttpSms(
+            HttpSmsConfig(
+                url=settings.http_url,
+                method=settings.http_method,
+                headers=settings.http_headers,
+                body_template=settings.http_body_template,
+                body_encoding=settings.http_body_encoding,
+                timeout_seconds=settings.http_timeout_seconds,
+                retries=settings.http_retries,
+                backoff_seconds=settings.http_backoff_seconds,
+            )
+        )
+    assert outbox is not None
+    return OutboxSms(outbox, clock)
+
+
+def _submit(pool: ThreadPoolExecutor, job: Callable[[], None]) -> None:
+    pool.submit(job)

@@ -1,0 +1,57 @@
+"""Fixed-window rate limits on the shared state store.
+
+A limit is (scope, key, limit, window): ``hit`` counts an attempt and refuses it with
+``RateLimited`` once more than ``limit`` attempts fell into the current window. Keys should
+already be keyed hashes when they carry personal data (phone numbers, IPs).
+
+DESIGN §5: a limiter that cannot reach its store fails open — an outage of Redis must not
+lock every citizen out — and says so in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from certdist.errors import RateLimited, StorageUnavailable
+from certdist.storage.state import SharedState
+
+log = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    def __init__(self, state: SharedState) -> None:
+        self._state = state
+
+    @staticmethod
+    def _key(scope: str, key: str, window_seconds: int) -> str:
+        return f"rl:{scope}:{window_seconds}:{key}"
+
+    def hit(self, scope: str, key: str, *, limit: int, window_seconds: int) -> None:
+        """Count one attempt; raise ``RateLimited`` when it is over ``limit`` in the window."""
+        name = self._key(scope, key, window_seconds)
+        try:
+            count = self._state.incr(name, window_seconds)
+            if count <= limit:
+                return
+            retry_after = self._state.ttl(name) or window_seconds
+        except StorageUnavailable:
+            log.warning("rate limit store unavailable; allowing", extra={"scope": scope})
+            return
+        raise RateLimited(_message(retry_after), int(retry_after) + 1)
+
+    def peek(self, scope: str, key: str, *, limit: int, window_seconds: int) -> None:
+        """Raise ``RateLimited`` when the window already holds ``limit`` attempts, without
+        counting one (for checks before work whose failure alone should count)."""
+        name = self._key(scope, key, window_seconds)
+        try:
+            if self._state.count(name) < limit:
+                return
+            retry_after = self._state.ttl(name) or window_seconds
+        except StorageUnavailable:
+            log.warning("rate limit store unavailable; allowing", extra={"scope": scope})
+            return
+        raise RateLimited(_message(retry_after), int(retry_after) + 1)
+
+
+def _message(retry_after: float) -> str:
+    return f"too many attempts; try again in {int(retry_after) + 1} s"

@@ -1,0 +1,70 @@
+"""The verifier: is this certificate genuine, current and not revoked?
+
+Input is whatever a person or a scanner has: a QR payload (DIVOC's ZIP in either byte form,
+``HC1:…``, ``shc:/…``), a compact JWS, a ``.smart-health-card`` file, a DIVOC signed
+credential as JSON, or a photo (PNG, JPEG, WebP) of any of those QR codes. The verifier
+recognises the kind (:mod:`.detect`), checks the signature against the
+:class:`~certdist.signing.trust.TrustStore` and the expiry (:mod:`.divoc`, :mod:`.eu_dcc`,
+:mod:`.shc`), and, for certificates this service issued, our revocation list (a revoked
+certificate, or one replaced by a correction, is "revoked").
+
+It answers with a :class:`VerifiedCertificate` (:mod:`.view`): only what a verifier needs to
+match the certificate to the person in front of them (name, date of birth or age, vaccine,
+doses, date, issuer); never phone numbers, identity numbers or addresses.
+
+Two entry points (:mod:`.verifier`):
+
+* :meth:`Verifier.verify` returns the view or raises a
+  :class:`~certdist.errors.VerificationError` subclass (``CertificateRevoked``,
+  ``CertificateExpired``, ``UnknownKey``, or the base class for a bad signature), and
+  :class:`~certdist.errors.InvalidInput` for input that is no known certificate form.
+* :meth:`Verifier.check` returns a :class:`VerificationOutcome` (:mod:`.outcome`: status,
+  reason, and the view when the signature held) for screens that show every result the same
+  way; it still raises ``InvalidInput`` for unreadable input.
+"""
+
+from certdist.services.verification.detect import (
+    NO_QR_CODE,
+    ImageLimits,
+    InputKind,
+    classify,
+    scan_image,
+    shc_numeric_to_jws,
+)
+from certdist.services.verification.divoc import check_divoc, divoc_view
+from certdist.services.verification.eu_dcc import check_hc1, dcc_view
+from certdist.services.verification.outcome import Examined, Status, VerificationOutcome
+from certdist.services.verification.shc import check_shc, shc_view
+from certdist.services.verification.trust import trust_store_from_settings
+from certdist.services.verification.verifier import (
+    FormatCheckers,
+    OwnCardRevocations,
+    Verifier,
+    build_verifier,
+)
+from certdist.services.verification.view import CertificateFormat, VerifiedCertificate
+
+__all__ = [
+    "NO_QR_CODE",
+    "CertificateFormat",
+    "Examined",
+    "FormatCheckers",
+    "ImageLimits",
+    "InputKind",
+    "OwnCardRevocations",
+    "Status",
+    "VerificationOutcome",
+    "VerifiedCertificate",
+    "Verifier",
+    "build_verifier",
+    "check_divoc",
+    "check_hc1",
+    "check_shc",
+    "classify",
+    "dcc_view",
+    "divoc_view",
+    "scan_image",
+    "shc_numeric_to_jws",
+    "shc_view",
+    "trust_store_from_settings",
+]

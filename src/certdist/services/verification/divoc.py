@@ -1,0 +1,110 @@
+"""DIVOC credentials (W3C VC with a Linked Data proof): the signature, the expiry and the
+verifier's view."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from certdist.domain.certificate_view import CertificateView, parse_timestamp
+from certdist.errors import CertificateExpired, VerificationError
+from certdist.formats.divoc_qr import decode_payload
+from certdist.services.verification.outcome import Examined
+from certdist.services.verification.view import (
+    CertificateFormat,
+    VerifiedCertificate,
+    iso_date,
+    iso_time,
+)
+from certdist.signing.contexts import ContextLoader
+from certdist.signing.ldproof import verify_credential
+from certdist.signing.trust import TrustStore
+
+
+def check_divoc(
+    payload: bytes,
+    trust: TrustStore,
+    loader: ContextLoader,
+    now: datetime,
+    *,
+    effective_until_is_expiry: bool,
+) -> Examined:
+    """A DIVOC QR payload or credential JSON: the proof against the trust store, then expiry
+    (``effectiveUntil`` too when it is configured to count as expiry)."""
+    credential = json.loads(decode_payload(payload))
+    method = verify_credential(credential, trust.credential_key, loader=loader)
+    view = divoc_view(credential, effective_until_is_expiry=effective_until_is_expiry)
+    ours = trust.is_own_credential_key(method)
+    certificate_id = evidence_of(credential).get("certificateId")
+    return Examined(
+        view,
+        _expiry(credential, now, effective_until_is_expiry=effective_until_is_expiry),
+        str(certificate_id) if ours and isinstance(certificate_id, str | int) else None,
+    )
+
+
+def _expiry(
+    credential: Mapping[str, Any], now: datetime, *, effective_until_is_expiry: bool
+) -> VerificationError | None:
+    expires = parse_timestamp(credential.get("expirationDate"))
+    if expires is not None and now >= expires:
+        return CertificateExpired(f"the certificate expired on {iso_date(expires)}")
+    if effective_until_is_expiry:
+        until = parse_timestamp(evidence_of(credential).get("effectiveUntil"))
+        # effectiveUntil is a date: the certificate is good through that whole day.
+        if until is not None and now.date() > until.date():
+            return CertificateExpired(f"the certificate was valid until {iso_date(until)}")
+    return None
+
+
+def divoc_view(
+    credential: Mapping[str, Any], *, effective_until_is_expiry: bool = False
+) -> VerifiedCertificate:
+    """The verifier's view of a DIVOC credential (vaccination or lab test).
+
+    Dates are ISO 8601 (``2021-05-02``), as in the other formats: unambiguous in every
+    language. ``valid_until`` is the date the verifier enforces: the W3C ``expirationDate``,
+    or the vaccination's ``effectiveUntil`` when that is configured to count as expiry.
+    """
+    view = CertificateView.from_credentials(credential, qr_payload=b"")  # normalised text
+    evidence = evidence_of(credential)
+    subject = credential.get("credentialSubject")
+    issuer = credential.get("issuer")
+    valid_until = iso_date(credential.get("expirationDate"))
+    if valid_until is None and effective_until_is_expiry and view.vaccination is not None:
+        valid_until = iso_date(evidence.get("effectiveUntil"))
+    common: dict[str, Any] = {
+        "format": CertificateFormat.DIVOC,
+        "issuer": issuer if isinstance(issuer, str) else "",
+        "name": view.beneficiary.name,
+        "date_of_birth": iso_date(subject.get("dob") if isinstance(subject, Mapping) else None),
+        "age": view.beneficiary.age or None,
+        "valid_until": valid_until,
+    }
+    if view.test is not None:
+        return VerifiedCertificate(
+            kind="test",
+            test=view.test.test_name or view.test.test_type or None,
+            result=view.test.result or None,
+            date=iso_time(evidence.get("sampleCollectionTimestamp")),
+            **common,
+        )
+    vaccination = view.vaccination
+    assert vaccination is not None  # from_credentials gives one of the two
+    return VerifiedCertificate(
+        kind="vaccination",
+        vaccine=vaccination.vaccine or None,
+        dose=vaccination.dose,
+        total_doses=vaccination.total_doses,
+        date=iso_date(evidence.get("date")),
+        **common,
+    )
+
+
+def evidence_of(credential: Mapping[str, Any]) -> Mapping[str, Any]:
+    evidence = credential.get("evidence")
+    if isinstance(evidence, list) and evidence and isinstance(evidence[0], Mapping):
+        return evidence[0]
+    return {}

@@ -1,0 +1,101 @@
+"""EU Digital COVID Certificates (``HC1:``): what the EU rules add to the format's checks,
+and the verifier's view of a vaccination, test or recovery."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from certdist.errors import VerificationError
+from certdist.formats import eu_dcc as dcc_format
+from certdist.services.verification.outcome import Examined, expiry_or
+from certdist.services.verification.view import (
+    CertificateFormat,
+    VerifiedCertificate,
+    int_or_none,
+    text_or_none,
+)
+from certdist.signing.trust import TrustStore
+
+_DCC_TEST_RESULTS: Final = {"260415000": "Not detected", "260373001": "Detected"}
+_DCC_NAME: Final = re.compile(r"[A-Z<]{1,80}")
+
+
+def check_hc1(text: str, trust: TrustStore, now: datetime) -> Examined:
+    """An ``HC1:`` text: :func:`~certdist.formats.eu_dcc.verify_hc1`, then what the EU rules
+    add (the payload's structure, the DSC's key usage)."""
+    try:
+        verified = dcc_format.verify_hc1(text, trust.dcc_keys, now)
+    except VerificationError as error:
+        raise expiry_or(error) from None
+    kind = _dcc_kind(verified.payload)
+    signers = trust.document_signers(verified.kid)
+    if not any(dcc_format.dsc_may_sign(signer, verified.payload) for signer in signers):
+        raise VerificationError(
+            "key usage: the Document Signer Certificate may not sign this type of certificate"
+        )
+    entry: Mapping[str, Any] = verified.payload[kind][0]
+    ours = None
+    if trust.is_own_document_signer(verified.kid):
+        ours = str(entry.get("ci", "")).rsplit(":", 1)[-1] or None
+    return Examined(dcc_view(verified.payload, kind, verified.issuer), our_certificate_id=ours)
+
+
+def _dcc_kind(payload: Mapping[str, Any]) -> Literal["v", "t", "r"]:
+    """The one certificate type the payload holds; the schema rules a verifier relies on."""
+    names = payload.get("nam")
+    if (
+        not isinstance(payload.get("ver"), str)
+        or not isinstance(payload.get("dob"), str)
+        or not isinstance(names, Mapping)
+        or not isinstance(names.get("fnt"), str)
+        or not _DCC_NAME.fullmatch(names["fnt"])
+    ):
+        raise VerificationError("schema: ver, dob and nam.fnt (ICAO 9303 form) are required")
+    present = [kind for kind in ("v", "t", "r") if kind in payload]
+    if len(present) != 1:
+        raise VerificationError("schema: a certificate holds exactly one of v, t or r")
+    kind: Literal["v", "t", "r"] = present[0]  # type: ignore[assignment]
+    entries = payload[kind]
+    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], Mapping):
+        raise VerificationError(f"schema: {kind} must hold exactly one entry")
+    return kind
+
+
+def dcc_view(payload: Mapping[str, Any], kind: str, issuer: str | None) -> VerifiedCertificate:
+    names: Mapping[str, Any] = payload["nam"]
+    given = names.get("gn") or names.get("gnt") or ""
+    family = names.get("fn") or str(names["fnt"]).replace("<", " ")
+    entry: Mapping[str, Any] = payload[kind][0]
+    common: dict[str, Any] = {
+        "format": CertificateFormat.EU_DCC,
+        "issuer": str(entry.get("is") or issuer or ""),
+        "name": " ".join(str(part) for part in (given, family) if part),
+        "date_of_birth": str(payload["dob"]) or None,
+    }
+    if kind == "v":
+        return VerifiedCertificate(
+            kind="vaccination",
+            vaccine=text_or_none(entry.get("mp")),
+            dose=int_or_none(entry.get("dn")),
+            total_doses=int_or_none(entry.get("sd")),
+            date=text_or_none(entry.get("dt")),
+            **common,
+        )
+    if kind == "t":
+        result = text_or_none(entry.get("tr"))
+        return VerifiedCertificate(
+            kind="test",
+            test=text_or_none(entry.get("nm") or entry.get("tt")),
+            result=_DCC_TEST_RESULTS.get(result or "", result),
+            date=text_or_none(entry.get("sc")),
+            **common,
+        )
+    return VerifiedCertificate(
+        kind="recovery",
+        date=text_or_none(entry.get("fr")),
+        valid_until=text_or_none(entry.get("du")),
+        **common,
+    )

@@ -1,0 +1,96 @@
+"""The verifier's answers: a status with a stable reason code, and the intermediate
+:class:`Examined` every format's check returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Self
+
+from certdist.errors import (
+    CertificateExpired,
+    CertificateRevoked,
+    UnknownKey,
+    UnsupportedFormat,
+    VerificationError,
+)
+from certdist.services.verification.view import VerifiedCertificate
+
+
+class Status(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class VerificationOutcome:
+    """The result shown on the verify page and by ``POST /verify``.
+
+    ``code`` is a stable machine-readable reason: ``valid``, ``signature`` (bad signature
+    or malformed document), ``unknown-key``, ``expired``, ``revoked``, ``unsupported``.
+    ``certificate`` is present when the signature held (valid, expired, revoked): an
+    invalid signature means nothing in the document can be believed.
+    """
+
+    status: Status
+    code: str
+    reason: str
+    certificate: VerifiedCertificate | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": str(self.status), "code": self.code, "reason": self.reason}
+        if self.certificate is not None:
+            out["certificate"] = self.certificate.as_json()
+        return out
+
+    @classmethod
+    def of(cls, certificate: VerifiedCertificate, problem: VerificationError | None) -> Self:
+        """The outcome of a certificate whose signature held."""
+        if problem is None:
+            return cls(
+                Status.VALID, "valid", "signature, expiry and revocation checked", certificate
+            )
+        status = Status.REVOKED if isinstance(problem, CertificateRevoked) else Status.INVALID
+        return cls(status, outcome_code(problem), str(problem), certificate)
+
+
+@dataclass(frozen=True)
+class Examined:
+    """A certificate whose signature holds, and what keeps it from being valid, if anything.
+
+    When one of this service's own keys signed it, our revocation list is the authority on
+    it: ``our_certificate_id`` names the certificate (DIVOC credentials, EU DCCs), or
+    ``our_card_rid`` is the SMART Health Card's revocation id (a keyed hash of the id).
+    """
+
+    certificate: VerifiedCertificate
+    problem: VerificationError | None = None
+    our_certificate_id: str | None = None
+    our_card_rid: str | None = None
+
+
+def withdrawn(*, revoked: bool) -> CertificateRevoked:
+    """Why one of our certificates that is no longer live does not verify."""
+    if revoked:
+        return CertificateRevoked("the issuer revoked this certificate")
+    return CertificateRevoked("the issuer replaced this certificate with a corrected one")
+
+
+def expiry_or(error: VerificationError) -> VerificationError:
+    """The format modules name the failed step first; "expiry" is an expired certificate."""
+    if str(error).startswith("expiry:"):
+        return CertificateExpired(str(error))
+    return error
+
+
+def outcome_code(error: VerificationError) -> str:
+    if isinstance(error, CertificateRevoked):
+        return "revoked"
+    if isinstance(error, CertificateExpired):
+        return "expired"
+    if isinstance(error, UnknownKey):
+        return "unknown-key"
+    if isinstance(error, UnsupportedFormat):
+        return "unsupported"
+    return "signature"

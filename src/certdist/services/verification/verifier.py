@@ -1,0 +1,173 @@
+"""The :class:`Verifier`: recognise the input, run the format's checks, then consult our
+own revocation list for what we issued."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from cryptography import x509
+
+from certdist.config import Settings
+from certdist.errors import UnsupportedFormat, VerificationError
+from certdist.services.clock import Clock
+from certdist.services.verification.detect import (
+    ImageLimits,
+    InputKind,
+    ascii_text,
+    classify,
+    first_certificate_in,
+    scan_image,
+    shc_numeric_to_jws,
+    single_card,
+)
+from certdist.services.verification.divoc import check_divoc
+from certdist.services.verification.eu_dcc import check_hc1
+from certdist.services.verification.outcome import (
+    Examined,
+    Status,
+    VerificationOutcome,
+    outcome_code,
+    withdrawn,
+)
+from certdist.services.verification.shc import check_shc
+from certdist.services.verification.trust import trust_store_from_settings
+from certdist.services.verification.view import VerifiedCertificate
+from certdist.signing.contexts import ContextLoader
+from certdist.signing.keys import KeyStore
+from certdist.signing.trust import TrustStore
+from certdist.storage.repository import CertificateRepository, WithdrawnCertificate
+
+log = logging.getLogger(__name__)
+
+#: Verifies one text form (``HC1:…`` or a compact JWS) at ``now`` against the trust store.
+FormatChecker = Callable[[str, TrustStore, datetime], Examined]
+
+
+@dataclass(frozen=True)
+class FormatCheckers:
+    """How HC1 texts and SMART Health Card JWSs are checked (:func:`check_hc1`,
+    :func:`check_shc`); a verifier without one answers "unsupported" for that format."""
+
+    hc1: FormatChecker | None = None
+    shc: FormatChecker | None = None
+
+
+class OwnCardRevocations(Protocol):
+    """Our SMART Health Card revocation list (``services.wallet.ShcRevocationList``)."""
+
+    def withdrawn(self, rid: str) -> WithdrawnCertificate | None:
+        """The certificate no longer live whose card carries ``rid``, if any."""
+
+
+@dataclass
+class Verifier:
+    """Recognises, verifies and explains certificates (see the package docstring).
+
+    ``own_cards`` is our SMART Health Card revocation list; without it our own cards are
+    checked for signature and expiry only.
+    """
+
+    trust: TrustStore
+    certificates: CertificateRepository
+    clock: Clock
+    loader: ContextLoader
+    checkers: FormatCheckers = field(default_factory=FormatCheckers)
+    enforce_effective_until: bool = False
+    image_limits: ImageLimits = field(default_factory=ImageLimits)
+    own_cards: OwnCardRevocations | None = None
+
+    def verify(self, data: bytes | str) -> VerifiedCertificate:
+        """The verified view of ``data``; raises as the package docstring says."""
+        examined = self._examine(data)
+        if examined.problem is not None:
+            raise examined.problem
+        return examined.certificate
+
+    def check(self, data: bytes | str) -> VerificationOutcome:
+        """Like :meth:`verify`, but every verification result is an outcome, not an error."""
+        try:
+            examined = self._examine(data)
+        except VerificationError as error:
+            return VerificationOutcome(Status.INVALID, outcome_code(error), str(error))
+        return VerificationOutcome.of(examined.certificate, examined.problem)
+
+    def _examine(self, data: bytes | str) -> Examined:
+        kind, payload = classify(data)
+        if kind is InputKind.IMAGE:
+            kind, payload = first_certificate_in(scan_image(payload, self.image_limits))
+        log.info("verifying", extra={"input_kind": str(kind)})
+        examined = self._examine_kind(kind, payload, self.clock.now())
+        if examined.problem is not None:
+            return examined
+        problem = None
+        if examined.our_certificate_id:
+            problem = self._our_revocation(examined.our_certificate_id)
+        elif examined.our_card_rid and self.own_cards is not None:
+            entry = self.own_cards.withdrawn(examined.our_card_rid)
+            problem = None if entry is None else withdrawn(revoked=entry.revoked)
+        if problem is None:
+            return examined
+        return Examined(
+            examined.certificate, problem, examined.our_certificate_id, examined.our_card_rid
+        )
+
+    def _examine_kind(self, kind: InputKind, payload: bytes, now: datetime) -> Examined:
+        if kind in (InputKind.DIVOC_ZIP, InputKind.DIVOC_JSON):
+            return check_divoc(
+                payload,
+                self.trust,
+                self.loader,
+                now,
+                effective_until_is_expiry=self.enforce_effective_until,
+            )
+        if kind is InputKind.HC1:
+            return _run(self.checkers.hc1, "EU DCC (HC1)", ascii_text(payload), self.trust, now)
+        if kind is InputKind.SHC_NUMERIC:
+            text = shc_numeric_to_jws(ascii_text(payload))
+        elif kind is InputKind.SHC_FILE:
+            text = single_card(payload)
+        else:
+            text = ascii_text(payload)
+        return _run(self.checkers.shc, "SMART Health Card", text, self.trust, now)
+
+    def _our_revocation(self, certificate_id: str) -> VerificationError | None:
+        record = self.certificates.get(certificate_id)
+        if record is None or record.is_live:
+            # Signed with our key but not in this database: nothing says it was revoked.
+            return None
+        return withdrawn(revoked=record.revoked_at is not None)
+
+
+def _run(
+    checker: FormatChecker | None, name: str, text: str, trust: TrustStore, now: datetime
+) -> Examined:
+    if checker is None:
+        raise UnsupportedFormat(f"{name} verification is not supported by this service yet")
+    return checker(text, trust, now)
+
+
+def build_verifier(
+    settings: Settings,
+    keys: KeyStore,
+    certificates: CertificateRepository,
+    clock: Clock,
+    loader: ContextLoader,
+    *,
+    own_document_signers: Sequence[x509.Certificate] = (),
+    own_cards: OwnCardRevocations | None = None,
+) -> Verifier:
+    configured = settings.verifier
+    return Verifier(
+        trust_store_from_settings(settings, keys, own_document_signers),
+        certificates,
+        clock,
+        loader,
+        checkers=FormatCheckers(hc1=check_hc1, shc=check_shc),
+        enforce_effective_until=configured.enforce_effective_until,
+        image_limits=ImageLimits(configured.max_image_bytes, configured.max_image_pixels),
+        own_cards=own_cards,
+    )

@@ -1,0 +1,288 @@
+"""Health-wallet formats as a service: their keys and issuers, recipient scoping, JWKS, and
+the SMART Health Card revocation list.
+
+Everything here is built once per process by ``build_services`` and never changes
+afterwards: each request carries its own bundle and names, and nothing about one request is
+kept for another (DIVOC kept the EU certificate request in shared mutable state and served
+one person's certificate to another).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from certdist.config import Settings
+from certdist.domain.models import VACCINATION
+from certdist.domain.phone import normalize_mobile
+from certdist.domain.roles import Permission, Principal
+from certdist.errors import NotFound
+from certdist.formats.eu_dcc import DccIssuer, DccNames, DccProfile, DccVaccine
+from certdist.formats.fhir import FhirDocumentIssuer
+from certdist.formats.pdf import PdfRenderer
+from certdist.formats.registry import CertificateBundle, CertificateFormat
+from certdist.formats.shc import Coding, ShcIssuer, revocation_id
+from certdist.formats.wallet_formats import (
+    EuDccPdfFormat,
+    EuDccQrFormat,
+    FhirFormat,
+    ShcFileFormat,
+    ShcPdfFormat,
+    ShcQrFormat,
+)
+from certdist.services.clock import Clock
+from certdist.services.distribution import Artifact, DistributionService
+from certdist.services.hashing import KeyedHasher
+from certdist.signing.dsc import DocumentSigners, ensure_local_signers, load_signers
+from certdist.signing.jose import p256_jwk, thumbprint
+from certdist.signing.keys import KeyStore, KeyUse
+from certdist.storage.repository import CertificateRepository, WithdrawnCertificate
+
+log = logging.getLogger(__name__)
+
+#: The keyed-hash purpose of SMART Health Card revocation ids.
+SHC_RID_PURPOSE: Final = "shc-rid"
+#: The most rids one revocation list holds (about 14 bytes each in the JSON).
+MAX_REVOCATION_ENTRIES: Final = 100_000
+
+
+@dataclass(frozen=True)
+class WalletIssuers:
+    """The signers of the wallet formats, built once from settings and keys."""
+
+    shc: ShcIssuer
+    dcc: DccIssuer
+    fhir: FhirDocumentIssuer
+    document_signers: DocumentSigners
+
+
+def open_document_signers(settings: Settings, keys: KeyStore, clock: Clock) -> DocumentSigners:
+    """Configured DSC certificates (production), or the local CSCA and DSCs (embedded)."""
+    wallet = settings.wallet
+    if wallet.dcc_dsc_certificate_files:
+        return load_signers(wallet.dcc_dsc_certificate_files, keys)
+    return ensure_local_signers(
+        settings.keys_dir, keys, country=wallet.dcc_country, now=clock.now()
+    )
+
+
+def shc_revocation_ids(hasher: KeyedHasher) -> Callable[[str], str]:
+    """Certificate id → the ``rid`` of its SMART Health Card (a keyed hash of the id)."""
+
+    def rid(certificate_id: str) -> str:
+        return revocation_id(bytes.fromhex(hasher.digest(SHC_RID_PURPOSE, certificate_id)))
+
+    return rid
+
+
+def build_wallet_issuers(
+    settings: Settings, keys: KeyStore, clock: Clock, *, hasher: KeyedHasher
+) -> WalletIssuers:
+    wallet = settings.wallet
+    signers = open_document_signers(settings, keys, clock)
+    shc_key = keys.active(KeyUse.SHC)
+    profile = DccProfile(
+        country=wallet.dcc_country,
+        certificate_issuer=wallet.dcc_certificate_issuer,
+        validity=timedelta(days=wallet.dcc_validity_days),
+        vaccines={
+            name.lower(): DccVaccine(vp=codes.vp, mp=codes.mp, ma=codes.ma)
+            for name, codes in wallet.dcc_vaccines.items()
+        },
+    )
+    return WalletIssuers(
+        shc=ShcIssuer(
+            settings.public_url,
+            shc_key,
+            {
+                name: [Coding(c.system, c.code) for c in codings]
+                for name, codings in wallet.shc_vaccine_codes.items()
+            },
+            revocation_id=shc_revocation_ids(hasher),
+        ),
+        dcc=DccIssuer(profile, signers.active, clock.now),
+        fhir=FhirDocumentIssuer(
+            issuer=settings.public_url,
+            country=wallet.dcc_country,
+            icd11_codes={
+                name: codes["icd11Code"]
+                for name, codes in settings.vaccine_codes.items()
+                if "icd11Code" in codes
+            },
+            key=shc_key,
+        ),
+        document_signers=signers,
+    )
+
+
+def wallet_formats(issuers: WalletIssuers, renderer: PdfRenderer) -> list[CertificateFormat]:
+    return [
+        ShcQrFormat(issuers.shc),
+        ShcPdfFormat(issuers.shc, renderer),
+        ShcFileFormat(issuers.shc),
+        EuDccQrFormat(issuers.dcc),
+        EuDccPdfFormat(issuers.dcc, renderer),
+        FhirFormat(issuers.fhir),
+    ]
+
+
+def shc_jwks(keys: KeyStore, *, crl_version: int | None = None) -> dict[str, Any]:
+    """The SMART Health Card issuer keys, active and retired (cards they signed still
+    verify), as a JWK set; each ``kid`` is the key's RFC 7638 thumbprint. ``crl_version``
+    (the revocation list's ``ctr``) says that each key has a revocation list."""
+    published = []
+    for info in keys.public_keys():
+        if info.use is not KeyUse.SHC:
+            continue
+        public = serialization.load_pem_public_key(info.pem.encode())
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            jwk: dict[str, Any] = {
+                **p256_jwk(public),
+                "kid": thumbprint(public),
+                "use": "sig",
+                "alg": "ES256",
+            }
+            if crl_version is not None:
+                jwk["crlVersion"] = crl_version
+            published.append(jwk)
+    return {"keys": published}
+
+
+class ShcRevocationList:
+    """Our SMART Health Card revocation list: the rids of the vaccination certificates that
+    were revoked or superseded by a correction.
+
+    Every card names the latest vaccination certificate it was built from (``rid`` of its
+    id), so withdrawing that certificate withdraws the card. The rids do not depend on the
+    signing key: every key's list is the same. ``ctr`` is one more than the number of
+    withdrawn certificates, so it grows with every withdrawal (and an empty list is 1).
+    """
+
+    def __init__(
+        self,
+        certificates: CertificateRepository,
+        revocation_id: Callable[[str], str],
+        *,
+        limit: int = MAX_REVOCATION_ENTRIES,
+    ) -> None:
+        self._certificates = certificates
+        self._limit = limit
+        # Certificate ids never change their rid: remember the hashes of the list's entries.
+        self._rid = functools.lru_cache(maxsize=limit)(revocation_id)
+        # Withdrawals only ever add to the list, so the count of withdrawn certificates (an
+        # index-only count) tells whether the list read last is still whole; a verifier
+        # checking many cards then reads the list once per withdrawal, not once per card.
+        self._cached: tuple[int, list[tuple[str, WithdrawnCertificate]]] | None = None
+        self._lock = threading.Lock()
+
+    def version(self) -> int:
+        """The list's ``ctr`` (the ``crlVersion`` in the JWK set)."""
+        return self._certificates.withdrawn(VACCINATION, limit=0).total + 1
+
+    def document(self, kid: str) -> dict[str, Any]:
+        """``/.well-known/crl/<kid>.json``."""
+        total, entries = self._entries()
+        return {
+            "kid": kid,
+            "method": "rid",
+            "ctr": total + 1,
+            "rids": [rid for rid, _ in entries],
+        }
+
+    def withdrawn(self, rid: str) -> WithdrawnCertificate | None:
+        """The withdrawn certificate whose cards carry ``rid``, if any (the verifier's check)."""
+        _, entries = self._entries()
+        return next((entry for listed, entry in entries if listed == rid), None)
+
+    def _entries(self) -> tuple[int, list[tuple[str, WithdrawnCertificate]]]:
+        total = self._certificates.withdrawn(VACCINATION, limit=0).total
+        with self._lock:
+            cached = self._cached
+        if cached is not None and cached[0] == total:
+            return cached
+        loaded = self._load()
+        with self._lock:
+            self._cached = loaded
+        return loaded
+
+    def _load(self) -> tuple[int, list[tuple[str, WithdrawnCertificate]]]:
+        withdrawn = self._certificates.withdrawn(VACCINATION, limit=self._limit)
+        if withdrawn.total > len(withdrawn.newest):
+            log.warning(
+                "the SMART Health Card revocation list holds only the newest withdrawals",
+                extra={"listed": len(withdrawn.newest), "withdrawn": withdrawn.total},
+            )
+        return withdrawn.total, [(self._rid(e.certificate_id), e) for e in withdrawn.newest]
+
+
+class WalletService:
+    """Serves the wallet formats of a beneficiary's latest vaccination certificate."""
+
+    def __init__(
+        self,
+        distribution: DistributionService,
+        issuers: WalletIssuers,
+        keys: KeyStore,
+        *,
+        revocations: ShcRevocationList,
+        renderer: PdfRenderer,
+        phone_region: str,
+    ) -> None:
+        self._distribution = distribution
+        self._keys = keys
+        self.revocations = revocations
+        self._phone_region = phone_region
+        self.issuers = issuers
+        self._eu_qr = EuDccQrFormat(issuers.dcc)
+        self._eu_pdf = EuDccPdfFormat(issuers.dcc, renderer)
+
+    def bundle(
+        self, pre_enrollment_code: str, *, caller: Principal, permission: Permission
+    ) -> CertificateBundle:
+        """The latest vaccination certificate; a recipient gets only one registered to the
+        mobile number of their token (NotFound otherwise, whether or not it exists)."""
+        bundle = self._distribution.bundle(pre_enrollment_code, VACCINATION)
+        if permission is Permission.RECIPIENT and not self._owned_by(bundle, caller):
+            raise NotFound("no certificate for this beneficiary")
+        return bundle
+
+    def eu_dcc(
+        self,
+        bundle: CertificateBundle,
+        names: DccNames,
+        *,
+        pdf: bool,
+        caller: Principal,
+        permission: Permission,
+    ) -> Artifact:
+        """An EU DCC with the names the person supplied: rendered for this request only."""
+        fmt: EuDccQrFormat | EuDccPdfFormat = self._eu_pdf if pdf else self._eu_qr
+        content = fmt.render_named(bundle, names)
+        return self._distribution.deliver(
+            bundle, fmt, content, caller=caller, permission=permission
+        )
+
+    def jwks(self) -> dict[str, Any]:
+        return shc_jwks(self._keys, crl_version=self.revocations.version())
+
+    def revocation_list(self, kid: str) -> dict[str, Any]:
+        """The revocation list of one of our SMART Health Card keys (NotFound for others)."""
+        if kid not in {key["kid"] for key in shc_jwks(self._keys)["keys"]}:
+            raise NotFound("no SMART Health Card key with this kid")
+        return self.revocations.document(kid)
+
+    def _owned_by(self, bundle: CertificateBundle, caller: Principal) -> bool:
+        if not caller.mobile or not bundle.latest.mobile:
+            return False
+        try:
+            return normalize_mobile(caller.mobile, self._phone_region) == bundle.latest.mobile
+        except ValueError:
+            return False

@@ -1,0 +1,268 @@
+"""The facility print desk (pages): staff sign in, search by phone number and date of birth,
+and print one certificate from the browser.
+
+Thin: the rules live in ``services/facility.py``, ``services/staff_auth.py`` and
+``services/staff_sessions.py``. Every form posts with a CSRF token; printing is the
+browser's own Print command on a page with a print stylesheet and a vector QR code.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from certdist.errors import AuthenticationFailed, InvalidInput, NotFound
+from certdist.services.facility import FacilityDesk
+from certdist.services.staff_sessions import StaffSession
+from certdist.web.cookies import clear_cookie, read_cookie, set_cookie
+from certdist.web.deps import ServicesDep
+from certdist.web.templating import PageRoute, Templates, TemplatesDep, safe_next
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+SESSION_COOKIE = "certdist_staff"
+PRE_SESSION_COOKIE = "certdist_staff_pre"  # before sign-in: CSRF and the OIDC browser binding
+ShortField = Annotated[str, Form(max_length=128)]
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _session(request: Request, desk: FacilityDesk, templates: Templates) -> StaffSession | None:
+    value = read_cookie(request, SESSION_COOKIE, secure=templates.secure_cookies)
+    return desk.sessions.get(value)
+
+
+def _pre_session(request: Request, templates: Templates) -> tuple[str, bool]:
+    """This browser's pre-sign-in value, and whether it is new (a cookie must be set)."""
+    value = read_cookie(request, PRE_SESSION_COOKIE, secure=templates.secure_cookies)
+    if value and 20 <= len(value) <= 128:
+        return value, False
+    return secrets.token_urlsafe(32), True
+
+
+def _login_page(
+    request: Request,
+    services: ServicesDep,
+    templates: Templates,
+    *,
+    errors: dict[str, str] | None = None,
+    username: str = "",
+    status_code: int = 200,
+) -> Response:
+    pre, new = _pre_session(request, templates)
+    desk = services.facility
+    response = templates.render(
+        request,
+        "facility_login.html",
+        {
+            "errors": errors or {},
+            "username": username,
+            "csrf_token": services.hasher.digest("staff-pre-csrf", pre),
+            "oidc": desk.oidc is not None,
+            "local": desk.local is not None,
+            "next": safe_next(request.query_params.get("next")),
+        },
+        status_code=status_code,
+    )
+    if new:
+        set_cookie(response, PRE_SESSION_COOKIE, pre, secure=templates.secure_cookies)
+    return response
+
+
+def _signed_in(
+    templates: Templates, desk: FacilityDesk, request: Request, principal: Any, target: str
+) -> Response:
+    old = read_cookie(request, SESSION_COOKIE, secure=templates.secure_cookies)
+    session = desk.sessions.start(principal, replacing=old)
+    response = _redirect(safe_next(target) if target.startswith("/facility") else "/facility")
+    set_cookie(response, SESSION_COOKIE, session.id, secure=templates.secure_cookies)
+    clear_cookie(response, PRE_SESSION_COOKIE, secure=templates.secure_cookies)
+    return response
+
+
+def _search_page(
+    request: Request,
+    templates: Templates,
+    session: StaffSession,
+    *,
+    results: list[Any] | None = None,
+    errors: dict[str, str] | None = None,
+    mobile: str = "",
+    dob: str = "",
+    status_code: int = 200,
+) -> Response:
+    return templates.render(
+        request,
+        "facility_search.html",
+        {
+            "staff": session.principal.username,
+            "csrf_token": session.csrf_token,
+            "results": results,
+            "errors": errors or {},
+            "mobile": mobile,
+            "dob": dob,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/facility")
+def facility_home(request: Request, services: ServicesDep, templates: TemplatesDep) -> Response:
+    session = _session(request, services.facility, templates)
+    if session is None:
+        return _login_page(request, services, templates)
+    return _search_page(request, templates, session)
+
+
+@router.post("/facility/login/local")
+def local_sign_in(
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    username: ShortField = "",
+    password: ShortField = "",
+    csrf_token: ShortField = "",
+    next: ShortField = "/facility",
+) -> Response:
+    desk = services.facility
+    if desk.local is None:
+        raise NotFound("local staff sign-in is not enabled")
+    pre = read_cookie(request, PRE_SESSION_COOKIE, secure=templates.secure_cookies)
+    if not pre or not services.hasher.matches("staff-pre-csrf", pre, csrf_token):
+        return _login_page(request, services, templates, status_code=403, username=username)
+    _ = templates.gettext(request)
+    try:
+        principal = desk.local.sign_in(username, password)
+    except AuthenticationFailed:
+        errors = {"username": _("The user name or password is not right.")}
+        return _login_page(
+            request, services, templates, errors=errors, username=username, status_code=401
+        )
+    return _signed_in(templates, desk, request, principal, next)
+
+
+@router.get("/facility/login/oidc")
+def oidc_sign_in(
+    request: Request, services: ServicesDep, templates: TemplatesDep, next: str = "/facility"
+) -> Response:
+    desk = services.facility
+    if desk.oidc is None:
+        raise NotFound("OpenID Connect sign-in is not configured")
+    pre, _new = _pre_session(request, templates)
+    response = _redirect(desk.oidc.begin(pre, safe_next(next)))
+    set_cookie(response, PRE_SESSION_COOKIE, pre, secure=templates.secure_cookies)
+    return response
+
+
+@router.get("/facility/oidc/callback")
+def oidc_callback(
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    state: str = "",
+    code: str = "",
+    error: str = "",
+) -> Response:
+    desk = services.facility
+    if desk.oidc is None:
+        raise NotFound("OpenID Connect sign-in is not configured")
+    if error:
+        raise AuthenticationFailed("the sign-in provider did not sign you in")
+    pre = read_cookie(request, PRE_SESSION_COOKIE, secure=templates.secure_cookies) or ""
+    principal, target = desk.oidc.complete(state=state, code=code, browser=pre)
+    return _signed_in(templates, desk, request, principal, target)
+
+
+@router.post("/facility/search")
+def search(
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    mobile: Annotated[str, Form(max_length=20)] = "",
+    dob: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: ShortField = "",
+) -> Response:
+    desk = services.facility
+    session = _session(request, desk, templates)
+    if session is None:
+        return _redirect("/facility")
+    desk.sessions.check_csrf(session, csrf_token)
+    _ = templates.gettext(request)
+    errors: dict[str, str] = {}
+    try:
+        birth = date.fromisoformat(dob)
+    except ValueError:
+        errors["dob"] = _("Enter the date of birth, for example 1980-03-14.")
+    if not mobile.strip():
+        errors["mobile"] = _("Enter the mobile number.")
+    if errors:
+        return _search_page(
+            request, templates, session, errors=errors, mobile=mobile, dob=dob, status_code=400
+        )
+    try:
+        results = desk.printing.search(session.principal, mobile, birth)
+    except InvalidInput:
+        errors["mobile"] = _("Enter a valid mobile number.")
+        return _search_page(
+            request, templates, session, errors=errors, mobile=mobile, dob=dob, status_code=400
+        )
+    return _search_page(request, templates, session, results=results, mobile=mobile, dob=dob)
+
+
+@router.get("/facility/certificates/{pre_enrollment_code}")
+def print_view(
+    request: Request, pre_enrollment_code: str, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    desk = services.facility
+    session = _session(request, desk, templates)
+    if session is None:
+        return _redirect("/facility")
+    certificate = desk.printing.certificate(session.principal, pre_enrollment_code)
+    return templates.render(
+        request,
+        "facility_print.html",
+        {
+            "certificate": certificate,
+            "staff": session.principal.username,
+            "csrf_token": session.csrf_token,
+        },
+    )
+
+
+@router.get("/facility/certificates/{pre_enrollment_code}/pdf")
+def print_pdf(
+    request: Request, pre_enrollment_code: str, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    desk = services.facility
+    session = _session(request, desk, templates)
+    if session is None:
+        return _redirect("/facility")
+    artifact = desk.printing.pdf(session.principal, pre_enrollment_code)
+    return Response(
+        artifact.content,
+        media_type=artifact.media_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{artifact.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/facility/logout")
+def logout(
+    request: Request, services: ServicesDep, templates: TemplatesDep, csrf_token: ShortField = ""
+) -> Response:
+    desk = services.facility
+    session = _session(request, desk, templates)
+    if session is not None:
+        desk.sessions.check_csrf(session, csrf_token)
+        desk.sessions.end(session.id)
+    response = _redirect("/facility")
+    clear_cookie(response, SESSION_COOKIE, secure=templates.secure_cookies)
+    return response

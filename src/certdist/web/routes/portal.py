@@ -1,0 +1,469 @@
+"""The citizen portal's pages: log in with mobile number and one-time code, see and
+download every certificate registered to that number (DESIGN §1, §4).
+
+Thin on purpose: the rules live in ``services/otp.py``, ``services/sessions.py`` and
+``services/portal.py``. Every form posts to this site with a CSRF token; every state change
+is a POST answered with a 303 redirect (so reloading never re-sends a form); the pages need
+no JavaScript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from certdist.errors import AuthenticationFailed, InvalidInput
+from certdist.services.portal import CitizenPortal, DownloadFormat
+from certdist.services.sessions import PortalSession
+from certdist.web import cookies
+from certdist.web.deps import ServicesDep
+from certdist.web.templating import PageRoute, Templates, TemplatesDep
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+SESSION_COOKIE = "certdist_session"
+LOGIN_COOKIE = "certdist_login"
+ShortField = Annotated[str, Form(max_length=64)]
+
+#: Where the usual formats appear first; others (wallet formats) follow by name.
+_FORMAT_ORDER = ("pdf", "qr", "json")
+
+
+# --- cookies -----------------------------------------------------------------------------
+
+
+def _cookie_name(templates: Templates, base: str) -> str:
+    return cookies.cookie_name(base, secure=templates.secure_cookies)
+
+
+def _set_cookie(response: Response, templates: Templates, base: str, value: str) -> None:
+    cookies.set_cookie(response, base, value, secure=templates.secure_cookies)
+
+
+def _clear_cookie(response: Response, templates: Templates, base: str) -> None:
+    cookies.clear_cookie(response, base, secure=templates.secure_cookies)
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _session(request: Request, portal: CitizenPortal, templates: Templates) -> PortalSession | None:
+    return portal.sessions.get(request.cookies.get(_cookie_name(templates, SESSION_COOKIE)))
+
+
+# --- texts -------------------------------------------------------------------------------
+
+
+def format_label(fmt: DownloadFormat, _: Callable[[str], str]) -> str:
+    labels = {
+        "pdf": _("Certificate (PDF)"),
+        "qr": _("QR code (image)"),
+        "json": _("Signed credential (JSON)"),
+        "shc": _("SMART Health Card QR code"),
+        "shc-pdf": _("SMART Health Card (PDF)"),
+        "shc-file": _("SMART Health Card file"),
+        "eu-dcc": _("EU Digital COVID Certificate QR code"),
+        "eu-dcc-pdf": _("EU Digital COVID Certificate (PDF)"),
+        "fhir": _("FHIR document (JSON)"),
+    }
+    return labels.get(fmt.name) or f"{fmt.name} (.{fmt.extension})"
+
+
+def _ordered(formats: list[DownloadFormat]) -> list[DownloadFormat]:
+    def rank(fmt: DownloadFormat) -> tuple[int, str]:
+        position = _FORMAT_ORDER.index(fmt.name) if fmt.name in _FORMAT_ORDER else 99
+        return position, fmt.name
+
+    return sorted(formats, key=rank)
+
+
+def _field_messages(error: InvalidInput, _: Callable[[str], str]) -> dict[str, str]:
+    texts = {
+        "mobile": _("Enter a valid mobile number, for example 98765 43210."),
+        "code": _("Enter the 6-digit code from the SMS."),
+        "year": _("The year of birth does not match our records."),
+    }
+    return {e.location: texts.get(e.location, e.message) for e in error.errors}
+
+
+# --- home and login ----------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request, services: ServicesDep, templates: TemplatesDep) -> Response:
+    logged_in = _session(request, services.portal, templates) is not None
+    return templates.render(
+        request,
+        "home.html",
+        {"logged_in": logged_in, "logged_out": request.query_params.get("logged_out") == "1"},
+    )
+
+
+def _login_page(
+    request: Request,
+    templates: Templates,
+    portal: CitizenPortal,
+    pre_session: str,
+    *,
+    mobile: str = "",
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    response = templates.render(
+        request,
+        "login.html",
+        {
+            "csrf_token": portal.sessions.pre_session_csrf(pre_session),
+            "mobile": mobile,
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+    _set_cookie(response, templates, LOGIN_COOKIE, pre_session)
+    return response
+
+
+def _pre_session(request: Request, templates: Templates, portal: CitizenPortal) -> str:
+    current = request.cookies.get(_cookie_name(templates, LOGIN_COOKIE))
+    return current if current and len(current) <= 128 else portal.sessions.new_pre_session()
+
+
+@router.get("/portal/login")
+def login_form(request: Request, services: ServicesDep, templates: TemplatesDep) -> Response:
+    portal = services.portal
+    if _session(request, portal, templates) is not None:
+        return _redirect("/portal/certificates")
+    return _login_page(request, templates, portal, _pre_session(request, templates, portal))
+
+
+@router.post("/portal/login")
+def request_code(
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    mobile: Annotated[str, Form(max_length=40)] = "",
+    csrf_token: ShortField = "",
+) -> Response:
+    portal = services.portal
+    pre_session = request.cookies.get(_cookie_name(templates, LOGIN_COOKIE))
+    portal.sessions.check_pre_session_csrf(pre_session, csrf_token)
+    assert pre_session is not None
+    try:
+        normalized = portal.otp.request_code(
+            mobile, client_ip=_client_ip(request), language=templates.language(request)
+        )
+    except InvalidInput as error:
+        return _login_page(
+            request,
+            templates,
+            portal,
+            pre_session,
+            mobile=mobile,
+            errors=_field_messages(error, templates.gettext(request)),
+            status_code=400,
+        )
+    portal.sessions.remember_login(pre_session, normalized)
+    return _redirect("/portal/verify")
+
+
+def _verify_page(
+    request: Request,
+    templates: Templates,
+    portal: CitizenPortal,
+    pre_session: str,
+    mobile: str,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return templates.render(
+        request,
+        "otp.html",
+        {
+            "csrf_token": portal.sessions.pre_session_csrf(pre_session),
+            "masked_mobile": _masked(mobile),
+            "errors": errors or {},
+            "resent": request.query_params.get("resent") == "1",
+            "minutes": max(1, portal.otp.limits.otp_ttl_seconds // 60),
+            "guesses": portal.otp.limits.otp_guesses_per_code,
+        },
+        status_code=status_code,
+    )
+
+
+def _masked(mobile: str) -> str:
+    """``+91 ••••••0001``: enough to recognise one's number, not to learn someone's."""
+    return mobile[:3] + " " + "•" * max(len(mobile) - 7, 0) + mobile[-4:]
+
+
+@router.get("/portal/verify")
+def code_form(request: Request, services: ServicesDep, templates: TemplatesDep) -> Response:
+    portal = services.portal
+    pre_session = request.cookies.get(_cookie_name(templates, LOGIN_COOKIE))
+    mobile = portal.sessions.pending_login(pre_session)
+    if pre_session is None or mobile is None:
+        return _redirect("/portal/login")
+    return _verify_page(request, templates, portal, pre_session, mobile)
+
+
+@router.post("/portal/verify")
+def check_code(
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    code: ShortField = "",
+    csrf_token: ShortField = "",
+) -> Response:
+    portal = services.portal
+    pre_session = request.cookies.get(_cookie_name(templates, LOGIN_COOKIE))
+    portal.sessions.check_pre_session_csrf(pre_session, csrf_token)
+    assert pre_session is not None
+    mobile = portal.sessions.pending_login(pre_session)
+    if mobile is None:
+        return _redirect("/portal/login")
+    _ = templates.gettext(request)
+    try:
+        portal.otp.verify(mobile, code, client_ip=_client_ip(request))
+    except InvalidInput as error:
+        errors = _field_messages(error, _)
+        return _verify_page(
+            request, templates, portal, pre_session, mobile, errors=errors, status_code=400
+        )
+    except AuthenticationFailed:
+        errors = {
+            "code": _(
+                "That code is not right, or it has expired. Check the SMS, or ask for a new code."
+            )
+        }
+        return _verify_page(
+            request, templates, portal, pre_session, mobile, errors=errors, status_code=401
+        )
+    session = portal.sessions.start(
+        mobile, replacing=request.cookies.get(_cookie_name(templates, SESSION_COOKIE))
+    )
+    portal.sessions.forget_login(pre_session)
+    response = _redirect("/portal/certificates")
+    _set_cookie(response, templates, SESSION_COOKIE, session.id)
+    _clear_cookie(response, templates, LOGIN_COOKIE)
+    return response
+
+
+@router.post("/portal/resend")
+def resend_code(
+    request: Request, services: ServicesDep, templates: TemplatesDep, csrf_token: ShortField = ""
+) -> Response:
+    portal = services.portal
+    pre_session = request.cookies.get(_cookie_name(templates, LOGIN_COOKIE))
+    portal.sessions.check_pre_session_csrf(pre_session, csrf_token)
+    mobile = portal.sessions.pending_login(pre_session)
+    if mobile is None:
+        return _redirect("/portal/login")
+    portal.otp.request_code(
+        mobile, client_ip=_client_ip(request), language=templates.language(request)
+    )
+    return _redirect("/portal/verify?resent=1")
+
+
+# --- after login -------------------------------------------------------------------------
+
+
+def require_session(
+    request: Request, portal: CitizenPortal, templates: Templates
+) -> PortalSession | Response:
+    session = _session(request, portal, templates)
+    return session if session is not None else _redirect("/portal/login")
+
+
+@router.get("/portal/certificates")
+def certificates(request: Request, services: ServicesDep, templates: TemplatesDep) -> Response:
+    portal = services.portal
+    session = require_session(request, portal, templates)
+    if isinstance(session, Response):
+        return session
+    _ = templates.gettext(request)
+    formats = [
+        {"name": fmt.name, "label": format_label(fmt, _)}
+        for fmt in _ordered(portal.certificates.formats())
+    ]
+    return templates.render(
+        request,
+        "certificates.html",
+        {
+            "beneficiaries": portal.certificates.beneficiaries(session.mobile, session.confirmed),
+            "formats": formats,
+            "csrf_token": session.csrf_token,
+            "masked_mobile": _masked(session.mobile),
+        },
+    )
+
+
+def _certificate_page(
+    request: Request, services: ServicesDep, templates: Templates, certificate_id: str, page: str
+) -> Response:
+    portal = services.portal
+    session = require_session(request, portal, templates)
+    if isinstance(session, Response):
+        return session
+    certificate = portal.certificates.certificate(session.mobile, certificate_id, session.confirmed)
+    if certificate.needs_birth_year:
+        return _redirect(f"/portal/certificates/{certificate_id}/confirm")
+    context: dict[str, Any] = {"certificate": certificate, "csrf_token": session.csrf_token}
+    return templates.render(request, page, context)
+
+
+@router.get("/portal/certificates/{certificate_id}/print")
+def print_view(
+    certificate_id: str, request: Request, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    return _certificate_page(request, services, templates, certificate_id, "print.html")
+
+
+@router.get("/portal/certificates/{certificate_id}/qr")
+def qr_only(
+    certificate_id: str, request: Request, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    return _certificate_page(request, services, templates, certificate_id, "qr_only.html")
+
+
+@router.get("/portal/certificates/{certificate_id}/download/{format_name}")
+def download(
+    certificate_id: str,
+    format_name: str,
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    inline: bool = False,
+) -> Response:
+    portal = services.portal
+    session = require_session(request, portal, templates)
+    if isinstance(session, Response):
+        return session
+    certificate = portal.certificates.certificate(session.mobile, certificate_id, session.confirmed)
+    if certificate.needs_birth_year:
+        return _redirect(f"/portal/certificates/{certificate_id}/confirm")
+    try:
+        artifact = portal.certificates.download(
+            session.mobile, certificate_id, format_name, session.confirmed
+        )
+    except InvalidInput:
+        # The format cannot express this certificate (an EU DCC needs a name in Latin
+        # letters, for one): say so, and let the citizen pick another format.
+        _ = templates.gettext(request)
+        return templates.render(
+            request,
+            "error.html",
+            {
+                "heading": _("This format is not available"),
+                "message": _(
+                    "This certificate cannot be given in this format. Please choose another format."
+                ),
+                "back_url": "/portal/certificates",
+            },
+            status_code=422,
+        )
+    disposition = "inline" if inline else "attachment"
+    return Response(
+        artifact.content,
+        media_type=artifact.media_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{artifact.filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _confirm_page(
+    request: Request,
+    templates: Templates,
+    session: PortalSession,
+    certificate_id: str,
+    name: str,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return templates.render(
+        request,
+        "confirm.html",
+        {
+            "certificate_id": certificate_id,
+            "name": name,
+            "csrf_token": session.csrf_token,
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/portal/certificates/{certificate_id}/confirm")
+def confirm_form(
+    certificate_id: str, request: Request, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    portal = services.portal
+    session = require_session(request, portal, templates)
+    if isinstance(session, Response):
+        return session
+    certificate = portal.certificates.certificate(session.mobile, certificate_id, session.confirmed)
+    if not certificate.needs_birth_year:
+        return _redirect("/portal/certificates")
+    return _confirm_page(
+        request, templates, session, certificate_id, certificate.view.beneficiary.name
+    )
+
+
+@router.post("/portal/certificates/{certificate_id}/confirm")
+def confirm_birth_year(
+    certificate_id: str,
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    year: ShortField = "",
+    csrf_token: ShortField = "",
+) -> Response:
+    portal = services.portal
+    session = require_session(request, portal, templates)
+    if isinstance(session, Response):
+        return session
+    portal.sessions.check_csrf(session, csrf_token)
+    try:
+        code = portal.certificates.confirm_birth_year(
+            session.mobile, certificate_id, year, session_key=session.id
+        )
+    except InvalidInput as error:
+        certificate = portal.certificates.certificate(
+            session.mobile, certificate_id, session.confirmed
+        )
+        return _confirm_page(
+            request,
+            templates,
+            session,
+            certificate_id,
+            certificate.view.beneficiary.name,
+            errors=_field_messages(error, templates.gettext(request)),
+            status_code=400,
+        )
+    portal.sessions.confirm_beneficiary(session, code)
+    return _redirect("/portal/certificates")
+
+
+@router.post("/portal/logout")
+def logout(
+    request: Request, services: ServicesDep, templates: TemplatesDep, csrf_token: ShortField = ""
+) -> Response:
+    portal = services.portal
+    session = _session(request, portal, templates)
+    if session is not None:
+        portal.sessions.check_csrf(session, csrf_token)
+        portal.sessions.end(session.id)
+    response = _redirect("/?logged_out=1")
+    _clear_cookie(response, templates, SESSION_COOKIE)
+    return response

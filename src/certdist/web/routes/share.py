@@ -1,0 +1,353 @@
+"""Share links and e-mail: the visitor's pages under ``/s/{token}``, and the owner's pages in
+the portal (make a link, e-mail the certificate, see and revoke links with their access log).
+
+Visitor pages carry ``Referrer-Policy: no-referrer`` (the token is in the URL and must not
+leak to another site), ``Cache-Control: no-store`` and ``X-Robots-Tag: noindex``.
+
+The passcode form is anonymous, but still protected against cross-site submission: the page
+sets a random browser cookie (``SameSite=Strict``, so another site's form post does not carry
+it) and the form carries a keyed hash of it. Without that, a page elsewhere could submit a
+passcode in a victim's browser and plant the unlock for a link of the attacker's choosing
+(the "login CSRF" pattern). A correct passcode sets an unlock cookie bound to that link and
+that browser, valid for 30 minutes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import secrets
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from certdist.errors import AuthenticationFailed, FieldError, InvalidInput, NotFound
+from certdist.services.share_mail import ShareMode
+from certdist.services.sharing import (
+    PASSCODE_FAILURE_CAP,
+    PASSCODE_MAX,
+    PASSCODE_MIN,
+    UNLOCK_LIFETIME,
+    Expiry,
+)
+from certdist.storage.share_links import ShareKind, ShareLink
+from certdist.web.deps import ServicesDep
+from certdist.web.routes.portal import require_session
+from certdist.web.templating import PageRoute, Templates, TemplatesDep
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+VISITOR_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+BROWSER_COOKIE = "certdist_share_browser"
+UNLOCK_COOKIE = "certdist_share_unlock"
+_MAX_TOKEN = 100  # ours are 43 characters; anything much longer is not worth a lookup
+ShortField = Annotated[str, Form(max_length=64)]
+_Choice = TypeVar("_Choice", ShareKind, Expiry, ShareMode)
+
+
+# --- the visitor -------------------------------------------------------------------------
+
+
+def _checked(token: str) -> str:
+    if len(token) > _MAX_TOKEN:
+        raise NotFound("no such share link")
+    return token
+
+
+def _link(services: ServicesDep, token: str) -> ShareLink:
+    return services.sharing.resolve(_checked(token))
+
+
+def _unlocked(request: Request, services: ServicesDep, link: ShareLink) -> bool:
+    return services.sharing.grant_valid(
+        link, request.cookies.get(BROWSER_COOKIE, ""), request.cookies.get(UNLOCK_COOKIE)
+    )
+
+
+def _passcode_page(
+    request: Request,
+    services: ServicesDep,
+    templates: Templates,
+    token: str,
+    *,
+    wrong: bool = False,
+    status_code: int = 200,
+) -> Response:
+    browser = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(24)
+    response = templates.render(
+        request,
+        "share_passcode.html",
+        {
+            "token": token,
+            "form_token": services.sharing.form_token(browser),
+            "wrong": wrong,
+            "cap": PASSCODE_FAILURE_CAP,
+        },
+        status_code=status_code,
+        headers=VISITOR_HEADERS,
+    )
+    response.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        path="/s/",
+        httponly=True,
+        secure=templates.secure_cookies,
+        samesite="strict",
+    )
+    return response
+
+
+@router.get("/s/{token}")
+def open_link(
+    token: str, request: Request, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    link = _link(services, token)
+    if not _unlocked(request, services, link):
+        return _passcode_page(request, services, templates, token)
+    view = services.sharing.view(link)
+    return templates.render(
+        request,
+        "share_view.html",
+        {"view": view, "token": token, "full": link.kind is ShareKind.FULL},
+        headers=VISITOR_HEADERS,
+    )
+
+
+@router.post("/s/{token}")
+def enter_passcode(
+    token: str,
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    passcode: Annotated[str, Form(max_length=PASSCODE_MAX)] = "",
+    form_token: ShortField = "",
+) -> Response:
+    link = _link(services, token)
+    browser = request.cookies.get(BROWSER_COOKIE, "")
+    expected = services.sharing.form_token(browser) if browser else ""
+    if not expected or not hmac.compare_digest(form_token, expected):
+        raise InvalidInput("the form has expired; open the link again")
+    try:
+        services.sharing.try_passcode(token, passcode)
+    except AuthenticationFailed:
+        return _passcode_page(request, services, templates, token, wrong=True, status_code=401)
+    response = RedirectResponse(f"/s/{token}", status_code=303, headers=VISITOR_HEADERS)
+    response.set_cookie(
+        UNLOCK_COOKIE,
+        services.sharing.unlock_grant(link, browser),
+        max_age=int(UNLOCK_LIFETIME.total_seconds()),
+        path="/s/",
+        httponly=True,
+        secure=templates.secure_cookies,
+        samesite="strict",
+    )
+    return response
+
+
+def _document(request: Request, services: ServicesDep, token: str, format_name: str) -> Response:
+    link = _link(services, token)
+    if not _unlocked(request, services, link):
+        raise AuthenticationFailed("enter the passcode first")
+    artifact = services.sharing.document(link, format_name)
+    filename = "certificate.pdf" if format_name == "pdf" else "certificate-qr.png"
+    disposition = "attachment" if format_name == "pdf" else "inline"
+    return Response(
+        artifact.content,
+        media_type=artifact.media_type,
+        headers={
+            **VISITOR_HEADERS,
+            "Content-Disposition": f'{disposition}; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/s/{token}/certificate.pdf")
+def shared_pdf(token: str, request: Request, services: ServicesDep) -> Response:
+    return _document(request, services, token, "pdf")
+
+
+@router.get("/s/{token}/qr.png")
+def shared_qr(token: str, request: Request, services: ServicesDep) -> Response:
+    return _document(request, services, token, "qr")
+
+
+@router.get("/s/{token}/link.png")
+def link_as_qr(token: str, services: ServicesDep) -> Response:
+    """The link itself as a QR code, to pass it on from phone to phone."""
+    png = services.sharing.link_qr(_checked(token))
+    return Response(png, media_type="image/png", headers=VISITOR_HEADERS)
+
+
+# --- the owner, in the portal ------------------------------------------------------------
+
+
+def _share_page(
+    request: Request,
+    services: ServicesDep,
+    templates: Templates,
+    certificate_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    session = require_session(request, services.portal, templates)
+    if isinstance(session, Response):
+        return session
+    certificate = services.portal.certificates.certificate(
+        session.mobile, certificate_id, session.confirmed
+    )
+    if certificate.needs_birth_year:
+        return RedirectResponse(f"/portal/certificates/{certificate_id}/confirm", 303)
+    return templates.render(
+        request,
+        "share_create.html",
+        {
+            "certificate": certificate,
+            "csrf_token": session.csrf_token,
+            "expiries": list(Expiry),
+            "default_expiry": Expiry.WEEK,
+            "passcode_min": PASSCODE_MIN,
+            "passcode_max": PASSCODE_MAX,
+            "sent": request.query_params.get("sent") == "1",
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/portal/certificates/{certificate_id}/share")
+def share_form(
+    certificate_id: str, request: Request, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    return _share_page(request, services, templates, certificate_id)
+
+
+@router.post("/portal/certificates/{certificate_id}/share")
+def create_link(
+    certificate_id: str,
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    kind: ShortField = ShareKind.FULL.value,
+    expiry: ShortField = Expiry.WEEK.value,
+    passcode: Annotated[str, Form(max_length=PASSCODE_MAX + 1)] = "",
+    csrf_token: ShortField = "",
+) -> Response:
+    session = require_session(request, services.portal, templates)
+    if isinstance(session, Response):
+        return session
+    services.portal.sessions.check_csrf(session, csrf_token)
+    certificate = services.portal.certificates.certificate(
+        session.mobile, certificate_id, session.confirmed
+    )
+    if certificate.needs_birth_year:
+        return RedirectResponse(f"/portal/certificates/{certificate_id}/confirm", 303)
+    _ = templates.gettext(request)
+    try:
+        created = services.sharing.create(
+            session.mobile,
+            certificate_id,
+            kind=_choice(ShareKind, kind, "kind"),
+            expiry=_choice(Expiry, expiry, "expiry"),
+            passcode=passcode or None,
+        )
+    except InvalidInput as error:
+        texts = {
+            "passcode": _("A passcode must be %(min)s to %(max)s characters long.")
+            % {"min": PASSCODE_MIN, "max": PASSCODE_MAX},
+        }
+        errors = {e.location: texts.get(e.location, e.message) for e in error.errors}
+        return _share_page(
+            request, services, templates, certificate_id, errors=errors, status_code=400
+        )
+    qr = base64.b64encode(services.sharing.link_qr(created.token)).decode()
+    return templates.render(
+        request,
+        "share_created.html",
+        {
+            "certificate": certificate,
+            "created": created,
+            "qr_data_uri": f"data:image/png;base64,{qr}",
+            "csrf_token": session.csrf_token,
+        },
+        headers={"Referrer-Policy": "no-referrer"},
+    )
+
+
+@router.post("/portal/certificates/{certificate_id}/email")
+def email_certificate(
+    certificate_id: str,
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    to: Annotated[str, Form(max_length=254)] = "",
+    mode: ShortField = ShareMode.ATTACHMENT.value,
+    csrf_token: ShortField = "",
+) -> Response:
+    session = require_session(request, services.portal, templates)
+    if isinstance(session, Response):
+        return session
+    services.portal.sessions.check_csrf(session, csrf_token)
+    certificate = services.portal.certificates.certificate(
+        session.mobile, certificate_id, session.confirmed
+    )
+    if certificate.needs_birth_year:
+        return RedirectResponse(f"/portal/certificates/{certificate_id}/confirm", 303)
+    try:
+        services.share_mail.send(
+            session.mobile,
+            certificate_id,
+            to,
+            mode=_choice(ShareMode, mode, "mode"),
+            language=templates.language(request),
+        )
+    except InvalidInput as error:
+        _ = templates.gettext(request)
+        texts = {"to": _("Enter an e-mail address, for example name@example.org.")}
+        errors = {e.location: texts.get(e.location, e.message) for e in error.errors}
+        return _share_page(
+            request, services, templates, certificate_id, errors=errors, status_code=400
+        )
+    return RedirectResponse(f"/portal/certificates/{certificate_id}/share?sent=1", 303)
+
+
+@router.get("/portal/shares")
+def list_links(request: Request, services: ServicesDep, templates: TemplatesDep) -> Response:
+    session = require_session(request, services.portal, templates)
+    if isinstance(session, Response):
+        return session
+    return templates.render(
+        request,
+        "share_links.html",
+        {"links": services.sharing.links_of(session.mobile), "csrf_token": session.csrf_token},
+    )
+
+
+@router.post("/portal/shares/{link_id}/revoke")
+def revoke_link(
+    link_id: str,
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    csrf_token: ShortField = "",
+) -> Response:
+    session = require_session(request, services.portal, templates)
+    if isinstance(session, Response):
+        return session
+    services.portal.sessions.check_csrf(session, csrf_token)
+    services.sharing.revoke(session.mobile, link_id)
+    return RedirectResponse("/portal/shares", 303)
+
+
+def _choice(enum: type[_Choice], value: str, field: str) -> _Choice:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidInput(f"invalid {field}", [FieldError(field, f"one of {allowed}")]) from None

@@ -1,0 +1,242 @@
+"""The public verifier: ``POST /verify`` (JSON API) and the verify page (``GET /verify``).
+
+No authentication: anyone holding a certificate may check it. Requests are rate-limited per
+client IP (a keyed hash of it), since decoding a photo costs real CPU time.
+
+``POST /verify`` answers **200 for every verification result**, including a bad signature,
+an unknown issuer, an expired or a revoked certificate: the request was fine and the answer
+is the outcome (``status`` valid | invalid | revoked, a machine-readable ``code`` and a
+``reason``). Only input that is no certificate in any known form is a client error (400), and
+an oversized body or image is 413.
+
+The page works without JavaScript: the form posts the photo (or pasted text) to
+``/verify/result``, which renders the outcome. With JavaScript, ``static/verify.js`` adds
+"Scan with camera": it grabs camera frames into a canvas and posts each as a JPEG to
+``POST /verify`` until a QR code is found; decoding happens here, with zxing-cpp.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
+from certdist.services.container import Services
+from certdist.services.verification import NO_QR_CODE, VerificationOutcome
+from certdist.web.deps import ServicesDep
+from certdist.web.templating import PageRoute, Templates, TemplatesDep
+
+router = APIRouter(tags=["verification"])
+pages = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+#: Paths whose bodies may be photos (web/app.py gives them the image limit).
+UPLOAD_PATHS = ("/verify", "/verify/result")
+#: Room for the multipart envelope around the largest accepted image.
+MULTIPART_OVERHEAD = 64 * 1024
+_RATE_SCOPE = "verify"
+_NO_INPUT = "input"
+
+
+class CertificateFields(BaseModel):
+    """Only what a verifier needs; absent fields are left out."""
+
+    format: Literal["divoc", "eu-dcc", "smart-health-card"]
+    kind: Literal["vaccination", "test", "recovery"]
+    issuer: str
+    name: str
+    date_of_birth: str | None = None
+    age: str | None = None
+    vaccine: str | None = None
+    dose: int | None = None
+    total_doses: int | None = None
+    date: str | None = None
+    test: str | None = None
+    result: str | None = None
+    valid_until: str | None = None
+
+
+class VerificationResult(BaseModel):
+    status: Literal["valid", "invalid", "revoked"]
+    code: Literal["valid", "signature", "unknown-key", "expired", "revoked", "unsupported"]
+    reason: str
+    certificate: CertificateFields | None = Field(
+        default=None, description="Present when the signature holds (valid, expired, revoked)"
+    )
+
+
+class PayloadBody(BaseModel):
+    payload: Annotated[str, Field(min_length=1, description="QR text, a JWS or credential JSON")]
+
+
+_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": PayloadBody.model_json_schema()},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "payload": {"type": "string"},
+                },
+            }
+        },
+        "image/png": {"schema": {"type": "string", "format": "binary"}},
+        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+        "text/plain": {"schema": {"type": "string"}},
+    },
+}
+
+
+@router.post(
+    "/verify",
+    summary="Verify a certificate (QR text, credential, SMART Health Card, EU DCC, or a photo)",
+    response_model=VerificationResult,
+    response_model_exclude_none=True,
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses={
+        400: {"description": "Not a certificate in any known form"},
+        413: {"description": "Body or image too large"},
+        429: {"description": "Too many verifications from this address"},
+    },
+)
+async def verify(request: Request, response: Response, services: ServicesDep) -> dict[str, Any]:
+    await run_in_threadpool(_count_attempt, request, services)
+    data = await _read_input(request)
+    outcome: VerificationOutcome = await run_in_threadpool(services.verifier.check, data)
+    response.headers["Cache-Control"] = "no-store"  # names and dates of birth
+    return outcome.as_json()
+
+
+@pages.get("/verify", response_class=HTMLResponse)
+async def verify_page(request: Request, templates: TemplatesDep) -> HTMLResponse:
+    return _render(request, templates, "verify.html", {"error": None})
+
+
+@pages.get("/verify/result")
+async def verify_result_again() -> RedirectResponse:
+    """A reload or bookmark of the result page: results are never stored, so start again."""
+    return RedirectResponse("/verify", status_code=303)
+
+
+@pages.post("/verify/result", response_class=HTMLResponse)
+async def verify_result_page(
+    request: Request, services: ServicesDep, templates: TemplatesDep
+) -> HTMLResponse:
+    """The no-JavaScript path: the form's photo or text, verified, as a page."""
+    await run_in_threadpool(_count_attempt, request, services)
+    _ = templates.gettext(request)
+    try:
+        data = await _read_input(request)
+        outcome = await run_in_threadpool(services.verifier.check, data)
+    except PayloadTooLarge:
+        error = _("The photo is too large. Please send a smaller photo of the QR code.")
+        return _render(request, templates, "verify.html", {"error": error}, status_code=413)
+    except InvalidInput as problem:
+        error = _form_error(problem, _)
+        return _render(request, templates, "verify.html", {"error": error}, status_code=400)
+    return _render(request, templates, "verify_result.html", {"outcome": outcome.as_json()})
+
+
+def _render(
+    request: Request,
+    templates: Templates,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return templates.render(
+        request,
+        name,
+        {**context, "reasons": reason_texts(templates.gettext(request))},
+        status_code=status_code,
+    )
+
+
+def reason_texts(_: Callable[[str], str]) -> dict[str, str]:
+    """What each outcome ``code`` means, in the reader's language (the ``reason`` of an
+    outcome is a technical English detail, shown under it)."""
+    return {
+        "valid": _("The signature, the expiry and the revocation list were checked."),
+        "signature": _(
+            "The signature does not match: the certificate was changed, "
+            "or it was not signed by its issuer."
+        ),
+        "unknown-key": _("The certificate was signed by an issuer this service does not trust."),
+        "expired": _("The certificate has expired."),
+        "revoked": _("The issuer revoked this certificate or replaced it with a corrected one."),
+        "unsupported": _("This kind of certificate cannot be checked here yet."),
+    }
+
+
+def _form_error(problem: InvalidInput, _: Callable[[str], str]) -> str:
+    where = problem.errors[0].location if problem.errors else None
+    if where == _NO_INPUT:
+        return _("Choose a photo of the QR code or paste the certificate text.")
+    if where == NO_QR_CODE:
+        return _("We could not find a QR code in the photo. Try a sharper, closer photo.")
+    return _("This is not a certificate we can read: %(details)s") % {"details": problem.message}
+
+
+def _count_attempt(request: Request, services: Services) -> None:
+    client = request.client.host if request.client else "unknown"
+    services.rate_limiter.hit(
+        _RATE_SCOPE,
+        services.hasher.digest("client-ip", client),
+        limit=services.settings.verifier.requests_per_minute,
+        window_seconds=60,
+    )
+
+
+async def _read_input(request: Request) -> bytes | str:
+    """The certificate from a JSON body, a multipart form (file or text) or the raw body."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        return _payload_from_json(await request.body())
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return await _payload_from_form(request)
+    body = await request.body()
+    if not body.strip():
+        raise InvalidInput("the request has no certificate", [FieldError(_NO_INPUT, "required")])
+    return body
+
+
+def _payload_from_json(body: bytes) -> str:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise InvalidInput("the body is not JSON") from None
+    payload = document.get("payload") if isinstance(document, dict) else None
+    if not isinstance(payload, str) or not payload.strip():
+        raise InvalidInput(
+            'expected {"payload": "<certificate text>"}',
+            [FieldError("payload", "a non-empty string is required")],
+        )
+    return payload
+
+
+async def _payload_from_form(request: Request) -> bytes | str:
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        upload = form.get("file")
+        if isinstance(upload, UploadFile):
+            data = await upload.read()
+            if data:
+                return data
+        text = form.get("payload")
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    finally:
+        await form.close()
+    raise InvalidInput(
+        "send a photo of the QR code (field 'file') or the certificate text (field 'payload')",
+        [FieldError(_NO_INPUT, "required")],
+    )

@@ -1,0 +1,182 @@
+"""Health-wallet formats under DIVOC's ``/certificate/api`` routes, and the SHC issuer keys.
+
+* ``GET /certificate/api/shc-certificate?refId=…`` — SMART Health Card: PDF with the SHC QR,
+  ``type=qrcode`` the QR (PNG), ``type=file`` the ``.smart-health-card`` download;
+* ``POST /certificate/api/eu-certificate?refId=…`` with ``{fn, fnt, gn, gnt}`` — EU DCC: PDF,
+  or ``type=qrcode`` the QR (PNG);
+* ``GET /certificate/api/fhir-certificate?refId=…`` — the signed DDCC:VS FHIR bundle;
+* ``GET /.well-known/jwks.json`` — the SMART Health Card issuer keys, retired ones included;
+* ``GET /.well-known/crl/{kid}.json`` — the SMART Health Card revocation list of a key.
+
+``refId`` is the beneficiary id (preEnrollmentCode). A certificate API client (role
+DISTRIBUTE) reads any beneficiary; a recipient token reads only certificates registered to
+its mobile number (404 for any other, whether or not it exists).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
+
+from certdist.domain.requests import PRE_ENROLLMENT_CODE_PATTERN
+from certdist.domain.roles import Permission
+from certdist.formats.eu_dcc import names_from_request
+from certdist.formats.registry import CertificateBundle
+from certdist.web.deps import Caller, ServicesDep, caller_with_permission
+from certdist.web.routes.distribution import deliver_document
+
+router = APIRouter(prefix="/certificate/api", tags=["health wallets"])
+well_known = APIRouter(tags=["health wallets"])
+
+RefId = Annotated[
+    str,
+    Query(
+        pattern=PRE_ENROLLMENT_CODE_PATTERN,
+        description="Beneficiary id (preEnrollmentCode)",
+        examples=["DEMO0001"],
+    ),
+]
+WalletCaller = Annotated[
+    Caller, Depends(caller_with_permission(Permission.DISTRIBUTE, Permission.RECIPIENT))
+]
+
+Responses = dict[int | str, dict[str, Any]]
+#: The key set's crlVersion changes with the revocation list: neither is cached for long.
+_PUBLIC_SHORT_CACHE = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"}
+_COMMON: Responses = {
+    304: {"description": "Unchanged since the ETag in If-None-Match"},
+    404: {"description": "No live vaccination certificate (or not the recipient's own)"},
+}
+
+
+class EuNames(BaseModel):
+    """Names for the EU DCC: surname and forename with ICAO 9303 transliterations."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"fn": "Mitra", "fnt": "MITRA", "gn": "Bhaya", "gnt": "BHAYA"}]
+        },
+    )
+
+    fn: str | None = None
+    fnt: str | None = None
+    gn: str | None = None
+    gnt: str | None = None
+
+
+def _bundle(services: ServicesDep, caller: Caller, ref_id: str) -> CertificateBundle:
+    return services.wallet.bundle(ref_id, caller=caller.principal, permission=caller.permission)
+
+
+@router.get(
+    "/shc-certificate",
+    responses={
+        200: {
+            "content": {
+                "application/pdf": {},
+                "image/png": {},
+                "application/smart-health-card": {},
+            },
+            "description": "PDF, QR code or .smart-health-card file",
+        },
+        **_COMMON,
+    },
+)
+async def shc_certificate(
+    services: ServicesDep,
+    request: Request,
+    caller: WalletCaller,
+    refId: RefId,
+    type: Annotated[Literal["qrcode", "file"] | None, Query()] = None,
+) -> Response:
+    """The SMART Health Card of the latest vaccination certificate, every dose in it."""
+    bundle = _bundle(services, caller, refId)
+    name = {"qrcode": "shc", "file": "shc-file", None: "shc-pdf"}[type]
+    return deliver_document(services, request, caller, bundle, name, attachment=type != "qrcode")
+
+
+@router.post(
+    "/eu-certificate",
+    responses={
+        200: {"content": {"application/pdf": {}, "image/png": {}}, "description": "PDF or QR"},
+        **_COMMON,
+    },
+)
+async def eu_certificate(
+    services: ServicesDep,
+    request: Request,
+    caller: WalletCaller,
+    refId: RefId,
+    type: Annotated[Literal["qrcode"] | None, Query()] = None,
+    names: Annotated[EuNames | None, Body()] = None,
+) -> Response:
+    """The EU Digital COVID Certificate of the latest vaccination certificate. ``fnt`` and
+    ``gnt`` are the ICAO 9303 transliterations (``A-Z`` and ``<``). Without a body the names
+    are derived from the certificate (Latin-script names only; the last word is the surname).
+    """
+    bundle = _bundle(services, caller, refId)
+    pdf = type is None
+    if names is None:
+        name = "eu-dcc-pdf" if pdf else "eu-dcc"
+        return deliver_document(services, request, caller, bundle, name, attachment=pdf)
+    artifact = services.wallet.eu_dcc(
+        bundle,
+        names_from_request(names.model_dump()),
+        pdf=pdf,
+        caller=caller.principal,
+        permission=caller.permission,
+    )
+    disposition = "attachment" if pdf else "inline"
+    return Response(
+        artifact.content,
+        media_type=artifact.media_type,
+        headers={
+            "Cache-Control": "no-store",  # made for this request's names only
+            "Content-Disposition": f'{disposition}; filename="{artifact.filename}"',
+        },
+    )
+
+
+@router.get(
+    "/fhir-certificate",
+    responses={
+        200: {"content": {"application/fhir+json": {}}, "description": "DDCC:VS bundle"},
+        **_COMMON,
+    },
+)
+async def fhir_certificate(
+    services: ServicesDep, request: Request, caller: WalletCaller, refId: RefId
+) -> Response:
+    """The WHO DDCC:VS FHIR document bundle, signed (``Bundle.signature``, detached JWS)."""
+    bundle = _bundle(services, caller, refId)
+    return deliver_document(services, request, caller, bundle, "fhir", attachment=True)
+
+
+@well_known.get("/.well-known/jwks.json")
+async def jwks(services: ServicesDep) -> JSONResponse:
+    """The SMART Health Card issuer's public keys (also verify the FHIR bundle signature);
+    ``crlVersion`` is the ``ctr`` of each key's revocation list."""
+    return JSONResponse(services.wallet.jwks(), headers=_PUBLIC_SHORT_CACHE)
+
+
+@well_known.get(
+    "/.well-known/crl/{kid}.json",
+    responses={404: {"description": "No SMART Health Card key with this kid"}},
+)
+async def revocation_list(
+    services: ServicesDep,
+    kid: Annotated[
+        str,
+        Path(
+            pattern=r"^[A-Za-z0-9_-]{1,128}$",
+            description="The key's RFC 7638 thumbprint, as in the JWK set",
+        ),
+    ],
+) -> JSONResponse:
+    """The SMART Health Card revocation list (``method`` ``rid``): the ``rid`` of every card
+    whose certificate was revoked or replaced by a correction."""
+    return JSONResponse(services.wallet.revocation_list(kid), headers=_PUBLIC_SHORT_CACHE)

@@ -1,0 +1,199 @@
+"""Browser tests: the service served by uvicorn in a background thread, and Chromium.
+
+``live_server`` runs the whole application (SQLite, real keys, the demo certificates of
+``services/demo.py``) on a free local port; a test changes its settings with
+``@pytest.mark.parametrize("live_server", [{"portal": {...}}], indirect=True)``.
+``browser`` is Debian's Chromium driven by Playwright (never ``playwright install``): the
+tests skip, or fail under ``CERTDIST_TEST_STRICT=1``, when it is absent.
+
+``axe_script`` is axe-core from npm, installed once into ``.cache/axe-core/`` (gitignored);
+:func:`assert_accessible` runs it in a page. ``screenshots`` is a gitignored folder
+(``.cache/screenshots/``) for pictures a person looks at.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from certdist.config import Settings
+from certdist.services.container import Services, build_services
+from certdist.services.demo import seed_demo
+from certdist.web.app import create_app
+from tests.conftest import PROJECT_ROOT, require
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    services: Services
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_database_url: str
+) -> Iterator[LiveServer]:
+    port = _free_port()
+    overrides: dict[str, Any] = getattr(request, "param", {})
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=sqlite_database_url,
+        public_url=f"http://127.0.0.1:{port}",
+        log_json=False,
+        access_log=False,
+        **overrides,
+    )
+    services = build_services(settings)
+    seed_demo(services.issuance)
+    config = uvicorn.Config(
+        create_app(settings, services=services),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", services)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """Playwright's driver; one per session (its sync API cannot be started twice)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - depends on the environment
+        require(False, "playwright is not installed (pip install playwright)")
+        raise
+    with sync_playwright() as driver:
+        yield driver
+
+
+def launch_chromium(playwright: Any, *extra_args: str) -> Any:
+    """Debian's Chromium (skips, or fails in strict mode, when it is not installed)."""
+    executable = shutil.which("chromium")
+    require(executable, "chromium not found (Debian package chromium)")
+    return playwright.chromium.launch(
+        executable_path=executable, args=[*CHROMIUM_ARGS, *extra_args]
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    launched = launch_chromium(playwright)
+    try:
+        yield launched
+    finally:
+        launched.close()
+
+
+# --- accessibility and screenshots ---------------------------------------------------------
+
+AXE_VERSION = "4.14.1"
+AXE_DIR = PROJECT_ROOT / ".cache" / "axe-core"
+#: WCAG 2.2 level AA, as axe-core tags its rules.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+SCREENSHOT_DIR = PROJECT_ROOT / ".cache" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """``axe.min.js`` of axe-core, installed with npm once (a lock keeps parallel test
+    workers from installing at the same time)."""
+    npm = shutil.which("npm")
+    require(npm, "npm is needed to install axe-core for the accessibility checks")
+    assert npm is not None
+    AXE_DIR.mkdir(parents=True, exist_ok=True)
+    script = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    with (AXE_DIR / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not script.exists() or _axe_version() != AXE_VERSION:
+            package_json = AXE_DIR / "package.json"
+            if not package_json.exists():  # makes this folder npm's project root
+                package_json.write_text('{"name": "certdist-axe", "private": true}\n')
+            completed = subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--save-exact",
+                    "--no-audit",
+                    "--no-fund",
+                    "--loglevel=error",
+                    f"axe-core@{AXE_VERSION}",
+                ],
+                cwd=AXE_DIR,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            require(completed.returncode == 0, f"npm install axe-core failed: {completed.stderr}")
+    return script
+
+
+def _axe_version() -> str | None:
+    manifest = AXE_DIR / "node_modules" / "axe-core" / "package.json"
+    if not manifest.exists():
+        return None
+    version: str = json.loads(manifest.read_text())["version"]
+    return version
+
+
+def assert_accessible(page: Any, axe_script: Path) -> None:
+    """No axe-core violation of WCAG 2.2 AA on the page as it is now. The page's context
+    needs ``bypass_csp=True``: the pages allow no injected scripts."""
+    page.add_script_tag(path=str(axe_script))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
+    )
+    problems = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
+        + ", ".join(str(node["target"]) for node in violation["nodes"][:5])
+        for violation in result["violations"]
+    ]
+    assert not problems, f"{page.url}:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOT_DIR

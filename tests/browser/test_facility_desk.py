@@ -1,0 +1,71 @@
+"""The facility print desk in Chromium: a staff member signs in, finds a beneficiary by phone
+and date of birth, opens the print view, and "prints" it (Chromium's own print-to-PDF with
+the print stylesheet): the printed page carries the certificate and a QR code that scans
+back to the certificate's payload. axe-core checks every page; screenshots go to
+``.cache/screenshots/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from certdist.formats.divoc_qr import encode_payload
+from certdist.services.demo import DEMO_MOBILE
+from tests.browser.conftest import LiveServer, assert_accessible
+from tests.formats.imaging import rasterise_pdf, scan
+
+
+def test_staff_finds_and_prints_a_certificate(
+    live_server: LiveServer, browser: Any, axe_script: Path, screenshots: Path, tmp_path: Path
+) -> None:
+    context = browser.new_context(bypass_csp=True, locale="en-GB")
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/facility")
+        assert_accessible(page, axe_script)
+        page.get_by_label("User name").fill("nurse-7")
+        page.get_by_label("Password").fill("certdist-demo")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Find a beneficiary").wait_for()
+
+        page.get_by_label("Mobile number").fill(DEMO_MOBILE)
+        page.get_by_label("Date of birth").fill("1968-03-14")
+        page.get_by_role("button", name="Search").click()
+        page.get_by_role("link", name="Asha Devi").click()
+        page.get_by_role("heading", name="Vaccination certificate with booster dose").wait_for()
+        assert_accessible(page, axe_script)
+        page.screenshot(path=str(screenshots / "facility-en-desktop-print.png"), full_page=True)
+
+        printed = page.pdf(format="A4")  # Chromium prints with the print stylesheet
+        image = rasterise_pdf(printed, tmp_path, dpi=200)
+        record = live_server.services.database.certificates().for_beneficiary("DEMO0001")
+        latest = max(record, key=lambda r: r.dose or 0)
+        expected = encode_payload(
+            latest.certificate, form=live_server.services.settings.qr_payload_form
+        )
+        assert expected in scan(image)
+    finally:
+        context.close()
+
+
+def test_the_desk_without_javascript(live_server: LiveServer, browser: Any) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/facility")
+        page.get_by_label("User name").fill("nurse-8")
+        page.get_by_label("Password").fill("wrong")
+        page.get_by_role("button", name="Sign in").click()
+        assert page.get_by_role("alert").is_visible()
+        page.get_by_label("Password").fill("certdist-demo")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_label("Mobile number").fill(DEMO_MOBILE)
+        page.get_by_label("Date of birth").fill("1996-01-25")
+        page.get_by_role("button", name="Search").click()
+        page.get_by_role("link", name="प्रिया शर्मा").click()
+        assert page.get_by_role("img", name="QR code of certificate").count() == 1
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(live_server.url + "/facility/certificates/DEMO0003")
+        assert page.get_by_label("User name").is_visible()
+    finally:
+        context.close()

@@ -1,0 +1,243 @@
+"""The citizen portal in Chromium: the whole journey with JavaScript on and off, in English
+and Hindi, the code read from the SMS outbox; axe-core finds no WCAG 2.2 AA violation on any
+page; screenshots of every page at desktop and mobile width go to ``.cache/screenshots/``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certdist.services.demo import DEMO_MOBILE
+from certdist.web.i18n import Catalogs
+from tests.browser.conftest import LiveServer, assert_accessible
+from tests.web.portal_helpers import outbox_reader, sent_count, wait_for_code
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 390, "height": 844}}
+FAMILY = ("Asha Devi", "Ravi Kumar", "प्रिया शर्मा")
+
+
+class Journey:
+    """One visit: a page in a browser context, with the checks every page gets."""
+
+    def __init__(
+        self,
+        server: LiveServer,
+        page: Any,
+        lang: str,
+        *,
+        javascript: bool,
+        axe_script: Path,
+        screenshots: Path,
+    ) -> None:
+        self.server = server
+        self.page = page
+        self.lang = lang
+        self.javascript = javascript
+        self.axe_script = axe_script
+        self.screenshots = screenshots
+        self.t: Callable[[str], str] = Catalogs().translations(lang).gettext
+        self.checked: list[str] = []
+
+    def url(self, path: str) -> str:
+        return self.server.url + path
+
+    def check(self, name: str) -> None:
+        """The page is in the right language, passes axe (scripts allowed) and is
+        photographed at both widths (once, in the run with scripts)."""
+        assert self.page.locator("html").get_attribute("lang") == self.lang
+        self.checked.append(name)
+        if not self.javascript:
+            return
+        assert_accessible(self.page, self.axe_script)
+        for viewport, size in VIEWPORTS.items():
+            self.page.set_viewport_size(size)
+            self.page.screenshot(
+                path=str(self.screenshots / f"portal-{self.lang}-{viewport}-{name}.png"),
+                full_page=True,
+            )
+        self.page.set_viewport_size(VIEWPORTS["desktop"])
+
+    def link(self, text: str, person: str | None = None) -> Any:
+        name = f"{self.t(text)} – {person}" if person else self.t(text)
+        return self.page.get_by_role("link", name=name, exact=True)
+
+    def button(self, text: str) -> Any:
+        return self.page.get_by_role("button", name=self.t(text), exact=True)
+
+    def field(self, text: str) -> Any:
+        return self.page.get_by_label(self.t(text), exact=True)
+
+    def download(self, text: str, person: str) -> bytes:
+        with self.page.expect_download() as started:
+            self.link(text, person).click()
+        path = started.value.path()
+        return Path(path).read_bytes()
+
+
+@pytest.fixture
+def journey_factory(
+    live_server: LiveServer, browser: Any, axe_script: Path, screenshots: Path
+) -> Iterator[Callable[[str, bool], Journey]]:
+    contexts: list[Any] = []
+
+    def make(lang: str, javascript: bool) -> Journey:
+        # bypass_csp: only so that axe can be injected; the pages themselves run no script.
+        context = browser.new_context(
+            java_script_enabled=javascript,
+            bypass_csp=True,
+            accept_downloads=True,
+            viewport=VIEWPORTS["desktop"],
+        )
+        contexts.append(context)
+        return Journey(
+            live_server,
+            context.new_page(),
+            lang,
+            javascript=javascript,
+            axe_script=axe_script,
+            screenshots=screenshots,
+        )
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "hi"])
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_the_whole_journey(
+    journey_factory: Callable[[str, bool], Journey], lang: str, javascript: bool
+) -> None:
+    journey = journey_factory(lang, javascript)
+    page, t = journey.page, journey.t
+    outbox = journey.server.services.portal.sms_outbox
+
+    page.goto(journey.url("/"))
+    if lang != "en":
+        page.get_by_role("link", name="हिन्दी").click()
+    assert page.get_by_role("heading", level=1).inner_text() == t(
+        "Download your Vaccination Certificate"
+    )
+    journey.check("home")
+
+    journey.link("Download").click()
+    page.wait_for_url(journey.url("/portal/login"))
+    journey.check("login")
+
+    journey.field("Mobile number").fill("12ab")
+    journey.button("Send code").click()
+    alert = page.get_by_role("alert")
+    assert t("Enter a valid mobile number, for example 98765 43210.") in alert.inner_text()
+    assert journey.field("Mobile number").get_attribute("aria-invalid") == "true"
+    journey.check("login-error")
+
+    before = sent_count(outbox, DEMO_MOBILE)
+    journey.field("Mobile number").fill("90000 00001")
+    journey.button("Send code").click()
+    page.wait_for_url(journey.url("/portal/verify"))
+    code_field = journey.field("6-digit code")
+    assert code_field.get_attribute("autocomplete") == "one-time-code"
+    assert code_field.get_attribute("inputmode") == "numeric"
+    journey.check("code")
+
+    code = wait_for_code(outbox_reader(outbox), DEMO_MOBILE, not_before=before)
+    sms = outbox_reader(outbox)()[0][1]
+    assert sms.endswith(f"@127.0.0.1 #{code}")
+    assert ("आपका टीकाकरण" in sms) == (lang == "hi")
+    code_field.fill("000000" if code != "000000" else "111111")
+    journey.button("Continue").click()
+    wrong = t("That code is not right, or it has expired. Check the SMS, or ask for a new code.")
+    assert wrong in page.get_by_role("alert").inner_text()
+    journey.check("code-error")
+
+    journey.field("6-digit code").fill(code)
+    journey.button("Continue").click()
+    page.wait_for_url(journey.url("/portal/certificates"))
+    headings = page.get_by_role("heading", level=2).all_inner_texts()
+    assert headings == list(FAMILY)
+    journey.check("certificates")
+
+    assert journey.download("Certificate (PDF)", "Asha Devi").startswith(b"%PDF")
+    assert journey.download("QR code (image)", "Ravi Kumar").startswith(b"\x89PNG")
+    assert b'"ProofOfVaccinationCredential"' in journey.download(
+        "Signed credential (JSON)", "प्रिया शर्मा"
+    )
+
+    journey.link("Print view", "Asha Devi").click()
+    page.wait_for_url("**/print")
+    image = page.get_by_role("img")
+    answer = page.context.request.get(journey.url(image.get_attribute("src")))
+    assert answer.ok
+    assert answer.headers["content-type"] == "image/png"
+    journey.check("print")
+
+    journey.link("Back to your certificates").click()
+    journey.link("Show QR code only", "Asha Devi").click()
+    page.wait_for_url("**/qr")
+    assert page.get_by_role("heading", level=1).inner_text() == "Asha Devi"
+    journey.check("qr-only")
+
+    missing = page.goto(journey.url("/portal/certificates/000000000000/print"))
+    assert missing.status == 404
+    assert page.get_by_role("heading", level=1).inner_text() == t("Page not found")
+    journey.check("not-found")
+
+    page.goto(journey.url("/dev/sms"))
+    journey.check("dev-sms")
+
+    page.goto(journey.url("/portal/certificates"))
+    journey.button("Log out").click()
+    page.wait_for_url(journey.url("/?logged_out=1"))
+    assert t("You have logged out.") in page.get_by_role("status").inner_text()
+    journey.check("logged-out")
+    page.goto(journey.url("/portal/certificates"))
+    assert page.url == journey.url("/portal/login")
+
+    assert journey.checked == [
+        "home",
+        "login",
+        "login-error",
+        "code",
+        "code-error",
+        "certificates",
+        "print",
+        "qr-only",
+        "not-found",
+        "dev-sms",
+        "logged-out",
+    ]
+
+
+@pytest.mark.parametrize("live_server", [{"portal": {"require_birth_year": True}}], indirect=True)
+@pytest.mark.parametrize("lang", ["en", "hi"])
+def test_the_year_of_birth_check(
+    journey_factory: Callable[[str, bool], Journey], lang: str
+) -> None:
+    journey = journey_factory(lang, True)
+    page, t = journey.page, journey.t
+    outbox = journey.server.services.portal.sms_outbox
+    page.context.add_cookies([{"name": "lang", "value": lang, "url": journey.url("/")}])
+    page.goto(journey.url("/portal/login"))
+    journey.field("Mobile number").fill(DEMO_MOBILE)
+    journey.button("Send code").click()
+    journey.field("6-digit code").fill(wait_for_code(outbox_reader(outbox), DEMO_MOBILE))
+    journey.button("Continue").click()
+    page.wait_for_url(journey.url("/portal/certificates"))
+    journey.check("certificates-locked")
+
+    journey.link("Confirm year of birth to download", "Ravi Kumar").click()
+    journey.check("confirm")
+    journey.field("Year of birth").fill("1966")
+    journey.button("Confirm").click()
+    assert (
+        t("The year of birth does not match our records.") in page.get_by_role("alert").inner_text()
+    )
+    journey.check("confirm-error")
+    journey.field("Year of birth").fill("1965")
+    journey.button("Confirm").click()
+    page.wait_for_url(journey.url("/portal/certificates"))
+    assert journey.download("Certificate (PDF)", "Ravi Kumar").startswith(b"%PDF")
+    assert journey.link("Confirm year of birth to download", "Asha Devi").count() == 1

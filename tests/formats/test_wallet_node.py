@@ -1,0 +1,115 @@
+"""What we issue for health wallets verifies in the independent JavaScript verifiers that
+wallet and verifier apps use (DESIGN §7), and tampered copies fail there:
+
+* ``@pathcheck/dcc-sdk`` for EU DCC ``HC1:`` texts (with our DSC certificate);
+* ``@pathcheck/shc-sdk`` for SMART Health Cards (fetching ``<iss>/.well-known/jwks.json``
+  from what our endpoint serves, through the local fetch stub), with the ``rid`` and
+  ``crlVersion`` of our revocation support in place.
+
+``cwt`` (PyPI) checks the same EU DCCs in ``test_eu_dcc.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from certdist.config import Settings
+from certdist.domain.requests import CertificationRequest
+from certdist.formats.eu_dcc import DccNames
+from certdist.formats.registry import CertificateBundle
+from certdist.services.container import Services, build_services
+from certdist.signing.jose import b64url, b64url_decode
+from certdist.web.app import create_app
+from tests.factories import vaccination_request_body
+from tests.formats.test_eu_dcc import tampered_variants
+from tests.node_verifiers import DCC_HARNESS, SHC_HARNESS, NodeVerifiers, node_verifiers
+
+pytestmark = pytest.mark.node
+
+__all__ = ["node_verifiers"]
+
+NAMES = DccNames(fnt="MITRA", gnt="BHAYA", fn="Mitra", gn="Bhaya")
+
+
+@pytest.fixture
+def issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
+    services = build_services(
+        Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url, log_json=False)
+    )
+    services.issuance.certify(
+        [
+            CertificationRequest.model_validate(vaccination_request_body("NODE1", dose=d))
+            for d in (1, 2, 3)
+        ]
+    )
+    yield services
+    services.close()
+
+
+def latest(services: Services) -> CertificateBundle:
+    return services.distribution.bundle("NODE1")
+
+
+def test_dcc_sdk_verifies_our_hc1(node_verifiers: NodeVerifiers, issuing: Services) -> None:
+    issuers = issuing.wallet.issuers
+    text = issuers.dcc.hc1(latest(issuing), NAMES)
+    signer = issuers.document_signers.active
+    ours = {base64.b64encode(signer.kid).decode(): base64.b64encode(signer.der).decode()}
+    forged = tampered_variants(text)["signature"]
+    # A DSC of another deployment presented under our kid: the signature cannot match.
+    other = build_services(
+        Settings(
+            data_dir=issuing.settings.data_dir.parent / "other",
+            database_url=issuing.settings.database_url,
+        )
+    )
+    stranger = other.wallet.issuers.document_signers.active
+    other.close()
+    theirs = {base64.b64encode(signer.kid).decode(): base64.b64encode(stranger.der).decode()}
+    cases = [
+        {"text": text, "certificates": ours},
+        {"text": forged, "certificates": ours},
+        {"text": text, "certificates": theirs},
+    ]
+    results = node_verifiers.run(DCC_HARNESS, cases)
+    assert [r["status"] for r in results] == ["verified", "invalid_signature", "invalid_signature"]
+
+
+def tampered_card(jws: str) -> str:
+    header, payload, signature = jws.split(".")
+    data = json.loads(zlib.decompress(b64url_decode(payload), -15))
+    data["vc"]["credentialSubject"]["fhirBundle"]["entry"][1]["resource"]["lotNumber"] = "FORGED"
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = packer.compress(json.dumps(data, separators=(",", ":")).encode()) + packer.flush()
+    return f"{header}.{b64url(body)}.{signature}"
+
+
+def test_shc_sdk_verifies_our_cards_with_our_jwks(
+    node_verifiers: NodeVerifiers, issuing: Services
+) -> None:
+    with TestClient(create_app(issuing.settings, services=issuing)) as client:
+        jwks: dict[str, Any] = client.get("/.well-known/jwks.json").json()
+    issuer = issuing.wallet.issuers.shc
+    jws = issuer.jws(latest(issuing))
+    # What the SDK gets carries revocation: the card its rid, each key its crlVersion.
+    assert json.loads(zlib.decompress(b64url_decode(jws.split(".")[1]), -15))["vc"]["rid"]
+    assert all(key["crlVersion"] == 1 for key in jwks["keys"])
+    served = {f"{issuer.issuer}/.well-known/jwks.json": jwks}
+    header, payload, signature = jws.split(".")
+    flipped = ("B" if signature[0] == "A" else "A") + signature[1:]
+    cases = [
+        {"jws": jws, "fetch": served},
+        {"jws": tampered_card(jws), "fetch": served},
+        {"jws": f"{header}.{payload}.{flipped}", "fetch": served},
+        {"jws": jws, "fetch": {}},  # the issuer's keys cannot be found: not verified
+    ]
+    results = node_verifiers.run(SHC_HARNESS, cases)
+    assert [r["verified"] for r in results] == [True, False, False, False]

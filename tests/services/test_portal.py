@@ -1,0 +1,122 @@
+"""What a logged-in citizen sees and downloads: scoped to their number, every format of the
+registry, the optional year-of-birth check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from certdist.config import PortalSettings, Settings
+from certdist.domain.requests import CertificationRequest
+from certdist.errors import InvalidInput, NotFound, RateLimited
+from certdist.services.container import Services, build_services
+from certdist.services.demo import DEMO_MOBILE, seed_demo
+from tests.factories import vaccination_request_body
+
+NEIGHBOUR = "+919880414889"
+
+
+def _services(tmp_path: Path, url: str, **portal: object) -> Services:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        log_json=False,
+        portal=PortalSettings.model_validate(portal),
+    )
+    services = build_services(settings)
+    seed_demo(services.issuance)
+    neighbour = vaccination_request_body("NBR0001", mobile=NEIGHBOUR, name="Neighbour")
+    services.issuance.certify([CertificationRequest.model_validate(neighbour)])
+    return services
+
+
+@pytest.fixture
+def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
+    built = _services(tmp_path, migrated_database_url)
+    yield built
+    built.close()
+
+
+def test_every_beneficiary_on_the_number_with_every_dose(services: Services) -> None:
+    portal = services.portal.certificates
+    family = portal.beneficiaries(DEMO_MOBILE, frozenset())
+    assert [b.pre_enrollment_code for b in family] == ["DEMO0001", "DEMO0002", "DEMO0003"]
+    asha = family[0].certificates[0]
+    assert asha.view.vaccination is not None
+    assert asha.view.vaccination.dose == 3
+    assert [d.dose for d in asha.view.doses] == [3, 2, 1]
+    assert not asha.needs_birth_year
+    assert [b.pre_enrollment_code for b in portal.beneficiaries(NEIGHBOUR, frozenset())] == [
+        "NBR0001"
+    ]
+    assert portal.beneficiaries("+919000000099", frozenset()) == []
+
+
+def test_registration_is_known_without_saying_more(services: Services) -> None:
+    portal = services.portal.certificates
+    assert portal.is_registered(DEMO_MOBILE)
+    assert not portal.is_registered("+919000000099")
+
+
+def test_downloads_are_scoped_to_the_number(services: Services) -> None:
+    portal = services.portal.certificates
+    mine = portal.beneficiaries(DEMO_MOBILE, frozenset())[0].certificates[0].certificate_id
+    theirs = portal.beneficiaries(NEIGHBOUR, frozenset())[0].certificates[0].certificate_id
+    pdf = portal.download(DEMO_MOBILE, mine, "pdf", frozenset())
+    assert pdf.content.startswith(b"%PDF")
+    for certificate_id in (theirs, "000000000000", "../etc", "x" * 100):
+        with pytest.raises(NotFound):
+            portal.download(DEMO_MOBILE, certificate_id, "pdf", frozenset())
+        with pytest.raises(NotFound):
+            portal.certificate(DEMO_MOBILE, certificate_id, frozenset())
+    with pytest.raises(NotFound):
+        portal.download(DEMO_MOBILE, mine, "no-such-format", frozenset())
+
+
+def test_every_registered_format_is_offered_and_downloads(services: Services) -> None:
+    portal = services.portal.certificates
+    names = [fmt.name for fmt in portal.formats()]
+    assert {"pdf", "qr", "json"} <= set(names)
+    mine = portal.beneficiaries(DEMO_MOBILE, frozenset())[0].certificates[0].certificate_id
+    for fmt in portal.formats():
+        artifact = portal.download(DEMO_MOBILE, mine, fmt.name, frozenset())
+        assert artifact.media_type == fmt.media_type
+        assert artifact.content
+
+
+def test_portal_downloads_are_audited_without_the_number(services: Services) -> None:
+    portal = services.portal.certificates
+    mine = portal.beneficiaries(DEMO_MOBILE, frozenset())[0].certificates[0]
+    portal.download(DEMO_MOBILE, mine.certificate_id, "json", frozenset())
+    (entry,) = services.database.audit().for_beneficiary(mine.pre_enrollment_code)
+    assert entry.issuer == "certdist-portal"
+    assert entry.format == "json"
+    assert DEMO_MOBILE[3:] not in entry.actor
+
+
+def test_the_year_of_birth_check_guards_downloads(tmp_path: Path, sqlite_database_url: str) -> None:
+    services = _services(
+        tmp_path, sqlite_database_url, require_birth_year=True, birth_year_attempts=3
+    )
+    try:
+        portal = services.portal.certificates
+        asha = portal.beneficiaries(DEMO_MOBILE, frozenset())[0].certificates[0]
+        assert asha.needs_birth_year
+        with pytest.raises(NotFound):
+            portal.download(DEMO_MOBILE, asha.certificate_id, "pdf", frozenset())
+        with pytest.raises(InvalidInput):
+            portal.confirm_birth_year(DEMO_MOBILE, asha.certificate_id, "1969", session_key="s")
+        code = portal.confirm_birth_year(DEMO_MOBILE, asha.certificate_id, "1968", session_key="s")
+        assert code == "DEMO0001"
+        confirmed = frozenset({code})
+        assert portal.download(DEMO_MOBILE, asha.certificate_id, "pdf", confirmed).content
+        ravi = portal.beneficiaries(DEMO_MOBILE, confirmed)[1].certificates[0]
+        assert ravi.needs_birth_year  # each beneficiary is confirmed on its own
+        with pytest.raises(InvalidInput):
+            portal.confirm_birth_year(DEMO_MOBILE, ravi.certificate_id, "1900", session_key="s")
+        with pytest.raises(RateLimited):  # the 4th try of this session, even a right one
+            portal.confirm_birth_year(DEMO_MOBILE, ravi.certificate_id, "1965", session_key="s")
+    finally:
+        services.close()

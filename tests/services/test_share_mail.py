@@ -1,0 +1,144 @@
+"""A citizen e-mails a certificate: attachment or link, limits, no personal data in the mail,
+delivered over real SMTP with the attachment byte for byte."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from certdist.domain.roles import Permission, Principal
+from certdist.errors import InvalidInput, NotFound, RateLimited
+from certdist.services.clock import FixedClock
+from certdist.services.container import Services, build_services
+from certdist.services.ids import SequentialCertificateIds
+from certdist.services.mail import SmtpMailSender
+from certdist.services.outbox import build_worker
+from certdist.services.share_mail import ATTACHMENT_NAME, ShareMode
+from certdist.services.sms import RecordingSms
+from certdist.storage.outbox import MessageKind
+from tests.services import delivery_fixtures, smtp
+from tests.services.delivery_fixtures import MOBILE, delivery_settings, request
+from tests.services.smtp import SmtpServer
+
+clock = delivery_fixtures.clock
+services = delivery_fixtures.services
+smtp_server = smtp.smtp_server
+
+FRIEND = "friend@example.org"
+
+
+def issue(services: Services, code: str = "MAIL0001") -> str:
+    [issued] = services.issuance.certify([request(code)])
+    return issued.certificate_id
+
+
+def owners_download(services: Services, certificate_id: str) -> bytes:
+    owner = Principal("owner", "owner", frozenset({"recipient"}), mobile=MOBILE)
+    bundle = services.distribution.bundle_for_recipient(certificate_id, MOBILE)
+    return services.distribution.render(
+        bundle, "pdf", caller=owner, permission=Permission.RECIPIENT
+    ).content
+
+
+def test_the_attachment_is_the_download_under_a_server_chosen_name(services: Services) -> None:
+    certificate_id = issue(services)
+    message_id = services.share_mail.send(MOBILE, certificate_id, FRIEND)
+    stored = services.database.outbox().get(message_id)
+    assert stored is not None
+    assert stored.recipient == FRIEND
+    assert stored.attachment == owners_download(services, certificate_id)
+    assert stored.payload["attachment"]["filename"] == ATTACHMENT_NAME
+    assert stored.payload["subject"] == "A health certificate has been shared with you"
+    assert "Bhaya" not in str(stored.payload)
+
+
+def test_link_mode_mails_a_one_day_share_link(services: Services) -> None:
+    certificate_id = issue(services)
+    message_id = services.share_mail.send(MOBILE, certificate_id, FRIEND, mode=ShareMode.LINK)
+    stored = services.database.outbox().get(message_id)
+    assert stored is not None
+    assert stored.attachment is None
+    token = re.search(r"https://certs\.example/s/([A-Za-z0-9_-]{43})", stored.payload["text"])
+    assert token is not None
+    link = services.sharing.resolve(token.group(1))
+    assert link.expires_at - link.created_at == timedelta(days=1)
+
+
+def test_the_mail_is_in_the_requested_language(services: Services) -> None:
+    message_id = services.share_mail.send(MOBILE, issue(services), FRIEND, language="hi")
+    stored = services.database.outbox().get(message_id)
+    assert stored is not None
+    assert stored.payload["subject"] == "आपके साथ एक स्वास्थ्य प्रमाणपत्र साझा किया गया है"
+
+
+@pytest.mark.parametrize("address", ["", "friend", "a@b.example\nBcc: x@evil.example"])
+def test_bad_addresses_are_refused(services: Services, address: str) -> None:
+    with pytest.raises(InvalidInput):
+        services.share_mail.send(MOBILE, issue(services), address)
+
+
+def test_only_the_owner_can_mail_a_certificate(services: Services) -> None:
+    certificate_id = issue(services)
+    with pytest.raises(NotFound):
+        services.share_mail.send("+919000000002", certificate_id, FRIEND)
+    mails = [m for m in services.database.outbox().messages() if m.kind is MessageKind.MAIL]
+    assert mails == []
+
+
+def test_limits_per_recipient_and_per_account(
+    tmp_path: Path, migrated_database_url: str, clock: FixedClock
+) -> None:
+    settings = delivery_settings(
+        tmp_path,
+        migrated_database_url,
+        share_mail_per_account_per_day=3,
+        share_mail_per_recipient_per_day=2,
+        notify_on_issue=False,
+    )
+    built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
+    try:
+        certificate_id = issue(built)
+        built.share_mail.send(MOBILE, certificate_id, FRIEND)
+        built.share_mail.send(MOBILE, certificate_id, FRIEND.upper())
+        with pytest.raises(RateLimited):
+            built.share_mail.send(MOBILE, certificate_id, FRIEND)
+        built.share_mail.send(MOBILE, certificate_id, "other@example.org")
+        with pytest.raises(RateLimited):
+            built.share_mail.send(MOBILE, certificate_id, "third@example.org")
+        assert len(built.database.outbox().messages()) == 3
+        clock.advance(timedelta(days=1))
+        built.share_mail.send(MOBILE, certificate_id, FRIEND)
+    finally:
+        built.close()
+
+
+def test_delivered_over_smtp_byte_for_byte(
+    tmp_path: Path, migrated_database_url: str, clock: FixedClock, smtp_server: SmtpServer
+) -> None:
+    settings = delivery_settings(
+        tmp_path,
+        migrated_database_url,
+        backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_starttls=False,
+        notify_on_issue=False,
+    )
+    built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
+    try:
+        certificate_id = issue(built)
+        built.share_mail.send(MOBILE, certificate_id, FRIEND)
+        worker = build_worker(
+            settings, built.database, SmtpMailSender(settings.mail), RecordingSms(), clock
+        )
+        assert worker.run_once() == 1
+        [received] = smtp_server.mailbox.messages
+        [part] = list(received.iter_attachments())
+        assert part.get_filename() == ATTACHMENT_NAME
+        assert part.get_content() == owners_download(built, certificate_id)
+        assert "Bhaya" not in str(received["Subject"])
+    finally:
+        built.close()

@@ -1,0 +1,136 @@
+"""The wallet service's keys: the SHC issuer key set (retired keys included), the DSCs in
+development and production, the production checks of the wallet settings, and the SMART
+Health Card revocation list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from certdist.config import Settings, WalletSettings
+from certdist.domain.models import VACCINATION
+from certdist.errors import ConfigurationError
+from certdist.formats.shc import ShcIssuer, verify_shc
+from certdist.services.clock import SystemClock
+from certdist.services.hashing import KeyedHasher
+from certdist.services.wallet import (
+    ShcRevocationList,
+    build_wallet_issuers,
+    open_document_signers,
+    shc_jwks,
+    shc_revocation_ids,
+)
+from certdist.signing.jose import public_key_from_jwk, thumbprint
+from certdist.signing.keys import KeyStore, KeyUse
+from certdist.storage.repository import WithdrawnCertificate, WithdrawnCertificates
+from tests.formats.wallet_samples import NOW, SHC_CODES, bundle, sample_revocation_id
+
+
+def test_jwks_lists_active_and_retired_shc_keys_and_both_verify(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    keys = KeyStore.init_directory(settings.keys_dir, credential_algorithm="Ed25519", now=NOW)
+    old_card = ShcIssuer(
+        settings.public_url,
+        keys.active(KeyUse.SHC),
+        SHC_CODES,
+        revocation_id=sample_revocation_id,
+    ).jws(bundle(1))
+    keys.rotate(KeyUse.SHC, NOW)
+    issuers = build_wallet_issuers(settings, keys, SystemClock(), hasher=KeyedHasher(b"k" * 32))
+    new_card = issuers.shc.jws(bundle(1))
+    published = shc_jwks(keys)["keys"]
+    assert len(published) == 2
+    by_kid = {}
+    for jwk in published:
+        assert set(jwk) == {"kty", "crv", "x", "y", "kid", "use", "alg"}
+        assert (jwk["use"], jwk["alg"]) == ("sig", "ES256")
+        key = public_key_from_jwk(jwk)
+        assert jwk["kid"] == thumbprint(key)
+        by_kid[jwk["kid"]] = key
+    for card in (old_card, new_card):
+        verify_shc(card, lambda iss, kid: [by_kid[kid]] if kid in by_kid else [], NOW)
+
+
+def test_production_refuses_generated_dsc_and_loads_configured_ones(tmp_path: Path) -> None:
+    assert WalletSettings().production_problems()
+    with pytest.raises(ConfigurationError, match=r"wallet\.dcc_dsc_certificate_files"):
+        Settings(mode="production", public_url="https://x.test").check()  # type: ignore[arg-type]
+
+    development = Settings(data_dir=tmp_path / "dev")
+    keys = KeyStore.init_directory(development.keys_dir, credential_algorithm="Ed25519", now=NOW)
+    local = open_document_signers(development, keys, SystemClock())
+    certificate = tmp_path / "dsc.pem"
+    certificate.write_bytes(local.active.certificate.public_bytes(serialization.Encoding.PEM))
+    configured = Settings(
+        data_dir=tmp_path / "prod",
+        wallet=WalletSettings(dcc_dsc_certificate_files=[certificate]),
+    )
+    assert configured.wallet.production_problems() == []
+    signers = open_document_signers(configured, keys, SystemClock())
+    assert signers.active.kid == local.active.kid
+    assert signers.ca is None
+    assert not (tmp_path / "prod").exists()  # nothing generated
+
+
+def test_wallet_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CERTDIST_WALLET__DCC_COUNTRY", "LK")
+    monkeypatch.setenv("CERTDIST_WALLET__DCC_VALIDITY_DAYS", "180")
+    monkeypatch.setenv(
+        "CERTDIST_WALLET__DCC_VACCINES",
+        '{"sinopharm": {"vp": "1157024006", "mp": "BBIBP-CorV", "ma": "ORG-100020693"}}',
+    )
+    wallet = Settings().wallet
+    assert wallet.dcc_country == "LK"
+    assert wallet.dcc_validity_days == 180
+    assert wallet.dcc_vaccines["sinopharm"].mp == "BBIBP-CorV"
+    monkeypatch.setenv("CERTDIST_WALLET__DCC_COUNTRY", "India")
+    with pytest.raises(ValueError, match="dcc_country"):
+        Settings()
+
+
+class FakeWithdrawals:
+    """The one repository query the revocation list makes, over a fixed list."""
+
+    def __init__(self, entries: list[WithdrawnCertificate]) -> None:
+        self.entries = entries
+
+    def withdrawn(self, entity_type: str, *, limit: int) -> WithdrawnCertificates:
+        assert entity_type == VACCINATION  # cards are issued for vaccinations only
+        return WithdrawnCertificates(len(self.entries), self.entries[:limit])
+
+
+def test_revocation_list_names_withdrawn_certificates_by_rid(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    revoked = WithdrawnCertificate("1001", revoked=True)
+    corrected = WithdrawnCertificate("1002", revoked=False)
+    repository = FakeWithdrawals([corrected, revoked])
+    revocations = ShcRevocationList(
+        repository,  # type: ignore[arg-type]
+        sample_revocation_id,
+        limit=2,
+    )
+    assert revocations.version() == 3
+    assert revocations.document("kid-1") == {
+        "kid": "kid-1",
+        "method": "rid",
+        "ctr": 3,
+        "rids": [sample_revocation_id("1002"), sample_revocation_id("1001")],
+    }
+    assert revocations.withdrawn(sample_revocation_id("1001")) == revoked
+    assert revocations.withdrawn(sample_revocation_id("1002")) == corrected
+    assert revocations.withdrawn(sample_revocation_id("1003")) is None
+    assert not caplog.records
+    repository.entries.append(WithdrawnCertificate("1003", revoked=True))
+    assert revocations.document("kid-1")["ctr"] == 4
+    assert len(revocations.document("kid-1")["rids"]) == 2
+    assert "only the newest withdrawals" in caplog.text
+
+
+def test_rids_are_keyed_hashes_of_the_certificate_id() -> None:
+    rid = shc_revocation_ids(KeyedHasher(b"k" * 32))
+    assert rid("1001") == rid("1001") != rid("1002")
+    assert rid("1001") != shc_revocation_ids(KeyedHasher(b"j" * 32))("1001")
+    assert len(rid("1001")) == 11

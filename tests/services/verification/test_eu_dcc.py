@@ -1,0 +1,122 @@
+"""EU DCC: the conformance vectors agree with EXPECTEDRESULTS, configured DSCs, and our own
+HC1 revoked with its certificate."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from certdist.config import VerifierSettings
+from certdist.errors import InvalidInput
+from certdist.services.clock import FixedClock
+from certdist.services.container import Services
+from certdist.services.verification import FormatCheckers, Status, Verifier, check_hc1, check_shc
+from certdist.signing.contexts import ContextLoader
+from certdist.signing.trust import TrustStore
+from certdist.storage.database import Database
+from tests.conftest import SHARED_TESTDATA
+from tests.services.verification.samples import ServicesFactory, issue
+
+
+def dcc_vectors() -> list[str]:
+    return sorted(p.stem for p in (SHARED_TESTDATA / "eu-dcc" / "vectors").glob("*.json"))
+
+
+#: Which EXPECTEDRESULTS step a failed outcome's reason names (the format's step prefixes).
+STEP_OF_REASON = {
+    "EXPECTEDB45DECODE": ("base45:",),
+    "EXPECTEDCOMPRESSION": ("zlib:",),
+    "EXPECTEDDECODE": ("cose:", "cwt:"),
+    "EXPECTEDVERIFY": ("signature:", "cose:"),
+    "EXPECTEDEXPIRATIONCHECK": ("expiry:",),
+    "EXPECTEDSCHEMAVALIDATION": ("schema:",),
+    "EXPECTEDKEYUSAGE": ("key usage:",),
+}
+
+
+@pytest.fixture(scope="module")
+def dcc_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('dcc') / 'certdist.db'}"
+    with Database(url, deadline_seconds=10) as database:
+        database.migrate()
+        yield database
+
+
+@pytest.mark.parametrize("name", dcc_vectors())
+def test_eu_dcc_vectors_agree_with_expected_results(
+    name: str, testdata: Path, dcc_database: Database
+) -> None:
+    vector = json.loads((testdata / "eu-dcc" / "vectors" / f"{name}.json").read_text())
+    context, expected = vector["TESTCTX"], vector["EXPECTEDRESULTS"]
+    signers = []
+    if context.get("CERTIFICATE"):
+        signers = [x509.load_der_x509_certificate(base64.b64decode(context["CERTIFICATE"]))]
+    clock = datetime.fromisoformat(context["VALIDATIONCLOCK"].replace("Z", "+00:00"))
+    verifier = Verifier(
+        TrustStore(document_signers=signers),
+        dcc_database.certificates(),
+        FixedClock(clock),
+        ContextLoader(),
+        FormatCheckers(hc1=check_hc1, shc=check_shc),
+    )
+    failing = [step for step, result in expected.items() if result is False]
+
+    if expected.get("EXPECTEDUNPREFIX") is False:
+        with pytest.raises(InvalidInput):
+            verifier.check(vector["PREFIX"])
+    elif failing and failing != ["EXPECTEDPICTUREDECODE"]:
+        outcome = verifier.check(vector["PREFIX"])
+        assert outcome.status is Status.INVALID, outcome
+        prefixes = tuple(p for step in failing for p in STEP_OF_REASON[step])
+        assert outcome.reason.startswith(prefixes), outcome.reason
+    elif expected.get("EXPECTEDVERIFY") or expected.get("EXPECTEDEXPIRATIONCHECK"):
+        outcome = verifier.check(vector["PREFIX"])
+        assert outcome.status is Status.VALID, outcome
+        assert outcome.certificate is not None
+        assert outcome.certificate.format == "eu-dcc"
+    else:
+        # Only decoding steps are specified: whatever the outcome, these steps passed.
+        outcome = verifier.check(vector["PREFIX"])
+        passed = tuple(p for step in expected for p in STEP_OF_REASON.get(step, ()))
+        assert outcome.status is Status.VALID or not outcome.reason.startswith(passed)
+
+    if "2DCODE" in vector and "EXPECTEDPICTUREDECODE" in expected:
+        image = base64.b64decode(vector["2DCODE"])
+        if expected["EXPECTEDPICTUREDECODE"]:
+            assert verifier.check(image) == verifier.check(vector["PREFIX"])
+        else:
+            with pytest.raises(InvalidInput):
+                verifier.check(image)
+
+
+def test_a_dsc_configured_in_the_settings(
+    make_services: ServicesFactory, testdata: Path, tmp_path: Path
+) -> None:
+    vector = json.loads((testdata / "eu-dcc" / "vectors" / "SE-1.json").read_text())
+    dsc = tmp_path / "se-dsc.der"
+    dsc.write_bytes(base64.b64decode(vector["TESTCTX"]["CERTIFICATE"]))
+    clock = FixedClock(
+        datetime.fromisoformat(vector["TESTCTX"]["VALIDATIONCLOCK"].replace("Z", "+00:00"))
+    )
+    services = make_services(VerifierSettings(dsc_certificates=[dsc]), clock=clock)
+    view = services.verifier.verify(vector["PREFIX"])
+    assert (view.format, view.kind) == ("eu-dcc", "vaccination")
+    assert view.date_of_birth
+    assert view.name
+    assert view.vaccine
+    assert view.dose
+
+
+def test_our_own_eu_dcc_verifies_and_is_revoked_with_the_certificate(services: Services) -> None:
+    issue(services)
+    hc1 = services.wallet.issuers.dcc.hc1(services.distribution.bundle("BEN0001"))
+    view = services.verifier.verify(hc1)
+    assert (view.format, view.name, view.dose, view.total_doses) == ("eu-dcc", "Bhaya Mitra", 1, 2)
+    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    assert services.verifier.check(hc1).status is Status.REVOKED

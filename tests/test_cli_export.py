@@ -1,0 +1,98 @@
+"""``certdist export``: every format of a beneficiary's latest certificate, to a file or
+stdout, audited; EU DCC names from options or derived from the certificate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from certdist.cli import EXPORT_FORMATS, main
+from certdist.config import Settings
+from certdist.domain.requests import CertificationRequest
+from certdist.formats.eu_dcc import verify_hc1
+from certdist.formats.fhir import verify_fhir
+from certdist.formats.shc import verify_shc
+from certdist.services.container import Services, build_services
+from certdist.signing.jose import public_key_from_jwk
+from tests.factories import vaccination_request_body
+from tests.formats.imaging import open_image, scan
+
+MAGIC = {"application/pdf": b"%PDF-", "image/png": b"\x89PNG"}
+
+
+@pytest.fixture
+def env(tmp_path: Path, migrated_database_url: str) -> dict[str, str]:
+    return {
+        "CERTDIST_DATA_DIR": str(tmp_path / "data"),
+        "CERTDIST_DATABASE_URL": migrated_database_url,
+        "CERTDIST_LOG_JSON": "false",
+        "CERTDIST_LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
+    built = build_services(Settings(data_dir=tmp_path / "data", database_url=migrated_database_url))
+    built.issuance.certify(
+        [
+            CertificationRequest.model_validate(vaccination_request_body("X1", dose=d))
+            for d in (1, 2)
+        ]
+    )
+    yield built
+    built.close()
+
+
+def export(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, ["export", *args], env=env)
+
+
+@pytest.mark.parametrize("format_name", EXPORT_FORMATS)
+def test_every_format_to_a_file(
+    env: dict[str, str], services: Services, tmp_path: Path, format_name: str
+) -> None:
+    out = tmp_path / f"out.{format_name}"
+    result = export(env, "--format", format_name, "X1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    content = out.read_bytes()
+    if format_name.endswith("pdf"):
+        assert content.startswith(MAGIC["application/pdf"])
+    elif format_name in ("qr", "shc", "eu-dcc"):
+        assert content.startswith(MAGIC["image/png"])
+    else:
+        assert json.loads(content)
+    audited = {d.format for d in services.database.audit().for_beneficiary("X1")}
+    assert format_name in audited
+
+
+def test_exports_verify(env: dict[str, str], services: Services) -> None:
+    now = services.clock.now()
+    shc = export(env, "--format", "shc-file", "X1")
+    assert shc.exit_code == 0
+    [jws] = json.loads(shc.stdout_bytes)["verifiableCredential"]
+    keys = {k["kid"]: public_key_from_jwk(k) for k in services.wallet.jwks()["keys"]}
+    verify_shc(jws, lambda iss, kid: [keys[kid]], now)
+    fhir = export(env, "--format", "fhir", "X1")
+    verify_fhir(json.loads(fhir.stdout_bytes), lambda kid: [keys[kid]])
+    dcc = export(env, "--format", "eu-dcc", "--fnt", "MITRA", "--fn", "Mitra", "X1")
+    assert dcc.exit_code == 0, dcc.output
+    [text] = scan(open_image(dcc.stdout_bytes))
+    signers = services.wallet.issuers.document_signers
+    payload = verify_hc1(text.decode(), signers.keys_for_kid, now).payload
+    assert payload["nam"] == {"fn": "Mitra", "fnt": "MITRA"}
+
+
+def test_errors_exit_non_zero_with_a_reason(env: dict[str, str], services: Services) -> None:
+    missing = export(env, "--format", "shc", "NOSUCH")
+    assert missing.exit_code == 1
+    assert "no certificate" in missing.output
+    bad = export(env, "--format", "eu-dcc", "--fnt", "Mitra", "X1")
+    assert bad.exit_code == 2
+    assert "fnt" in bad.output
+    misplaced = export(env, "--format", "pdf", "--fnt", "MITRA", "X1")
+    assert misplaced.exit_code == 2
+    assert "eu-dcc formats only" in misplaced.output

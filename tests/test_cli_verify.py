@@ -1,0 +1,121 @@
+"""``certdist verify``: exit 0 valid, 1 invalid (also expired and revoked), 2 unreadable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from certdist.cli import main
+from certdist.config import Settings
+from certdist.domain.requests import CertificationRequest
+from certdist.formats.divoc_qr import encode_payload
+from certdist.formats.qr_image import qr_png
+from certdist.services.container import Services, build_services
+from tests.factories import vaccination_request_body
+
+
+@pytest.fixture
+def env(tmp_path: Path, migrated_database_url: str) -> dict[str, str]:
+    return {
+        "CERTDIST_DATA_DIR": str(tmp_path / "data"),
+        "CERTDIST_DATABASE_URL": migrated_database_url,
+        "CERTDIST_LOG_JSON": "false",
+        "CERTDIST_LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
+    built = build_services(Settings(data_dir=tmp_path / "data", database_url=migrated_database_url))
+    yield built
+    built.close()
+
+
+def verify(env: dict[str, str], *args: str, stdin: bytes | None = None) -> Result:
+    return CliRunner().invoke(main, ["verify", *args], env=env, input=stdin)
+
+
+def issued_credential(services: Services) -> str:
+    request = CertificationRequest.model_validate(vaccination_request_body())
+    issued = services.issuance.certify([request])
+    return services.issuance.signed_credential(issued[0].certificate_id)
+
+
+def test_a_valid_qr_image(env: dict[str, str], services: Services, tmp_path: Path) -> None:
+    image = tmp_path / "qr.png"
+    image.write_bytes(qr_png(encode_payload(issued_credential(services))))
+    result = verify(env, str(image))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("VALID: ")
+    assert "Bhaya Mitra" in result.stdout
+    assert "Covishield" in result.stdout
+
+
+def test_standard_input(env: dict[str, str], services: Services) -> None:
+    result = verify(env, "-", stdin=issued_credential(services).encode())
+    assert result.exit_code == 0, result.output
+
+
+def test_tampered_is_exit_1(env: dict[str, str], services: Services, tmp_path: Path) -> None:
+    path = tmp_path / "certificate.json"
+    path.write_text(issued_credential(services).replace("Bhaya", "Bhayya"))
+    result = verify(env, str(path))
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: the signature does not match")
+    assert "Bhayya" not in result.stdout  # nothing of an invalid document is shown
+
+
+def test_revoked_is_exit_1(env: dict[str, str], services: Services, tmp_path: Path) -> None:
+    path = tmp_path / "certificate.json"
+    path.write_text(issued_credential(services))
+    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    result = verify(env, str(path))
+    assert result.exit_code == 1
+    assert result.stdout.startswith("REVOKED: ")
+
+
+def test_foreign_key_from_settings(env: dict[str, str], testdata: Path) -> None:
+    signed = str(testdata / "divoc" / "rsa2018-signed.json")
+    assert verify(env, signed).exit_code == 1  # did:india is not trusted by default
+    key = [{"id": "did:india", "path": str(testdata / "divoc" / "rsa2018-public.pem")}]
+    trusted = {**env, "CERTDIST_VERIFIER__CREDENTIAL_KEYS": json.dumps(key)}
+    assert verify(trusted, signed).exit_code == 0
+    assert verify(trusted, str(testdata / "divoc" / "rsa2018-tampered.json")).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("hello", "error: not a certificate"),
+        ("HL0:XYZ", "error: not a certificate"),
+        ("shc:/1", "error: a shc:/ payload must be followed by pairs of digits"),
+    ],
+)
+def test_unreadable_is_exit_2(env: dict[str, str], argument: str, message: str) -> None:
+    result = verify(env, argument)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+
+
+def test_too_large_is_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"x" * 5000)
+    result = verify({**env, "CERTDIST_VERIFIER__MAX_IMAGE_BYTES": "4096"}, str(path))
+    assert result.exit_code == 2
+    assert "larger than 4096 bytes" in result.stderr
+
+
+def test_certificate_text_is_never_read_as_markup(
+    env: dict[str, str], services: Services, tmp_path: Path
+) -> None:
+    request = CertificationRequest.model_validate(vaccination_request_body(name="Bhaya [/] Mitra"))
+    issued = services.issuance.certify([request])
+    path = tmp_path / "certificate.json"
+    path.write_text(services.issuance.signed_credential(issued[0].certificate_id))
+    result = verify(env, str(path))
+    assert result.exit_code == 0, result.output
+    assert "Bhaya [/] Mitra" in result.stdout

@@ -1,0 +1,69 @@
+"""Driving the citizen portal over HTTP in tests: log in by reading the code from the SMS
+outbox (the development backend). Shared by the HTTP and browser tests."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from certdist.storage.sms_outbox import SqlSmsOutbox
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CODE = re.compile(r"#(\d{6})$")
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found is not None, "the page has no CSRF token"
+    return found.group(1)
+
+
+def wait_for_code(
+    read_latest: Callable[[], list[tuple[str, str]]],
+    mobile: str,
+    *,
+    not_before: int = 0,
+    timeout: float = 10.0,
+) -> str:
+    """The code of the newest SMS to ``mobile`` once more than ``not_before`` messages went
+    to it (SMS leave from a background thread, so the test waits a little)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        mine = [body for to, body in read_latest() if to == mobile]
+        if len(mine) > not_before:
+            found = CODE.search(mine[0])
+            assert found is not None, mine[0]
+            return found.group(1)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no SMS to {mobile[-4:]} within {timeout} s")
+        time.sleep(0.05)
+
+
+def outbox_reader(outbox: SqlSmsOutbox | None) -> Callable[[], list[tuple[str, str]]]:
+    assert outbox is not None, "the portal does not use the SMS outbox"
+    return lambda: [(m.recipient, m.body) for m in outbox.latest(200)]
+
+
+def sent_count(outbox: SqlSmsOutbox | None, mobile: str) -> int:
+    return sum(1 for to, _ in outbox_reader(outbox)() if to == mobile)
+
+
+def log_in(client: TestClient, outbox: SqlSmsOutbox | None, mobile: str) -> Response:
+    """The whole login: number, code from the outbox, session cookie. Returns the answer
+    to the code."""
+    before = sent_count(outbox, mobile)
+    token = csrf_of(client.get("/portal/login").text)
+    answer = client.post(
+        "/portal/login", data={"mobile": mobile, "csrf_token": token}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+    code = wait_for_code(outbox_reader(outbox), mobile, not_before=before)
+    answer = client.post(
+        "/portal/verify", data={"code": code, "csrf_token": token}, follow_redirects=False
+    )
+    assert answer.headers.get("location") == "/portal/certificates", answer.text
+    return answer

@@ -1,0 +1,255 @@
+"""The facility print desk: staff sign-in (local and OpenID Connect + PKCE), search, print."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from certdist.config import PrintSettings, Settings, TrustedIssuer
+from certdist.domain.requests import CertificationRequest
+from certdist.errors import ConfigurationError
+from certdist.formats.divoc_qr import encode_payload
+from certdist.formats.qr_image import qr_svg
+from certdist.services.container import Services, build_services
+from certdist.storage.schema import download_audit
+from certdist.web.app import create_app
+from tests.factories import vaccination_request_body
+from tests.oidc_provider import API_AUDIENCE, CLIENT_ID, ISSUER, FakeOidcProvider
+
+MOBILE = "9880414889"
+DOB = "1994-11-30"  # the factory's date of birth
+
+
+def _issue(services: Services, code: str = "BEN0001") -> None:
+    body = vaccination_request_body(code, mobile=MOBILE)
+    services.issuance.certify([CertificationRequest.model_validate(body)])
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def _local_sign_in(client: TestClient) -> None:
+    page = client.get("/facility")
+    assert page.status_code == 200
+    answer = client.post(
+        "/facility/login/local",
+        data={"username": "nurse-7", "password": "certdist-demo", "csrf_token": _csrf(page.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/facility"
+
+
+def test_staff_signs_in_finds_and_prints_a_certificate(
+    client: TestClient, services: Services
+) -> None:
+    _issue(services)
+    _local_sign_in(client)
+    search_page = client.get("/facility")
+    assert "Find a beneficiary" in search_page.text
+    found = client.post(
+        "/facility/search",
+        data={"mobile": MOBILE, "dob": DOB, "csrf_token": _csrf(search_page.text)},
+    )
+    assert found.status_code == 200
+    assert "Bhaya Mitra" in found.text
+    assert "/facility/certificates/BEN0001" in found.text
+
+    printed = client.get("/facility/certificates/BEN0001")
+    assert printed.status_code == 200
+    assert "Bhaya Mitra" in printed.text
+    # The QR is the certificate's own payload, drawn as vector graphics (crisp on paper).
+    record = services.database.certificates().for_beneficiary("BEN0001")[0]
+    payload = encode_payload(record.certificate, form=services.settings.qr_payload_form)
+    assert qr_svg(payload, module_px=3) in printed.text
+    assert printed.headers["cache-control"] == "no-store"
+
+    pdf = client.get("/facility/certificates/BEN0001/pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF-")
+
+    services.database.audit().flush()
+    with services.database.transactions.read() as connection:
+        rows = connection.execute(
+            select(download_audit.c.actor, download_audit.c.format, download_audit.c.permission)
+        ).all()
+    assert ("nurse-7", "print-view", "print") in rows
+    assert ("nurse-7", "pdf", "print") in rows
+
+
+def test_search_with_no_match_and_bad_input(client: TestClient, services: Services) -> None:
+    _issue(services)
+    _local_sign_in(client)
+    token = _csrf(client.get("/facility").text)
+    none = client.post(
+        "/facility/search", data={"mobile": MOBILE, "dob": "2000-01-01", "csrf_token": token}
+    )
+    assert none.status_code == 200
+    assert "0 beneficiaries found" in none.text
+    bad = client.post(
+        "/facility/search", data={"mobile": "12", "dob": "14/03/1980", "csrf_token": token}
+    )
+    assert bad.status_code == 400
+    assert 'role="alert"' in bad.text
+
+
+def test_forms_need_their_csrf_token(client: TestClient, services: Services) -> None:
+    client.get("/facility")
+    refused = client.post(
+        "/facility/login/local",
+        data={"username": "x", "password": "certdist-demo", "csrf_token": "forged"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    _local_sign_in(client)
+    search = client.post("/facility/search", data={"mobile": MOBILE, "dob": DOB})
+    assert search.status_code == 403
+
+
+def test_wrong_password_is_refused(client: TestClient) -> None:
+    page = client.get("/facility")
+    answer = client.post(
+        "/facility/login/local",
+        data={"username": "nurse", "password": "guess", "csrf_token": _csrf(page.text)},
+    )
+    assert answer.status_code == 401
+    assert "not right" in answer.text
+    assert client.get("/facility/certificates/BEN0001", follow_redirects=False).status_code == 303
+
+
+def test_pages_need_a_session_and_logout_ends_it(client: TestClient, services: Services) -> None:
+    _issue(services)
+    for path in ("/facility/certificates/BEN0001", "/facility/certificates/BEN0001/pdf"):
+        assert client.get(path, follow_redirects=False).headers["location"] == "/facility"
+    _local_sign_in(client)
+    cookie = client.cookies.get("certdist_staff")
+    assert cookie
+    token = _csrf(client.get("/facility").text)
+    client.post("/facility/logout", data={"csrf_token": token}, follow_redirects=False)
+    # The server forgot the session: the old cookie no longer works.
+    client.cookies.set("certdist_staff", cookie)
+    assert client.get("/facility/certificates/BEN0001", follow_redirects=False).status_code == 303
+
+
+def test_unknown_beneficiary_is_404(client: TestClient) -> None:
+    _local_sign_in(client)
+    assert client.get("/facility/certificates/NOSUCH").status_code == 404
+
+
+def test_production_refuses_local_staff_sign_in() -> None:
+    problems = PrintSettings().production_problems()
+    assert any("local_staff_sign_in" in p for p in problems)
+    assert PrintSettings(local_staff_sign_in=False).production_problems() == []
+
+
+# --- OpenID Connect ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def provider() -> Iterator[tuple[FakeOidcProvider, str]]:
+    """The fake provider's token endpoint over real HTTP (the service posts to it)."""
+    fake = FakeOidcProvider()
+
+    class TokenEndpoint(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            form = dict(parse_qsl(self.rfile.read(length).decode()))
+            status, body = fake.token(self.path, form)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield fake, f"http://127.0.0.1:{server.server_address[1]}/token"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def oidc_client(
+    tmp_path: Path, migrated_database_url: str, provider: tuple[FakeOidcProvider, str]
+) -> Iterator[TestClient]:
+    fake, token_url = provider
+    pem = tmp_path / "idp.pem"
+    pem.write_bytes(
+        fake.key.get_op_key("verify").public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=migrated_database_url,
+        log_json=False,
+        trusted_issuers=[TrustedIssuer(issuer=ISSUER, audience=API_AUDIENCE, public_key_file=pem)],
+        printing=PrintSettings(
+            oidc_issuer=ISSUER,
+            oidc_client_id=CLIENT_ID,
+            oidc_authorization_endpoint=f"{ISSUER}/auth",
+            oidc_token_endpoint=token_url,
+            local_staff_sign_in=False,
+        ),
+    )
+    services = build_services(settings)
+    with TestClient(create_app(settings, services=services)) as client:
+        yield client
+    services.close()
+
+
+def test_staff_signs_in_through_the_provider(
+    oidc_client: TestClient, provider: tuple[FakeOidcProvider, str]
+) -> None:
+    fake, _ = provider
+    login = oidc_client.get("/facility")
+    assert "Sign in with your organisation account" in login.text
+    assert "Local sign-in" not in login.text
+    start = oidc_client.get("/facility/login/oidc", follow_redirects=False)
+    assert start.status_code == 303
+    location = start.headers["location"]
+    assert location.startswith(f"{ISSUER}/auth?")
+    callback = oidc_client.get(
+        "/facility/oidc/callback", params=fake.authorize(location), follow_redirects=False
+    )
+    assert callback.status_code == 303
+    assert "Find a beneficiary" in oidc_client.get("/facility").text
+    # The local sign-in is off in these settings.
+    assert oidc_client.post("/facility/login/local", data={}).status_code == 404
+
+
+def test_a_callback_delivered_to_another_browser_is_refused(
+    oidc_client: TestClient, provider: tuple[FakeOidcProvider, str]
+) -> None:
+    fake, _ = provider
+    location = oidc_client.get("/facility/login/oidc", follow_redirects=False).headers["location"]
+    answer = fake.authorize(location)
+    oidc_client.cookies.clear()  # the victim's browser: no pre-sign-in cookie of this flow
+    refused = oidc_client.get("/facility/oidc/callback", params=answer, follow_redirects=False)
+    assert refused.status_code == 401
+    assert "certdist_staff" not in refused.cookies
+
+
+def test_provider_issuer_must_be_trusted(tmp_path: Path, migrated_database_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=migrated_database_url,
+        printing=PrintSettings(oidc_issuer=ISSUER, oidc_client_id=CLIENT_ID),
+    )
+    with pytest.raises(ConfigurationError, match="trusted_issuers"):
+        build_services(settings)

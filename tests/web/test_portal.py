@@ -1,0 +1,305 @@
+"""The citizen portal over HTTP: pages, languages, login, downloads, scoping, brute force."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from certdist.config import PortalSettings, Settings, SmsSettings
+from certdist.domain.requests import CertificationRequest
+from certdist.services.container import Services, build_services
+from certdist.services.demo import DEMO_MOBILE, seed_demo
+from certdist.web.app import create_app
+from tests.factories import vaccination_request_body
+from tests.web.portal_helpers import csrf_of, log_in, outbox_reader, sent_count, wait_for_code
+
+NEIGHBOUR = "+919880414889"
+UNREGISTERED = "+919000000099"
+LINK = re.compile(r'href="(/portal/certificates/[^"]+)"')
+
+
+def _seed(services: Services) -> None:
+    seed_demo(services.issuance)
+    neighbour = vaccination_request_body("NBR0001", mobile=NEIGHBOUR, name="Neighbour")
+    services.issuance.certify([CertificationRequest.model_validate(neighbour)])
+
+
+@pytest.fixture
+def portal(client: TestClient, services: Services) -> TestClient:
+    _seed(services)
+    return client
+
+
+def _links(client: TestClient) -> list[str]:
+    page = client.get("/portal/certificates")
+    assert page.status_code == 200
+    return sorted(set(LINK.findall(page.text)))
+
+
+def test_the_home_page_offers_the_download(portal: TestClient) -> None:
+    page = portal.get("/")
+    assert page.status_code == 200
+    assert '<html lang="en"' in page.text
+    assert "Download your Vaccination Certificate" in page.text
+    assert 'href="/portal/login"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_the_language_comes_from_the_cookie_then_accept_language(portal: TestClient) -> None:
+    hindi = portal.get("/", headers={"Accept-Language": "hi-IN,hi;q=0.9,en;q=0.8"})
+    assert '<html lang="hi"' in hindi.text
+    assert "अपना टीकाकरण प्रमाणपत्र डाउनलोड करें" in hindi.text
+    switched = portal.get("/language/en?next=/portal/login", follow_redirects=False)
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/portal/login"
+    assert "lang=en" in switched.headers["set-cookie"]
+    english = portal.get("/", headers={"Accept-Language": "hi"})
+    assert '<html lang="en"' in english.text
+
+
+def test_the_language_switch_never_redirects_off_site(portal: TestClient) -> None:
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", ""):
+        answer = portal.get("/language/hi", params={"next": target}, follow_redirects=False)
+        assert answer.headers["location"] == "/"
+
+
+def test_the_whole_journey_downloads_every_format(portal: TestClient, services: Services) -> None:
+    log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    page = portal.get("/portal/certificates")
+    for name in ("Asha Devi", "Ravi Kumar", "प्रिया शर्मा"):
+        assert name in page.text
+    assert "Neighbour" not in page.text
+    links = _links(portal)
+    formats = services.portal.certificates.formats()
+    assert len([link for link in links if "/download/" in link]) == 3 * len(formats)
+    media_types = {f"/download/{fmt.name}": fmt.media_type for fmt in formats}
+    for link in links:
+        answer = portal.get(link)
+        if answer.status_code == 422:  # a format that cannot express this certificate
+            assert "/eu-dcc" in link, link
+            assert "This format is not available" in answer.text
+            continue
+        assert answer.status_code == 200, link
+        for suffix, media_type in media_types.items():
+            if link.endswith(suffix):
+                assert answer.headers["content-type"].startswith(media_type)
+                assert answer.headers["content-disposition"].startswith("attachment;")
+
+
+def test_an_unregistered_number_gets_the_same_answer(
+    portal: TestClient, services: Services
+) -> None:
+    pages = []
+    for mobile in (DEMO_MOBILE, UNREGISTERED):
+        client = TestClient(portal.app)
+        token = csrf_of(client.get("/portal/login").text)
+        answer = client.post(
+            "/portal/login", data={"mobile": mobile, "csrf_token": token}, follow_redirects=False
+        )
+        page = client.get("/portal/verify")
+        pages.append(
+            (
+                answer.status_code,
+                answer.headers["location"],
+                answer.content,
+                page.status_code,
+                page.text.replace(mobile[-4:], "####").replace(token, "TOKEN"),
+            )
+        )
+    assert pages[0] == pages[1]
+    wait_for_code(outbox_reader(services.portal.sms_outbox), DEMO_MOBILE)
+    assert sent_count(services.portal.sms_outbox, UNREGISTERED) == 0
+
+
+def test_a_bad_number_is_explained_on_the_form(portal: TestClient) -> None:
+    token = csrf_of(portal.get("/portal/login").text)
+    answer = portal.post("/portal/login", data={"mobile": "12ab", "csrf_token": token})
+    assert answer.status_code == 400
+    assert 'role="alert"' in answer.text
+    assert 'aria-invalid="true"' in answer.text
+    assert 'aria-describedby="mobile-hint mobile-error"' in answer.text
+
+
+def test_forms_without_their_token_are_refused(portal: TestClient, services: Services) -> None:
+    portal.get("/portal/login")
+    for data in ({"mobile": DEMO_MOBILE}, {"mobile": DEMO_MOBILE, "csrf_token": "forged"}):
+        answer = portal.post("/portal/login", data=data)
+        assert answer.status_code == 403
+        assert "text/html" in answer.headers["content-type"]
+    log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    assert portal.post("/portal/logout", data={"csrf_token": "forged"}).status_code == 403
+    assert portal.get("/portal/certificates").status_code == 200
+
+
+def test_many_wrong_codes_never_log_in_and_end_in_429(
+    portal: TestClient, services: Services
+) -> None:
+    token = csrf_of(portal.get("/portal/login").text)
+    portal.post("/portal/login", data={"mobile": DEMO_MOBILE, "csrf_token": token})
+    code = wait_for_code(outbox_reader(services.portal.sms_outbox), DEMO_MOBILE)
+    wrong = "000000" if code != "000000" else "111111"
+    statuses = []
+    for _ in range(12):
+        answer = portal.post(
+            "/portal/verify", data={"code": wrong, "csrf_token": token}, follow_redirects=False
+        )
+        statuses.append(answer.status_code)
+        assert answer.headers.get("location") != "/portal/certificates"
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
+    assert int(answer.headers["retry-after"]) > 0
+    assert "Too many attempts" in answer.text
+    right = portal.post(
+        "/portal/verify", data={"code": code, "csrf_token": token}, follow_redirects=False
+    )
+    assert right.status_code == 429
+    assert portal.get("/portal/certificates", follow_redirects=False).status_code == 303
+
+
+def test_two_citizens_cannot_reach_each_others_certificates(
+    portal: TestClient, services: Services
+) -> None:
+    family, neighbour = portal, TestClient(portal.app)
+    log_in(family, services.portal.sms_outbox, DEMO_MOBILE)
+    log_in(neighbour, services.portal.sms_outbox, NEIGHBOUR)
+    for owner, other in ((family, neighbour), (neighbour, family)):
+        links = _links(owner)
+        assert links
+        ids = {link.split("/")[3] for link in links}
+        for link in links:
+            assert other.get(link, follow_redirects=False).status_code == 404, link
+        for certificate_id in ids:
+            base = f"/portal/certificates/{certificate_id}"
+            for path in ("/confirm", "/download/pdf", "/download/nope", "/print", "/qr"):
+                assert other.get(base + path, follow_redirects=False).status_code == 404
+            token = csrf_of(other.get("/portal/certificates").text)
+            confirm = other.post(f"{base}/confirm", data={"year": "1968", "csrf_token": token})
+            assert confirm.status_code == 404
+
+
+def test_logout_ends_the_session_on_the_server(portal: TestClient, services: Services) -> None:
+    log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    stolen = dict(portal.cookies)
+    token = csrf_of(portal.get("/portal/certificates").text)
+    out = portal.post("/portal/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert out.headers["location"] == "/?logged_out=1"
+    replay = TestClient(portal.app, cookies=stolen)
+    assert replay.get("/portal/certificates", follow_redirects=False).status_code == 303
+
+
+def test_the_session_id_changes_at_login(portal: TestClient, services: Services) -> None:
+    portal.cookies.set("certdist_session", "planted-by-an-attacker", domain="testserver.local")
+    answer = log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    issued = re.search(r"certdist_session=([^;]+)", answer.headers["set-cookie"])
+    assert issued is not None
+    assert len(issued.group(1)) >= 43
+    assert portal.cookies.get("certdist_session") == issued.group(1)
+
+
+def test_cookies_are_http_only_same_site_and_secure_over_https(
+    tmp_path: Path, migrated_database_url: str
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=migrated_database_url,
+        public_url="https://certs.example",
+        log_json=False,
+    )
+    services = build_services(settings)
+    try:
+        client = TestClient(create_app(settings, services=services), base_url="https://testserver")
+        cookie = client.get("/portal/login").headers["set-cookie"]
+        assert cookie.startswith("__Host-certdist_login=")
+        for flag in ("HttpOnly", "Secure", "Path=/", "SameSite=lax"):
+            assert flag in cookie
+    finally:
+        services.close()
+
+
+def test_the_year_of_birth_check_over_http(tmp_path: Path, sqlite_database_url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=sqlite_database_url,
+        portal=PortalSettings(require_birth_year=True),
+        log_json=False,
+    )
+    services = build_services(settings)
+    try:
+        _seed(services)
+        client = TestClient(create_app(settings, services=services))
+        log_in(client, services.portal.sms_outbox, DEMO_MOBILE)
+        links = _links(client)
+        assert all(link.endswith("/confirm") for link in links)
+        asha = links[0]
+        download = asha.replace("/confirm", "/download/pdf")
+        assert client.get(download, follow_redirects=False).headers["location"] == asha
+        token = csrf_of(client.get(asha).text)
+        wrong = client.post(asha, data={"year": "1900", "csrf_token": token})
+        assert wrong.status_code == 400
+        assert 'role="alert"' in wrong.text
+        right = client.post(asha, data={"year": "", "csrf_token": token})
+        assert right.status_code == 400
+        years = {"Asha Devi": "1968", "Ravi Kumar": "1965", "प्रिया शर्मा": "1996"}
+        for link in links:
+            page = client.get(link).text
+            (year,) = [year for name, year in years.items() if name in page]
+            done = client.post(link, data={"year": year, "csrf_token": token})
+            assert done.url.path == "/portal/certificates"
+        assert client.get(download).content.startswith(b"%PDF")
+        assert not [link for link in _links(client) if link.endswith("/confirm")]
+    finally:
+        services.close()
+
+
+def test_error_pages_are_html_for_pages_and_json_for_the_api(portal: TestClient) -> None:
+    page = portal.get("/portal/nothing-here", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+    assert "Page not found" in page.text
+    api = portal.get("/certificate/api/nothing-here")
+    assert api.status_code == 404
+    assert api.json()["type"] == "invalid-input"
+
+
+def test_the_developer_page_shows_the_outbox(portal: TestClient, services: Services) -> None:
+    token = csrf_of(portal.get("/portal/login").text)
+    portal.post("/portal/login", data={"mobile": DEMO_MOBILE, "csrf_token": token})
+    code = wait_for_code(outbox_reader(services.portal.sms_outbox), DEMO_MOBILE)
+    assert f"#{code}" in portal.get("/dev/sms").text
+
+
+def test_the_developer_page_is_absent_without_the_outbox(
+    tmp_path: Path, sqlite_database_url: str
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=sqlite_database_url,
+        sms=SmsSettings(backend="http", http_url="http://127.0.0.1:9/sms"),
+        log_json=False,
+    )
+    services = build_services(settings)
+    try:
+        client = TestClient(create_app(settings, services=services))
+        assert client.get("/dev/sms").status_code == 404
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def hindi(portal: TestClient) -> TestClient:
+    portal.cookies.set("lang", "hi")
+    return portal
+
+
+def test_the_pages_are_in_hindi(hindi: TestClient, services: Services) -> None:
+    log_in(hindi, services.portal.sms_outbox, DEMO_MOBILE)
+    page = hindi.get("/portal/certificates").text
+    assert '<html lang="hi"' in page
+    assert "आपके प्रमाणपत्र" in page
+    sms = services.portal.sms_outbox
+    assert sms is not None
+    assert "टीकाकरण प्रमाणपत्र" in sms.latest(1)[0].body

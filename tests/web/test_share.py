@@ -1,0 +1,353 @@
+"""Share links and e-mail over HTTP: the owner's portal pages, the visitor's minimal view and
+its headers, passcodes (and their cross-site protection), revocation, and the certificate
+e-mailed over real SMTP byte for byte."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from certdist.config import MailSettings, Settings
+from certdist.domain.requests import CertificationRequest
+from certdist.services.container import Services, outbox_worker
+from certdist.web.app import create_app
+from tests.factories import vaccination_request_body
+from tests.services.smtp import SmtpServer
+from tests.web.conftest import TokenFactory
+from tests.web.portal_helpers import csrf_of, log_in
+
+MOBILE = "+919880414889"
+OTHER = "+919000000002"
+PUBLIC_URL = "http://127.0.0.1:8000"  # the default; https would make the cookies Secure
+SHARE_URL = re.compile(r'value="http://127\.0\.0\.1:8000/s/([A-Za-z0-9_-]+)"')
+FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+VISITOR_HEADERS = {
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    "x-robots-tag": "noindex, nofollow",
+}
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, migrated_database_url: str, smtp_server: SmtpServer) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=migrated_database_url,
+        log_json=False,
+        mail=MailSettings(
+            backend="smtp",
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_server.port,
+            smtp_starttls=False,
+        ),
+    )
+
+
+def issue(services: Services, code: str = "WEB0001", mobile: str = MOBILE) -> str:
+    body = vaccination_request_body(code, mobile=mobile)
+    [issued] = services.issuance.certify([CertificationRequest.model_validate(body)])
+    return issued.certificate_id
+
+
+@pytest.fixture
+def certificate_id(services: Services) -> str:
+    """The owner's certificate (the portal sends login codes only to registered numbers)."""
+    return issue(services)
+
+
+@pytest.fixture
+def owner(client: TestClient, services: Services, certificate_id: str) -> TestClient:
+    log_in(client, services.portal.sms_outbox, MOBILE)
+    return client
+
+
+@pytest.fixture
+def visitor(settings: Settings, services: Services) -> Iterator[TestClient]:
+    """Another browser: no cookies of the owner."""
+    with TestClient(
+        create_app(settings, services=services),
+        raise_server_exceptions=False,
+    ) as browser:
+        yield browser
+
+
+def make_link(owner: TestClient, certificate_id: str, **form: str) -> str:
+    page = owner.get(f"/portal/certificates/{certificate_id}/share")
+    assert page.status_code == 200, page.text
+    answer = owner.post(
+        f"/portal/certificates/{certificate_id}/share",
+        data={"csrf_token": csrf_of(page.text), "kind": "full", "expiry": "7d", **form},
+    )
+    assert answer.status_code == 200, answer.text
+    found = SHARE_URL.search(answer.text)
+    assert found is not None
+    return found.group(1)
+
+
+def assert_visitor_headers(response: object) -> None:
+    headers = response.headers  # type: ignore[attr-defined]
+    for name, value in VISITOR_HEADERS.items():
+        assert headers[name] == value, name
+
+
+def test_a_link_shows_the_minimal_view_and_the_owner_sees_its_use(
+    owner: TestClient, visitor: TestClient, certificate_id: str
+) -> None:
+    token = make_link(owner, certificate_id)
+
+    page = visitor.get(f"/s/{token}")
+    assert page.status_code == 200
+    assert_visitor_headers(page)
+    assert "Bhaya Mitra" in page.text
+    assert "1994" in page.text
+    for secret in ("9880414889", "2342343334", "30-11", "Koramangala"):
+        assert secret not in page.text
+
+    pdf = visitor.get(f"/s/{token}/certificate.pdf")
+    assert pdf.status_code == 200
+    assert_visitor_headers(pdf)
+    assert pdf.headers["content-disposition"] == 'attachment; filename="certificate.pdf"'
+    own = owner.get(f"/portal/certificates/{certificate_id}/download/pdf")
+    assert pdf.content == own.content
+
+    qr = visitor.get(f"/s/{token}/qr.png")
+    assert qr.status_code == 200
+    assert qr.headers["content-type"] == "image/png"
+
+    link_qr = visitor.get(f"/s/{token}/link.png")
+    [decoded] = zxingcpp.read_barcodes(Image.open(io.BytesIO(link_qr.content)))
+    assert decoded.text == f"{PUBLIC_URL}/s/{token}"
+
+    listing = owner.get("/portal/shares")
+    assert listing.status_code == 200
+    for event in ("Opened", "PDF downloaded", "QR code viewed"):
+        assert event in listing.text
+
+
+def test_revoked_links_answer_404(
+    owner: TestClient, visitor: TestClient, services: Services, certificate_id: str
+) -> None:
+    token = make_link(owner, certificate_id)
+    listing = owner.get("/portal/shares")
+    [link_id] = re.findall(r'action="/portal/shares/([^/"]+)/revoke"', listing.text)
+    answer = owner.post(
+        f"/portal/shares/{link_id}/revoke",
+        data={"csrf_token": csrf_of(listing.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert visitor.get(f"/s/{token}").status_code == 404
+    assert visitor.get(f"/s/{token}/certificate.pdf").status_code == 404
+    assert "Withdrawn" in owner.get("/portal/shares").text
+
+
+def test_a_corrected_certificate_kills_its_link(
+    owner: TestClient, visitor: TestClient, services: Services
+) -> None:
+    token = make_link(owner, issue(services, "WEB0002"))
+    body = vaccination_request_body("WEB0002", mobile=MOBILE)
+    services.issuance.correct([CertificationRequest.model_validate(body)])
+    assert visitor.get(f"/s/{token}").status_code == 404
+
+
+def test_unknown_and_absurd_tokens_are_404(visitor: TestClient) -> None:
+    assert visitor.get("/s/" + "A" * 43).status_code == 404
+    assert visitor.get("/s/" + "A" * 500).status_code == 404
+    assert visitor.get("/s/" + "A" * 43 + "/link.png").status_code == 404
+
+
+def test_passcode_protected_links(
+    owner: TestClient, visitor: TestClient, services: Services, certificate_id: str
+) -> None:
+    token = make_link(owner, certificate_id, passcode="tiger-42")
+    form = visitor.get(f"/s/{token}")
+    assert form.status_code == 200
+    assert_visitor_headers(form)
+    assert "Bhaya Mitra" not in form.text
+    assert visitor.get(f"/s/{token}/certificate.pdf").status_code == 401
+    form_token = FORM_TOKEN.search(form.text)
+    assert form_token is not None
+
+    wrong = visitor.post(
+        f"/s/{token}", data={"passcode": "lion-42", "form_token": form_token.group(1)}
+    )
+    assert wrong.status_code == 401
+    assert "not right" in wrong.text
+
+    right = visitor.post(
+        f"/s/{token}",
+        data={"passcode": "tiger-42", "form_token": form_token.group(1)},
+        follow_redirects=False,
+    )
+    assert right.status_code == 303
+    assert_visitor_headers(right)
+    cookie = right.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "samesite=strict" in cookie.lower()
+    opened = visitor.get(f"/s/{token}")
+    assert "Bhaya Mitra" in opened.text
+    assert visitor.get(f"/s/{token}/certificate.pdf").status_code == 200
+    assert "Wrong passcode" in owner.get("/portal/shares").text
+
+
+def test_a_passcode_posted_from_another_site_is_refused(
+    owner: TestClient,
+    visitor: TestClient,
+    services: Services,
+    settings: Settings,
+    certificate_id: str,
+) -> None:
+    token = make_link(owner, certificate_id, passcode="tiger-42")
+    form = visitor.get(f"/s/{token}")
+    form_token = FORM_TOKEN.search(form.text)
+    assert form_token is not None
+    # Another browser (the victim of a cross-site post) has no share cookie of its own.
+    with TestClient(
+        create_app(settings, services=services), raise_server_exceptions=False
+    ) as victim:
+        answer = victim.post(
+            f"/s/{token}",
+            data={"passcode": "tiger-42", "form_token": form_token.group(1)},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 400
+        assert "set-cookie" not in answer.headers
+
+
+def test_five_wrong_passcodes_kill_the_link(
+    owner: TestClient, visitor: TestClient, services: Services, certificate_id: str
+) -> None:
+    token = make_link(owner, certificate_id, passcode="tiger-42")
+    form_token = FORM_TOKEN.search(visitor.get(f"/s/{token}").text)
+    assert form_token is not None
+    statuses = [
+        visitor.post(
+            f"/s/{token}", data={"passcode": f"guess-{n}", "form_token": form_token.group(1)}
+        ).status_code
+        for n in range(6)
+    ]
+    assert statuses == [401] * 5 + [404]
+    right = visitor.post(
+        f"/s/{token}", data={"passcode": "tiger-42", "form_token": form_token.group(1)}
+    )
+    assert right.status_code == 404
+
+
+def test_the_owner_cannot_share_someone_elses_certificate(
+    owner: TestClient, services: Services, certificate_id: str
+) -> None:
+    theirs = issue(services, "WEB0003", mobile=OTHER)
+    assert owner.get(f"/portal/certificates/{theirs}/share").status_code == 404
+    page = owner.get(f"/portal/certificates/{certificate_id}/share")
+    answer = owner.post(
+        f"/portal/certificates/{theirs}/share",
+        data={"csrf_token": csrf_of(page.text), "kind": "full", "expiry": "7d"},
+    )
+    assert answer.status_code == 404
+
+
+def test_forms_without_the_session_token_or_with_bad_choices_are_refused(
+    owner: TestClient, services: Services, certificate_id: str
+) -> None:
+    assert (
+        owner.post(
+            f"/portal/certificates/{certificate_id}/share", data={"kind": "full"}
+        ).status_code
+        == 403
+    )
+    page = owner.get(f"/portal/certificates/{certificate_id}/share")
+    answer = owner.post(
+        f"/portal/certificates/{certificate_id}/share",
+        data={"csrf_token": csrf_of(page.text), "kind": "full", "expiry": "2y"},
+    )
+    assert answer.status_code == 400
+    short = owner.post(
+        f"/portal/certificates/{certificate_id}/share",
+        data={"csrf_token": csrf_of(page.text), "kind": "full", "expiry": "1d", "passcode": "12"},
+    )
+    assert short.status_code == 400
+    assert "4 to 64 characters" in short.text
+
+
+def test_logged_out_owners_are_sent_to_the_login(client: TestClient) -> None:
+    answer = client.get("/portal/shares", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/portal/login"
+
+
+def test_the_emailed_attachment_is_the_download_byte_for_byte(
+    owner: TestClient,
+    services: Services,
+    smtp_server: SmtpServer,
+    auth: TokenFactory,
+    certificate_id: str,
+) -> None:
+    page = owner.get(f"/portal/certificates/{certificate_id}/share")
+    answer = owner.post(
+        f"/portal/certificates/{certificate_id}/email",
+        data={"csrf_token": csrf_of(page.text), "to": "friend@example.org", "mode": "attachment"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"].endswith("/share?sent=1")
+    outbox_worker(services).run_once()
+    [received] = smtp_server.mailbox.messages
+    assert received["To"] == "friend@example.org"
+    assert "Bhaya" not in str(received["Subject"])
+    [attachment] = list(received.iter_attachments())
+    assert attachment.get_filename() == "certificate.pdf"
+    download = owner.get(f"/portal/certificates/{certificate_id}/download/pdf")
+    api = owner.get(
+        f"/certificate/api/certificatePDF?certificateId={certificate_id}",
+        headers=auth("recipient", mobile=MOBILE),
+    )
+    assert attachment.get_content() == download.content == api.content
+
+
+def test_a_bad_address_is_explained_on_the_page(
+    owner: TestClient, services: Services, certificate_id: str
+) -> None:
+    page = owner.get(f"/portal/certificates/{certificate_id}/share")
+    answer = owner.post(
+        f"/portal/certificates/{certificate_id}/email",
+        data={"csrf_token": csrf_of(page.text), "to": "friend", "mode": "attachment"},
+    )
+    assert answer.status_code == 400
+    assert "Enter an e-mail address" in answer.text
+
+
+def test_issuing_and_correcting_over_the_api_mails_the_recipient(
+    client: TestClient, services: Services, smtp_server: SmtpServer, auth: TokenFactory
+) -> None:
+    body = vaccination_request_body("WEB0010", mobile=MOBILE)
+    body["recipient"]["contact"].append("mailto:bhaya@example.org")
+    issued = client.post("/divoc/api/v1/certify", json=[body], headers=auth("certificate-issuer"))
+    assert issued.status_code == 200, issued.text
+    corrected = client.put(
+        "/divoc/api/v1/certificate", json=[body], headers=auth("certificate-corrector")
+    )
+    assert corrected.status_code == 200, corrected.text
+    worker = outbox_worker(services)
+    while worker.run_once():
+        pass
+    subjects = sorted(str(m["Subject"]) for m in smtp_server.mailbox.messages)
+    assert subjects == [
+        "Your vaccination certificate has been corrected",
+        "Your vaccination certificate is ready",
+    ]
+    assert {str(m["To"]) for m in smtp_server.mailbox.messages} == {"bhaya@example.org"}

@@ -1,0 +1,234 @@
+"""``POST /verify`` and the public verify page."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from certdist.config import Settings, VerifierSettings
+from certdist.domain.requests import CertificationRequest
+from certdist.formats.divoc_qr import encode_payload
+from certdist.formats.qr_image import qr_png
+from certdist.services.container import Services, build_services
+from certdist.web.app import create_app
+from tests.factories import vaccination_request_body
+
+
+def issue(services: Services, code: str = "BEN0001") -> str:
+    request = CertificationRequest.model_validate(vaccination_request_body(code))
+    issued = services.issuance.certify([request])
+    return services.issuance.signed_credential(issued[0].certificate_id)
+
+
+ClientFactory = Callable[[VerifierSettings], tuple[TestClient, Services]]
+
+
+@pytest.fixture
+def make_client(tmp_path: Path, migrated_database_url: str) -> Iterator[ClientFactory]:
+    """A client over settings with this verifier section (for limits)."""
+    opened: list[tuple[TestClient, Services]] = []
+
+    def make(verifier: VerifierSettings) -> tuple[TestClient, Services]:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            database_url=migrated_database_url,
+            log_json=False,
+            verifier=verifier,
+        )
+        services = build_services(settings)
+        client = TestClient(create_app(settings, services=services), raise_server_exceptions=False)
+        client.__enter__()
+        opened.append((client, services))
+        return client, services
+
+    yield make
+    for client, _ in opened:
+        client.__exit__(None, None, None)  # the app's shutdown closes the services
+
+
+# --- the API --------------------------------------------------------------------------------
+
+
+def test_json_payload(client: TestClient, services: Services) -> None:
+    response = client.post("/verify", json={"payload": issue(services)})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["code"]) == ("valid", "valid")
+    assert body["certificate"]["name"] == "Bhaya Mitra"
+    assert body["certificate"]["dose"] == 1
+    assert "9880414889" not in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_uploaded_image(client: TestClient, services: Services) -> None:
+    png = qr_png(encode_payload(issue(services)))
+    response = client.post("/verify", files={"file": ("qr.png", png, "image/png")})
+    assert response.status_code == 200
+    assert response.json()["status"] == "valid"
+
+
+def test_raw_image_body(client: TestClient, services: Services) -> None:
+    png = qr_png(encode_payload(issue(services), form="zip-latin1-utf8"))
+    response = client.post("/verify", content=png, headers={"Content-Type": "image/png"})
+    assert response.json()["status"] == "valid"
+
+
+def test_invalid_and_revoked_are_outcomes_not_errors(
+    client: TestClient, services: Services
+) -> None:
+    text = issue(services)
+    tampered = client.post("/verify", json={"payload": text.replace("Bhaya", "Bhayya")})
+    assert tampered.status_code == 200
+    assert tampered.json() == {
+        "status": "invalid",
+        "code": "signature",
+        "reason": "the signature does not match the credential",
+    }
+    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    revoked = client.post("/verify", content=text, headers={"Content-Type": "text/plain"})
+    assert revoked.status_code == 200
+    assert (revoked.json()["status"], revoked.json()["code"]) == ("revoked", "revoked")
+    assert revoked.json()["certificate"]["name"] == "Bhaya Mitra"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"json": {"payload": "hello"}}, None),
+        ({"json": {"payload": ""}}, "payload"),
+        ({"json": ["not", "an", "object"]}, "payload"),
+        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, None),
+        ({"content": b"", "headers": {"Content-Type": "image/png"}}, "input"),
+        ({"data": {"other": "x"}}, "input"),
+    ],
+)
+def test_unreadable_input_is_400(
+    client: TestClient, kwargs: dict[str, object], field: str | None
+) -> None:
+    response = client.post("/verify", **kwargs)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == "invalid-input"
+    if field is not None:
+        assert body["errors"][0]["field"] == field
+
+
+def test_an_image_without_a_code_names_the_image(client: TestClient) -> None:
+    response = client.post("/verify", content=_blank_png(), headers={"Content-Type": "image/png"})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "image", "message": "no QR code found"}]
+
+
+def _blank_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (120, 120), 255).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_oversized_image_is_413(make_client: ClientFactory) -> None:
+    client, services = make_client(VerifierSettings(max_image_bytes=2048))
+    png = qr_png(encode_payload(issue(services)))
+    assert len(png) > 2048
+    response = client.post("/verify", content=png, headers={"Content-Type": "image/png"})
+    assert response.status_code == 413
+    too_big = client.post("/verify", content=b"\x89PNG" + bytes(200_000))
+    assert too_big.status_code == 413  # refused by the body limit before it is read
+
+
+def test_rate_limited_per_client(make_client: ClientFactory) -> None:
+    client, _ = make_client(VerifierSettings(requests_per_minute=3))
+    statuses = [client.post("/verify", json={"payload": "hello"}).status_code for _ in range(4)]
+    assert statuses == [400, 400, 400, 429]
+    limited = client.post("/verify", json={"payload": "hello"})
+    assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_the_api_is_described(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/verify"]["post"]
+    assert set(operation["requestBody"]["content"]) >= {
+        "application/json",
+        "multipart/form-data",
+        "image/png",
+        "image/jpeg",
+    }
+    assert "security" not in operation
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def test_the_page_has_an_accessible_upload_form(client: TestClient) -> None:
+    response = client.get("/verify")
+    assert response.status_code == 200
+    page = response.text
+    assert '<form method="post" action="/verify/result" enctype="multipart/form-data">' in page
+    assert '<label for="verify-file">' in page
+    assert 'id="verify-file" name="file"' in page
+    assert '<label for="verify-payload">' in page
+    # The camera button comes from our own script, served here; no third-party scripts.
+    scripts = re.findall(r'<script[^>]*src="([^"]+)"', page)
+    assert scripts == ["/static/verify.js"]
+    assert client.get("/static/verify.js").status_code == 200
+    assert client.get("/static/verify.css").status_code == 200
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_uploading_a_photo_without_javascript(client: TestClient, services: Services) -> None:
+    png = qr_png(encode_payload(issue(services)))
+    response = client.post("/verify/result", files={"file": ("qr.png", png, "image/png")})
+    assert response.status_code == 200
+    assert 'class="outcome outcome-valid"' in response.text
+    assert "Valid: this certificate is genuine and current." in response.text
+    assert '<dd data-field="name">Bhaya Mitra</dd>' in response.text
+    assert '<dd data-field="doses">1 / 2</dd>' in response.text
+
+
+def test_pasted_text_of_a_revoked_certificate(client: TestClient, services: Services) -> None:
+    text = issue(services)
+    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    response = client.post("/verify/result", data={"payload": text})
+    assert response.status_code == 200
+    assert 'class="outcome outcome-revoked" data-outcome role="alert"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"data": {"payload": ""}}, "Choose a photo of the QR code or paste the certificate text."),
+        ({"data": {"payload": "hello"}}, "This is not a certificate we can read"),
+        (
+            {"files": {"file": ("blank.png", _blank_png(), "image/png")}},
+            "We could not find a QR code in the photo.",
+        ),
+    ],
+)
+def test_form_errors_are_announced(
+    client: TestClient, form: dict[str, object], message: str
+) -> None:
+    response = client.post("/verify/result", **form)
+    assert response.status_code == 400
+    alert = re.search(
+        r'<div class="alert" role="alert" id="verify-error">\s*<p>([^<]*)', response.text
+    )
+    assert alert is not None
+    assert alert.group(1).startswith(message)
+    assert 'aria-describedby="verify-file-hint verify-error"' in response.text
+
+
+def test_a_too_large_photo_on_the_page(make_client: ClientFactory) -> None:
+    client, services = make_client(VerifierSettings(max_image_bytes=2048))
+    png = qr_png(encode_payload(issue(services)))
+    response = client.post("/verify/result", files={"file": ("qr.png", png, "image/png")})
+    assert response.status_code == 413
+    assert "The photo is too large." in response.text
+
+
+def test_reloading_the_result_page_starts_again(client: TestClient) -> None:
+    response = client.get("/verify/result", follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/verify")
