@@ -129,6 +129,25 @@ def test_wrong_password_is_refused(client: TestClient) -> None:
     assert client.get("/facility/certificates/BEN0001", follow_redirects=False).status_code == 303
 
 
+def test_password_guessing_is_rate_limited(client: TestClient) -> None:
+    token = _csrf(client.get("/facility").text)
+    statuses = [
+        client.post(
+            "/facility/login/local",
+            data={"username": "nurse", "password": f"guess-{n}", "csrf_token": token},
+        ).status_code
+        for n in range(12)
+    ]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
+    refused = client.post(
+        "/facility/login/local",
+        data={"username": "nurse", "password": "certdist-demo", "csrf_token": token},
+    )
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+
+
 def test_pages_need_a_session_and_logout_ends_it(client: TestClient, services: Services) -> None:
     _issue(services)
     for path in ("/facility/certificates/BEN0001", "/facility/certificates/BEN0001/pdf"):

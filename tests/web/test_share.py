@@ -166,7 +166,11 @@ def test_a_corrected_certificate_kills_its_link(
 
 
 def test_unknown_and_absurd_tokens_are_404(visitor: TestClient) -> None:
-    assert visitor.get("/s/" + "A" * 43).status_code == 404
+    unknown = visitor.get("/s/" + "A" * 43)
+    assert unknown.status_code == 404
+    # The error page's URL holds a token too: it must not leak through the Referer.
+    assert unknown.headers["referrer-policy"] == "no-referrer"
+    assert unknown.headers["x-robots-tag"] == "noindex, nofollow"
     assert visitor.get("/s/" + "A" * 500).status_code == 404
     assert visitor.get("/s/" + "A" * 43 + "/link.png").status_code == 404
 

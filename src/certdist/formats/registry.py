@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
+from certdist.domain.latest import LatestRule, latest_per_dose
 from certdist.domain.models import CertificateRecord
 from certdist.errors import NotFound
 
@@ -23,6 +24,20 @@ from certdist.errors import NotFound
 class CertificateBundle:
     latest: CertificateRecord
     doses: tuple[CertificateRecord, ...] = ()
+
+    @classmethod
+    def of(
+        cls, chosen: CertificateRecord, records: Sequence[CertificateRecord], rule: LatestRule
+    ) -> CertificateBundle:
+        """The bundle a document shows for ``chosen`` among a beneficiary's ``records``: with
+        the by-dose rule, every dose's latest certificate, and ``chosen`` even when a newer
+        certificate of its own dose exists."""
+        if rule is not LatestRule.BY_DOSE:
+            return cls(latest=chosen)
+        doses = tuple(latest_per_dose(records))
+        if chosen not in doses:
+            doses = (chosen, *doses)
+        return cls(latest=chosen, doses=doses)
 
     @cached_property
     def credential(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from certdist.domain.latest import LatestRule, latest, latest_per_dose
+from certdist.domain.latest import LatestRule, latest
 from certdist.domain.models import VACCINATION, CertificateRecord, Download
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
@@ -233,12 +233,7 @@ class DistributionService:
     ) -> CertificateBundle:
         if chosen is None:
             raise NotFound("no certificate for this beneficiary")
-        if rule is LatestRule.BY_DOSE:
-            doses = tuple(latest_per_dose(records))
-            if chosen not in doses:
-                doses = (chosen, *doses)
-            return CertificateBundle(latest=chosen, doses=doses)
-        return CertificateBundle(latest=chosen)
+        return CertificateBundle.of(chosen, records, rule)
 
     def _normalized(self, phone: str) -> str:
         try:

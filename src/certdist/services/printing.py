@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from certdist.config import Settings
-from certdist.domain.latest import LatestRule, latest, latest_per_dose
-from certdist.domain.models import VACCINATION, CertificateRecord, Download
+from certdist.domain.latest import LatestRule, latest
+from certdist.domain.models import VACCINATION, Download
 from certdist.domain.requests import PRE_ENROLLMENT_CODE_PATTERN
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import CertdistError, Conflict, FieldError, InvalidInput, NotFound
@@ -388,20 +388,13 @@ class PrintService:
             records = [item.record for item in items]
             wanted = [item.record for item in items if item.matched]
             chosen = latest(wanted, self._options.rule)
-            chunk.append((code, None if chosen is None else self._bundle(chosen, records)))
+            bundle = (
+                None
+                if chosen is None
+                else CertificateBundle.of(chosen, records, self._options.rule)
+            )
+            chunk.append((code, bundle))
         return chunk
-
-    def _bundle(
-        self, chosen: CertificateRecord, records: Sequence[CertificateRecord]
-    ) -> CertificateBundle:
-        # As the single PDF (DistributionService): every dose's latest certificate, and the
-        # chosen one even when a newer certificate of its dose exists.
-        if self._options.rule is not LatestRule.BY_DOSE:
-            return CertificateBundle(latest=chosen)
-        doses = tuple(latest_per_dose(records))
-        if chosen not in doses:
-            doses = (chosen, *doses)
-        return CertificateBundle(latest=chosen, doses=doses)
 
     # --- jobs ------------------------------------------------------------------------------
 

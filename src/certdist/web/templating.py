@@ -180,7 +180,11 @@ async def switch_language(
 
 class PageRoute(APIRoute):
     """The route class of HTML pages (``APIRouter(route_class=PageRoute)``): errors raised
-    under such a route are answered with an HTML error page instead of DIVOC's JSON body."""
+    under such a route are answered with an HTML error page instead of DIVOC's JSON body.
+    A subclass may set ``error_headers``: headers its error pages carry too (share-link
+    pages must not leak their URL through a 404 either)."""
+
+    error_headers: Mapping[str, str] = {}
 
 
 def is_page_request(request: Request) -> bool:
@@ -222,7 +226,10 @@ def error_page(request: Request, status: int, *, retry_after: int | None = None)
     else:
         heading = _("Service unavailable")
         message = _("Something went wrong on our side. Please try again in a few minutes.")
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    route = request.scope.get("route")
+    headers = dict(route.error_headers) if isinstance(route, PageRoute) else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return templates.render(
         request,
         "error.html",

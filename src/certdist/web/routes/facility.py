@@ -27,6 +27,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 SESSION_COOKIE = "certdist_staff"
 PRE_SESSION_COOKIE = "certdist_staff_pre"  # before sign-in: CSRF and the OIDC browser binding
 ShortField = Annotated[str, Form(max_length=128)]
+#: Password attempts per client address per 15 minutes on the local (development) sign-in.
+LOCAL_SIGN_INS_PER_WINDOW = 10
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -136,6 +138,13 @@ def local_sign_in(
     pre = read_cookie(request, PRE_SESSION_COOKIE, secure=templates.secure_cookies)
     if not pre or not services.hasher.matches("staff-pre-csrf", pre, csrf_token):
         return _login_page(request, services, templates, status_code=403, username=username)
+    client = request.client.host if request.client else "unknown"
+    services.rate_limiter.hit(
+        "staff-password",
+        services.hasher.digest("ip", client),
+        limit=LOCAL_SIGN_INS_PER_WINDOW,
+        window_seconds=900,
+    )
     _ = templates.gettext(request)
     try:
         principal = desk.local.sign_in(username, password)

@@ -36,13 +36,19 @@ from certdist.web.deps import ServicesDep
 from certdist.web.routes.portal import require_session
 from certdist.web.templating import PageRoute, Templates, TemplatesDep
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
-
 VISITOR_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex, nofollow",
 }
+
+
+class SharePageRoute(PageRoute):
+    # A 404 for an expired link is still a page whose URL holds a token.
+    error_headers = VISITOR_HEADERS
+
+
+router = APIRouter(route_class=SharePageRoute, include_in_schema=False)
 BROWSER_COOKIE = "certdist_share_browser"
 UNLOCK_COOKIE = "certdist_share_unlock"
 _MAX_TOKEN = 100  # ours are 43 characters; anything much longer is not worth a lookup
