@@ -180,6 +180,23 @@ def test_the_whole_journey(
     assert page.get_by_role("heading", level=1).inner_text() == "Asha Devi"
     journey.check("qr-only")
 
+    # An EU certificate for a name in Devanagari: the passport names are asked for.
+    records = journey.server.services.database.certificates().for_beneficiary("DEMO0003")
+    page.goto(journey.url(f"/portal/certificates/{records[0].certificate_id}/download/eu-dcc"))
+    journey.check("eu-dcc-names")
+    journey.field("Surname").fill("शर्मा")
+    journey.button("Download the EU certificate").click()
+    assert (
+        t("Use the Latin letters (A to Z) as written in your passport.")
+        in page.get_by_role("alert").inner_text()
+    )
+    journey.check("eu-dcc-names-error")
+    journey.field("Surname").fill("Sharma")
+    journey.field("Given names").fill("Priya")
+    with page.expect_download() as started:
+        journey.button("Download the EU certificate").click()
+    assert Path(started.value.path()).read_bytes().startswith(b"\x89PNG")
+
     missing = page.goto(journey.url("/portal/certificates/000000000000/print"))
     assert missing.status == 404
     assert page.get_by_role("heading", level=1).inner_text() == t("Page not found")
@@ -205,6 +222,8 @@ def test_the_whole_journey(
         "certificates",
         "print",
         "qr-only",
+        "eu-dcc-names",
+        "eu-dcc-names-error",
         "not-found",
         "dev-sms",
         "logged-out",

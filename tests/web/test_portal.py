@@ -14,6 +14,7 @@ from certdist.services.container import Services, build_services
 from certdist.services.demo import DEMO_MOBILE, seed_demo
 from certdist.web.app import create_app
 from tests.factories import vaccination_request_body
+from tests.formats.imaging import open_image, scan
 from tests.web.portal_helpers import csrf_of, log_in, outbox_reader, sent_count, wait_for_code
 
 NEIGHBOUR = "+919880414889"
@@ -78,16 +79,66 @@ def test_the_whole_journey_downloads_every_format(portal: TestClient, services: 
     assert len([link for link in links if "/download/" in link]) == 3 * len(formats)
     media_types = {f"/download/{fmt.name}": fmt.media_type for fmt in formats}
     for link in links:
-        answer = portal.get(link)
-        if answer.status_code == 422:  # a format that cannot express this certificate
-            assert "/eu-dcc" in link, link
-            assert "This format is not available" in answer.text
+        answer = portal.get(link, follow_redirects=False)
+        if answer.status_code == 303:  # an EU DCC for a name not in Latin letters
+            assert "/download/eu-dcc" in link, link
+            assert re.fullmatch(
+                r"/portal/certificates/\d+/eu-dcc\?pdf=[01]", answer.headers["location"]
+            )
             continue
         assert answer.status_code == 200, link
         for suffix, media_type in media_types.items():
             if link.endswith(suffix):
                 assert answer.headers["content-type"].startswith(media_type)
                 assert answer.headers["content-disposition"].startswith("attachment;")
+
+
+def _certificate_id_of(services: Services, code: str) -> str:
+    records = services.database.certificates().for_beneficiary(code)
+    return max(records, key=lambda r: r.dose or 0).certificate_id
+
+
+def test_the_eu_certificate_asks_for_passport_names_when_it_cannot_derive_them(
+    portal: TestClient, services: Services
+) -> None:
+    log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    certificate_id = _certificate_id_of(services, "DEMO0003")  # प्रिया शर्मा
+    asked = portal.get(f"/portal/certificates/{certificate_id}/download/eu-dcc")
+    assert "Names for the EU certificate" in asked.text
+    token = csrf_of(asked.text)
+    form = f"/portal/certificates/{certificate_id}/eu-dcc"
+    wrong = portal.post(
+        form, data={"surname": "शर्मा", "given_names": "Priya", "pdf": "false", "csrf_token": token}
+    )
+    assert wrong.status_code == 400
+    assert 'role="alert"' in wrong.text
+    assert 'id="surname-error"' in wrong.text
+    missing = portal.post(form, data={"surname": " ", "pdf": "false", "csrf_token": token})
+    assert missing.status_code == 400
+    unsigned = portal.post(form, data={"surname": "Sharma", "pdf": "false"})
+    assert unsigned.status_code == 403
+    png = portal.post(
+        form,
+        data={"surname": "Sharma", "given_names": "Priya", "pdf": "false", "csrf_token": token},
+    )
+    assert png.status_code == 200
+    assert png.headers["content-type"] == "image/png"
+    [text] = scan(open_image(png.content))
+    verified = services.verifier.verify(text.decode())  # raises unless valid
+    assert "Sharma" in verified.name
+    assert "Priya" in verified.name
+    pdf = portal.post(
+        form, data={"surname": "Sharma", "given_names": "Priya", "pdf": "true", "csrf_token": token}
+    )
+    assert pdf.content.startswith(b"%PDF-")
+    # Another citizen's certificate is not theirs to ask for.
+    neighbour = _certificate_id_of(services, "NBR0001")
+    assert portal.get(f"/portal/certificates/{neighbour}/eu-dcc").status_code == 404
+    stranger = portal.post(
+        f"/portal/certificates/{neighbour}/eu-dcc",
+        data={"surname": "Sharma", "pdf": "false", "csrf_token": token},
+    )
+    assert stranger.status_code == 404
 
 
 def test_an_unregistered_number_gets_the_same_answer(

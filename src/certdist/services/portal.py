@@ -17,10 +17,13 @@ from urllib.parse import urlsplit
 
 from certdist.config import Settings, SmsSettings
 from certdist.domain.certificate_view import CertificateView
+from certdist.domain.icao import NotTransliterable, transliterate
 from certdist.domain.models import CertificateRecord
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import ConfigurationError, FieldError, InvalidInput, NotFound
+from certdist.formats.eu_dcc import names_from_request
 from certdist.formats.registry import CertificateBundle, FormatRegistry
+from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
 from certdist.services.clock import Clock
 from certdist.services.distribution import Artifact, DistributionService
 from certdist.services.hashing import KeyedHasher
@@ -134,6 +137,42 @@ class PortalService:
             format_name,
             caller=self._principal(mobile),
             permission=Permission.RECIPIENT,
+        )
+
+    def eu_dcc(
+        self,
+        mobile: str,
+        certificate_id: str,
+        surname: str,
+        given_names: str,
+        confirmed: frozenset[str],
+        *,
+        pdf: bool,
+    ) -> Artifact:
+        """An EU DCC with the names as the citizen's passport writes them (for names the
+        service cannot derive, like one in Devanagari). Their ICAO 9303 forms are derived;
+        ``InvalidInput`` names the field that has letters outside the Latin script."""
+        bundle = self._bundle(mobile, certificate_id)
+        if self._needs_birth_year(bundle.latest, confirmed):
+            raise NotFound("confirm the year of birth first")
+        fmt = self._formats.get(EuDccPdfFormat.name if pdf else EuDccQrFormat.name)
+        if not isinstance(fmt, EuDccQrFormat | EuDccPdfFormat):
+            raise NotFound("the EU certificate is not offered")
+        errors = []
+        standard: dict[str, str] = {}
+        for field, value in (("fn", surname), ("gn", given_names)):
+            try:
+                standard[field] = transliterate(value) if value.strip() else ""
+            except NotTransliterable:
+                errors.append(FieldError(field, "use the Latin letters of your passport"))
+        if errors:
+            raise InvalidInput("the names for the EU certificate are invalid", errors)
+        names = names_from_request(
+            {"fn": surname, "fnt": standard["fn"], "gn": given_names, "gnt": standard["gn"]}
+        )
+        content = fmt.render_named(bundle, names)
+        return self._distribution.deliver(
+            bundle, fmt, content, caller=self._principal(mobile), permission=Permission.RECIPIENT
         )
 
     def confirm_birth_year(

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from certdist.errors import AuthenticationFailed, InvalidInput
+from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
 from certdist.services.portal import CitizenPortal, DownloadFormat
 from certdist.services.sessions import PortalSession
 from certdist.web import cookies
@@ -28,6 +29,7 @@ SESSION_COOKIE = "certdist_session"
 LOGIN_COOKIE = "certdist_login"
 ShortField = Annotated[str, Form(max_length=64)]
 
+_EU_DCC_FORMATS = (EuDccQrFormat.name, EuDccPdfFormat.name)
 #: Where the usual formats appear first; others (wallet formats) follow by name.
 _FORMAT_ORDER = ("pdf", "qr", "json")
 
@@ -354,8 +356,12 @@ def download(
             session.mobile, certificate_id, format_name, session.confirmed
         )
     except InvalidInput:
-        # The format cannot express this certificate (an EU DCC needs a name in Latin
-        # letters, for one): say so, and let the citizen pick another format.
+        if format_name in _EU_DCC_FORMATS:
+            # No Latin-script name to derive the passport names from: ask for them.
+            pdf = "1" if format_name == EuDccPdfFormat.name else "0"
+            return _redirect(f"/portal/certificates/{certificate_id}/eu-dcc?pdf={pdf}")
+        # The format cannot express this certificate: say so, and let the citizen pick
+        # another format.
         _ = templates.gettext(request)
         return templates.render(
             request,
@@ -401,6 +407,107 @@ def _confirm_page(
             "errors": errors or {},
         },
         status_code=status_code,
+    )
+
+
+def _eu_dcc_page(
+    request: Request,
+    templates: Templates,
+    session: PortalSession,
+    certificate_id: str,
+    *,
+    pdf: bool,
+    surname: str = "",
+    given_names: str = "",
+    errors: dict[str, str] | None = None,
+) -> Response:
+    return templates.render(
+        request,
+        "eu_dcc.html",
+        {
+            "certificate_id": certificate_id,
+            "csrf_token": session.csrf_token,
+            "pdf": pdf,
+            "surname": surname,
+            "given_names": given_names,
+            "errors": errors or {},
+        },
+        status_code=400 if errors else 200,
+    )
+
+
+@router.get("/portal/certificates/{certificate_id}/eu-dcc")
+def eu_dcc_form(
+    certificate_id: str,
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    pdf: bool = True,
+) -> Response:
+    """The names as the passport writes them, for an EU certificate (DIVOC asked too)."""
+    portal = services.portal
+    session = require_session(request, portal, templates)
+    if isinstance(session, Response):
+        return session
+    portal.certificates.certificate(session.mobile, certificate_id, session.confirmed)
+    return _eu_dcc_page(request, templates, session, certificate_id, pdf=pdf)
+
+
+@router.post("/portal/certificates/{certificate_id}/eu-dcc")
+def eu_dcc_download(
+    certificate_id: str,
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    surname: Annotated[str, Form(max_length=80)] = "",
+    given_names: Annotated[str, Form(max_length=80)] = "",
+    pdf: Annotated[bool, Form()] = True,
+    csrf_token: ShortField = "",
+) -> Response:
+    portal = services.portal
+    session = require_session(request, portal, templates)
+    if isinstance(session, Response):
+        return session
+    portal.sessions.check_csrf(session, csrf_token)
+    _ = templates.gettext(request)
+    if not surname.strip():
+        errors = {"surname": _("Enter the surname as it is written in your passport.")}
+        return _eu_dcc_page(
+            request,
+            templates,
+            session,
+            certificate_id,
+            pdf=pdf,
+            surname=surname,
+            given_names=given_names,
+            errors=errors,
+        )
+    try:
+        artifact = portal.certificates.eu_dcc(
+            session.mobile, certificate_id, surname, given_names, session.confirmed, pdf=pdf
+        )
+    except InvalidInput as error:
+        latin = _("Use the Latin letters (A to Z) as written in your passport.")
+        fields = {"fn": "surname", "fnt": "surname", "gn": "given_names", "gnt": "given_names"}
+        errors = {fields.get(e.location, "surname"): latin for e in error.errors}
+        return _eu_dcc_page(
+            request,
+            templates,
+            session,
+            certificate_id,
+            pdf=pdf,
+            surname=surname,
+            given_names=given_names,
+            errors=errors,
+        )
+    return Response(
+        artifact.content,
+        media_type=artifact.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{artifact.filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
