@@ -56,7 +56,6 @@ from certdist.signing.contexts import ContextLoader
 from certdist.signing.keys import KeyFile, KeyStore, KeyUse
 from certdist.signing.ldproof import CredentialSigner
 from certdist.storage.database import Database
-from certdist.storage.redis_state import RedisSharedState
 from certdist.storage.state import SharedState, SqlSharedState
 
 log = logging.getLogger(__name__)
@@ -89,8 +88,9 @@ class Services:
     wallet: WalletService  # SMART Health Card, EU DCC, FHIR; their keys and JWKS
 
     def close(self) -> None:
-        if isinstance(self.state, RedisSharedState):
-            self.state.close()
+        close = getattr(self.state, "close", None)  # a Redis client's connection pool
+        if callable(close):
+            close()
         self.database.dispose()
 
 
@@ -116,6 +116,9 @@ def open_secret(settings: Settings) -> bytes:
 def shared_state(settings: Settings, database: Database, clock: Clock) -> SharedState:
     """Redis when configured (many processes, DESIGN §5); otherwise the database."""
     if settings.redis_url:
+        # Imported only when configured: the client library costs ~6 MB per process.
+        from certdist.storage.redis_state import RedisSharedState
+
         return RedisSharedState(settings.redis_url, deadline_seconds=2.0)
     return SqlSharedState(database.transactions, clock.now)
 

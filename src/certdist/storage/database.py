@@ -7,7 +7,6 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 
-from certdist.storage import migrate as migrations
 from certdist.storage.audit import SqlDownloadAudit
 from certdist.storage.certificates import SqlCertificateRepository
 from certdist.storage.engine import build_engine, normalise_url
@@ -57,16 +56,24 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema up to the newest migration shipped with certdist (idempotent)."""
-        migrations.upgrade_to_head(self._transactions, round(self._deadline_seconds * 1000))
+        # Imported here, not at the top: Alembic costs ~11 MB per process, and server workers
+        # never migrate (the parent process did).
+        from certdist.storage import migrate
+
+        migrate.upgrade_to_head(self._transactions, round(self._deadline_seconds * 1000))
 
     def current_revision(self) -> str | None:
         """The schema revision of the database, None if it was never migrated."""
-        return migrations.current_revision(self._transactions)
+        from certdist.storage import migrate
+
+        return migrate.current_revision(self._transactions)
 
     @staticmethod
     def head_revision() -> str:
         """The schema revision this version of certdist expects."""
-        return migrations.head_revision()
+        from certdist.storage import migrate
+
+        return migrate.head_revision()
 
     def certificates(
         self, *, companions: CompanionMessages | None = None
