@@ -225,11 +225,18 @@ def test_two_citizens_cannot_reach_each_others_certificates(
             assert other.get(link, follow_redirects=False).status_code == 404, link
         for certificate_id in ids:
             base = f"/portal/certificates/{certificate_id}"
-            for path in ("/confirm", "/download/pdf", "/download/nope", "/print", "/qr"):
-                assert other.get(base + path, follow_redirects=False).status_code == 404
+            paths = ("/confirm", "/download/pdf", "/download/nope", "/print", "/qr", "/share")
+            for path in (*paths, "/eu-dcc", "/download/eu-dcc", "/download/shc-file"):
+                assert other.get(base + path, follow_redirects=False).status_code == 404, path
             token = csrf_of(other.get("/portal/certificates").text)
-            confirm = other.post(f"{base}/confirm", data={"year": "1968", "csrf_token": token})
-            assert confirm.status_code == 404
+            for path, form in (
+                ("/confirm", {"year": "1968"}),
+                ("/share", {"kind": "full", "expiry": "7d"}),
+                ("/email", {"to": "someone@example.org", "mode": "attachment"}),
+                ("/eu-dcc", {"surname": "Sharma", "pdf": "false"}),
+            ):
+                answer = other.post(base + path, data={**form, "csrf_token": token})
+                assert answer.status_code == 404, path
 
 
 def test_logout_ends_the_session_on_the_server(portal: TestClient, services: Services) -> None:
