@@ -145,7 +145,16 @@ def test_bad_and_duplicate_contacts_are_skipped(services: Services) -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["not an address", "a@b.example\r\nBcc: x@evil.example", "a@b", "<a@b.example>", "a@b@c.org"],
+    [
+        "not an address",
+        "a@b.example\r\nBcc: x@evil.example",
+        "a@b",
+        "<a@b.example>",
+        "a@b@c.org",
+        "a\x00b@example.org",  # PostgreSQL refuses NUL in text: the outbox insert would fail
+        "a\x1bb@example.org",
+        "a\x7fb@example.org",
+    ],
 )
 def test_only_plain_addresses_are_mailed(address: str) -> None:
     assert not valid_address(address)

@@ -97,7 +97,7 @@ def test_unknown_or_absurd_ids_find_nothing(sessions: SessionService) -> None:
 def test_the_csrf_token_belongs_to_its_session(sessions: SessionService) -> None:
     mine, other = sessions.start(MOBILE), sessions.start("+919000000002")
     sessions.check_csrf(mine, mine.csrf_token)
-    for wrong in (None, "", other.csrf_token, mine.csrf_token[:-1]):
+    for wrong in (None, "", other.csrf_token, mine.csrf_token[:-1], "é" * 43):
         with pytest.raises(PermissionDenied):
             sessions.check_csrf(mine, wrong)
 
@@ -108,7 +108,7 @@ def test_the_pre_session_token_is_a_signed_double_submit(sessions: SessionServic
     assert token != pre
     sessions.check_pre_session_csrf(pre, token)
     other = sessions.new_pre_session()
-    for cookie, submitted in ((pre, pre), (other, token), (None, token), (pre, None)):
+    for cookie, submitted in ((pre, pre), (other, token), (None, token), (pre, None), (pre, "é")):
         with pytest.raises(PermissionDenied):
             sessions.check_pre_session_csrf(cookie, submitted)
 

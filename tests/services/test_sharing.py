@@ -232,6 +232,9 @@ def test_unlock_grants_are_bound_to_link_and_browser_and_expire(
     )
     assert not services.sharing.grant_valid(link, "browser-1", None)
     assert not services.sharing.grant_valid(link, "browser-1", "999999999999.abc")
+    # Cookies are the client's text: non-ASCII MACs and non-ASCII digits are just "no".
+    assert not services.sharing.grant_valid(link, "browser-1", "999999999999.é")
+    assert not services.sharing.grant_valid(link, "browser-1", "²²²²²²²²²²²²." + grant[-64:])
     clock.advance(UNLOCK_LIFETIME)
     assert not services.sharing.grant_valid(link, "browser-1", grant)
 

@@ -61,6 +61,7 @@ def test_pull_uri_then_pull_doc_over_http(
     certificate_id = _issue(client, auth)
     response = _post(client, URI_PATH, pull_uri_body(**PERSON, name="MITRA, Bhaya"))
     assert _status(response) == "1"
+    assert response.headers["cache-control"] == "no-store"  # the PDF and who it is for
     root = parse_xml(response.content)
     uri = root.findtext("DocDetails/URI")
     assert uri == f"in.gov.covin-VACER-{certificate_id}"
@@ -69,6 +70,7 @@ def test_pull_uri_then_pull_doc_over_http(
 
     doc = _post(client, DOC_PATH, pull_doc_body(uri=uri, format="xml"))
     assert _status(doc) == "1"
+    assert doc.headers["cache-control"] == "no-store"
     assert parse_xml(doc.content).findtext("DocDetails/DataContent")
 
     elsewhere = pull_doc_body(uri=uri, txn="txn-9", digilocker_id=OTHER_DIGILOCKER_ID)

@@ -165,6 +165,9 @@ def test_pages_need_a_session_and_logout_ends_it(client: TestClient, services: S
 def test_unknown_beneficiary_is_404(client: TestClient) -> None:
     _local_sign_in(client)
     assert client.get("/facility/certificates/NOSUCH").status_code == 404
+    # No beneficiary id holds a NUL byte (PostgreSQL refuses one in a query: not a 500).
+    assert client.get("/facility/certificates/a%00b").status_code == 404
+    assert client.get("/facility/certificates/a%00b/pdf").status_code == 404
 
 
 def test_production_refuses_local_staff_sign_in() -> None:

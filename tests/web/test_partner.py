@@ -52,6 +52,7 @@ def test_matching_lookup_returns_signed_certificates_and_pdf(
     certificates = response.json()["certificates"]
     assert [c["certificateId"] for c in certificates] == [second, first]
     assert certificates[0]["dose"] == 2
+    assert response.headers["cache-control"] == "no-store"  # names, dates of birth
     credential = json.loads(certificates[0]["certificate"])
     verify_credential(credential, services.keys.public_key)
 

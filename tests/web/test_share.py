@@ -154,6 +154,12 @@ def test_revoked_links_answer_404(
     assert visitor.get(f"/s/{token}").status_code == 404
     assert visitor.get(f"/s/{token}/certificate.pdf").status_code == 404
     assert "Withdrawn" in owner.get("/portal/shares").text
+    # Ids that are no link id are 404 too (a NUL byte is refused by PostgreSQL: not a 500).
+    for bad in ("no-such-link", "a%00b", "x" * 300):
+        unknown = owner.post(
+            f"/portal/shares/{bad}/revoke", data={"csrf_token": csrf_of(listing.text)}
+        )
+        assert unknown.status_code == 404
 
 
 def test_a_corrected_certificate_kills_its_link(
@@ -231,6 +237,21 @@ def test_a_passcode_posted_from_another_site_is_refused(
         )
         assert answer.status_code == 400
         assert "set-cookie" not in answer.headers
+
+
+def test_a_form_token_with_any_text_is_refused_not_a_500(
+    owner: TestClient, visitor: TestClient, certificate_id: str
+) -> None:
+    token = make_link(owner, certificate_id, passcode="tiger-42")
+    visitor.get(f"/s/{token}")  # sets the browser cookie
+    answer = visitor.post(f"/s/{token}", data={"passcode": "tiger-42", "form_token": "é" * 64})
+    assert answer.status_code == 400
+    browser = visitor.cookies.get("certdist_share_browser")
+    mac = "é" * 64
+    unlock = f"certdist_share_browser={browser}; certdist_share_unlock=99999999999.{mac}"
+    opened = visitor.get(f"/s/{token}", headers={"cookie": unlock.encode("latin-1")})
+    assert opened.status_code == 200  # the passcode form again, not a 500
+    assert FORM_TOKEN.search(opened.text) is not None
 
 
 def test_five_wrong_passcodes_kill_the_link(
@@ -333,6 +354,11 @@ def test_a_bad_address_is_explained_on_the_page(
     )
     assert answer.status_code == 400
     assert "Enter an e-mail address" in answer.text
+    control = owner.post(
+        f"/portal/certificates/{certificate_id}/email",
+        data={"csrf_token": csrf_of(page.text), "to": "a\x00b@example.org", "mode": "link"},
+    )
+    assert control.status_code == 400
 
 
 def test_issuing_and_correcting_over_the_api_mails_the_recipient(

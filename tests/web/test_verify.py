@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -97,6 +98,18 @@ def test_invalid_and_revoked_are_outcomes_not_errors(
     assert revoked.json()["certificate"]["name"] == "Bhaya Mitra"
 
 
+_DEEP_ARRAY = b'{"payload": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+_DEEP_OBJECT = '{"a": ' * 5000 + "1" + "}" * 5000
+
+
+def _deep_divoc_archive() -> bytes:
+    """A DIVOC QR archive whose one entry is JSON nested 5000 deep."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("certificate.json", _DEEP_OBJECT)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -106,6 +119,10 @@ def test_invalid_and_revoked_are_outcomes_not_errors(
         ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, None),
         ({"content": b"", "headers": {"Content-Type": "image/png"}}, "input"),
         ({"data": {"other": "x"}}, "input"),
+        # JSON nested past Python's recursion limit: json.loads raises RecursionError.
+        ({"content": _DEEP_ARRAY, "headers": {"Content-Type": "application/json"}}, None),
+        ({"json": {"payload": _DEEP_OBJECT}}, None),
+        ({"content": _deep_divoc_archive(), "headers": {"Content-Type": "text/plain"}}, None),
     ],
 )
 def test_unreadable_input_is_400(

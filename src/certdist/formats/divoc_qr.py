@@ -198,7 +198,7 @@ def _checked_json(text: str) -> str:
         raise InvalidInput("QR payload is not a JSON certificate")
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         raise InvalidInput("QR payload is not a JSON certificate") from None
     if not isinstance(parsed, dict):
         raise InvalidInput("QR payload is not a JSON certificate")

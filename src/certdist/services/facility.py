@@ -10,12 +10,14 @@ through the register.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from certdist.config import Settings
 from certdist.domain.certificate_view import CertificateView
 from certdist.domain.models import VACCINATION
+from certdist.domain.requests import PRE_ENROLLMENT_CODE_PATTERN
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import ConfigurationError, NotFound
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
@@ -30,7 +32,7 @@ from certdist.services.staff_sessions import StaffSessions
 from certdist.storage.state import SharedState
 
 SEARCHES_PER_HOUR = 300
-_MAX_CODE_LENGTH = 64
+_CODE = re.compile(PRE_ENROLLMENT_CODE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ class FacilityPrinting:
 
 
 def _checked(pre_enrollment_code: str) -> str:
-    if not pre_enrollment_code or len(pre_enrollment_code) > _MAX_CODE_LENGTH:
+    # Only ids that could have been issued reach the database (PostgreSQL refuses a NUL
+    # byte in a query with an error, not an empty answer).
+    if not _CODE.fullmatch(pre_enrollment_code):
         raise NotFound("no such beneficiary")
     return pre_enrollment_code
 

@@ -24,4 +24,6 @@ class KeyedHasher:
 
     def matches(self, purpose: str, value: str, expected_digest: str) -> bool:
         """Constant-time check of ``value`` against a stored digest."""
-        return hmac.compare_digest(self.digest(purpose, value), expected_digest)
+        # Bytes: ``expected_digest`` may be a client's text, and compare_digest refuses
+        # non-ASCII str.
+        return hmac.compare_digest(self.digest(purpose, value).encode(), expected_digest.encode())

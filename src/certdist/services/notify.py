@@ -45,7 +45,9 @@ _TEMPLATE_NAMES = (
 )
 _SUBJECT = "Subject:"
 # Deliberately plain: one @, no spaces or line breaks (which could inject mail headers).
-_ADDRESS = re.compile(r"^[^@\s<>,;:\"\\]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+# No control characters in the local part either (PostgreSQL refuses NUL in text).
+_LOCAL_PART = r"[^@\s<>,;:\"\\\x00-\x1f\x7f]{1,64}"
+_ADDRESS = re.compile(rf"^{_LOCAL_PART}@[A-Za-z0-9.-]{{1,253}}\.[A-Za-z]{{2,63}}$")
 
 
 def valid_address(address: str) -> bool:

@@ -123,7 +123,10 @@ class SessionService:
         self._state.delete(self._key(session_id))
 
     def check_csrf(self, session: PortalSession, submitted: str | None) -> None:
-        if not submitted or not hmac.compare_digest(submitted, session.csrf_token):
+        # Bytes: compare_digest refuses non-ASCII str, and the form field may hold any text.
+        if not submitted or not hmac.compare_digest(
+            submitted.encode(), session.csrf_token.encode()
+        ):
             raise PermissionDenied("the form's security token is missing or out of date")
 
     # --- before login ----------------------------------------------------------------------
@@ -139,7 +142,9 @@ class SessionService:
         if (
             not pre_session
             or not submitted
-            or not hmac.compare_digest(self.pre_session_csrf(pre_session), submitted)
+            or not hmac.compare_digest(
+                self.pre_session_csrf(pre_session).encode(), submitted.encode()
+            )
         ):
             raise PermissionDenied("the form's security token is missing or out of date")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +53,9 @@ _TOKEN_PURPOSE = "share-link-token"  # noqa: S105 - a hash purpose label, not a 
 _OWNER_PURPOSE = "share-link-owner"
 _UNLOCK_PURPOSE = "share-link-unlock"
 _FORM_PURPOSE = "share-link-form"
+#: Link ids are ``new_record_id()`` UUIDs; nothing else is looked up (PostgreSQL refuses a
+#: NUL byte in a query with an error, not an empty answer).
+_LINK_ID = re.compile(r"[0-9a-f\-]{36}")
 
 
 class Expiry(StrEnum):
@@ -214,6 +218,8 @@ class SharingService:
         return [LinkOverview(link, self._state(link), accesses[link.id]) for link in links]
 
     def revoke(self, owner_mobile: str, link_id: str) -> None:
+        if not _LINK_ID.fullmatch(link_id):
+            raise NotFound("no such share link")
         if not self._links.revoke(link_id, self.owner_key(owner_mobile), at=self._clock.now()):
             raise NotFound("no such share link")
 
@@ -255,9 +261,14 @@ class SharingService:
         if not grant or not browser:
             return False
         expires_text, _, mac = grant.partition(".")
-        if not expires_text.isdigit() or int(expires_text) <= self._clock.now().timestamp():
+        # The cookie is the client's text: ASCII digits only (``"²".isdigit()`` is true, and
+        # int() refuses it), and bytes for compare_digest (which refuses non-ASCII str).
+        if not (expires_text.isascii() and expires_text.isdigit()):
             return False
-        return hmac.compare_digest(mac, self._grant_mac(link.id, browser, int(expires_text)))
+        if int(expires_text) <= self._clock.now().timestamp():
+            return False
+        expected = self._grant_mac(link.id, browser, int(expires_text))
+        return hmac.compare_digest(mac.encode(), expected.encode())
 
     def form_token(self, browser: str) -> str:
         """The anti-forgery value of the passcode form, bound to the browser's own cookie:

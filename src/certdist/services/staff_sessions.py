@@ -81,7 +81,10 @@ class StaffSessions:
 
     @staticmethod
     def check_csrf(session: StaffSession, submitted: str | None) -> None:
-        if not submitted or not hmac.compare_digest(submitted, session.csrf_token):
+        # Bytes: compare_digest refuses non-ASCII str, and the form field may hold any text.
+        if not submitted or not hmac.compare_digest(
+            submitted.encode(), session.csrf_token.encode()
+        ):
             raise PermissionDenied("the form's security token is missing or out of date")
 
     def _store(self, session: StaffSession) -> None:

@@ -100,7 +100,7 @@ def _zip_text_bytes(text: str) -> bytes:
 def _json_kind(text: bytes) -> tuple[InputKind, bytes]:
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         raise InvalidInput("the input starts like JSON but is not valid JSON") from None
     if isinstance(document, dict) and "verifiableCredential" in document:
         return InputKind.SHC_FILE, text

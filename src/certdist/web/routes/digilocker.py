@@ -20,6 +20,8 @@ from certdist.web.deps import ServicesDep
 router = APIRouter(prefix="/cert/api", tags=["digilocker"])
 
 XML = "application/xml"
+#: Answers carry the certificate and who it is for: no cache may keep them.
+_NO_STORE = {"Cache-Control": "no-store"}
 
 _XML_BODY: dict[str, Any] = {
     "requestBody": {
@@ -51,7 +53,7 @@ async def pull_uri_request(services: ServicesDep, request: Request) -> Response:
     digilocker = _service(services)
     header = request.headers.get(services.settings.digilocker.hmac_header)
     document = digilocker.pull_uri(await request.body(), header)
-    return Response(document, media_type=XML)
+    return Response(document, media_type=XML, headers=_NO_STORE)
 
 
 @router.post("/pullDocRequest", responses=_RESPONSES, openapi_extra=_XML_BODY)
@@ -60,4 +62,4 @@ async def pull_doc_request(services: ServicesDep, request: Request) -> Response:
     digilocker = _service(services)
     header = request.headers.get(services.settings.digilocker.hmac_header)
     document = digilocker.pull_doc(await request.body(), header)
-    return Response(document, media_type=XML)
+    return Response(document, media_type=XML, headers=_NO_STORE)

@@ -55,11 +55,12 @@ _COMMON: dict[int | str, dict[str, Any]] = {
 
 @router.post("/api/certificates", response_model=PartnerCertificates, responses=_COMMON)
 async def partner_certificates(
-    services: ServicesDep, caller: PartnerCaller, lookup: PartnerLookup
+    services: ServicesDep, caller: PartnerCaller, lookup: PartnerLookup, response: Response
 ) -> PartnerCertificates:
     """The beneficiary's live signed certificates, latest first, when ``mobile`` is the
     number they are registered to."""
     found = services.partner.certificates(caller, lookup.mobile, lookup.beneficiaryId)
+    response.headers["Cache-Control"] = "no-store"  # names and dates of birth
     return PartnerCertificates(
         certificates=[
             PartnerCertificateOut(

@@ -136,7 +136,8 @@ def enter_passcode(
     link = _link(services, token)
     browser = request.cookies.get(BROWSER_COOKIE, "")
     expected = services.sharing.form_token(browser) if browser else ""
-    if not expected or not hmac.compare_digest(form_token, expected):
+    # Bytes: compare_digest refuses non-ASCII str, and the form field may hold any text.
+    if not expected or not hmac.compare_digest(form_token.encode(), expected.encode()):
         raise InvalidInput("the form has expired; open the link again")
     try:
         services.sharing.try_passcode(token, passcode)

@@ -212,7 +212,7 @@ async def _read_input(request: Request) -> bytes | str:
 def _payload_from_json(body: bytes) -> str:
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         raise InvalidInput("the body is not JSON") from None
     payload = document.get("payload") if isinstance(document, dict) else None
     if not isinstance(payload, str) or not payload.strip():
