@@ -20,6 +20,7 @@ from certdist.services.facility import FacilityDesk
 from certdist.services.staff_sessions import StaffSession
 from certdist.web.cookies import clear_cookie, read_cookie, set_cookie
 from certdist.web.deps import ServicesDep
+from certdist.web.documents import private_document
 from certdist.web.templating import PageRoute, Templates, TemplatesDep, safe_next
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -253,14 +254,7 @@ def print_pdf(
     if session is None:
         return _redirect("/facility")
     artifact = desk.printing.pdf(session.principal, pre_enrollment_code)
-    return Response(
-        artifact.content,
-        media_type=artifact.media_type,
-        headers={
-            "Content-Disposition": f'inline; filename="{artifact.filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return private_document(artifact, disposition="inline")
 
 
 @router.post("/facility/logout")

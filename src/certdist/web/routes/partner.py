@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from certdist.domain.requests import PRE_ENROLLMENT_CODE_PATTERN
 from certdist.domain.roles import Permission, Principal
 from certdist.web.deps import ServicesDep, caller_with
+from certdist.web.documents import private_document
 
 router = APIRouter(prefix="/cert/external", tags=["partner"])
 
@@ -88,11 +89,4 @@ async def partner_certificate_pdf(
 ) -> Response:
     """The PDF of the latest vaccination certificate, as the certificate API serves it."""
     artifact = services.partner.pdf(caller, lookup.mobile, lookup.beneficiaryId)
-    return Response(
-        artifact.content,
-        media_type=artifact.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{artifact.filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return private_document(artifact)

@@ -21,6 +21,7 @@ from certdist.services.portal import CitizenPortal, DownloadFormat
 from certdist.services.sessions import PortalSession
 from certdist.web import cookies
 from certdist.web.deps import ServicesDep
+from certdist.web.documents import private_document
 from certdist.web.templating import PageRoute, Templates, TemplatesDep
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -375,16 +376,7 @@ def download(
             },
             status_code=422,
         )
-    disposition = "inline" if inline else "attachment"
-    return Response(
-        artifact.content,
-        media_type=artifact.media_type,
-        headers={
-            "Content-Disposition": f'{disposition}; filename="{artifact.filename}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return private_document(artifact, disposition="inline" if inline else "attachment")
 
 
 def _confirm_page(
@@ -500,15 +492,7 @@ def eu_dcc_download(
             given_names=given_names,
             errors=errors,
         )
-    return Response(
-        artifact.content,
-        media_type=artifact.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{artifact.filename}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return private_document(artifact)
 
 
 @router.get("/portal/certificates/{certificate_id}/confirm")
