@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint system-deps bench clean messages
+.PHONY: run test lint system-deps runtime-deps bench clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 system-deps:
 	@scripts/install-system-deps
 
-run: $(STAMP)
+runtime-deps:
+	@scripts/install-system-deps --runtime
+
+run: $(STAMP) runtime-deps
 	$(BIN)/certdist serve --demo
 
 lint: $(STAMP)

@@ -141,7 +141,11 @@ class Face:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise ConfigurationError(f"font file {path} cannot be read: {exc}") from None
+            raise ConfigurationError(
+                f"font file {path} cannot be read: {exc.strerror}; on Debian or Ubuntu install"
+                " the Noto fonts with `scripts/install-system-deps --runtime`"
+                " (package fonts-noto-core)"
+            ) from None
         if data[:4] not in (b"\x00\x01\x00\x00", b"true"):
             raise ConfigurationError(f"font {path} is not a TrueType (glyf) font")
         self.path = path
