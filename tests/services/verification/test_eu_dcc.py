@@ -6,21 +6,27 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from certdist.config import VerifierSettings
 from certdist.errors import InvalidInput
+from certdist.formats.eu_dcc import DccNames, build_payload, encode_hc1
 from certdist.services.clock import FixedClock
 from certdist.services.container import Services
 from certdist.services.verification import FormatCheckers, Status, Verifier, check_hc1, check_shc
 from certdist.signing.contexts import ContextLoader
+from certdist.signing.dsc import DocumentSigner
 from certdist.signing.trust import TrustStore
 from certdist.storage.database import Database
 from tests.conftest import SHARED_TESTDATA
+from tests.formats import wallet_samples
 from tests.services.verification.samples import ServicesFactory, issue
 
 
@@ -120,3 +126,51 @@ def test_our_own_eu_dcc_verifies_and_is_revoked_with_the_certificate(services: S
     assert (view.format, view.name, view.dose, view.total_doses) == ("eu-dcc", "Bhaya Mitra", 1, 2)
     services.issuance.revoke("BEN0001", None, reason="issued in error")
     assert services.verifier.check(hc1).status is Status.REVOKED
+
+
+def _foreign_dsc(not_before: datetime, not_after: datetime) -> DocumentSigner:
+    """A self-signed Document Signer Certificate valid over the given period."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "SE")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    return DocumentSigner(certificate, "foreign", key)
+
+
+@pytest.mark.parametrize(
+    ("signed_at", "status", "reason"),
+    [
+        (datetime(2022, 6, 1, tzinfo=UTC), Status.VALID, "signature, expiry"),
+        (datetime(2023, 6, 1, tzinfo=UTC), Status.INVALID, "signer validity:"),
+        (datetime(2021, 6, 1, tzinfo=UTC), Status.INVALID, "signer validity:"),
+    ],
+)
+def test_a_dcc_signed_outside_its_dsc_validity_is_invalid(
+    signed_at: datetime, status: Status, reason: str, dcc_database: Database
+) -> None:
+    """The DSC must have been valid when it signed; the check uses the CWT's iat, so a
+    certificate signed in time stays valid after its DSC expires."""
+    signer = _foreign_dsc(datetime(2022, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
+    payload = build_payload(
+        wallet_samples.bundle(), DccNames(fnt="MITRA", gnt="BHAYA"), wallet_samples.PROFILE
+    )
+    hc1 = encode_hc1(
+        payload, signer, issuer="SE", issued_at=signed_at, validity=timedelta(days=365 * 3)
+    )
+    verifier = Verifier(
+        TrustStore(document_signers=[signer.certificate]),
+        dcc_database.certificates(),
+        FixedClock(datetime(2023, 9, 1, tzinfo=UTC)),
+        ContextLoader(),
+        FormatCheckers(hc1=check_hc1, shc=check_shc),
+    )
+    outcome = verifier.check(hc1)
+    assert (outcome.status, outcome.reason.startswith(reason)) == (status, True), outcome

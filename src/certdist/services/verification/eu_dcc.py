@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from cryptography import x509
+
 from certdist.errors import VerificationError
 from certdist.formats import eu_dcc as dcc_format
 from certdist.services.verification.outcome import Examined, expiry_or
@@ -25,22 +27,35 @@ _DCC_NAME: Final = re.compile(r"[A-Z<]{1,80}")
 
 def check_hc1(text: str, trust: TrustStore, now: datetime) -> Examined:
     """An ``HC1:`` text: :func:`~certdist.formats.eu_dcc.verify_hc1`, then what the EU rules
-    add (the payload's structure, the DSC's key usage)."""
+    add (the payload's structure, the DSC's key usage and validity period)."""
     try:
         verified = dcc_format.verify_hc1(text, trust.dcc_keys, now)
     except VerificationError as error:
         raise expiry_or(error) from None
     kind = _dcc_kind(verified.payload)
     signers = trust.document_signers(verified.kid)
-    if not any(dcc_format.dsc_may_sign(signer, verified.payload) for signer in signers):
+    allowed = [s for s in signers if dcc_format.dsc_may_sign(s, verified.payload)]
+    if not allowed:
         raise VerificationError(
             "key usage: the Document Signer Certificate may not sign this type of certificate"
+        )
+    # A DSC vouches only for what it signed while it was valid; a certificate without an
+    # issue time is judged at the time of verification.
+    signed_at = verified.issued_at or now
+    if not any(_valid_at(signer, signed_at) for signer in allowed):
+        raise VerificationError(
+            "signer validity: the Document Signer Certificate was not valid when this"
+            " certificate was signed"
         )
     entry: Mapping[str, Any] = verified.payload[kind][0]
     ours = None
     if trust.is_own_document_signer(verified.kid):
         ours = str(entry.get("ci", "")).rsplit(":", 1)[-1] or None
     return Examined(dcc_view(verified.payload, kind, verified.issuer), our_certificate_id=ours)
+
+
+def _valid_at(certificate: x509.Certificate, instant: datetime) -> bool:
+    return certificate.not_valid_before_utc <= instant <= certificate.not_valid_after_utc
 
 
 def _dcc_kind(payload: Mapping[str, Any]) -> Literal["v", "t", "r"]:
