@@ -8,7 +8,7 @@ from certdist.domain.roles import Principal
 from certdist.errors import PermissionDenied
 from certdist.services.clock import FixedClock
 from certdist.services.hashing import KeyedHasher
-from certdist.services.staff_sessions import IDLE_SECONDS, StaffSessions
+from certdist.services.staff_sessions import FOUND_KEPT, IDLE_SECONDS, StaffSessions
 from certdist.storage.state import MemorySharedState
 
 STAFF = Principal("sub-1", "nurse", frozenset({"facility-print"}), issuer="https://idp")
@@ -70,3 +70,32 @@ def test_csrf() -> None:
     for wrong in (None, "", "nope", "é"):  # a form field may hold any text: no 500
         with pytest.raises(PermissionDenied):
             StaffSessions.check_csrf(session, wrong)
+
+
+def test_a_session_remembers_what_its_searches_found_and_no_more() -> None:
+    sessions, _, state = _sessions()
+    session = sessions.start(STAFF)
+    other = sessions.start(STAFF)
+    sessions.remember_found(session, ["BEN1", "BEN2"])
+    sessions.remember_found(session, [])
+    assert sessions.was_found(session, "BEN1")
+    assert sessions.was_found(session, "BEN2")
+    assert not sessions.was_found(session, "BEN3")
+    assert not sessions.was_found(other, "BEN1")  # another staff member's search
+    sessions.end(session.id)
+    assert not sessions.was_found(session, "BEN1")
+    assert all(
+        b"BEN1" not in value for value, _ in state._items.values() if isinstance(value, bytes)
+    )
+
+
+def test_the_found_list_keeps_the_newest_and_dies_with_the_session() -> None:
+    sessions, clock, _ = _sessions(absolute_hours=1)
+    session = sessions.start(STAFF)
+    sessions.remember_found(session, [f"OLD{n}" for n in range(FOUND_KEPT)])
+    sessions.remember_found(session, ["NEW"])
+    assert sessions.was_found(session, "NEW")
+    assert sessions.was_found(session, "OLD0")
+    assert not sessions.was_found(session, f"OLD{FOUND_KEPT - 1}")  # the oldest went
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert not sessions.was_found(session, "NEW")

@@ -275,3 +275,35 @@ def test_provider_issuer_must_be_trusted(tmp_path: Path, migrated_database_url: 
     )
     with pytest.raises(ConfigurationError, match="trusted_issuers"):
         build_services(settings)
+
+
+def test_the_desk_prints_only_what_the_session_found(
+    client: TestClient, services: Services
+) -> None:
+    """An id typed into the address bar is not a search: it answers like an unknown id."""
+    _issue(services, "BEN0001")
+    _issue(services, "BEN0002")
+    services.issuance.certify(
+        [
+            CertificationRequest.model_validate(
+                vaccination_request_body("BEN0003", mobile="9000000077")
+            )
+        ]
+    )
+    _local_sign_in(client)
+    for path in ("/facility/certificates/BEN0001", "/facility/certificates/BEN0001/pdf"):
+        assert client.get(path).status_code == 404
+    token = _csrf(client.get("/facility").text)
+    found = client.post(
+        "/facility/search", data={"mobile": MOBILE, "dob": DOB, "csrf_token": token}
+    )
+    assert "/facility/certificates/BEN0001" in found.text
+    assert "/facility/certificates/BEN0002" in found.text
+    for code in ("BEN0001", "BEN0002"):
+        assert client.get(f"/facility/certificates/{code}").status_code == 200
+        assert client.get(f"/facility/certificates/{code}/pdf").status_code == 200
+    # Another number's beneficiary stays out of reach, and unknown and found-elsewhere ids
+    # get the same answer.
+    other = client.get("/facility/certificates/BEN0003")
+    unknown = client.get("/facility/certificates/BEN9999")
+    assert other.status_code == unknown.status_code == 404

@@ -28,7 +28,7 @@ from certdist.services.distribution import Artifact, BeneficiarySummary, Distrib
 from certdist.services.hashing import KeyedHasher
 from certdist.services.ratelimit import RateLimiter
 from certdist.services.staff_auth import LocalStaffSignIn, OidcClient, OidcStaffSignIn
-from certdist.services.staff_sessions import StaffSessions
+from certdist.services.staff_sessions import StaffSession, StaffSessions
 from certdist.storage.state import SharedState
 
 SEARCHES_PER_HOUR = 300
@@ -105,6 +105,26 @@ class FacilityDesk:
     sessions: StaffSessions
     oidc: OidcStaffSignIn | None
     local: LocalStaffSignIn | None
+
+    def search(self, session: StaffSession, phone: str, dob: date) -> list[BeneficiarySummary]:
+        """Beneficiaries with this phone and date of birth; the session may print them."""
+        found = self.printing.search(session.principal, phone, dob)
+        self.sessions.remember_found(session, (b.pre_enrollment_code for b in found))
+        return found
+
+    def certificate(self, session: StaffSession, pre_enrollment_code: str) -> PrintableCertificate:
+        return self.printing.certificate(
+            session.principal, self._found(session, pre_enrollment_code)
+        )
+
+    def pdf(self, session: StaffSession, pre_enrollment_code: str) -> Artifact:
+        return self.printing.pdf(session.principal, self._found(session, pre_enrollment_code))
+
+    def _found(self, session: StaffSession, pre_enrollment_code: str) -> str:
+        # The same answer as an unknown id: the desk does not confirm that an id exists.
+        if not self.sessions.was_found(session, pre_enrollment_code):
+            raise NotFound("no such beneficiary among this session's searches")
+        return pre_enrollment_code
 
 
 def build_facility_desk(

@@ -5,6 +5,10 @@ same rules (DESIGN §4): a 256-bit id known only to the browser (the store holds
 hash), a new id at every sign-in, an idle and an absolute timeout, a CSRF token per session.
 Staff roles are copied from the provider's token at sign-in; a session never outlives the
 absolute timeout, so a role removed at the provider stops working by then.
+
+A session also remembers the beneficiaries its searches found: the desk prints only those,
+so a staff member cannot page through the register by typing beneficiary ids (searches, by
+phone and date of birth, are rate-limited; ids are often sequential).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +27,7 @@ from certdist.services.hashing import KeyedHasher
 from certdist.storage.state import SharedState
 
 IDLE_SECONDS = 30 * 60
+FOUND_KEPT = 100  # the newest beneficiaries found in a session, enough for a day's queue
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,26 @@ class StaffSessions:
 
     def end(self, session_id: str) -> None:
         self._state.delete(self._key(session_id))
+        self._state.delete(self._found_key(session_id))
+
+    def remember_found(self, session: StaffSession, codes: Iterable[str]) -> None:
+        """Add beneficiaries a search found to the ones this session may open."""
+        new = list(dict.fromkeys(codes))
+        if not new:
+            return
+        kept = [code for code in self._found(session) if code not in new]
+        found = [*new, *kept][:FOUND_KEPT]
+        left = (session.expires_at - self._clock.now()).total_seconds()
+        if left > 0:
+            self._state.put(self._found_key(session.id), json.dumps(found).encode(), left)
+
+    def was_found(self, session: StaffSession, code: str) -> bool:
+        return code in self._found(session)
+
+    def _found(self, session: StaffSession) -> list[str]:
+        raw = self._state.get(self._found_key(session.id))
+        found: list[str] = json.loads(raw) if raw else []
+        return found
 
     @staticmethod
     def check_csrf(session: StaffSession, submitted: str | None) -> None:
@@ -103,3 +129,6 @@ class StaffSessions:
 
     def _key(self, session_id: str) -> str:
         return "staff-session:" + self._hasher.digest("staff-session", session_id)
+
+    def _found_key(self, session_id: str) -> str:
+        return "staff-found:" + self._hasher.digest("staff-session", session_id)

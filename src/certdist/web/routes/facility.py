@@ -216,7 +216,7 @@ def search(
             request, templates, session, errors=errors, mobile=mobile, dob=dob, status_code=400
         )
     try:
-        results = desk.printing.search(session.principal, mobile, birth)
+        results = desk.search(session, mobile, birth)
     except InvalidInput:
         errors["mobile"] = _("Enter a valid mobile number.")
         return _search_page(
@@ -233,7 +233,7 @@ def print_view(
     session = _session(request, desk, templates)
     if session is None:
         return _redirect("/facility")
-    certificate = desk.printing.certificate(session.principal, pre_enrollment_code)
+    certificate = desk.certificate(session, pre_enrollment_code)
     return templates.render(
         request,
         "facility_print.html",
@@ -253,7 +253,7 @@ def print_pdf(
     session = _session(request, desk, templates)
     if session is None:
         return _redirect("/facility")
-    artifact = desk.printing.pdf(session.principal, pre_enrollment_code)
+    artifact = desk.pdf(session, pre_enrollment_code)
     return private_document(artifact, disposition="inline")
 
 
