@@ -121,6 +121,11 @@ class DeliveryFailed(CertdistError):
     """An SMS gateway or mail server did not take a message; sending again may succeed."""
 
 
+class DeliveryRejected(DeliveryFailed):
+    """The server refused this message for good (an SMTP 5xx reply to its recipient or its
+    content, such as "mailbox does not exist"): sending it again cannot succeed."""
+
+
 @dataclass
 class RowFailure:
     """One failed row of a bulk upload (row numbers count the header as row 1)."""

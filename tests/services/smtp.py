@@ -24,13 +24,27 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 class Mailbox:
-    """Collects every message the server accepted, as parsed e-mail."""
+    """Collects every message the server accepted, as parsed e-mail. ``recipient_reply`` or
+    ``data_reply`` (an SMTP reply such as ``"550 5.1.1 No such user"``) makes the server
+    refuse every recipient or every message with that reply."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.recipient_reply: str | None = None
+        self.data_reply: str | None = None
         self._lock = threading.Lock()
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.recipient_reply:
+            return self.recipient_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_reply:
+            return self.data_reply
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         with self._lock:

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from certdist.config import MailSettings
-from certdist.errors import DeliveryFailed
+from certdist.errors import DeliveryFailed, DeliveryRejected
 from certdist.services.mail import (
     Attachment,
     FileMailSender,
@@ -129,3 +129,25 @@ def test_tls_and_login_from_configuration(tmp_path: Path, implicit: bool) -> Non
         assert len(server.mailbox.messages) == 1
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("recipient_reply", "data_reply", "final"),
+    [
+        ("550 5.1.1 No such user here", None, True),
+        ("553 5.1.3 Bad destination mailbox address syntax", None, True),
+        ("450 4.2.1 Mailbox busy, try later", None, False),
+        (None, "554 5.7.1 Message refused", True),
+        (None, "451 4.3.0 Local error, try later", False),
+    ],
+)
+def test_a_final_refusal_is_told_apart_from_a_passing_one(
+    smtp_server: SmtpServer, recipient_reply: str | None, data_reply: str | None, final: bool
+) -> None:
+    smtp_server.mailbox.recipient_reply = recipient_reply
+    smtp_server.mailbox.data_reply = data_reply
+    with pytest.raises(DeliveryFailed) as caught:
+        SmtpMailSender(settings_for(smtp_server)).send(sample())
+    assert isinstance(caught.value, DeliveryRejected) is final
+    assert "friend@example.org" not in str(caught.value)
+    assert smtp_server.mailbox.messages == []

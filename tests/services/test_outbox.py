@@ -86,6 +86,27 @@ def test_failures_back_off_exponentially_with_jitter_then_give_up(
     assert worker.run_once() == 0
 
 
+def test_a_final_refusal_is_given_up_at_once(
+    services: Services, worker: OutboxWorker, mail: RecordingMailSender, clock: FixedClock
+) -> None:
+    """Retrying a mailbox that does not exist only hammers the relay."""
+    outbox = services.database.outbox()
+    [message_id] = enqueue(outbox, clock)
+    mail.reject = True
+    assert worker.run_once() == 1
+    dead = outbox.get(message_id)
+    assert dead is not None
+    assert (dead.status, dead.attempts, dead.last_error) == (
+        MessageStatus.DEAD,
+        1,
+        "DeliveryRejected",
+    )
+    mail.reject = False
+    clock.advance(timedelta(days=1))
+    assert worker.run_once() == 0
+    assert mail.sent == []
+
+
 def test_backoff_delay_bounds() -> None:
     policy = RetryPolicy(max_attempts=10, base_seconds=10, cap_seconds=100)
     rng = random.Random(7)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from certdist.config import MailSettings, Settings
-from certdist.errors import DeliveryFailed
+from certdist.errors import DeliveryFailed, DeliveryRejected
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,14 @@ class SmtpMailSender:
                 if settings.smtp_username and settings.smtp_password is not None:
                     smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
                 smtp.send_message(email)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+            if _permanent(exc):
+                raise DeliveryRejected(
+                    f"the mail server refused the message for good ({type(exc).__name__})"
+                ) from None
+            raise DeliveryFailed(
+                f"the mail server did not take the message ({type(exc).__name__})"
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             # The class name only: server replies can quote the recipient address.
             raise DeliveryFailed(
@@ -107,6 +115,17 @@ class SmtpMailSender:
             smtp.close()
             raise
         return smtp
+
+
+def _permanent(error: smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError) -> bool:
+    """A 5xx reply to the recipient or the content is final (RFC 5321 §4.2.1). Refusals of
+    the sender, the login or the connection are not: they are the deployment's to mend, and
+    the message goes out once they are."""
+    if isinstance(error, smtplib.SMTPDataError):
+        return 500 <= error.smtp_code < 600
+    # Only one recipient per message: every refusal is that recipient's.
+    codes = [code for code, _ in error.recipients.values()]
+    return bool(codes) and all(500 <= code < 600 for code in codes)
 
 
 class FileMailSender:
@@ -133,14 +152,18 @@ class FileMailSender:
 
 
 class RecordingMailSender:
-    """For tests: keeps every message; ``fail`` makes it behave like a server that is down."""
+    """For tests: keeps every message; ``fail`` makes it behave like a server that is down,
+    ``reject`` like one that refuses the recipient for good."""
 
     def __init__(self) -> None:
         self.sent: list[MailMessage] = []
         self.fail = False
+        self.reject = False
         self._lock = threading.Lock()
 
     def send(self, message: MailMessage) -> None:
+        if self.reject:
+            raise DeliveryRejected("the test mail server refuses this recipient")
         if self.fail:
             raise DeliveryFailed("the test mail server is down")
         with self._lock:

@@ -31,7 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from certdist.config import Settings
-from certdist.errors import DeliveryFailed, StorageUnavailable
+from certdist.errors import DeliveryFailed, DeliveryRejected, StorageUnavailable
 from certdist.services.clock import Clock
 from certdist.services.ids import new_record_id
 from certdist.services.mail import Attachment, MailMessage, MailSender, message_id_for
@@ -190,6 +190,9 @@ class OutboxWorker:
             return
         try:
             self._send(message)
+        except DeliveryRejected as exc:
+            self._give_up(message, type(exc).__name__)
+            return
         except DeliveryFailed as exc:
             self._failed(message, type(exc).__name__)
             return
@@ -221,16 +224,19 @@ class OutboxWorker:
 
     def _failed(self, message: OutboxMessage, error: str) -> None:
         if message.attempts >= self._policy.max_attempts:
-            self._store.mark_dead(message.id, self.worker_id, error=error)
-            log.warning(
-                "outbox message given up",
-                extra={"outbox_id": message.id, "attempts": message.attempts, "error": error},
-            )
+            self._give_up(message, error)
             return
         retry_at = self._clock.now() + self._policy.delay(message.attempts, self._rng)
         self._store.mark_retry(message.id, self.worker_id, error=error, next_attempt_at=retry_at)
         log.info(
             "outbox message will be retried",
+            extra={"outbox_id": message.id, "attempts": message.attempts, "error": error},
+        )
+
+    def _give_up(self, message: OutboxMessage, error: str) -> None:
+        self._store.mark_dead(message.id, self.worker_id, error=error)
+        log.warning(
+            "outbox message given up",
             extra={"outbox_id": message.id, "attempts": message.attempts, "error": error},
         )
 
