@@ -12,13 +12,13 @@ from click.testing import CliRunner, Result
 
 from certdist.cli import EXPORT_FORMATS, main
 from certdist.config import Settings
-from certdist.domain.requests import CertificationRequest
+from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.eu_dcc import verify_hc1
 from certdist.formats.fhir import verify_fhir
 from certdist.formats.shc import verify_shc
 from certdist.services.container import Services, build_services
 from certdist.signing.jose import public_key_from_jwk
-from tests.factories import vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.imaging import open_image, scan
 
 MAGIC = {"application/pdf": b"%PDF-", "image/png": b"\x89PNG"}
@@ -96,3 +96,39 @@ def test_errors_exit_non_zero_with_a_reason(env: dict[str, str], services: Servi
     misplaced = export(env, "--format", "pdf", "--fnt", "MITRA", "X1")
     assert misplaced.exit_code == 2
     assert "eu-dcc formats only" in misplaced.output
+
+
+@pytest.fixture
+def lab_only(services: Services) -> Services:
+    body = lab_test_request_body("LABX1")
+    services.issuance.certify([TestCertificationRequest.model_validate(body)])
+    return services
+
+
+@pytest.mark.parametrize("format_name", ["eu-dcc", "eu-dcc-pdf", "shc", "shc-pdf", "shc-file"])
+def test_wallet_formats_of_a_lab_test_export(
+    env: dict[str, str], lab_only: Services, format_name: str
+) -> None:
+    result = export(env, "--format", format_name, "LABX1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes
+    audited = {d.format for d in lab_only.database.audit().for_beneficiary("LABX1")}
+    assert format_name in audited
+
+
+def test_exported_lab_test_documents_verify(env: dict[str, str], lab_only: Services) -> None:
+    card = export(env, "--format", "shc-file", "LABX1")
+    [jws] = json.loads(card.stdout_bytes)["verifiableCredential"]
+    assert lab_only.verifier.verify(jws).kind == "test"
+    qr = export(env, "--format", "eu-dcc", "LABX1", "--fnt", "MITRA", "--gnt", "BHAYA")
+    assert qr.exit_code == 0, qr.output
+    [hc1] = scan(open_image(qr.stdout_bytes))
+    assert lab_only.verifier.verify(hc1).kind == "test"
+
+
+def test_a_ddcc_vs_of_a_lab_test_is_refused_with_the_reason(
+    env: dict[str, str], lab_only: Services
+) -> None:
+    result = export(env, "--format", "fhir", "LABX1")
+    assert result.exit_code != 0
+    assert "vaccination certificates only" in result.output

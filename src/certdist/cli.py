@@ -386,7 +386,8 @@ def export(
     gn: str | None,
     gnt: str | None,
 ) -> None:
-    """Write the latest vaccination certificate of beneficiary CODE in a format (audited)."""
+    """Write the latest certificate of beneficiary CODE in a format (audited): the latest
+    vaccination, or the latest lab test for someone never vaccinated."""
     names = {"fn": fn, "fnt": fnt, "gn": gn, "gnt": gnt}
     operator = Principal(subject="cli", username="cli", roles=frozenset(), issuer="cli")
     permission = Permission.DISTRIBUTE

@@ -205,6 +205,31 @@ _CVX = "http://hl7.org/fhir/sid/cvx"
 _ICD11 = "http://id.who.int/icd/release/11/mms"
 
 
+class LabTestTypeCodes(BaseModel):
+    """Codes of one kind of lab test: EU DCC test type and the LOINC code of the SHC result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dcc: Literal["LP6464-4", "LP217198-3"]  # the EU value set has these two
+    loinc: str = Field(pattern=r"^\d{1,7}-\d$")
+
+
+class LabResultCodes(BaseModel):
+    """Codes of one lab-test result: EU DCC ``tr`` and the SNOMED CT value of the SHC."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dcc: Literal["260415000", "260373001"]  # not detected, detected
+    snomed: str = Field(pattern=r"^\d{6,18}$")
+
+
+_NAAT = LabTestTypeCodes(dcc="LP6464-4", loinc="94500-6")  # SARS-CoV-2 RNA, NAA with probe
+_ANTIGEN = LabTestTypeCodes(dcc="LP217198-3", loinc="94558-4")  # SARS-CoV-2 Ag, immunoassay
+_NEGATIVE = LabResultCodes(dcc="260415000", snomed="260385009")
+_POSITIVE = LabResultCodes(dcc="260373001", snomed="10828004")
+_COVID_19_SNOMED = "840539006"
+
+
 class WalletSettings(Section):
     """Health-wallet formats: EU DCC and SMART Health Card (DESIGN §3)."""
 
@@ -238,6 +263,32 @@ class WalletSettings(Section):
             ],
         }
     )
+
+    # Lab tests: DIVOC's free texts (matched ignoring case and spacing) to codes. A text
+    # without an entry makes the wallet formats refuse the certificate, naming the field.
+    lab_test_types: dict[str, LabTestTypeCodes] = Field(
+        default_factory=lambda: {
+            **dict.fromkeys(("RT-PCR", "RTPCR", "RT PCR", "PCR", "NAAT", "TrueNat"), _NAAT),
+            **dict.fromkeys(
+                ("RAT", "Antigen", "Rapid Antigen", "Rapid Antigen Test", "Rapid"), _ANTIGEN
+            ),
+        }
+    )
+    lab_test_results: dict[str, LabResultCodes] = Field(
+        default_factory=lambda: {
+            **dict.fromkeys(("Negative", "Not detected"), _NEGATIVE),
+            **dict.fromkeys(("Positive", "Detected"), _POSITIVE),
+        }
+    )
+    # Disease texts to the SNOMED code of the disease targeted (EU value set: COVID-19 only).
+    lab_test_diseases: dict[str, str] = Field(
+        default_factory=lambda: dict.fromkeys(
+            ("COVID-19", "COVID19", "COVID", "SARS-CoV-2"), _COVID_19_SNOMED
+        )
+    )
+    # EU DCC ``ma`` of rapid antigen tests (EU test-manf value set), keyed by manufacturer or
+    # test name; none by default, and a rapid test without an entry has no ``ma``.
+    dcc_test_devices: dict[str, str] = Field(default_factory=dict)
 
     def production_problems(self) -> list[str]:
         if not self.dcc_dsc_certificate_files:

@@ -113,6 +113,11 @@ class ConfigurationError(CertdistError):
     """The settings are inconsistent or unsafe (for example a dev-only backend in production)."""
 
 
+class SignerExpired(ConfigurationError):
+    """A signing certificate of this deployment (an EU DCC Document Signer) is outside its
+    validity period: what it signed now would fail verification everywhere. Renew it."""
+
+
 class StorageUnavailable(CertdistError):
     """The database could not be reached within its deadline."""
 

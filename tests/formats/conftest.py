@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+
+from certdist.signing.dsc import DocumentSigners
+from tests.formats.wallet_samples import dcc_schema_validator, document_signers
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +24,15 @@ def signed_certificate(testdata: Path) -> dict[str, Any]:
 def signed_compact(signed_certificate: dict[str, Any]) -> str:
     """That certificate as compact JSON, as DIVOC stores and zips it."""
     return json.dumps(signed_certificate, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.fixture(scope="module")
+def signers(tmp_path_factory: pytest.TempPathFactory) -> DocumentSigners:
+    """The EU DCC Document Signers of a fresh local key store."""
+    return document_signers(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="module")
+def schema() -> jsonschema.protocols.Validator:
+    """The EU DCC JSON schema of the shared test data."""
+    return dcc_schema_validator()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import zlib
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +14,10 @@ import segno
 import zxingcpp
 from cwt import VerifyError
 
-from certdist.errors import InvalidInput, UnknownKey, VerificationError
+from certdist.errors import InvalidInput, SignerExpired, UnknownKey, VerificationError
 from certdist.formats.base45 import b45decode
 from certdist.formats.eu_dcc import (
+    DccIssuer,
     DccNames,
     build_payload,
     hc1_matrix,
@@ -27,39 +27,22 @@ from certdist.formats.eu_dcc import (
     verify_hc1,
 )
 from certdist.formats.qr_image import matrix_png
-from certdist.signing.dsc import DocumentSigners
 from tests.formats.imaging import open_image
 from tests.formats.wallet_samples import (
+    DCC_NAMES,
     NOW,
     PROFILE,
     bundle,
     dcc_issuer,
-    dcc_schema_validator,
-    document_signers,
+    document_signer_valid,
+    value_set,
 )
-
-NAMES = DccNames(fnt="MITRA", gnt="BHAYA", fn="Mitra", gn="Bhaya")
-
-
-@pytest.fixture(scope="module")
-def signers(tmp_path_factory: pytest.TempPathFactory) -> DocumentSigners:
-    return document_signers(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture(scope="module")
-def schema() -> jsonschema.protocols.Validator:
-    return dcc_schema_validator()
-
-
-def value_set(testdata: Path, name: str) -> set[str]:
-    data = json.loads((testdata / "eu-dcc" / "valuesets" / f"{name}.json").read_text())
-    return set(data["valueSetValues"])
 
 
 def test_payload_is_schema_valid_with_official_codes(
     schema: jsonschema.protocols.Validator, testdata: Path
 ) -> None:
-    payload = build_payload(bundle(2), NAMES, PROFILE)
+    payload = build_payload(bundle(2), DCC_NAMES, PROFILE)
     errors = [e.message for e in schema.iter_errors(payload)]
     assert errors == []
     [entry] = payload["v"]
@@ -76,25 +59,25 @@ def test_payload_is_schema_valid_with_official_codes(
 
 
 def test_booster_is_written_n_of_n(schema: jsonschema.protocols.Validator) -> None:
-    payload = build_payload(bundle(3, total=2), NAMES, PROFILE)
+    payload = build_payload(bundle(3, total=2), DCC_NAMES, PROFILE)
     assert (payload["v"][0]["dn"], payload["v"][0]["sd"]) == (3, 3)
     assert schema.is_valid(payload)
 
 
 def test_unknown_dob_is_the_empty_string(schema: jsonschema.protocols.Validator) -> None:
-    payload = build_payload(bundle(1, dob=None), NAMES, PROFILE)
+    payload = build_payload(bundle(1, dob=None), DCC_NAMES, PROFILE)
     assert payload["dob"] == ""
     assert schema.is_valid(payload)
 
 
 def test_unmapped_vaccine_is_refused() -> None:
     with pytest.raises(InvalidInput, match="no EU DCC codes configured"):
-        build_payload(bundle(1, vaccine="CoVax"), NAMES, PROFILE)
+        build_payload(bundle(1, vaccine="CoVax"), DCC_NAMES, PROFILE)
 
 
 def test_hc1_chain_decodes_step_by_step(tmp_path: Path) -> None:
     issuer = dcc_issuer(tmp_path)
-    text = issuer.hc1(bundle(2), NAMES)
+    text = issuer.hc1(bundle(2), DCC_NAMES)
     assert text.startswith("HC1:")
     cose = zlib.decompress(b45decode(text[4:]))
     message = cbor2.loads(cose)
@@ -106,12 +89,12 @@ def test_hc1_chain_decodes_step_by_step(tmp_path: Path) -> None:
     assert claims[1] == "IN"
     assert claims[6] == issued
     assert claims[4] == issued + 365 * 86400
-    assert claims[-260][1] == build_payload(bundle(2), NAMES, PROFILE)
+    assert claims[-260][1] == build_payload(bundle(2), DCC_NAMES, PROFILE)
 
 
 def test_verify_hc1_accepts_ours_and_reports_expiry(tmp_path: Path) -> None:
     issuer = dcc_issuer(tmp_path)
-    text = issuer.hc1(bundle(2), NAMES)
+    text = issuer.hc1(bundle(2), DCC_NAMES)
     keys = lambda kid: [issuer.signer.public_key] if kid == issuer.signer.kid else []  # noqa: E731
     verified = verify_hc1(text, keys, NOW)
     assert verified.payload["v"][0]["ci"] == uvci("IN", "100000002")
@@ -143,7 +126,7 @@ def tampered_variants(text: str) -> dict[str, str]:
 
 def test_tampered_copies_fail_at_the_right_step(tmp_path: Path) -> None:
     issuer = dcc_issuer(tmp_path)
-    text = issuer.hc1(bundle(2), NAMES)
+    text = issuer.hc1(bundle(2), DCC_NAMES)
     keys = lambda kid: [issuer.signer.public_key] if kid == issuer.signer.kid else []  # noqa: E731
     for step, forged in tampered_variants(text).items():
         with pytest.raises(VerificationError, match=rf"^{step}:"):
@@ -155,7 +138,7 @@ def test_cwt_library_reads_our_hc1(tmp_path: Path) -> None:
     from cwt import COSE, COSEKey
 
     issuer = dcc_issuer(tmp_path)
-    text = issuer.hc1(bundle(2), NAMES)
+    text = issuer.hc1(bundle(2), DCC_NAMES)
     pem = issuer.signer.public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -172,14 +155,14 @@ def test_same_day_same_bytes_next_day_new_issue_time(tmp_path: Path) -> None:
     today = dcc_issuer(tmp_path, NOW)
     later_today = dcc_issuer(tmp_path, NOW + timedelta(hours=5))
     tomorrow = dcc_issuer(tmp_path, NOW + timedelta(days=1))
-    assert today.hc1(bundle(2), NAMES) == later_today.hc1(bundle(2), NAMES)
+    assert today.hc1(bundle(2), DCC_NAMES) == later_today.hc1(bundle(2), DCC_NAMES)
     assert today.version == later_today.version
-    assert today.hc1(bundle(2), NAMES) != tomorrow.hc1(bundle(2), NAMES)
+    assert today.hc1(bundle(2), DCC_NAMES) != tomorrow.hc1(bundle(2), DCC_NAMES)
     assert today.version != tomorrow.version
 
 
 def test_qr_is_alphanumeric_level_q_and_scans_back(tmp_path: Path) -> None:
-    text = dcc_issuer(tmp_path).hc1(bundle(2), NAMES)
+    text = dcc_issuer(tmp_path).hc1(bundle(2), DCC_NAMES)
     matrix = hc1_matrix(text)
     [found] = zxingcpp.read_barcodes(open_image(matrix_png(matrix)))
     assert found.text == text
@@ -222,3 +205,22 @@ def test_uvci_keeps_only_allowed_characters() -> None:
     assert uvci("IN", "abc-123/4") == "URN:UVCI:01:IN:ABC1234"
     with pytest.raises(InvalidInput):
         uvci("IN", "---")
+
+
+def test_an_expired_or_future_dsc_signs_nothing() -> None:
+    day = timedelta(days=1)
+    for start, end in ((NOW - 400 * day, NOW - day), (NOW + day / 24, NOW + 400 * day)):
+        issuer = DccIssuer(PROFILE, document_signer_valid(start, end), lambda: NOW)
+        with pytest.raises(SignerExpired, match="renewed"):
+            issuer.hc1(bundle(2), DCC_NAMES)
+
+
+def test_a_dcc_lies_within_its_dsc_validity() -> None:
+    """On the DSC's first day the DCC is issued at the DSC's start, not at midnight before it;
+    near the DSC's end the DCC expires with it."""
+    starts, ends = NOW - timedelta(hours=2), NOW + timedelta(days=10)  # NOW is 09:30 UTC
+    signer = document_signer_valid(starts, ends)
+    text = DccIssuer(PROFILE, signer, lambda: NOW).hc1(bundle(2), DCC_NAMES)
+    verified = verify_hc1(text, lambda kid: [signer.public_key], NOW)
+    # Certificate times are whole seconds, as CWT times are.
+    assert (verified.issued_at, verified.expires_at) == (starts, ends)

@@ -22,21 +22,21 @@ import pytest
 from fastapi.testclient import TestClient
 
 from certdist.config import Settings
-from certdist.domain.requests import CertificationRequest
-from certdist.formats.eu_dcc import DccNames
+from certdist.domain.models import TEST
+from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.registry import CertificateBundle
 from certdist.services.container import Services, build_services
 from certdist.signing.jose import b64url, b64url_decode
 from certdist.web.app import create_app
-from tests.factories import vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.test_eu_dcc import tampered_variants
+from tests.formats.test_eu_dcc_lab_test import tampered_result
+from tests.formats.wallet_samples import DCC_NAMES
 from tests.node_verifiers import DCC_HARNESS, SHC_HARNESS, NodeVerifiers, node_verifiers
 
 pytestmark = pytest.mark.node
 
 __all__ = ["node_verifiers"]
-
-NAMES = DccNames(fnt="MITRA", gnt="BHAYA", fn="Mitra", gn="Bhaya")
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def latest(services: Services) -> CertificateBundle:
 
 def test_dcc_sdk_verifies_our_hc1(node_verifiers: NodeVerifiers, issuing: Services) -> None:
     issuers = issuing.wallet.issuers
-    text = issuers.dcc.hc1(latest(issuing), NAMES)
+    text = issuers.dcc.hc1(latest(issuing), DCC_NAMES)
     signer = issuers.document_signers.active
     ours = {base64.b64encode(signer.kid).decode(): base64.b64encode(signer.der).decode()}
     forged = tampered_variants(text)["signature"]
@@ -113,3 +113,57 @@ def test_shc_sdk_verifies_our_cards_with_our_jwks(
     ]
     results = node_verifiers.run(SHC_HARNESS, cases)
     assert [r["verified"] for r in results] == [True, False, False, False]
+
+
+@pytest.fixture
+def lab_issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
+    services = build_services(
+        Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url, log_json=False)
+    )
+    services.issuance.certify(
+        [TestCertificationRequest.model_validate(lab_test_request_body("NODELAB1"))]
+    )
+    yield services
+    services.close()
+
+
+def lab_latest(services: Services) -> CertificateBundle:
+    return services.distribution.bundle("NODELAB1", TEST)
+
+
+def test_dcc_sdk_verifies_our_lab_test_hc1(
+    node_verifiers: NodeVerifiers, lab_issuing: Services
+) -> None:
+    issuers = lab_issuing.wallet.issuers
+    text = issuers.dcc.hc1(lab_latest(lab_issuing), DCC_NAMES)
+    signer = issuers.document_signers.active
+    ours = {base64.b64encode(signer.kid).decode(): base64.b64encode(signer.der).decode()}
+    cases = [
+        {"text": text, "certificates": ours},
+        {"text": tampered_result(text), "certificates": ours},
+    ]
+    results = node_verifiers.run(DCC_HARNESS, cases)
+    assert [r["status"] for r in results] == ["verified", "invalid_signature"]
+
+
+def test_shc_sdk_verifies_our_lab_cards(
+    node_verifiers: NodeVerifiers, lab_issuing: Services
+) -> None:
+    with TestClient(create_app(lab_issuing.settings, services=lab_issuing)) as client:
+        jwks: dict[str, Any] = client.get("/.well-known/jwks.json").json()
+    issuer = lab_issuing.wallet.issuers.shc
+    jws = issuer.jws(lab_latest(lab_issuing))
+    header, payload, signature = jws.split(".")
+    data = json.loads(zlib.decompress(b64url_decode(payload), -15))
+    assert "https://smarthealth.cards#laboratory" in data["vc"]["type"]
+    observation = data["vc"]["credentialSubject"]["fhirBundle"]["entry"][1]["resource"]
+    observation["valueCodeableConcept"]["coding"][0]["code"] = "10828004"  # forged: positive
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = packer.compress(json.dumps(data, separators=(",", ":")).encode()) + packer.flush()
+    served = {f"{issuer.issuer}/.well-known/jwks.json": jwks}
+    cases = [
+        {"jws": jws, "fetch": served},
+        {"jws": f"{header}.{b64url(body)}.{signature}", "fetch": served},
+    ]
+    results = node_verifiers.run(SHC_HARNESS, cases)
+    assert [r["verified"] for r in results] == [True, False]

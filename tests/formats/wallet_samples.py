@@ -7,26 +7,46 @@ import hmac
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jsonschema
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from certdist.domain.models import VACCINATION, CertificateRecord
-from certdist.formats.eu_dcc import DccIssuer, DccProfile, DccVaccine
+from certdist.config import WalletSettings
+from certdist.domain.credential import CredentialProfile, lab_test_credential
+from certdist.domain.models import TEST, VACCINATION, CertificateRecord
+from certdist.domain.requests import TestCertificationRequest
+from certdist.formats.eu_dcc import DccIssuer, DccNames, DccProfile, DccVaccine
+from certdist.formats.lab_test import LabTestCodes
 from certdist.formats.registry import CertificateBundle
 from certdist.formats.shc import Coding, ShcIssuer, revocation_id
-from certdist.signing.dsc import DocumentSigners, ensure_local_signers
+from certdist.services.wallet import lab_test_codes
+from certdist.signing.dsc import DocumentSigner, DocumentSigners, ensure_local_signers
 from certdist.signing.keys import KeyStore, KeyUse
 from tests.conftest import SHARED_TESTDATA, require
+from tests.factories import lab_test_request_body
 from tests.formats.credentials import make_credential
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 ISSUED = datetime(2021, 8, 1, 6, 0, tzinfo=UTC)
 
+#: The default lab-test mappings of the settings, as the service builds them.
+LAB_CODES: LabTestCodes = lab_test_codes(WalletSettings())
 PROFILE = DccProfile(
     country="IN",
     certificate_issuer="Ministry of Health and Family Welfare",
     validity=timedelta(days=365),
     vaccines={"covishield": DccVaccine("29061000087103", "Covishield", "ORG-100001981")},
+    lab_tests=LAB_CODES,
+)
+_CREDENTIALS = CredentialProfile(
+    issuer="https://cowin.gov.in/",
+    base_url="https://cowin.gov.in",
+    vaccination_context="https://cowin.gov.in/credentials/vaccination/v1",
+    test_context="https://cowin.gov.in/credentials/testCertificate/v1",
 )
 SHC_CODES = {
     "covishield": [
@@ -77,6 +97,43 @@ def record(
     )
 
 
+def lab_record(
+    *, dob: date | None = date(1994, 11, 30), facility: str | None = None, **details: Any
+) -> CertificateRecord:
+    """A lab-test certificate as issued from the factory's request, ``details`` replacing
+    fields of its ``testDetails``."""
+    body = lab_test_request_body("LAB0001")
+    body["testDetails"].update(details)
+    if facility is not None:
+        body["facility"]["name"] = facility
+    request = TestCertificationRequest.model_validate(body)
+    credential = lab_test_credential(
+        request, certificate_id="300000001", issued_at=ISSUED, profile=_CREDENTIALS
+    )
+    return CertificateRecord(
+        id="lab1",
+        certificate_id="300000001",
+        pre_enrollment_code="LAB0001",
+        entity_type=TEST,
+        program_id="",
+        dose=None,
+        total_doses=None,
+        name=request.recipient.name,
+        dob=dob,
+        gender="Male",
+        mobile="+919880414889",
+        contacts=(),
+        certificate=json.dumps(credential),
+        key_id="did:test",
+        created_at=ISSUED,
+        updated_at=ISSUED,
+    )
+
+
+def lab_bundle(**options: Any) -> CertificateBundle:
+    return CertificateBundle(latest=lab_record(**options))
+
+
 def bundle(doses: int = 2, **options: object) -> CertificateBundle:
     records = [record(dose=d, **options) for d in range(1, doses + 1)]  # type: ignore[arg-type]
     return CertificateBundle(latest=records[-1], doses=tuple(reversed(records)))
@@ -105,6 +162,7 @@ def shc_issuer(directory: Path, issuer: str = "https://certdist.test") -> ShcIss
         key_store(directory).active(KeyUse.SHC),
         SHC_CODES,
         revocation_id=sample_revocation_id,
+        lab_tests=LAB_CODES,
     )
 
 
@@ -119,3 +177,30 @@ def dcc_schema_validator() -> jsonschema.protocols.Validator:
         schema, format_checker=validator_class.FORMAT_CHECKER
     )
     return validator
+
+
+#: Names as a traveller would send them for the EU certificate of :func:`bundle`.
+DCC_NAMES = DccNames(fnt="MITRA", gnt="BHAYA", fn="Mitra", gn="Bhaya")
+
+
+def value_set(testdata: Path, name: str) -> set[str]:
+    """The codes of one EU DCC value set of the shared test data."""
+    data = json.loads((testdata / "eu-dcc" / "valuesets" / f"{name}.json").read_text())
+    return set(data["valueSetValues"])
+
+
+def document_signer_valid(not_before: datetime, not_after: datetime) -> DocumentSigner:
+    """A self-signed Document Signer Certificate (and its key) valid over the given period."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "SE")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    return DocumentSigner(certificate, "short-lived", key)

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from certdist.config import PortalSettings, Settings
-from certdist.domain.requests import CertificationRequest
+from certdist.domain.models import TEST, VACCINATION
+from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.errors import InvalidInput, NotFound, RateLimited
 from certdist.services.container import Services, build_services
 from certdist.services.demo import DEMO_MOBILE, seed_demo
-from tests.factories import vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
 
 NEIGHBOUR = "+919880414889"
 
@@ -120,3 +121,36 @@ def test_the_year_of_birth_check_guards_downloads(tmp_path: Path, sqlite_databas
             portal.confirm_birth_year(DEMO_MOBILE, ravi.certificate_id, "1965", session_key="s")
     finally:
         services.close()
+
+
+def test_formats_are_listed_per_kind_of_certificate(services: Services) -> None:
+    portal = services.portal.certificates
+    every = {fmt.name for fmt in portal.formats()}
+    vaccination = {fmt.name for fmt in portal.formats(VACCINATION)}
+    lab_test = {fmt.name for fmt in portal.formats(TEST)}
+    assert vaccination == every
+    assert lab_test == every - {"fhir"}
+    assert {"pdf", "qr", "json", "shc", "eu-dcc"} <= lab_test
+    # A kind no wallet standard names gets the formats of the signed credential only.
+    assert {fmt.name for fmt in portal.formats("RecoveryCertificate")} == {"json", "pdf", "qr"}
+
+
+def test_a_lab_test_downloads_its_formats_and_not_the_ddcc_vs(services: Services) -> None:
+    body = lab_test_request_body("LABS1", mobile=NEIGHBOUR[3:])
+    services.issuance.certify([TestCertificationRequest.model_validate(body)])
+    portal = services.portal.certificates
+    [beneficiary] = [
+        b for b in portal.beneficiaries(NEIGHBOUR, frozenset()) if b.pre_enrollment_code == "LABS1"
+    ]
+    [certificate] = beneficiary.certificates
+    assert certificate.entity_type == TEST
+    for name in ("shc-file", "eu-dcc"):
+        artifact = portal.download(NEIGHBOUR, certificate.certificate_id, name, frozenset())
+        assert artifact.content
+    with pytest.raises(InvalidInput, match="fhir format is not issued"):
+        portal.download(NEIGHBOUR, certificate.certificate_id, "fhir", frozenset())
+    # The EU DCC with the names as the passport writes them works for a lab test too.
+    named = portal.eu_dcc(
+        NEIGHBOUR, certificate.certificate_id, "Mitra", "Bhaya", frozenset(), pdf=False
+    )
+    assert named.media_type == "image/png"

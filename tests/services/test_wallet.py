@@ -4,17 +4,22 @@ Health Card revocation list."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
 from certdist.config import Settings, WalletSettings
-from certdist.domain.models import VACCINATION
-from certdist.errors import ConfigurationError
-from certdist.formats.shc import ShcIssuer, verify_shc
+from certdist.domain.models import TEST, VACCINATION
+from certdist.domain.requests import CertificationRequest, TestCertificationRequest
+from certdist.domain.roles import Permission, Principal
+from certdist.errors import ConfigurationError, InvalidInput, NotFound
+from certdist.formats.shc import ShcIssuer, qr_text, verify_shc
 from certdist.services.clock import SystemClock
+from certdist.services.container import Services, build_services
 from certdist.services.hashing import KeyedHasher
+from certdist.services.verification.outcome import Status
 from certdist.services.wallet import (
     ShcRevocationList,
     build_wallet_issuers,
@@ -25,6 +30,7 @@ from certdist.services.wallet import (
 from certdist.signing.jose import public_key_from_jwk, thumbprint
 from certdist.signing.keys import KeyStore, KeyUse
 from certdist.storage.repository import WithdrawnCertificate, WithdrawnCertificates
+from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.wallet_samples import NOW, SHC_CODES, bundle, sample_revocation_id
 
 
@@ -93,12 +99,16 @@ def test_wallet_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 class FakeWithdrawals:
     """The one repository query the revocation list makes, over a fixed list."""
 
-    def __init__(self, entries: list[WithdrawnCertificate]) -> None:
+    def __init__(
+        self, entries: list[WithdrawnCertificate], tests: list[WithdrawnCertificate] | None = None
+    ) -> None:
         self.entries = entries
+        self.tests = tests or []
 
     def withdrawn(self, entity_type: str, *, limit: int) -> WithdrawnCertificates:
-        assert entity_type == VACCINATION  # cards are issued for vaccinations only
-        return WithdrawnCertificates(len(self.entries), self.entries[:limit])
+        # Cards are issued for vaccinations and lab tests: nothing else is asked for.
+        found = {VACCINATION: self.entries, TEST: self.tests}[entity_type]
+        return WithdrawnCertificates(len(found), found[: max(limit, 0)])
 
 
 def test_revocation_list_names_withdrawn_certificates_by_rid(
@@ -134,3 +144,108 @@ def test_rids_are_keyed_hashes_of_the_certificate_id() -> None:
     assert rid("1001") == rid("1001") != rid("1002")
     assert rid("1001") != shc_revocation_ids(KeyedHasher(b"j" * 32))("1001")
     assert len(rid("1001")) == 11
+
+
+def test_revocation_list_names_withdrawn_lab_tests_too() -> None:
+    vaccination = WithdrawnCertificate("2001", revoked=True)
+    lab_test = WithdrawnCertificate("2002", revoked=True)
+    repository = FakeWithdrawals([vaccination], [lab_test])
+    revocations = ShcRevocationList(
+        repository,  # type: ignore[arg-type]
+        sample_revocation_id,
+        limit=10,
+    )
+    assert revocations.version() == 3
+    assert revocations.document("kid-1")["rids"] == [
+        sample_revocation_id("2001"),
+        sample_revocation_id("2002"),
+    ]
+    assert revocations.withdrawn(sample_revocation_id("2002")) == lab_test
+
+
+@pytest.fixture
+def lab_services(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
+    """A service with one beneficiary who has only a lab-test certificate (LAB1), and one
+    with a vaccination and a lab test (BOTH1)."""
+    built = build_services(
+        Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url, log_json=False)
+    )
+    built.issuance.certify(
+        [
+            TestCertificationRequest.model_validate(lab_test_request_body("LAB1")),
+            TestCertificationRequest.model_validate(lab_test_request_body("BOTH1")),
+            CertificationRequest.model_validate(vaccination_request_body("BOTH1")),
+        ]
+    )
+    yield built
+    built.close()
+
+
+OPERATOR = Principal(subject="ops", username="ops", roles=frozenset(), issuer="test")
+
+
+def test_the_wallet_serves_a_lab_test_when_there_is_no_vaccination(lab_services: Services) -> None:
+    wallet = lab_services.wallet
+    only_test = wallet.bundle("LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE)
+    assert only_test.latest.entity_type == TEST
+    both = wallet.bundle("BOTH1", caller=OPERATOR, permission=Permission.DISTRIBUTE)
+    assert both.latest.entity_type == VACCINATION  # DIVOC's wallet routes served this one
+    for_card = wallet.bundle(
+        "LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE, format_name="shc"
+    )
+    assert for_card.latest.certificate_id == only_test.latest.certificate_id
+
+
+def test_the_fhir_format_is_refused_for_a_lab_test_naming_the_problem(
+    lab_services: Services,
+) -> None:
+    wallet = lab_services.wallet
+    with pytest.raises(InvalidInput, match="fhir format is not issued for lab-test"):
+        wallet.bundle("LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE, format_name="fhir")
+    both = wallet.bundle(
+        "BOTH1", caller=OPERATOR, permission=Permission.DISTRIBUTE, format_name="fhir"
+    )
+    assert both.latest.entity_type == VACCINATION
+    with pytest.raises(NotFound):
+        wallet.bundle("NOBODY1", caller=OPERATOR, permission=Permission.DISTRIBUTE)
+
+
+def test_a_recipient_gets_no_lab_test_of_another_number(lab_services: Services) -> None:
+    stranger = Principal(
+        subject="x", username="x", roles=frozenset(), issuer="test", mobile="9000000001"
+    )
+    for format_name in (None, "fhir"):
+        with pytest.raises(NotFound):
+            lab_services.wallet.bundle(
+                "LAB1", caller=stranger, permission=Permission.RECIPIENT, format_name=format_name
+            )
+
+
+def test_lab_test_wallet_documents_verify_in_our_verifier(lab_services: Services) -> None:
+    issuers = lab_services.wallet.issuers
+    record = lab_services.wallet.bundle("LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE)
+    evidence = record.credential["evidence"][0]
+    dcc = lab_services.verifier.verify(issuers.dcc.hc1(record))
+    card = lab_services.verifier.verify(qr_text(issuers.shc.jws(record)))
+    for shown in (dcc, card):
+        assert shown.kind == "test"
+        assert shown.name == record.credential["credentialSubject"]["name"]
+        assert shown.date is not None
+        assert shown.date[:19] == evidence["sampleCollectionTimestamp"][:19]
+    assert dcc.result == "Not detected"
+    assert dcc.test == "Rapid antigen test"  # no name (nm) in the DCC: its type, in words
+    assert card.result == "Negative"
+    assert card.test is not None
+    assert "antigen" in card.test
+
+
+def test_a_withdrawn_lab_test_card_is_reported_revoked(lab_services: Services) -> None:
+    issuers = lab_services.wallet.issuers
+    record = lab_services.wallet.bundle("LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE)
+    card = qr_text(issuers.shc.jws(record))
+    assert lab_services.verifier.check(card).status is Status.VALID
+    lab_services.issuance.revoke("LAB1", None, reason="entered in error")
+    assert lab_services.verifier.check(card).status is Status.REVOKED
+    rid = lab_services.wallet.issuers.shc.revocation_id(record.latest.certificate_id)
+    kid = issuers.shc.kid
+    assert rid in lab_services.wallet.revocation_list(kid)["rids"]

@@ -9,11 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from certdist.config import PortalSettings, Settings, SmsSettings
-from certdist.domain.requests import CertificationRequest
+from certdist.domain.models import TEST
+from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.services.container import Services, build_services
 from certdist.services.demo import DEMO_MOBILE, seed_demo
 from certdist.web.app import create_app
-from tests.factories import vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.imaging import open_image, scan
 from tests.web.portal_helpers import csrf_of, log_in, outbox_reader, wait_for_code
 
@@ -368,3 +369,28 @@ def test_the_pages_are_in_hindi(hindi: TestClient, services: Services) -> None:
     sms = services.portal.sms_outbox
     assert sms is not None
     assert "टीकाकरण प्रमाणपत्र" in sms.latest(1)[0].body
+
+
+LAB_MOBILE = "+919123456780"
+
+
+def test_a_lab_test_is_offered_only_the_formats_that_render_it(
+    client: TestClient, services: Services
+) -> None:
+    body = lab_test_request_body("LABP1", mobile=LAB_MOBILE[3:])
+    services.issuance.certify([TestCertificationRequest.model_validate(body)])
+    log_in(client, services.portal.sms_outbox, LAB_MOBILE)
+    downloads = [link for link in _links(client) if "/download/" in link]
+    offered = {link.rsplit("/", 1)[1] for link in downloads}
+    expected = {fmt.name for fmt in services.portal.certificates.formats(TEST)}
+    assert offered == expected
+    assert {"shc", "shc-pdf", "shc-file", "eu-dcc", "eu-dcc-pdf", "pdf", "qr", "json"} <= offered
+    assert "fhir" not in offered
+    for link in downloads:
+        answer = client.get(link, follow_redirects=False)
+        assert answer.status_code == 200, link
+    # A link never offered (typed by hand) says the format is not available.
+    [certificate_path] = {link.rsplit("/download/", 1)[0] for link in downloads}
+    refused = client.get(f"{certificate_path}/download/fhir", follow_redirects=False)
+    assert refused.status_code == 422
+    assert "This format is not available" in refused.text

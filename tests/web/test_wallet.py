@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.eu_dcc import verify_hc1
 from certdist.formats.fhir import verify_fhir
 from certdist.formats.shc import verify_shc
 from certdist.services.container import Services
 from certdist.signing.jose import public_key_from_jwk
-from tests.factories import vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.imaging import open_image, rasterise_pdf, scan
 from tests.web.conftest import TokenFactory
 
@@ -287,3 +288,24 @@ def test_revocation_list_names_the_cards_of_withdrawn_certificates(
 def test_revocation_list_of_an_unknown_key(client: TestClient) -> None:
     assert client.get("/.well-known/crl/not-our-key.json").status_code == 404
     assert client.get("/.well-known/crl/a%20b.json").status_code in (400, 422)
+
+
+def test_a_lab_test_gets_its_card_and_eu_dcc_but_no_ddcc_vs(
+    client: TestClient, auth: TokenFactory, services: Services
+) -> None:
+    body = lab_test_request_body("WLAB1")
+    services.issuance.certify([TestCertificationRequest.model_validate(body)])
+    headers = auth(CLIENT)
+    card = client.get(f"{API}/shc-certificate?refId=WLAB1&type=file", headers=headers)
+    assert card.status_code == 200
+    [jws] = card.json()["verifiableCredential"]
+    keys = jwks_keys(client)
+    verified = verify_shc(jws, lambda iss, kid: [keys[kid]] if kid in keys else [], now(services))
+    assert "https://smarthealth.cards#laboratory" in verified.payload["vc"]["type"]
+    eu = client.post(f"{API}/eu-certificate?refId=WLAB1&type=qrcode", json=NAMES, headers=headers)
+    assert eu.status_code == 200
+    [hc1] = scan(open_image(eu.content))
+    assert services.verifier.verify(hc1).kind == "test"
+    refused = client.get(f"{API}/fhir-certificate?refId=WLAB1", headers=headers)
+    assert refused.status_code == 400
+    assert "not issued for lab-test certificates" in refused.text

@@ -12,6 +12,7 @@ class CertificatePdfFormat:
     name = "pdf"
     media_type = "application/pdf"
     extension = "pdf"
+    entity_types: frozenset[str] | None = None  # the PDF template draws every kind
 
     def __init__(self, renderer: PdfRenderer, *, form: PayloadForm = "zip") -> None:
         self._renderer = renderer

@@ -9,6 +9,7 @@ class SignedCredentialFormat:
     name = "json"
     media_type = "application/json"
     extension = "json"
+    entity_types: frozenset[str] | None = None  # the signed credential, whatever its kind
     version = "vc-1"
 
     def render(self, bundle: CertificateBundle) -> bytes:

@@ -1,7 +1,9 @@
-"""EU Digital COVID Certificate (HC1) from a vaccination credential, and its verification.
+"""EU Digital COVID Certificate (HC1) from a vaccination or lab-test credential, and its
+verification.
 
-Issuing (DESIGN §3): the payload (schema 1.3.x, codes from the official value sets through
-the configured vaccine mapping) → CWT ``{1: iss, 6: iat, 4: exp, -260: {1: payload}}`` →
+Issuing (DESIGN §3): the payload (schema 1.3.x: a vaccination entry ``v`` or a test entry
+``t``, codes from the official value sets through the configured vaccine and lab-test
+mappings) → CWT ``{1: iss, 6: iat, 4: exp, -260: {1: payload}}`` →
 COSE_Sign1 with the active DSC's key (``kid`` of the DSC in the protected header) → zlib →
 Base45 → ``HC1:`` → a QR code in alphanumeric mode, error correction Q.
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final
 
@@ -33,8 +35,17 @@ from certdist.domain.icao import (
     is_transliteration,
     transliterate,
 )
-from certdist.errors import FieldError, InvalidInput, VerificationError
+from certdist.domain.models import TEST, VACCINATION
+from certdist.errors import FieldError, InvalidInput, SignerExpired, VerificationError
 from certdist.formats.base45 import Base45Error, b45decode, b45encode
+from certdist.formats.lab_test import (
+    NAAT,
+    RAPID_ANTIGEN,
+    LabTestCodes,
+    is_lab_test,
+    lab_test_of,
+    utc_text,
+)
 from certdist.formats.qr_image import QrMatrix, qr_matrix
 from certdist.formats.registry import CertificateBundle
 from certdist.signing.cose import cbor_map, parse_sign1, sign1
@@ -45,6 +56,8 @@ PREFIX: Final = "HC1:"
 SCHEMA_VERSION: Final = "1.3.0"
 COVID_19: Final = "840539006"  # SNOMED CT, value set disease-agent-targeted
 STEPS: Final = ("prefix", "base45", "zlib", "cose", "cwt", "signature", "expiry")
+#: The certificate kinds an EU DCC renders (its recovery entry has no DIVOC counterpart).
+ENTITY_TYPES: Final = frozenset({VACCINATION, TEST})
 
 _ISS, _IAT, _EXP, _HCERT, _HCERT_V1 = 1, 6, 4, -260, 1
 # Extended key usage of a DSC limiting what it may sign (EU DCC "key usage policy"); both
@@ -75,6 +88,7 @@ class DccProfile:
     certificate_issuer: str  # ``is``
     validity: timedelta
     vaccines: Mapping[str, DccVaccine]  # keyed by lower-case vaccine name
+    lab_tests: LabTestCodes = field(default_factory=LabTestCodes)
 
 
 @dataclass(frozen=True)
@@ -171,11 +185,29 @@ def uvci(country: str, certificate_id: str) -> str:
 def build_payload(
     bundle: CertificateBundle, names: DccNames, profile: DccProfile
 ) -> dict[str, Any]:
-    """The DCC payload (a vaccination entry) for the bundle's latest certificate."""
+    """The DCC payload for the bundle's latest certificate: a vaccination or a test entry."""
     credential = bundle.credential
     evidence = (credential.get("evidence") or [{}])[0]
-    if "Vaccination" not in (evidence.get("type") or []):
-        raise InvalidInput("an EU DCC is issued for vaccination certificates only")
+    if "Vaccination" in (evidence.get("type") or []):
+        entry = {"v": [_vaccination_entry(bundle, evidence, profile)]}
+    elif is_lab_test(credential):
+        entry = {"t": [_test_entry(bundle, profile)]}
+    else:
+        raise InvalidInput("an EU DCC is issued for vaccination and lab-test certificates only")
+    # A lab-test credential carries no date of birth; the beneficiary's registered one is
+    # used as for a vaccination, and the schema's empty string when none is known.
+    dob = bundle.latest.dob
+    return {
+        "ver": SCHEMA_VERSION,
+        "nam": names.as_payload(),
+        "dob": dob.isoformat() if dob else "",
+        **entry,
+    }
+
+
+def _vaccination_entry(
+    bundle: CertificateBundle, evidence: Mapping[str, Any], profile: DccProfile
+) -> dict[str, Any]:
     vaccine_name = str(evidence.get("vaccine", ""))
     vaccine = profile.vaccines.get(vaccine_name.strip().lower())
     if vaccine is None:
@@ -185,27 +217,40 @@ def build_payload(
         )
     dose = _positive(evidence.get("dose"), "dose")
     total = _positive(evidence.get("totalDoses"), "totalDoses")
-    dob = bundle.latest.dob
     return {
-        "ver": SCHEMA_VERSION,
-        "nam": names.as_payload(),
-        "dob": dob.isoformat() if dob else "",
-        "v": [
-            {
-                "tg": COVID_19,
-                "vp": vaccine.vp,
-                "mp": vaccine.mp,
-                "ma": vaccine.ma,
-                "dn": dose,
-                # A booster beyond the primary series is written n/n (EU guidance).
-                "sd": max(dose, total),
-                "dt": _date_part(evidence.get("date")),
-                "co": profile.country,
-                "is": profile.certificate_issuer,
-                "ci": uvci(profile.country, bundle.latest.certificate_id),
-            }
-        ],
+        "tg": COVID_19,
+        "vp": vaccine.vp,
+        "mp": vaccine.mp,
+        "ma": vaccine.ma,
+        "dn": dose,
+        # A booster beyond the primary series is written n/n (EU guidance).
+        "sd": max(dose, total),
+        "dt": _date_part(evidence.get("date")),
+        "co": profile.country,
+        "is": profile.certificate_issuer,
+        "ci": uvci(profile.country, bundle.latest.certificate_id),
     }
+
+
+def _test_entry(bundle: CertificateBundle, profile: DccProfile) -> dict[str, Any]:
+    """The ``t`` entry: ``nm`` names a NAAT, ``ma`` (a device id) a rapid antigen test."""
+    test = lab_test_of(bundle.credential)
+    codes = profile.lab_tests
+    test_type = codes.test_type(test)
+    entry: dict[str, Any] = {"tg": codes.disease(test), "tt": test_type.dcc}
+    if test_type.dcc == NAAT and test.test_name:
+        entry["nm"] = test.test_name[:_NAME_MAX]
+    device = codes.device(test) if test_type.dcc == RAPID_ANTIGEN else None
+    if device:
+        entry["ma"] = device
+    entry["sc"] = utc_text(test.sample_collected)
+    entry["tr"] = codes.result(test).dcc
+    if test.facility:
+        entry["tc"] = test.facility[:_NAME_MAX]  # the schema allows 80 characters
+    entry["co"] = profile.country
+    entry["is"] = profile.certificate_issuer
+    entry["ci"] = uvci(profile.country, bundle.latest.certificate_id)
+    return entry
 
 
 def encode_hc1(
@@ -250,22 +295,37 @@ class DccIssuer:
         self._now = now
 
     def issued_at(self) -> datetime:
-        """The start of today (UTC): see the module docstring."""
-        return datetime.combine(self._now().astimezone(UTC).date(), time(), tzinfo=UTC)
+        """The start of today (UTC), see the module docstring; or, on the day a DSC starts,
+        its start (a DCC signed before its DSC was valid would not verify)."""
+        today = datetime.combine(self._now().astimezone(UTC).date(), time(), tzinfo=UTC)
+        return max(today, self.signer.certificate.not_valid_before_utc)
 
     @property
     def version(self) -> str:
-        return f"eu-dcc-1/{self.signer.kid.hex()}/{self.issued_at().date().isoformat()}"
+        day = self.issued_at().date().isoformat()
+        return f"eu-dcc-1/{self.signer.kid.hex()}/{day}/{self.profile.lab_tests.fingerprint()}"
 
     def hc1(self, bundle: CertificateBundle, names: DccNames | None = None) -> str:
-        """The ``HC1:`` text; names derived from the credential unless given."""
+        """The ``HC1:`` text; names derived from the credential unless given.
+
+        Verifiers accept a DCC only if its DSC was valid when it was signed, so an expired
+        (or not yet valid) DSC signs nothing, and no DCC outlives its DSC.
+        """
+        issued_at = self.issued_at()
+        dsc = self.signer.certificate
+        if not self.signer.valid_at(self._now()):
+            raise SignerExpired(
+                "the EU DCC Document Signer Certificate is valid from "
+                f"{dsc.not_valid_before_utc:%Y-%m-%d} to {dsc.not_valid_after_utc:%Y-%m-%d}:"
+                " EU certificates cannot be issued until it is renewed"
+            )
         chosen = names or names_from_full_name(str(bundle.credential["credentialSubject"]["name"]))
         return encode_hc1(
             build_payload(bundle, chosen, self.profile),
             self.signer,
             issuer=self.profile.country,
-            issued_at=self.issued_at(),
-            validity=self.profile.validity,
+            issued_at=issued_at,
+            validity=min(self.profile.validity, dsc.not_valid_after_utc - issued_at),
         )
 
 

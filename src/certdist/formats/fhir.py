@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certdist.domain.models import VACCINATION
 from certdist.errors import InvalidInput, UnknownKey, VerificationError
 from certdist.formats.registry import CertificateBundle
 from certdist.formats.shc import split_name
@@ -36,6 +37,8 @@ COVID_19_ICD11: Final = "RA01"
 COUNTRY_EXTENSION: Final = (
     "http://worldhealthorganization.github.io/ddcc/StructureDefinition/DDCCCountryOfEventExtension"
 )
+#: A DDCC:VS is a vaccination-status document by definition: it has no form for a lab test.
+ENTITY_TYPES: Final = frozenset({VACCINATION})
 SIGNATURE_TYPE: Final = {"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.5"}
 _NAMESPACE: Final = uuid.UUID("6f1d5c8e-8c1b-5d7e-9a43-0b7d1e2c3f40")
 
@@ -140,7 +143,10 @@ class FhirDocumentIssuer:
 
     def _immunization(self, evidence: Mapping[str, Any], patient_url: str) -> dict[str, Any]:
         if "Vaccination" not in (evidence.get("type") or []):
-            raise InvalidInput("a DDCC:VS bundle is issued for vaccination certificates only")
+            raise InvalidInput(
+                "a DDCC:VS FHIR document records vaccination status: it is issued for "
+                "vaccination certificates only"
+            )
         name = str(evidence.get("vaccine", "")).strip()
         code = self._codes.get(name.lower())
         if code is None:

@@ -11,6 +11,7 @@ class DivocQrFormat:
     name = "qr"
     media_type = "image/png"
     extension = "png"
+    entity_types: frozenset[str] | None = None  # the signed credential, whatever its kind
 
     def __init__(self, *, form: PayloadForm = "zip", module_px: int = 4) -> None:
         self._form = form

@@ -4,6 +4,12 @@ A format turns a :class:`CertificateBundle` (the certificate to serve and, for v
 the latest certificate of every dose) into bytes. Its ``version`` changes whenever the same
 bundle would render differently (a template, font or option change), so ``version`` plus the
 ids of the certificates in the bundle identify the output: that is the ETag and cache key.
+
+A format also says which kinds of certificate (entity types) it renders: a document that
+re-encodes the signed credential renders every kind (``entity_types`` is ``None``), a
+wallet format only the kinds its standard can express (a DDCC:VS bundle is about
+vaccination status, so a lab test has none). Whoever lists formats for a certificate asks
+:meth:`FormatRegistry.for_kind`, so nobody is offered a link that cannot work.
 """
 
 from __future__ import annotations
@@ -62,6 +68,11 @@ class CertificateFormat(Protocol):
     @property
     def version(self) -> str: ...
 
+    @property
+    def entity_types(self) -> frozenset[str] | None:
+        """The entity types this format renders; ``None``: every kind."""
+        ...
+
     def render(self, bundle: CertificateBundle) -> bytes: ...
 
 
@@ -77,3 +88,13 @@ class FormatRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._formats)
+
+    def for_kind(self, entity_type: str) -> list[CertificateFormat]:
+        """The formats that render certificates of ``entity_type``, by name."""
+        return [f for name, f in sorted(self._formats.items()) if renders(f, entity_type)]
+
+
+def renders(fmt: CertificateFormat, entity_type: str) -> bool:
+    """Whether ``fmt`` renders certificates of ``entity_type``."""
+    kinds = fmt.entity_types
+    return kinds is None or entity_type in kinds

@@ -1,7 +1,9 @@
-"""SMART Health Cards: a FHIR R4 immunization bundle in a compact ES256 JWS (DESIGN §3).
+"""SMART Health Cards: a FHIR R4 immunization or lab-result bundle in a compact ES256 JWS
+(DESIGN §3).
 
-Issuing: the bundle (``Patient`` and one ``Immunization`` per dose, ``resource:N``
-references, no ids, narrative or coding ``display``) goes into ``vc.credentialSubject``; the
+Issuing: the bundle (``Patient`` and one ``Immunization`` per dose, or for a lab test one
+``Observation`` with the result; ``resource:N`` references, no ids, narrative or coding
+``display``) goes into ``vc.credentialSubject``; the
 payload is minified and raw-DEFLATEd; the JWS header is ``{"zip":"DEF","alg":"ES256",
 "kid":<RFC 7638 thumbprint>}``. The QR holds a byte segment ``shc:/`` and a numeric segment
 (two digits per JWS character, ``ord(c) - 45``) at error correction L, version 22 at most.
@@ -31,7 +33,9 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certdist.domain.models import TEST, VACCINATION
 from certdist.errors import InvalidInput, UnknownKey, VerificationError
+from certdist.formats.lab_test import LabTestCodes, is_lab_test, lab_test_of, utc_text
 from certdist.formats.qr_image import QrMatrix
 from certdist.formats.registry import CertificateBundle
 from certdist.formats.wallet_qr import segmented_matrix
@@ -53,7 +57,16 @@ CARD_TYPES: Final = (
     "https://smarthealth.cards#immunization",
     "https://smarthealth.cards#covid19",
 )
+LAB_CARD_TYPES: Final = (
+    "https://smarthealth.cards#health-card",
+    "https://smarthealth.cards#covid19",
+    "https://smarthealth.cards#laboratory",
+)
+#: The certificate kinds a card renders.
+ENTITY_TYPES: Final = frozenset({VACCINATION, TEST})
 FHIR_VERSION: Final = "4.0.1"
+LOINC: Final = "http://loinc.org"
+SNOMED: Final = "http://snomed.info/sct"
 #: A ``rid`` is this many leading bytes of the keyed hash (64 bits: 11 base64url characters).
 RID_BYTES: Final = 8
 _MAX_PAYLOAD_BYTES: Final = 256 * 1024  # an inflated card is a few KB; refuse DEFLATE bombs
@@ -99,11 +112,7 @@ def immunization_bundle(
     bundle: CertificateBundle, vaccine_codes: Mapping[str, Sequence[Coding]]
 ) -> dict[str, Any]:
     """The SMART Health Card FHIR bundle: the patient and every dose, lowest first."""
-    subject = bundle.credential["credentialSubject"]
-    patient: dict[str, Any] = {"resourceType": "Patient", "name": [split_name(subject["name"])]}
-    if bundle.latest.dob is not None:
-        patient["birthDate"] = bundle.latest.dob.isoformat()
-    entries = [{"fullUrl": "resource:0", "resource": patient}]
+    entries = [{"fullUrl": "resource:0", "resource": _patient(bundle)}]
     for index, evidence in enumerate(_doses(bundle), start=1):
         entries.append(
             {"fullUrl": f"resource:{index}", "resource": _immunization(evidence, vaccine_codes)}
@@ -111,11 +120,48 @@ def immunization_bundle(
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
+def lab_result_bundle(bundle: CertificateBundle, codes: LabTestCodes) -> dict[str, Any]:
+    """The SMART Health Card FHIR bundle of a lab test: the patient and the result."""
+    test = lab_test_of(bundle.credential)
+    codes.disease(test)  # the LOINC codes are SARS-CoV-2 tests: refuse another disease
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": codes.test_type(test).loinc}]},
+        "subject": {"reference": "resource:0"},
+        "effectiveDateTime": utc_text(test.sample_collected),
+    }
+    if test.facility:
+        observation["performer"] = [{"display": test.facility}]
+    observation["valueCodeableConcept"] = {
+        "coding": [{"system": SNOMED, "code": codes.result(test).snomed}]
+    }
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "resource:0", "resource": _patient(bundle)},
+            {"fullUrl": "resource:1", "resource": observation},
+        ],
+    }
+
+
+def _patient(bundle: CertificateBundle) -> dict[str, Any]:
+    # The beneficiary's registered date of birth (a lab-test credential carries none).
+    subject = bundle.credential["credentialSubject"]
+    patient: dict[str, Any] = {"resourceType": "Patient", "name": [split_name(subject["name"])]}
+    if bundle.latest.dob is not None:
+        patient["birthDate"] = bundle.latest.dob.isoformat()
+    return patient
+
+
 def _doses(bundle: CertificateBundle) -> list[dict[str, Any]]:
     credentials = bundle.dose_credentials or [bundle.credential]
     doses = [(c.get("evidence") or [{}])[0] for c in credentials]
     if not all("Vaccination" in (e.get("type") or []) for e in doses):
-        raise InvalidInput("a SMART Health Card is issued for vaccination certificates only")
+        raise InvalidInput(
+            "a SMART Health Card is issued for vaccination and lab-test certificates only"
+        )
     return sorted(doses, key=lambda e: (_number(e.get("dose")) or 0, str(e.get("date", ""))))
 
 
@@ -209,6 +255,7 @@ class ShcIssuer:
         vaccine_codes: Mapping[str, Sequence[Coding]],
         *,
         revocation_id: Callable[[str], str],
+        lab_tests: LabTestCodes | None = None,
     ) -> None:
         if not isinstance(key.private_key, ec.EllipticCurvePrivateKey):
             raise ValueError("a SMART Health Card key must be EC P-256")
@@ -217,25 +264,31 @@ class ShcIssuer:
         self.kid = thumbprint(key.private_key.public_key())
         self._codes = {name.lower(): tuple(codes) for name, codes in vaccine_codes.items()}
         self.revocation_id = revocation_id
+        self._lab_tests = lab_tests or LabTestCodes()
         # The rids depend on the issuer's secret: a rid of a fixed value stands for it, so a
-        # new secret changes the version, and no cached card keeps an old rid.
-        self._version = f"shc-2/{self.kid}/{self.issuer}/{revocation_id('version')}"
+        # new secret changes the version, and no cached card keeps an old rid. New lab-test
+        # codes render other cards, so their fingerprint is part of it too.
+        self._version = (
+            f"shc-2/{self.kid}/{self.issuer}/{revocation_id('version')}"
+            f"/{self._lab_tests.fingerprint()}"
+        )
 
     @property
     def version(self) -> str:
         return self._version
 
     def payload(self, bundle: CertificateBundle) -> dict[str, Any]:
+        if is_lab_test(bundle.credential):
+            types, fhir = LAB_CARD_TYPES, lab_result_bundle(bundle, self._lab_tests)
+        else:
+            types, fhir = CARD_TYPES, immunization_bundle(bundle, self._codes)
         return {
             "iss": self.issuer,
             "nbf": int(bundle.latest.created_at.timestamp()),
             "vc": {
-                "type": list(CARD_TYPES),
+                "type": list(types),
                 "rid": self.revocation_id(bundle.latest.certificate_id),
-                "credentialSubject": {
-                    "fhirVersion": FHIR_VERSION,
-                    "fhirBundle": immunization_bundle(bundle, self._codes),
-                },
+                "credentialSubject": {"fhirVersion": FHIR_VERSION, "fhirBundle": fhir},
             },
         }
 

@@ -9,6 +9,9 @@
 | ``eu-dcc-pdf`` | the certificate PDF with the EU DCC QR |
 | ``fhir`` | DDCC:VS FHIR document bundle, signed |
 
+The SMART Health Card and EU DCC formats render vaccination and lab-test certificates; the
+DDCC:VS bundle vaccination certificates only (``entity_types``).
+
 The EU DCC formats also render with names a person supplied (:meth:`render_named`); those
 documents are built per request and never cached, since they depend on the request body.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 
 from certdist.domain.certificate_view import CertificateView
+from certdist.formats import eu_dcc, fhir, shc
 from certdist.formats.eu_dcc import DccIssuer, DccNames, hc1_matrix
 from certdist.formats.fhir import FhirDocumentIssuer
 from certdist.formats.pdf import PdfRenderer
@@ -39,6 +43,7 @@ class ShcQrFormat:
     name = "shc"
     media_type = "image/png"
     extension = "png"
+    entity_types = shc.ENTITY_TYPES
 
     def __init__(self, issuer: ShcIssuer) -> None:
         self._issuer = issuer
@@ -55,6 +60,7 @@ class ShcPdfFormat:
     name = "shc-pdf"
     media_type = "application/pdf"
     extension = "pdf"
+    entity_types = shc.ENTITY_TYPES
 
     def __init__(self, issuer: ShcIssuer, renderer: PdfRenderer) -> None:
         self._issuer = issuer
@@ -73,6 +79,7 @@ class ShcFileFormat:
     name = "shc-file"
     media_type = MEDIA_TYPE
     extension = "smart-health-card"
+    entity_types = shc.ENTITY_TYPES
 
     def __init__(self, issuer: ShcIssuer) -> None:
         self._issuer = issuer
@@ -89,6 +96,7 @@ class EuDccQrFormat:
     name = "eu-dcc"
     media_type = "image/png"
     extension = "png"
+    entity_types = eu_dcc.ENTITY_TYPES
 
     def __init__(self, issuer: DccIssuer) -> None:
         self._issuer = issuer
@@ -108,6 +116,7 @@ class EuDccPdfFormat:
     name = "eu-dcc-pdf"
     media_type = "application/pdf"
     extension = "pdf"
+    entity_types = eu_dcc.ENTITY_TYPES
 
     def __init__(self, issuer: DccIssuer, renderer: PdfRenderer) -> None:
         self._issuer = issuer
@@ -129,6 +138,7 @@ class FhirFormat:
     name = "fhir"
     media_type = "application/fhir+json"
     extension = "json"
+    entity_types = fhir.ENTITY_TYPES
 
     def __init__(self, issuer: FhirDocumentIssuer) -> None:
         self._issuer = issuer

@@ -3,7 +3,8 @@
 Every lookup is scoped to the session's number: a certificate registered to another number
 is "not found" (404), exactly like one that does not exist, so ids cannot be probed. The
 formats offered are the distribution service's registry, so a newly registered format
-appears on the page without changes here.
+appears on the page without changes here; each certificate is offered only the formats that
+render its kind (``CertificateFormat.entity_types``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from certdist.domain.models import CertificateRecord
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import ConfigurationError, FieldError, InvalidInput, NotFound
 from certdist.formats.eu_dcc import names_from_request
-from certdist.formats.registry import CertificateBundle, FormatRegistry
+from certdist.formats.registry import CertificateBundle, FormatRegistry, renders
 from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
 from certdist.services.clock import Clock
 from certdist.services.distribution import Artifact, DistributionService
@@ -89,12 +90,14 @@ class PortalService:
     def is_registered(self, mobile: str) -> bool:
         return bool(self._certificates.for_mobile(mobile))
 
-    def formats(self) -> list[DownloadFormat]:
-        found = []
-        for name in self._formats.names():
-            fmt = self._formats.get(name)
-            found.append(DownloadFormat(fmt.name, fmt.media_type, fmt.extension))
-        return found
+    def formats(self, entity_type: str | None = None) -> list[DownloadFormat]:
+        """The formats offered for certificates of ``entity_type`` (``None``: every format)."""
+        chosen = (
+            self._formats.for_kind(entity_type)
+            if entity_type is not None
+            else [self._formats.get(name) for name in self._formats.names()]
+        )
+        return [DownloadFormat(fmt.name, fmt.media_type, fmt.extension) for fmt in chosen]
 
     def beneficiaries(self, mobile: str, confirmed: frozenset[str]) -> list[PortalBeneficiary]:
         """Everyone registered to this number, each with their latest certificate of every
@@ -132,6 +135,7 @@ class PortalService:
         bundle = self._bundle(mobile, certificate_id)
         if self._needs_birth_year(bundle.latest, confirmed):
             raise NotFound("confirm the year of birth first")
+        self._check_renders(format_name, bundle.latest.entity_type)
         return self._distribution.render(
             bundle,
             format_name,
@@ -158,6 +162,7 @@ class PortalService:
         fmt = self._formats.get(EuDccPdfFormat.name if pdf else EuDccQrFormat.name)
         if not isinstance(fmt, EuDccQrFormat | EuDccPdfFormat):
             raise NotFound("the EU certificate is not offered")
+        self._check_renders(fmt.name, bundle.latest.entity_type)
         errors = []
         standard: dict[str, str] = {}
         for field, value in (("fn", surname), ("gn", given_names)):
@@ -200,6 +205,14 @@ class PortalService:
         if not _CERTIFICATE_ID.fullmatch(certificate_id):
             raise NotFound("no such certificate")
         return self._distribution.bundle_for_recipient(certificate_id, mobile)
+
+    def _check_renders(self, format_name: str, entity_type: str) -> None:
+        """A link never offered for this kind (typed by hand, or an old page) is refused
+        before rendering, the same way as a certificate the format cannot express."""
+        if not renders(self._formats.get(format_name), entity_type):
+            raise InvalidInput(
+                f"the {format_name} format is not issued for this kind of certificate"
+            )
 
     def _needs_birth_year(self, record: CertificateRecord, confirmed: frozenset[str]) -> bool:
         return self.require_birth_year and record.pre_enrollment_code not in confirmed

@@ -20,15 +20,16 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certdist.config import Settings
-from certdist.domain.models import VACCINATION
+from certdist.config import Settings, WalletSettings
+from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
-from certdist.errors import NotFound
+from certdist.errors import InvalidInput, NotFound
 from certdist.formats.eu_dcc import DccIssuer, DccNames, DccProfile, DccVaccine
 from certdist.formats.fhir import FhirDocumentIssuer
+from certdist.formats.lab_test import LabResult, LabTestCodes, LabTestType
 from certdist.formats.pdf import PdfRenderer
-from certdist.formats.registry import CertificateBundle, CertificateFormat
+from certdist.formats.registry import CertificateBundle, CertificateFormat, FormatRegistry
 from certdist.formats.shc import Coding, ShcIssuer, revocation_id
 from certdist.formats.wallet_formats import (
     EuDccPdfFormat,
@@ -52,6 +53,10 @@ log = logging.getLogger(__name__)
 SHC_RID_PURPOSE: Final = "shc-rid"
 #: The most rids one revocation list holds (about 14 bytes each in the JSON).
 MAX_REVOCATION_ENTRIES: Final = 100_000
+#: The kinds of certificate the wallet serves, in the order a beneficiary's is looked for:
+#: DIVOC's wallet routes served the vaccination certificate, so it comes first.
+WALLET_KINDS: Final = (VACCINATION, TEST)
+_KIND_NAMES: Final = {VACCINATION: "vaccination", TEST: "lab-test"}
 
 
 @dataclass(frozen=True)
@@ -83,12 +88,25 @@ def shc_revocation_ids(hasher: KeyedHasher) -> Callable[[str], str]:
     return rid
 
 
+def lab_test_codes(wallet: WalletSettings) -> LabTestCodes:
+    """The configured lab-test mappings (``wallet.lab_test_*``, ``wallet.dcc_test_devices``)."""
+    return LabTestCodes.of(
+        types={k: LabTestType(dcc=v.dcc, loinc=v.loinc) for k, v in wallet.lab_test_types.items()},
+        results={
+            k: LabResult(dcc=v.dcc, snomed=v.snomed) for k, v in wallet.lab_test_results.items()
+        },
+        diseases=wallet.lab_test_diseases,
+        devices=wallet.dcc_test_devices,
+    )
+
+
 def build_wallet_issuers(
     settings: Settings, keys: KeyStore, clock: Clock, *, hasher: KeyedHasher
 ) -> WalletIssuers:
     wallet = settings.wallet
     signers = open_document_signers(settings, keys, clock)
     shc_key = keys.active(KeyUse.SHC)
+    lab_tests = lab_test_codes(wallet)
     profile = DccProfile(
         country=wallet.dcc_country,
         certificate_issuer=wallet.dcc_certificate_issuer,
@@ -97,6 +115,7 @@ def build_wallet_issuers(
             name.lower(): DccVaccine(vp=codes.vp, mp=codes.mp, ma=codes.ma)
             for name, codes in wallet.dcc_vaccines.items()
         },
+        lab_tests=lab_tests,
     )
     return WalletIssuers(
         shc=ShcIssuer(
@@ -107,6 +126,7 @@ def build_wallet_issuers(
                 for name, codings in wallet.shc_vaccine_codes.items()
             },
             revocation_id=shc_revocation_ids(hasher),
+            lab_tests=lab_tests,
         ),
         dcc=DccIssuer(profile, signers.active, clock.now),
         fhir=FhirDocumentIssuer(
@@ -157,11 +177,11 @@ def shc_jwks(keys: KeyStore, *, crl_version: int | None = None) -> dict[str, Any
 
 
 class ShcRevocationList:
-    """Our SMART Health Card revocation list: the rids of the vaccination certificates that
-    were revoked or superseded by a correction.
+    """Our SMART Health Card revocation list: the rids of the vaccination and lab-test
+    certificates that were revoked or superseded by a correction.
 
-    Every card names the latest vaccination certificate it was built from (``rid`` of its
-    id), so withdrawing that certificate withdraws the card. The rids do not depend on the
+    Every card names the latest certificate it was built from (``rid`` of its id), so
+    withdrawing that certificate withdraws the card. The rids do not depend on the
     signing key: every key's list is the same. ``ctr`` is one more than the number of
     withdrawn certificates, so it grows with every withdrawal (and an empty list is 1).
     """
@@ -185,7 +205,7 @@ class ShcRevocationList:
 
     def version(self) -> int:
         """The list's ``ctr`` (the ``crlVersion`` in the JWK set)."""
-        return self._certificates.withdrawn(VACCINATION, limit=0).total + 1
+        return self._withdrawn_total() + 1
 
     def document(self, kid: str) -> dict[str, Any]:
         """``/.well-known/crl/<kid>.json``."""
@@ -203,7 +223,7 @@ class ShcRevocationList:
         return next((entry for listed, entry in entries if listed == rid), None)
 
     def _entries(self) -> tuple[int, list[tuple[str, WithdrawnCertificate]]]:
-        total = self._certificates.withdrawn(VACCINATION, limit=0).total
+        total = self._withdrawn_total()
         with self._lock:
             cached = self._cached
         if cached is not None and cached[0] == total:
@@ -213,18 +233,26 @@ class ShcRevocationList:
             self._cached = loaded
         return loaded
 
+    def _withdrawn_total(self) -> int:
+        return sum(self._certificates.withdrawn(kind, limit=0).total for kind in WALLET_KINDS)
+
     def _load(self) -> tuple[int, list[tuple[str, WithdrawnCertificate]]]:
-        withdrawn = self._certificates.withdrawn(VACCINATION, limit=self._limit)
-        if withdrawn.total > len(withdrawn.newest):
+        total, newest = 0, list[WithdrawnCertificate]()
+        for kind in WALLET_KINDS:
+            withdrawn = self._certificates.withdrawn(kind, limit=self._limit - len(newest))
+            total += withdrawn.total
+            newest.extend(withdrawn.newest)
+        if total > len(newest):
             log.warning(
                 "the SMART Health Card revocation list holds only the newest withdrawals",
-                extra={"listed": len(withdrawn.newest), "withdrawn": withdrawn.total},
+                extra={"listed": len(newest), "withdrawn": total},
             )
-        return withdrawn.total, [(self._rid(e.certificate_id), e) for e in withdrawn.newest]
+        return total, [(self._rid(e.certificate_id), e) for e in newest]
 
 
 class WalletService:
-    """Serves the wallet formats of a beneficiary's latest vaccination certificate."""
+    """Serves the wallet formats of a beneficiary's latest vaccination certificate, or of
+    their latest lab-test certificate when they have no vaccination certificate."""
 
     def __init__(
         self,
@@ -243,15 +271,48 @@ class WalletService:
         self.issuers = issuers
         self._eu_qr = EuDccQrFormat(issuers.dcc)
         self._eu_pdf = EuDccPdfFormat(issuers.dcc, renderer)
+        self._formats = FormatRegistry(wallet_formats(issuers, renderer))
 
     def bundle(
-        self, pre_enrollment_code: str, *, caller: Principal, permission: Permission
+        self,
+        pre_enrollment_code: str,
+        *,
+        caller: Principal,
+        permission: Permission,
+        format_name: str | None = None,
     ) -> CertificateBundle:
-        """The latest vaccination certificate; a recipient gets only one registered to the
-        mobile number of their token (NotFound otherwise, whether or not it exists)."""
-        bundle = self._distribution.bundle(pre_enrollment_code, VACCINATION)
+        """The latest certificate of the first kind of :data:`WALLET_KINDS` the beneficiary
+        has (of those the named wallet format renders); a recipient gets only one registered
+        to the mobile number of their token (NotFound otherwise, whether or not it exists).
+        ``InvalidInput`` when the beneficiary's certificates are all of kinds the format
+        cannot express."""
+        wanted: tuple[str, ...] = WALLET_KINDS
+        if format_name is not None:
+            kinds = self._formats.get(format_name).entity_types
+            wanted = tuple(k for k in WALLET_KINDS if kinds is None or k in kinds)
+        for kind in wanted:
+            bundle = self._owned_bundle(pre_enrollment_code, kind, caller, permission)
+            if bundle is not None:
+                return bundle
+        for kind in WALLET_KINDS:
+            if kind not in wanted and self._owned_bundle(
+                pre_enrollment_code, kind, caller, permission
+            ):
+                raise InvalidInput(
+                    f"the {format_name} format is not issued for "
+                    f"{_KIND_NAMES.get(kind, kind)} certificates"
+                )
+        raise NotFound("no certificate for this beneficiary")
+
+    def _owned_bundle(
+        self, code: str, kind: str, caller: Principal, permission: Permission
+    ) -> CertificateBundle | None:
+        try:
+            bundle = self._distribution.bundle(code, kind)
+        except NotFound:
+            return None
         if permission is Permission.RECIPIENT and not self._owned_by(bundle, caller):
-            raise NotFound("no certificate for this beneficiary")
+            return None
         return bundle
 
     def eu_dcc(

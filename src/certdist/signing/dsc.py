@@ -68,6 +68,10 @@ class DocumentSigner:
         assert isinstance(key, ec.EllipticCurvePublicKey)
         return key
 
+    def valid_at(self, instant: datetime) -> bool:
+        certificate = self.certificate
+        return certificate.not_valid_before_utc <= instant <= certificate.not_valid_after_utc
+
 
 class DocumentSigners:
     """Every DSC of the deployment; the one of the active DCC key signs."""

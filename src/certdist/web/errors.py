@@ -27,6 +27,7 @@ from certdist.errors import (
     PayloadTooLarge,
     PermissionDenied,
     RateLimited,
+    SignerExpired,
     StorageUnavailable,
     VerificationError,
 )
@@ -44,6 +45,7 @@ STATUS_BY_ERROR: dict[type[CertdistError], int] = {
     PayloadTooLarge: 413,
     RateLimited: 429,
     StorageUnavailable: 503,
+    SignerExpired: 503,
     ConfigurationError: 500,
 }
 

@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from certdist.config import VerifierSettings
 from certdist.errors import InvalidInput
@@ -22,7 +19,6 @@ from certdist.services.clock import FixedClock
 from certdist.services.container import Services
 from certdist.services.verification import FormatCheckers, Status, Verifier, check_hc1, check_shc
 from certdist.signing.contexts import ContextLoader
-from certdist.signing.dsc import DocumentSigner
 from certdist.signing.trust import TrustStore
 from certdist.storage.database import Database
 from tests.conftest import SHARED_TESTDATA
@@ -54,6 +50,17 @@ def dcc_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]
         yield database
 
 
+def dcc_verifier(signers: list[x509.Certificate], database: Database, now: datetime) -> Verifier:
+    """A verifier that trusts only these DSCs, at a fixed time."""
+    return Verifier(
+        TrustStore(document_signers=signers),
+        database.certificates(),
+        FixedClock(now),
+        ContextLoader(),
+        FormatCheckers(hc1=check_hc1, shc=check_shc),
+    )
+
+
 @pytest.mark.parametrize("name", dcc_vectors())
 def test_eu_dcc_vectors_agree_with_expected_results(
     name: str, testdata: Path, dcc_database: Database
@@ -64,13 +71,7 @@ def test_eu_dcc_vectors_agree_with_expected_results(
     if context.get("CERTIFICATE"):
         signers = [x509.load_der_x509_certificate(base64.b64decode(context["CERTIFICATE"]))]
     clock = datetime.fromisoformat(context["VALIDATIONCLOCK"].replace("Z", "+00:00"))
-    verifier = Verifier(
-        TrustStore(document_signers=signers),
-        dcc_database.certificates(),
-        FixedClock(clock),
-        ContextLoader(),
-        FormatCheckers(hc1=check_hc1, shc=check_shc),
-    )
+    verifier = dcc_verifier(signers, dcc_database, clock)
     failing = [step for step, result in expected.items() if result is False]
 
     if expected.get("EXPECTEDUNPREFIX") is False:
@@ -128,23 +129,6 @@ def test_our_own_eu_dcc_verifies_and_is_revoked_with_the_certificate(services: S
     assert services.verifier.check(hc1).status is Status.REVOKED
 
 
-def _foreign_dsc(not_before: datetime, not_after: datetime) -> DocumentSigner:
-    """A self-signed Document Signer Certificate valid over the given period."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "SE")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
-    )
-    return DocumentSigner(certificate, "foreign", key)
-
-
 @pytest.mark.parametrize(
     ("signed_at", "status", "reason"),
     [
@@ -158,19 +142,39 @@ def test_a_dcc_signed_outside_its_dsc_validity_is_invalid(
 ) -> None:
     """The DSC must have been valid when it signed; the check uses the CWT's iat, so a
     certificate signed in time stays valid after its DSC expires."""
-    signer = _foreign_dsc(datetime(2022, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
+    signer = wallet_samples.document_signer_valid(
+        datetime(2022, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC)
+    )
     payload = build_payload(
         wallet_samples.bundle(), DccNames(fnt="MITRA", gnt="BHAYA"), wallet_samples.PROFILE
     )
     hc1 = encode_hc1(
         payload, signer, issuer="SE", issued_at=signed_at, validity=timedelta(days=365 * 3)
     )
-    verifier = Verifier(
-        TrustStore(document_signers=[signer.certificate]),
-        dcc_database.certificates(),
-        FixedClock(datetime(2023, 9, 1, tzinfo=UTC)),
-        ContextLoader(),
-        FormatCheckers(hc1=check_hc1, shc=check_shc),
-    )
+    verifier = dcc_verifier([signer.certificate], dcc_database, datetime(2023, 9, 1, tzinfo=UTC))
     outcome = verifier.check(hc1)
     assert (outcome.status, outcome.reason.startswith(reason)) == (status, True), outcome
+
+
+@pytest.mark.parametrize(
+    ("test_type", "shown"),
+    [("RAT", "Rapid antigen test"), ("RT-PCR", None)],
+)
+def test_a_lab_test_dcc_shows_what_was_tested(
+    test_type: str, shown: str | None, dcc_database: Database
+) -> None:
+    """A rapid test's entry has no name (``nm``), so its type code is shown in words."""
+    signer = wallet_samples.document_signer_valid(
+        datetime(2022, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    lab = wallet_samples.lab_bundle(testType=test_type)
+    payload = build_payload(lab, DccNames(fnt="MITRA"), wallet_samples.PROFILE)
+    signed_at = datetime(2022, 6, 1, tzinfo=UTC)
+    hc1 = encode_hc1(payload, signer, issuer="IN", issued_at=signed_at, validity=timedelta(days=3))
+    verifier = dcc_verifier([signer.certificate], dcc_database, signed_at + timedelta(days=1))
+    outcome = verifier.check(hc1)
+    assert outcome.status is Status.VALID, outcome
+    assert outcome.certificate is not None
+    assert outcome.certificate.kind == "test"
+    assert outcome.certificate.test == (shown or payload["t"][0]["nm"])
+    assert outcome.certificate.test != payload["t"][0]["tt"]

@@ -22,6 +22,11 @@ from certdist.services.verification.view import (
 from certdist.signing.trust import TrustStore
 
 _DCC_TEST_RESULTS: Final = {"260415000": "Not detected", "260373001": "Detected"}
+# Value set covid-19-lab-test-type: shown when a test entry has no name (rapid tests).
+_DCC_TEST_TYPES: Final = {
+    "LP6464-4": "Nucleic acid amplification (NAAT, PCR)",
+    "LP217198-3": "Rapid antigen test",
+}
 _DCC_NAME: Final = re.compile(r"[A-Z<]{1,80}")
 
 
@@ -101,9 +106,10 @@ def dcc_view(payload: Mapping[str, Any], kind: str, issuer: str | None) -> Verif
         )
     if kind == "t":
         result = text_or_none(entry.get("tr"))
+        tt = str(entry.get("tt") or "")
         return VerifiedCertificate(
             kind="test",
-            test=text_or_none(entry.get("nm") or entry.get("tt")),
+            test=text_or_none(entry.get("nm") or _DCC_TEST_TYPES.get(tt, tt)),
             result=_DCC_TEST_RESULTS.get(result or "", result),
             date=text_or_none(entry.get("sc")),
             **common,

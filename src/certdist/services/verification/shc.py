@@ -1,5 +1,5 @@
 """SMART Health Cards: the format's checks, the issuer's revocation list, and the verifier's
-view of the FHIR immunization bundle.
+view of the FHIR bundle: immunizations, or a lab result (an ``Observation``).
 
 A foreign issuer's card is checked against the revocation lists configured for it. A card
 signed with one of our own keys carries its ``rid``; the verifier checks that against our
@@ -27,6 +27,22 @@ _CODE_SYSTEMS: Final = {
     "http://hl7.org/fhir/sid/cvx": "CVX",
     "http://snomed.info/sct": "SNOMED CT",
     "http://id.who.int/icd/release/11/mms": "ICD-11",
+    "http://loinc.org": "LOINC",
+}
+#: SNOMED CT results a lab card carries (SMART Health Cards' covid19 lab result value set).
+_RESULTS: Final = {
+    "260385009": "Negative",
+    "10828004": "Positive",
+    "260415000": "Not detected",
+    "260373001": "Detected",
+    "419984006": "Inconclusive",
+}
+#: What a verifier shows for the test codes of the SARS-CoV-2 cards we and others issue.
+_TESTS: Final = {
+    "94500-6": "SARS-CoV-2 RNA (NAAT)",
+    "94309-2": "SARS-CoV-2 RNA (NAAT)",
+    "94558-4": "SARS-CoV-2 antigen (rapid immunoassay)",
+    "97097-0": "SARS-CoV-2 antigen (rapid immunoassay)",
 }
 
 
@@ -47,12 +63,7 @@ def check_shc(jws: str, trust: TrustStore, now: datetime) -> Examined:
 
 
 def shc_view(card: shc_format.VerifiedShc) -> VerifiedCertificate:
-    entries = card.fhir_bundle.get("entry")
-    resources = [
-        e["resource"]
-        for e in (entries if isinstance(entries, list) else [])
-        if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
-    ]
+    resources = _resources(card.fhir_bundle)
     patient: Mapping[str, Any] = next(
         (r for r in resources if r.get("resourceType") == "Patient"), {}
     )
@@ -60,21 +71,59 @@ def shc_view(card: shc_format.VerifiedShc) -> VerifiedCertificate:
         (r for r in resources if r.get("resourceType") == "Immunization"),
         key=lambda r: str(r.get("occurrenceDateTime", "")),
     )
+    results = sorted(
+        (r for r in resources if r.get("resourceType") == "Observation"),
+        key=lambda r: str(r.get("effectiveDateTime", "")),
+    )
+    common: dict[str, Any] = {
+        "format": CertificateFormat.SHC,
+        "issuer": card.issuer,
+        "name": _fhir_name(patient.get("name")),
+        "date_of_birth": text_or_none(patient.get("birthDate")),
+        "valid_until": card.expires_at.date().isoformat() if card.expires_at else None,
+    }
+    if results and not doses:
+        return _lab_view(results[-1], common)
     latest: Mapping[str, Any] = doses[-1] if doses else {}
     applied = (latest.get("protocolApplied") or [{}])[0]
     codings = (latest.get("vaccineCode") or {}).get("coding") or [{}]
     return VerifiedCertificate(
-        format=CertificateFormat.SHC,
         kind="vaccination",
-        issuer=card.issuer,
-        name=_fhir_name(patient.get("name")),
-        date_of_birth=text_or_none(patient.get("birthDate")),
         vaccine=_vaccine_code(codings[0]),
         dose=int_or_none(applied.get("doseNumberPositiveInt")) or (len(doses) or None),
         total_doses=int_or_none(applied.get("seriesDosesPositiveInt")),
         date=text_or_none(latest.get("occurrenceDateTime")),
-        valid_until=card.expires_at.date().isoformat() if card.expires_at else None,
+        **common,
     )
+
+
+def _lab_view(observation: Mapping[str, Any], common: dict[str, Any]) -> VerifiedCertificate:
+    """The latest lab result of a ``#laboratory`` card: test, result and sample time."""
+    test = _first_coding(observation.get("code"))
+    value = _first_coding(observation.get("valueCodeableConcept"))
+    result_code = text_or_none(value.get("code"))
+    return VerifiedCertificate(
+        kind="test",
+        test=_TESTS.get(str(test.get("code")), None) or _vaccine_code(test),
+        result=_RESULTS.get(result_code or "", result_code),
+        date=text_or_none(observation.get("effectiveDateTime")),
+        **common,
+    )
+
+
+def _resources(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    entries = bundle.get("entry")
+    return [
+        e["resource"]
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
+    ]
+
+
+def _first_coding(concept: object) -> Mapping[str, Any]:
+    codings = concept.get("coding") if isinstance(concept, Mapping) else None
+    first = codings[0] if isinstance(codings, list) and codings else None
+    return first if isinstance(first, Mapping) else {}
 
 
 def _fhir_name(names: object) -> str:
@@ -87,6 +136,7 @@ def _fhir_name(names: object) -> str:
 
 
 def _vaccine_code(coding: Mapping[str, Any]) -> str | None:
+    """A code with its system's short name (``CVX 210``, ``LOINC 94500-6``)."""
     code = text_or_none(coding.get("code"))
     if code is None:
         return None

@@ -292,15 +292,21 @@ def certificates(request: Request, services: ServicesDep, templates: TemplatesDe
     if isinstance(session, Response):
         return session
     _ = templates.gettext(request)
-    formats = [
-        {"name": fmt.name, "label": format_label(fmt, _)}
-        for fmt in _ordered(portal.certificates.formats())
-    ]
+    beneficiaries = portal.certificates.beneficiaries(session.mobile, session.confirmed)
+    kinds = {c.entity_type for b in beneficiaries for c in b.certificates}
+    # Each certificate lists the formats of its own kind only: the others cannot render it.
+    formats = {
+        kind: [
+            {"name": fmt.name, "label": format_label(fmt, _)}
+            for fmt in _ordered(portal.certificates.formats(kind))
+        ]
+        for kind in kinds
+    }
     return templates.render(
         request,
         "certificates.html",
         {
-            "beneficiaries": portal.certificates.beneficiaries(session.mobile, session.confirmed),
+            "beneficiaries": beneficiaries,
             "formats": formats,
             "csrf_token": session.csrf_token,
             "masked_mobile": _masked(session.mobile),
@@ -356,8 +362,8 @@ def download(
         artifact = portal.certificates.download(
             session.mobile, certificate_id, format_name, session.confirmed
         )
-    except InvalidInput:
-        if format_name in _EU_DCC_FORMATS:
+    except InvalidInput as exc:
+        if format_name in _EU_DCC_FORMATS and any(e.location == "name" for e in exc.errors):
             # No Latin-script name to derive the passport names from: ask for them.
             pdf = "1" if format_name == EuDccPdfFormat.name else "0"
             return _redirect(f"/portal/certificates/{certificate_id}/eu-dcc?pdf={pdf}")

@@ -8,7 +8,10 @@
 * ``GET /.well-known/jwks.json`` — the SMART Health Card issuer keys, retired ones included;
 * ``GET /.well-known/crl/{kid}.json`` — the SMART Health Card revocation list of a key.
 
-``refId`` is the beneficiary id (preEnrollmentCode). A certificate API client (role
+``refId`` is the beneficiary id (preEnrollmentCode). The card and the EU DCC hold the latest
+vaccination certificate, or the latest lab-test certificate of a beneficiary without one;
+the DDCC:VS bundle exists for vaccinations only (400 naming the problem for a lab test).
+A certificate API client (role
 DISTRIBUTE) reads any beneficiary; a recipient token reads only certificates registered to
 its mobile number (404 for any other, whether or not it exists).
 """
@@ -48,7 +51,8 @@ Responses = dict[int | str, dict[str, Any]]
 _PUBLIC_SHORT_CACHE = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"}
 _COMMON: Responses = {
     304: {"description": "Unchanged since the ETag in If-None-Match"},
-    404: {"description": "No live vaccination certificate (or not the recipient's own)"},
+    404: {"description": "No live certificate (or not the recipient's own)"},
+    400: {"description": "The format is not issued for the beneficiary's kind of certificate"},
 }
 
 
@@ -68,8 +72,12 @@ class EuNames(BaseModel):
     gnt: str | None = None
 
 
-def _bundle(services: ServicesDep, caller: Caller, ref_id: str) -> CertificateBundle:
-    return services.wallet.bundle(ref_id, caller=caller.principal, permission=caller.permission)
+def _bundle(
+    services: ServicesDep, caller: Caller, ref_id: str, format_name: str
+) -> CertificateBundle:
+    return services.wallet.bundle(
+        ref_id, caller=caller.principal, permission=caller.permission, format_name=format_name
+    )
 
 
 @router.get(
@@ -93,9 +101,10 @@ async def shc_certificate(
     refId: RefId,
     type: Annotated[Literal["qrcode", "file"] | None, Query()] = None,
 ) -> Response:
-    """The SMART Health Card of the latest vaccination certificate, every dose in it."""
-    bundle = _bundle(services, caller, refId)
+    """The SMART Health Card of the latest vaccination certificate, every dose in it (or of
+    the latest lab test)."""
     name = {"qrcode": "shc", "file": "shc-file", None: "shc-pdf"}[type]
+    bundle = _bundle(services, caller, refId, name)
     return deliver_document(services, request, caller, bundle, name, attachment=type != "qrcode")
 
 
@@ -114,14 +123,15 @@ async def eu_certificate(
     type: Annotated[Literal["qrcode"] | None, Query()] = None,
     names: Annotated[EuNames | None, Body()] = None,
 ) -> Response:
-    """The EU Digital COVID Certificate of the latest vaccination certificate. ``fnt`` and
-    ``gnt`` are the ICAO 9303 transliterations (``A-Z`` and ``<``). Without a body the names
-    are derived from the certificate (Latin-script names only; the last word is the surname).
+    """The EU Digital COVID Certificate of the latest vaccination (or lab-test) certificate.
+    ``fnt`` and ``gnt`` are the ICAO 9303 transliterations (``A-Z`` and ``<``). Without a
+    body the names are derived from the certificate (Latin-script names only; the last word
+    is the surname).
     """
-    bundle = _bundle(services, caller, refId)
     pdf = type is None
+    name = "eu-dcc-pdf" if pdf else "eu-dcc"
+    bundle = _bundle(services, caller, refId, name)
     if names is None:
-        name = "eu-dcc-pdf" if pdf else "eu-dcc"
         return deliver_document(services, request, caller, bundle, name, attachment=pdf)
     artifact = services.wallet.eu_dcc(
         bundle,
@@ -152,7 +162,7 @@ async def fhir_certificate(
     services: ServicesDep, request: Request, caller: WalletCaller, refId: RefId
 ) -> Response:
     """The WHO DDCC:VS FHIR document bundle, signed (``Bundle.signature``, detached JWS)."""
-    bundle = _bundle(services, caller, refId)
+    bundle = _bundle(services, caller, refId, "fhir")
     return deliver_document(services, request, caller, bundle, "fhir", attachment=True)
 
 
