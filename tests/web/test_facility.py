@@ -15,14 +15,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from certdist.config import PrintSettings, Settings, TrustedIssuer
-from certdist.domain.requests import CertificationRequest
+from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.errors import ConfigurationError
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_svg
 from certdist.services.container import Services, build_services
 from certdist.storage.schema import download_audit
 from certdist.web.app import create_app
-from tests.factories import vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.oidc_provider import API_AUDIENCE, CLIENT_ID, ISSUER, FakeOidcProvider
 
 MOBILE = "9880414889"
@@ -307,3 +307,115 @@ def test_the_desk_prints_only_what_the_session_found(
     other = client.get("/facility/certificates/BEN0003")
     unknown = client.get("/facility/certificates/BEN9999")
     assert other.status_code == unknown.status_code == 404
+
+
+# --- Lab-test certificates ---------------------------------------------------------------
+
+
+def _issue_lab_test(services: Services, code: str, mobile: str = MOBILE) -> str:
+    """Issue a lab-test certificate (the factory's date of birth); returns its id."""
+    request = TestCertificationRequest.model_validate(lab_test_request_body(code, mobile=mobile))
+    return services.issuance.certify([request])[0].certificate_id
+
+
+def _search(client: TestClient, mobile: str = MOBILE) -> str:
+    token = _csrf(client.get("/facility").text)
+    found = client.post(
+        "/facility/search", data={"mobile": mobile, "dob": DOB, "csrf_token": token}
+    )
+    assert found.status_code == 200
+    return found.text
+
+
+def _print_audit(services: Services, certificate_id: str) -> set[tuple[str, str, str]]:
+    services.database.audit().flush()
+    with services.database.transactions.read() as connection:
+        rows = connection.execute(
+            select(
+                download_audit.c.actor, download_audit.c.format, download_audit.c.permission
+            ).where(download_audit.c.certificate_id == certificate_id)
+        ).all()
+    return {(row.actor, row.format, row.permission) for row in rows}
+
+
+def test_a_beneficiary_with_both_kinds_has_both_printed(
+    client: TestClient, services: Services
+) -> None:
+    _issue(services, "BEN0001")
+    test_id = _issue_lab_test(services, "BEN0001")
+    _local_sign_in(client)
+    results = _search(client)
+    assert 'href="/facility/certificates/BEN0001"' in results
+    assert 'href="/facility/certificates/BEN0001/test"' in results
+    assert results.count("Bhaya Mitra</span>") == 2  # each link names whose certificate
+
+    vaccination = client.get("/facility/certificates/BEN0001")
+    assert vaccination.status_code == 200
+    assert "Test certificate" not in vaccination.text
+    printed = client.get("/facility/certificates/BEN0001/test")
+    assert printed.status_code == 200
+    assert "<h1>Test certificate</h1>" in printed.text
+    assert "Negative" in printed.text  # the test's result, from the sheet's test facts
+    assert 'href="/facility/certificates/BEN0001/test/pdf"' in printed.text
+    record = services.database.certificates().get(test_id)
+    assert record is not None
+    payload = encode_payload(record.certificate, form=services.settings.qr_payload_form)
+    assert qr_svg(payload, module_px=3) in printed.text
+
+    pdf = client.get("/facility/certificates/BEN0001/test/pdf")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF-")
+    assert pdf.headers["cache-control"] == "no-store"
+    # Both documents of the lab test are audited under the staff member's name.
+    assert _print_audit(services, test_id) == {
+        ("nurse-7", "print-view", "print"),
+        ("nurse-7", "pdf", "print"),
+    }
+
+
+def test_a_beneficiary_with_only_a_lab_test_is_found_and_printed(
+    client: TestClient, services: Services
+) -> None:
+    test_id = _issue_lab_test(services, "LAB0001")
+    _local_sign_in(client)
+    results = _search(client)
+    assert "1 beneficiary found" in results
+    assert 'href="/facility/certificates/LAB0001/test"' in results
+    assert 'href="/facility/certificates/LAB0001"' not in results
+    assert client.get("/facility/certificates/LAB0001/test").status_code == 200
+    assert client.get("/facility/certificates/LAB0001/test/pdf").status_code == 200
+    assert _print_audit(services, test_id) == {
+        ("nurse-7", "print-view", "print"),
+        ("nurse-7", "pdf", "print"),
+    }
+
+    # The vaccination address of a found beneficiary says what is missing.
+    for path in ("/facility/certificates/LAB0001", "/facility/certificates/LAB0001/pdf"):
+        missing = client.get(path)
+        assert missing.status_code == 404
+        assert "<h1>No vaccination certificate</h1>" in missing.text
+        assert 'href="/facility"' in missing.text
+
+
+def test_an_unsearched_lab_test_answers_like_an_unknown_one(
+    client: TestClient, services: Services
+) -> None:
+    _issue_lab_test(services, "LAB0001")
+    _issue_lab_test(services, "LAB0002", mobile="9000000077")
+    _local_sign_in(client)
+    before = client.get("/facility/certificates/LAB0001/test")
+    assert before.status_code == 404
+    assert "Page not found" in before.text
+    _search(client)
+    assert client.get("/facility/certificates/LAB0001/test").status_code == 200
+    for code in ("LAB0002", "LAB9999"):
+        for suffix in ("/test", "/test/pdf", ""):
+            answer = client.get(f"/facility/certificates/{code}{suffix}")
+            assert answer.status_code == 404
+            assert "Page not found" in answer.text  # not the found-beneficiary page
+    assert (
+        _print_audit(
+            services, services.database.certificates().for_beneficiary("LAB0002")[0].certificate_id
+        )
+        == set()
+    )

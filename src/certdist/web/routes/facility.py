@@ -1,6 +1,10 @@
 """The facility print desk (pages): staff sign in, search by phone number and date of birth,
 and print one certificate from the browser.
 
+Print views: ``/facility/certificates/{code}`` is the vaccination certificate (the address
+the desk has always used) and ``/facility/certificates/{code}/test`` the lab-test one; each
+has its PDF under ``…/pdf``.
+
 Thin: the rules live in ``services/facility.py``, ``services/staff_auth.py`` and
 ``services/staff_sessions.py``. Every form posts with a CSRF token; printing is the
 browser's own Print command on a page with a print stylesheet and a vector QR code.
@@ -11,12 +15,14 @@ from __future__ import annotations
 import secrets
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from certdist.domain.models import TEST, VACCINATION
 from certdist.errors import AuthenticationFailed, InvalidInput, NotFound
-from certdist.services.facility import FacilityDesk
+from certdist.services.facility import FacilityDesk, KindNotHeld
 from certdist.services.staff_sessions import StaffSession
 from certdist.web.cookies import clear_cookie, read_cookie, set_cookie
 from certdist.web.deps import ServicesDep
@@ -30,6 +36,8 @@ PRE_SESSION_COOKIE = "certdist_staff_pre"  # before sign-in: CSRF and the OIDC b
 ShortField = Annotated[str, Form(max_length=128)]
 #: Password attempts per client address per 15 minutes on the local (development) sign-in.
 LOCAL_SIGN_INS_PER_WINDOW = 10
+#: What follows ``/facility/certificates/{code}`` in the address of each kind's print view.
+KIND_PATHS = {VACCINATION: "", TEST: "/test"}
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -110,6 +118,8 @@ def _search_page(
             "errors": errors or {},
             "mobile": mobile,
             "dob": dob,
+            "kind_paths": KIND_PATHS,
+            "test_kind": TEST,
         },
         status_code=status_code,
     )
@@ -229,32 +239,86 @@ def search(
 def print_view(
     request: Request, pre_enrollment_code: str, services: ServicesDep, templates: TemplatesDep
 ) -> Response:
-    desk = services.facility
-    session = _session(request, desk, templates)
-    if session is None:
-        return _redirect("/facility")
-    certificate = desk.certificate(session, pre_enrollment_code)
-    return templates.render(
-        request,
-        "facility_print.html",
-        {
-            "certificate": certificate,
-            "staff": session.principal.username,
-            "csrf_token": session.csrf_token,
-        },
-    )
+    return _print_view(request, services, templates, pre_enrollment_code, VACCINATION)
 
 
 @router.get("/facility/certificates/{pre_enrollment_code}/pdf")
 def print_pdf(
     request: Request, pre_enrollment_code: str, services: ServicesDep, templates: TemplatesDep
 ) -> Response:
+    return _print_pdf(request, services, templates, pre_enrollment_code, VACCINATION)
+
+
+@router.get("/facility/certificates/{pre_enrollment_code}/test")
+def test_print_view(
+    request: Request, pre_enrollment_code: str, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    return _print_view(request, services, templates, pre_enrollment_code, TEST)
+
+
+@router.get("/facility/certificates/{pre_enrollment_code}/test/pdf")
+def test_print_pdf(
+    request: Request, pre_enrollment_code: str, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    return _print_pdf(request, services, templates, pre_enrollment_code, TEST)
+
+
+def _print_view(
+    request: Request, services: ServicesDep, templates: Templates, code: str, kind: str
+) -> Response:
     desk = services.facility
     session = _session(request, desk, templates)
     if session is None:
         return _redirect("/facility")
-    artifact = desk.pdf(session, pre_enrollment_code)
+    try:
+        certificate = desk.certificate(session, code, kind)
+    except KindNotHeld as missing:
+        return _kind_not_held(request, templates, session, missing)
+    return templates.render(
+        request,
+        "facility_print.html",
+        {
+            "certificate": certificate,
+            "pdf_url": _certificate_path(code, kind) + "/pdf",
+            "staff": session.principal.username,
+            "csrf_token": session.csrf_token,
+        },
+    )
+
+
+def _print_pdf(
+    request: Request, services: ServicesDep, templates: Templates, code: str, kind: str
+) -> Response:
+    desk = services.facility
+    session = _session(request, desk, templates)
+    if session is None:
+        return _redirect("/facility")
+    try:
+        artifact = desk.pdf(session, code, kind)
+    except KindNotHeld as missing:
+        return _kind_not_held(request, templates, session, missing)
     return private_document(artifact, disposition="inline")
+
+
+def _certificate_path(code: str, kind: str) -> str:
+    return f"/facility/certificates/{quote(code, safe='')}{KIND_PATHS[kind]}"
+
+
+def _kind_not_held(
+    request: Request, templates: Templates, session: StaffSession, missing: KindNotHeld
+) -> Response:
+    # A found beneficiary without this kind (an old link, or revoked since the search):
+    # say which certificate is missing instead of the generic "page not found".
+    return templates.render(
+        request,
+        "facility_not_held.html",
+        {
+            "is_test": missing.entity_type == TEST,
+            "staff": session.principal.username,
+            "csrf_token": session.csrf_token,
+        },
+        status_code=404,
+    )
 
 
 @router.post("/facility/logout")
