@@ -119,3 +119,19 @@ def test_certificate_text_is_never_read_as_markup(
     result = verify(env, str(path))
     assert result.exit_code == 0, result.output
     assert "Bhaya [/] Mitra" in result.stdout
+
+
+def test_a_revocation_list_that_cannot_be_fetched_is_exit_1(
+    env: dict[str, str], testdata: Path
+) -> None:
+    examples = testdata / "shc" / "examples"
+    issuer = {
+        "iss": "https://spec.smarthealth.cards/examples/issuer",
+        "jwks_file": str(examples / "issuer" / ".well-known" / "jwks.json"),
+        "crl_base_url": "http://127.0.0.1:9/crl",  # the discard port: nothing listens
+    }
+    configured = {**env, "CERTDIST_VERIFIER__SHC_ISSUERS": json.dumps([issuer])}
+    result = verify(configured, str(examples / "example-00-d-jws.txt"))
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("INVALID: revocation: the issuer's revocation list could not")
+    assert "John B. Anyperson" in result.stdout

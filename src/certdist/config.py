@@ -317,8 +317,21 @@ class ForeignShcIssuer(BaseModel):
     iss: str = Field(min_length=1)
     jwks_file: Path | None = None
     jwks_url: str | None = None  # default: <iss>/.well-known/jwks.json when no file is given
-    #: The issuer's revocation lists (``<iss>/.well-known/crl/<kid>.json``), as files.
+    #: The issuer's revocation lists (``<iss>/.well-known/crl/<kid>.json``), as files. A file
+    #: for a key wins over fetching that key's list.
     crl_files: list[Path] = Field(default_factory=list)
+    #: Where a key's revocation list is fetched when its JWK carries ``crlVersion``:
+    #: ``<crl_base_url>/<kid>.json``. Default ``<iss>/.well-known/crl`` when the keys come
+    #: from a URL; an issuer whose keys come from a file is offline unless this is set.
+    crl_base_url: str | None = None
+
+    def crl_base(self) -> str | None:
+        """The URL revocation lists are fetched under, or None (files only)."""
+        if self.crl_base_url:
+            return self.crl_base_url.rstrip("/")
+        if self.jwks_file is None:
+            return self.iss.strip().rstrip("/") + "/.well-known/crl"
+        return None
 
 
 class VerifierSettings(Section):
@@ -337,15 +350,33 @@ class VerifierSettings(Section):
     #: Verifications per client IP per minute (public endpoint, image decoding is costly).
     #: The page's camera scan posts at most one frame every 0.7 s (about 85 a minute).
     requests_per_minute: int = Field(default=120, ge=1)
+    #: A foreign SHC issuer's JWKS fetched from a URL is fetched again when older than this,
+    #: so a raised ``crlVersion`` (a new revocation list) is noticed.
+    shc_jwks_max_age_minutes: int = Field(default=60, ge=1)
+    #: Limits on every fetch of a foreign SHC issuer's JWKS or revocation list (the whole
+    #: response must arrive within the timeout).
+    shc_fetch_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    shc_fetch_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    #: After a failed fetch, or a JWKS fetch for a key it turned out not to hold, the issuer
+    #: is not asked again for this long (a down issuer would otherwise cost every
+    #: verification a timeout, and cards naming made-up keys would make us hammer it).
+    shc_fetch_retry_seconds: float = Field(default=60.0, ge=0)
 
     def production_problems(self) -> list[str]:
-        # Keys fetched over plain HTTP could be swapped by anyone on the path.
-        return [
+        # Keys or revocation lists fetched over plain HTTP could be swapped by anyone on the path.
+        jwks = [
             f"verifier.shc_issuers: the JWKS of {issuer.iss} must come from an https URL or a file"
             for issuer in self.shc_issuers
             if issuer.jwks_file is None
             and not (issuer.jwks_url or issuer.iss).startswith("https://")
         ]
+        crls = [
+            f"verifier.shc_issuers: the revocation lists of {issuer.iss} must come from an "
+            "https URL (crl_base_url)"
+            for issuer in self.shc_issuers
+            if (base := issuer.crl_base()) is not None and not base.startswith("https://")
+        ]
+        return jwks + crls
 
 
 #: The key the embedded default signs DigiLocker requests with when none is configured

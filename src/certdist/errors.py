@@ -102,6 +102,11 @@ class CertificateRevoked(VerificationError):
     correction."""
 
 
+class RevocationUnknown(VerificationError):
+    """The issuer publishes a revocation list for the certificate's key and it could not be
+    had: the signature holds, but a certificate that may be revoked is never called valid."""
+
+
 class UnsupportedFormat(VerificationError):
     """A recognised certificate format that this service cannot verify."""
 

@@ -20,7 +20,13 @@ from certdist.formats.base45 import b45decode
 from certdist.services.auth import StaticKeys
 from certdist.signing.jose import thumbprint
 from certdist.signing.keys import KeyStore, KeyUse
-from certdist.signing.trust import TrustStore, dsc_kid, load_certificates, load_credential_key
+from certdist.signing.trust import (
+    ShcRevocations,
+    TrustStore,
+    dsc_kid,
+    load_certificates,
+    load_credential_key,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SHC_ISSUER = "https://spec.smarthealth.cards/examples/issuer"
@@ -170,8 +176,77 @@ def test_only_p256_keys_count_for_cards() -> None:
 def test_revocation_lists_by_issuer() -> None:
     crl = {"kid": SHC_KID, "method": "rid", "ctr": 1, "rids": ["abc"]}
     trust = TrustStore(shc_revocation_lists={SHC_ISSUER + "/": [crl]})
-    assert trust.shc_revocations(SHC_ISSUER) == (crl,)
-    assert trust.shc_revocations("https://other.example") == ()
+    assert trust.shc_revocations(SHC_ISSUER, SHC_KID) == ShcRevocations((crl,))
+    assert trust.shc_revocations("https://other.example", SHC_KID) == ShcRevocations()
+
+
+class RecordingLists:
+    """A revocation list source that records what it was asked for."""
+
+    def __init__(self, answer: ShcRevocations) -> None:
+        self.answer = answer
+        self.asked: list[tuple[str, int]] = []
+
+    def revocations(self, kid: str, version: int) -> ShcRevocations:
+        self.asked.append((kid, version))
+        return self.answer
+
+
+def _jwks_with_crl_version(testdata: Path, version: object) -> jwk.JWKSet:
+    document = json.loads(
+        (testdata / "shc" / "examples" / "issuer" / ".well-known" / "jwks.json").read_text()
+    )
+    for key in document["keys"]:
+        if key["kid"] == SHC_KID:
+            key["crlVersion"] = version
+    return jwk.JWKSet.from_json(json.dumps(document))
+
+
+def test_a_key_with_crl_version_asks_its_source_at_that_version(testdata: Path) -> None:
+    fetched = {"kid": SHC_KID, "method": "rid", "ctr": 7, "rids": ["abc"]}
+    source = RecordingLists(ShcRevocations((fetched,)))
+    trust = TrustStore(
+        shc_issuers={SHC_ISSUER: _static(_jwks_with_crl_version(testdata, 7))},
+        shc_revocation_sources={SHC_ISSUER: source},
+    )
+    assert trust.shc_revocations(SHC_ISSUER + "/", SHC_KID) == ShcRevocations((fetched,))
+    assert source.asked == [(SHC_KID, 7)]
+
+
+def test_a_key_without_crl_version_asks_nothing(testdata: Path) -> None:
+    other_kid = "EBKOr72QQDcTBUuVzAzkfBTGew0ZA16GuWty64nS-sw"  # no crlVersion in its JWK
+    source = RecordingLists(ShcRevocations(unknown="must not be asked"))
+    trust = TrustStore(
+        shc_issuers={SHC_ISSUER: _static(example_jwks(testdata))},
+        shc_revocation_sources={SHC_ISSUER: source},
+    )
+    assert trust.shc_revocations(SHC_ISSUER, other_kid) == ShcRevocations()
+    assert source.asked == []
+
+
+def test_a_file_for_the_key_wins_over_its_source(testdata: Path) -> None:
+    crl = {"kid": SHC_KID, "method": "rid", "ctr": 1, "rids": []}
+    source = RecordingLists(ShcRevocations(unknown="must not be asked"))
+    trust = TrustStore(
+        shc_issuers={SHC_ISSUER: _static(example_jwks(testdata))},
+        shc_revocation_lists={SHC_ISSUER: [crl]},
+        shc_revocation_sources={SHC_ISSUER: source},
+    )
+    assert trust.shc_revocations(SHC_ISSUER, SHC_KID) == ShcRevocations((crl,))
+    assert source.asked == []
+
+
+@pytest.mark.parametrize("version", ["2", -1, True, 1.5])
+def test_a_malformed_crl_version_leaves_revocation_unknown(testdata: Path, version: object) -> None:
+    source = RecordingLists(ShcRevocations())
+    trust = TrustStore(
+        shc_issuers={SHC_ISSUER: _static(_jwks_with_crl_version(testdata, version))},
+        shc_revocation_sources={SHC_ISSUER: source},
+    )
+    revocations = trust.shc_revocations(SHC_ISSUER, SHC_KID)
+    assert revocations.unknown is not None
+    assert "crlVersion" in revocations.unknown
+    assert source.asked == []
 
 
 # --- EU Document Signer Certificates --------------------------------------------------------

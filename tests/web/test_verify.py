@@ -7,17 +7,20 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from certdist.config import Settings, VerifierSettings
+from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
 from certdist.domain.requests import CertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
 from certdist.services.container import Services, build_services
+from certdist.services.verification import OutcomeCode
 from certdist.web.app import create_app
+from certdist.web.routes.verify import VerificationResult, reason_texts
 from tests.factories import vaccination_request_body
 
 
@@ -249,3 +252,33 @@ def test_a_too_large_photo_on_the_page(make_client: ClientFactory) -> None:
 def test_reloading_the_result_page_starts_again(client: TestClient) -> None:
     response = client.get("/verify/result", follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (303, "/verify")
+
+
+def test_every_outcome_code_has_words_and_passes_the_answer_model() -> None:
+    """A code the page cannot explain or the API cannot describe would be a 500."""
+    texts = reason_texts(lambda text: text)
+    for code in get_args(OutcomeCode):
+        assert texts[code]
+        VerificationResult(status="invalid", code=code, reason="r")
+
+
+def test_an_unavailable_revocation_list_is_explained(
+    make_client: ClientFactory, testdata: Path
+) -> None:
+    """The SMART example issuer announces a revocation list (``crlVersion``) that cannot be
+    fetched here (nothing listens on the discard port): never "valid", and the page says why."""
+    examples = testdata / "shc" / "examples"
+    issuer = ForeignShcIssuer(
+        iss="https://spec.smarthealth.cards/examples/issuer",
+        jwks_file=examples / "issuer" / ".well-known" / "jwks.json",
+        crl_base_url="http://127.0.0.1:9/crl",
+    )
+    client, _ = make_client(VerifierSettings(shc_issuers=[issuer]))
+    card = (examples / "example-00-d-jws.txt").read_text().strip()
+    answer = client.post("/verify", json={"payload": card})
+    assert answer.status_code == 200
+    assert (answer.json()["status"], answer.json()["code"]) == ("invalid", "revocation-unknown")
+    assert answer.json()["certificate"]["format"] == "smart-health-card"
+    page = client.post("/verify/result", data={"payload": card}, cookies={"lang": "hi"})
+    assert page.status_code == 200
+    assert "रद्द किए गए प्रमाणपत्रों की सूची जाँची नहीं जा सकी" in page.text

@@ -9,7 +9,9 @@ was configured for (an EU Document Signer key never verifies a DIVOC credential)
 * **SMART Health Cards** name an issuer URL (``iss``) and a ``kid`` (the RFC 7638 thumbprint):
   our SHC keys under our own ``iss``, and configured issuers' JWKS (a file, or a URL fetched
   when first needed). Keys are fetched only for configured issuers: the ``iss`` of a card is
-  untrusted input and never chooses a URL to contact.
+  untrusted input and never chooses a URL to contact. A foreign issuer's revocation lists
+  are its configured files, or, for a key whose JWK carries ``crlVersion``, the list its
+  :class:`RevocationListSource` holds at that version (a file for the key wins).
 * **EU DCC** names a ``kid``, the first 8 bytes of SHA-256 of the Document Signer
   Certificate's DER: our own DSC and configured DSC files (PEM or DER).
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +40,8 @@ from certdist.signing.keys import KeyFile, KeyStore, KeyUse, PublicKey
 
 __all__ = [
     "KeySetSource",
+    "RevocationListSource",
+    "ShcRevocations",
     "TrustStore",
     "dsc_kid",
     "load_certificates",
@@ -50,6 +55,27 @@ class KeySetSource(Protocol):
     """A JWKS, static or fetched (``certdist.services.auth`` has both kinds)."""
 
     def keys(self, *, refresh: bool = False) -> jwk.JWKSet: ...
+
+
+@dataclass(frozen=True)
+class ShcRevocations:
+    """The revocation lists a foreign card is checked against.
+
+    ``unknown`` says why they may be incomplete: the issuer announced a list (``crlVersion``)
+    that could not be fetched or read. A list held may still be there (an older version):
+    a card it names is revoked whatever newer lists say, as rids are never taken back.
+    """
+
+    lists: tuple[Mapping[str, Any], ...] = ()
+    unknown: str | None = None
+
+
+class RevocationListSource(Protocol):
+    """One issuer's revocation lists fetched from its URL (``services.verification``)."""
+
+    def revocations(self, kid: str, version: int) -> ShcRevocations:
+        """The list of key ``kid`` at ``version`` (the JWK's ``crlVersion``) or later."""
+        ...
 
 
 def dsc_kid(certificate: x509.Certificate) -> bytes:
@@ -91,6 +117,7 @@ class TrustStore:
         credential_keys: Mapping[str, PublicKey] | None = None,
         shc_issuers: Mapping[str, KeySetSource] | None = None,
         shc_revocation_lists: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        shc_revocation_sources: Mapping[str, RevocationListSource] | None = None,
         document_signers: Iterable[x509.Certificate] = (),
     ) -> None:
         self._own = own_keys
@@ -101,6 +128,9 @@ class TrustStore:
         }
         self._shc_revocations = {
             _issuer_url(iss): tuple(lists) for iss, lists in (shc_revocation_lists or {}).items()
+        }
+        self._shc_revocation_sources = {
+            _issuer_url(iss): source for iss, source in (shc_revocation_sources or {}).items()
         }
         if self._own_shc_issuer in self._shc_issuers:
             raise ConfigurationError("a configured SHC issuer has this service's own iss")
@@ -155,9 +185,24 @@ class TrustStore:
         key = _public_key_of(found)
         return [key] if key is not None else []
 
-    def shc_revocations(self, iss: str) -> Sequence[Mapping[str, Any]]:
-        """The revocation lists (``/.well-known/crl/<kid>.json`` files) configured for ``iss``."""
-        return self._shc_revocations.get(_issuer_url(iss), ())
+    def shc_revocations(self, iss: str, kid: str) -> ShcRevocations:
+        """The revocation lists of a foreign issuer's key ``kid`` (see the module docstring).
+
+        Call it after :meth:`shc_keys` found the key: the JWK is then in the cache.
+        """
+        issuer = _issuer_url(iss)
+        files = self._shc_revocations.get(issuer, ())
+        source = self._shc_revocation_sources.get(issuer)
+        if source is None or any(crl.get("kid") == kid for crl in files):
+            return ShcRevocations(files)
+        try:
+            version = self._crl_version(issuer, kid)
+        except ValueError as problem:
+            return ShcRevocations(files, str(problem))
+        if version is None:  # the issuer keeps no revocation list for this key
+            return ShcRevocations(files)
+        fetched = source.revocations(kid, version)
+        return ShcRevocations((*files, *fetched.lists), fetched.unknown)
 
     def is_own_shc_issuer(self, iss: str) -> bool:
         return self._own_shc_issuer is not None and _issuer_url(iss) == self._own_shc_issuer
@@ -183,6 +228,20 @@ class TrustStore:
         return bytes(kid) in self._own_dsc_kids
 
     # --- internals -------------------------------------------------------------------------
+
+    def _crl_version(self, issuer: str, kid: str) -> int | None:
+        """The JWK's ``crlVersion``; ValueError when it cannot be known."""
+        source = self._shc_issuers.get(issuer)
+        try:
+            found = _jwk_by_kid(source.keys(), kid) if source is not None else None
+        except (CertdistError, JWException, OSError, ValueError):
+            raise ValueError("the issuer's keys could not be fetched") from None
+        version = found.get("crlVersion") if found is not None else None
+        if version is None:
+            return None
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise ValueError("the key's crlVersion is not a whole number")
+        return version
 
     def _own_key_uses(self, *, refresh: bool = False) -> Mapping[str, KeyUse]:
         with self._lock:

@@ -32,5 +32,5 @@ def test_trust_store_from_settings_reads_every_source(
     trust = trust_store_from_settings(settings, services.keys)
     assert trust.credential_key("did:india") is not None
     assert trust.shc_keys(SHC_ISSUER, SHC_KID)
-    assert len(trust.shc_revocations(SHC_ISSUER)) == 1
+    assert len(trust.shc_revocations(SHC_ISSUER, SHC_KID).lists) == 1
     assert len(trust.document_signers(dsc_kid(load_certificates(dsc)[0]))) == 1

@@ -33,7 +33,12 @@ from certdist.services.verification.detect import (
 )
 from certdist.services.verification.divoc import check_divoc, divoc_view
 from certdist.services.verification.eu_dcc import check_hc1, dcc_view
-from certdist.services.verification.outcome import Examined, Status, VerificationOutcome
+from certdist.services.verification.outcome import (
+    Examined,
+    OutcomeCode,
+    Status,
+    VerificationOutcome,
+)
 from certdist.services.verification.shc import check_shc, shc_view
 from certdist.services.verification.trust import trust_store_from_settings
 from certdist.services.verification.verifier import (
@@ -51,6 +56,7 @@ __all__ = [
     "FormatCheckers",
     "ImageLimits",
     "InputKind",
+    "OutcomeCode",
     "OwnCardRevocations",
     "Status",
     "VerificationOutcome",

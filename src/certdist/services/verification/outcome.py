@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from certdist.errors import (
     CertificateExpired,
     CertificateRevoked,
+    RevocationUnknown,
     UnknownKey,
     UnsupportedFormat,
     VerificationError,
 )
 from certdist.services.verification.view import VerifiedCertificate
+
+#: The stable reason codes of an outcome (see :class:`VerificationOutcome`).
+OutcomeCode = Literal[
+    "valid", "signature", "unknown-key", "expired", "revoked", "unsupported", "revocation-unknown"
+]
 
 
 class Status(StrEnum):
@@ -28,13 +34,14 @@ class VerificationOutcome:
     """The result shown on the verify page and by ``POST /verify``.
 
     ``code`` is a stable machine-readable reason: ``valid``, ``signature`` (bad signature
-    or malformed document), ``unknown-key``, ``expired``, ``revoked``, ``unsupported``.
+    or malformed document), ``unknown-key``, ``expired``, ``revoked``, ``unsupported``,
+    ``revocation-unknown`` (the issuer's revocation list could not be checked).
     ``certificate`` is present when the signature held (valid, expired, revoked): an
     invalid signature means nothing in the document can be believed.
     """
 
     status: Status
-    code: str
+    code: OutcomeCode
     reason: str
     certificate: VerifiedCertificate | None = None
 
@@ -84,7 +91,7 @@ def expiry_or(error: VerificationError) -> VerificationError:
     return error
 
 
-def outcome_code(error: VerificationError) -> str:
+def outcome_code(error: VerificationError) -> OutcomeCode:
     if isinstance(error, CertificateRevoked):
         return "revoked"
     if isinstance(error, CertificateExpired):
@@ -93,4 +100,6 @@ def outcome_code(error: VerificationError) -> str:
         return "unknown-key"
     if isinstance(error, UnsupportedFormat):
         return "unsupported"
+    if isinstance(error, RevocationUnknown):
+        return "revocation-unknown"
     return "signature"

@@ -1,9 +1,13 @@
 """SMART Health Cards: the format's checks, the issuer's revocation list, and the verifier's
 view of the FHIR bundle: immunizations, or a lab result (an ``Observation``).
 
-A foreign issuer's card is checked against the revocation lists configured for it. A card
-signed with one of our own keys carries its ``rid``; the verifier checks that against our
-own list (``Examined.our_card_rid``), which is always current.
+A foreign issuer's card is checked against its revocation lists: files configured for it,
+or the list fetched from the issuer when the key's JWK carries ``crlVersion``. When that
+list cannot be fetched or read (and no list held names the card), the card is not called
+valid: the answer is ``revocation-unknown``. The SMART spec leaves this to the verifier; a
+venue told "valid" would admit a holder whose card may be revoked. A card signed with one
+of our own keys carries its ``rid``; the verifier checks that against our own list
+(``Examined.our_card_rid``), which is always current.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from certdist.errors import CertificateRevoked, VerificationError
+from certdist.errors import CertificateRevoked, RevocationUnknown, VerificationError
 from certdist.formats import shc as shc_format
 from certdist.services.verification.outcome import Examined, expiry_or
 from certdist.services.verification.view import (
@@ -56,10 +60,21 @@ def check_shc(jws: str, trust: TrustStore, now: datetime) -> Examined:
     if trust.is_own_shc_issuer(verified.issuer):
         # verify_shc found the key among ours only: the card is ours.
         return Examined(view, our_card_rid=verified.rid)
-    problem = None
-    if any(shc_format.is_revoked(verified, crl) for crl in trust.shc_revocations(verified.issuer)):
-        problem = CertificateRevoked("the issuer revoked this card")
-    return Examined(view, problem)
+    return Examined(view, _revocation_problem(verified, trust))
+
+
+def _revocation_problem(
+    card: shc_format.VerifiedShc, trust: TrustStore
+) -> VerificationError | None:
+    revocations = trust.shc_revocations(card.issuer, card.kid)
+    # A list held names the card: revoked, even when a newer list could not be had.
+    if any(shc_format.is_revoked(card, crl) for crl in revocations.lists):
+        return CertificateRevoked("the issuer revoked this card")
+    if revocations.unknown is not None:
+        return RevocationUnknown(
+            f"revocation: the issuer's revocation list could not be checked ({revocations.unknown})"
+        )
+    return None
 
 
 def shc_view(card: shc_format.VerifiedShc) -> VerifiedCertificate:

@@ -29,7 +29,7 @@ from starlette.datastructures import UploadFile
 
 from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
 from certdist.services.container import Services
-from certdist.services.verification import NO_QR_CODE, VerificationOutcome
+from certdist.services.verification import NO_QR_CODE, OutcomeCode, VerificationOutcome
 from certdist.web.deps import ServicesDep
 from certdist.web.templating import PageRoute, Templates, TemplatesDep
 
@@ -64,7 +64,7 @@ class CertificateFields(BaseModel):
 
 class VerificationResult(BaseModel):
     status: Literal["valid", "invalid", "revoked"]
-    code: Literal["valid", "signature", "unknown-key", "expired", "revoked", "unsupported"]
+    code: OutcomeCode
     reason: str
     certificate: CertificateFields | None = Field(
         default=None, description="Present when the signature holds (valid, expired, revoked)"
@@ -174,6 +174,10 @@ def reason_texts(_: Callable[[str], str]) -> dict[str, str]:
         "expired": _("The certificate has expired."),
         "revoked": _("The issuer revoked this certificate or replaced it with a corrected one."),
         "unsupported": _("This kind of certificate cannot be checked here yet."),
+        "revocation-unknown": _(
+            "The issuer's list of revoked certificates could not be checked, so this "
+            "certificate may have been revoked. Try again later."
+        ),
     }
 
 
