@@ -12,9 +12,9 @@ from certdist.services.auth import (
     Authorizer,
     IssuerTrust,
     LocalTokenIssuer,
-    RemoteJwks,
     StaticKeys,
     TokenVerifier,
+    remote_jwks,
 )
 from certdist.services.clock import FixedClock
 
@@ -138,7 +138,7 @@ def test_remote_jwks_refreshes_once_for_a_rotated_key(clock: FixedClock) -> None
         fetches.append(url)
         return served[-1].export(private_keys=False).encode()
 
-    source = RemoteJwks("https://keycloak.example/certs", fetch=fetch, min_refresh_seconds=0)
+    source = remote_jwks("https://keycloak.example/certs", fetch=fetch, min_refresh_seconds=0)
     verifier = TokenVerifier([IssuerTrust(issuer=ISSUER, audience="certdist", keys=source)], clock)
     verifier.verify(_token(old))
     served.append(_keyset(old, new))

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-import urllib.request
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -24,6 +22,7 @@ from jwcrypto.common import JWException
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed, PermissionDenied
 from certdist.services.clock import Clock
+from certdist.services.remote_keys import Fetch, RemoteKeySet, http_fetcher
 
 log = logging.getLogger(__name__)
 
@@ -45,40 +44,22 @@ class StaticKeys:
         return self.keyset
 
 
-@dataclass
-class RemoteJwks:
-    """An issuer's JWKS endpoint, cached; re-fetched on an unknown key at most once a minute."""
-
-    url: str
-    fetch: Callable[[str], bytes] | None = None
-    min_refresh_seconds: float = 60.0
-    _keyset: jwk.JWKSet | None = None
-    _fetched_at: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def keys(self, *, refresh: bool = False) -> jwk.JWKSet:
-        with self._lock:
-            stale = time.monotonic() - self._fetched_at > self.min_refresh_seconds
-            if self._keyset is None or (refresh and stale):
-                try:
-                    body = (self.fetch or _http_get)(self.url)
-                    self._keyset = jwk.JWKSet.from_json(body.decode("utf-8"))
-                except (OSError, ValueError, JWException) as exc:
-                    log.warning("could not fetch the issuer's keys", extra={"url": self.url})
-                    if self._keyset is None:
-                        raise AuthenticationFailed(
-                            "the token issuer's keys are unavailable"
-                        ) from exc
-                self._fetched_at = time.monotonic()
-            return self._keyset
+#: Bearer-token keys: a JWKS is a few KB; the provider answers in well under a second.
+_JWKS_TIMEOUT_SECONDS = 5.0
+_JWKS_MAX_BYTES = 1024 * 1024
 
 
-def _http_get(url: str) -> bytes:
-    if not url.startswith(("https://", "http://")):
-        raise ValueError("JWKS URL must be http(s)")
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - scheme checked above
-        data: bytes = response.read(1024 * 1024)
-        return data
+def remote_jwks(
+    url: str, *, fetch: Fetch | None = None, min_refresh_seconds: float = 60.0
+) -> RemoteKeySet:
+    """A token issuer's JWKS endpoint, cached; fetched again on an unknown key (the provider
+    rotated its keys) at most once per ``min_refresh_seconds``."""
+    return RemoteKeySet(
+        url,
+        fetch or http_fetcher(timeout_seconds=_JWKS_TIMEOUT_SECONDS, max_bytes=_JWKS_MAX_BYTES),
+        unavailable=lambda: AuthenticationFailed("the token issuer's keys are unavailable"),
+        min_refresh_seconds=min_refresh_seconds,
+    )
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from certdist.formats.registry import FormatRegistry
 from certdist.services.auth import (
     Authorizer,
     IssuerTrust,
+    KeySource,
     LocalTokenIssuer,
-    RemoteJwks,
     StaticKeys,
     TokenVerifier,
+    remote_jwks,
 )
 from certdist.services.bulk import BulkIssuanceService
 from certdist.services.clock import Clock, SystemClock
@@ -139,7 +140,7 @@ def _trusted_issuers(settings: Settings) -> list[IssuerTrust]:
     trusted = []
     for entry in settings.trusted_issuers:
         if entry.jwks_url:
-            source: RemoteJwks | StaticKeys = RemoteJwks(entry.jwks_url)
+            source: KeySource = remote_jwks(entry.jwks_url)
         elif entry.public_key_file:
             keyset = jwk.JWKSet()
             keyset.add(jwk.JWK.from_pem(entry.public_key_file.read_bytes()))

@@ -20,14 +20,9 @@ from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
 from certdist.errors import RevocationUnknown, VerificationError
 from certdist.services.clock import FixedClock
 from certdist.services.container import Services
+from certdist.services.remote_keys import Fetch, RemoteKeySet, http_fetcher
 from certdist.services.verification import Status, trust_store_from_settings
-from certdist.services.verification.remote import (
-    Fetch,
-    RemoteIssuerKeys,
-    RemoteRevocationLists,
-    http_fetcher,
-    parse_revocation_list,
-)
+from certdist.services.verification.remote import RemoteRevocationLists, parse_revocation_list
 from tests.services.verification.samples import SHC_ISSUER, SHC_KID, ServicesFactory
 
 OTHER_KID = "EBKOr72QQDcTBUuVzAzkfBTGew0ZA16GuWty64nS-sw"  # its JWK has no crlVersion
@@ -427,9 +422,10 @@ def test_an_unknown_kid_refreshes_the_jwks_at_most_once_per_interval(
 ) -> None:
     issuer.publish(example_jwks(testdata), example_crl(testdata))
     ticks = Ticks()
-    keys = RemoteIssuerKeys(
+    keys = RemoteKeySet(
         issuer.base + "/.well-known/jwks.json",
         _fetch(),
+        unavailable=_keys_unavailable,
         max_age_seconds=3600,
         min_refresh_seconds=60,
         monotonic=ticks,
@@ -445,8 +441,12 @@ def test_an_unknown_kid_refreshes_the_jwks_at_most_once_per_interval(
 def test_keys_held_survive_a_failed_refresh(testdata: Path, issuer: Issuer) -> None:
     issuer.publish(example_jwks(testdata), example_crl(testdata))
     ticks = Ticks()
-    keys = RemoteIssuerKeys(
-        issuer.base + "/.well-known/jwks.json", _fetch(), max_age_seconds=60, monotonic=ticks
+    keys = RemoteKeySet(
+        issuer.base + "/.well-known/jwks.json",
+        _fetch(),
+        unavailable=_keys_unavailable,
+        max_age_seconds=60,
+        monotonic=ticks,
     )
     assert keys.keys().get_key(SHC_KID) is not None
     issuer.files["/.well-known/jwks.json"] = b"garbage"
@@ -456,7 +456,9 @@ def test_keys_held_survive_a_failed_refresh(testdata: Path, issuer: Issuer) -> N
 
 
 def test_unreachable_keys_are_an_error(issuer: Issuer) -> None:
-    keys = RemoteIssuerKeys(issuer.base + "/missing.json", _fetch(), max_age_seconds=60)
+    keys = RemoteKeySet(
+        issuer.base + "/missing.json", _fetch(), unavailable=_keys_unavailable, max_age_seconds=60
+    )
     with pytest.raises(VerificationError, match="could not be fetched"):
         keys.keys()
 
@@ -487,6 +489,10 @@ def test_parse_revocation_list_keeps_only_the_list() -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _keys_unavailable() -> VerificationError:
+    return VerificationError("the card issuer's keys could not be fetched")
 
 
 def _fetch() -> Fetch:

@@ -13,14 +13,10 @@ from cryptography import x509
 from jwcrypto import jwk
 
 from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
-from certdist.errors import ConfigurationError
+from certdist.errors import ConfigurationError, VerificationError
 from certdist.services.auth import StaticKeys
-from certdist.services.verification.remote import (
-    Fetch,
-    RemoteIssuerKeys,
-    RemoteRevocationLists,
-    http_fetcher,
-)
+from certdist.services.remote_keys import Fetch, RemoteKeySet, http_fetcher
+from certdist.services.verification.remote import RemoteRevocationLists
 from certdist.signing.keys import KeyStore
 from certdist.signing.trust import (
     KeySetSource,
@@ -90,9 +86,10 @@ class _Remote:
             return StaticKeys(
                 jwk.JWKSet.from_json(json.dumps(_read_json(issuer.jwks_file, issuer.iss)))
             )
-        return RemoteIssuerKeys(
+        return RemoteKeySet(
             issuer.jwks_url or issuer.iss.strip().rstrip("/") + "/.well-known/jwks.json",
             self._fetch,
+            unavailable=lambda: VerificationError("the card issuer's keys could not be fetched"),
             max_age_seconds=self._configured.shc_jwks_max_age_minutes * 60.0,
             min_refresh_seconds=self._configured.shc_fetch_retry_seconds,
             monotonic=self._monotonic,

@@ -1,0 +1,98 @@
+"""Fetching issuers' documents over HTTP (deadline, size limit, no redirects) and a JWKS kept
+fresh; used by the token verifier and the certificate verifier."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.error import HTTPError
+
+import pytest
+from jwcrypto import jwk
+
+from certdist.errors import AuthenticationFailed
+from certdist.services.remote_keys import RemoteKeySet, http_fetcher
+
+KEYSET = jwk.JWKSet()
+KEYSET.add(jwk.JWK.generate(kty="EC", crv="P-256", kid="k1"))
+SERVED = {
+    "/jwks.json": KEYSET.export(private_keys=False).encode(),
+    "/big": b"x" * 5000,
+}
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/moved":
+                self.send_response(302)
+                self.send_header("Location", "/jwks.json")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = SERVED.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            # The client may stop reading at its size limit.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body or b"")
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_fetcher_reads_within_its_limits_and_refuses_the_rest(base_url: str) -> None:
+    fetch = http_fetcher(timeout_seconds=5, max_bytes=4096)
+    assert fetch(base_url + "/jwks.json") == SERVED["/jwks.json"]
+    with pytest.raises(ValueError, match="larger than 4096"):
+        fetch(base_url + "/big")
+    with pytest.raises(HTTPError, match="302"):  # a redirect could lead anywhere
+        fetch(base_url + "/moved")
+    with pytest.raises(HTTPError, match="404"):
+        fetch(base_url + "/missing")
+    with pytest.raises(ValueError, match="http"):
+        fetch("file:///etc/passwd")
+
+
+def test_a_key_set_is_fetched_once_and_again_only_for_an_unknown_key(base_url: str) -> None:
+    asked: list[str] = []
+    fetch = http_fetcher(timeout_seconds=5, max_bytes=4096)
+    now = [0.0]
+
+    def counting(url: str) -> bytes:
+        asked.append(url)
+        return fetch(url)
+
+    keys = RemoteKeySet(
+        base_url + "/jwks.json",
+        counting,
+        unavailable=lambda: AuthenticationFailed("no keys"),
+        monotonic=lambda: now[0],
+    )
+    assert keys.keys().get_key("k1") is not None
+    now[0] += 10_000  # without max_age_seconds, age alone never fetches again
+    keys.keys()
+    assert len(asked) == 1
+    keys.keys(refresh=True)
+    keys.keys(refresh=True)  # within min_refresh_seconds of the last try
+    assert len(asked) == 2
+
+
+def test_no_keys_at_all_raises_the_callers_error(base_url: str) -> None:
+    keys = RemoteKeySet(
+        base_url + "/missing",
+        http_fetcher(timeout_seconds=5, max_bytes=4096),
+        unavailable=lambda: AuthenticationFailed("the token issuer's keys are unavailable"),
+    )
+    with pytest.raises(AuthenticationFailed, match="unavailable"):
+        keys.keys()
