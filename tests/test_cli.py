@@ -147,3 +147,42 @@ def test_rotated_key_signs_new_certificates_and_old_ones_keep_verifying(
         services.close()
     assert methods[0] != methods[1]
     assert rotated.stdout.strip().endswith(methods[1])
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env", "public_url"),
+    [
+        (["--port", "8123"], {}, "http://127.0.0.1:8123"),
+        (["--host", "0.0.0.0", "--port", "8124"], {}, "http://127.0.0.1:8124"),  # noqa: S104
+        (["--host", "::1", "--port", "8125"], {}, "http://[::1]:8125"),
+        # A configured public URL is the deployment's (behind a proxy, say): kept as it is.
+        (
+            ["--port", "8126"],
+            {"CERTDIST_PUBLIC_URL": "https://certs.example"},
+            "https://certs.example",
+        ),
+    ],
+)
+def test_serve_in_development_names_the_port_it_listens_on(
+    run: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    extra_env: dict[str, str],
+    public_url: str,
+) -> None:
+    """Cards' `iss`, portal and share links and the code SMS's `@host` line must name the
+    address a developer actually opened, not the default port."""
+    served: dict[str, object] = {}
+
+    def fake_run(app: str, **options: object) -> None:
+        # What the worker processes would read from the environment, as they start.
+        served.update(options, public_url=Settings().public_url)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    for name in ("CERTDIST_HOST", "CERTDIST_PORT", "CERTDIST_PUBLIC_URL"):
+        monkeypatch.setenv(name, "")  # registers the variable for restoring after the test
+        monkeypatch.delenv(name)
+    result = run("serve", *args, extra_env=extra_env)
+    assert result.exit_code == 0, result.output
+    assert served["port"] == int(args[-1])
+    assert served["public_url"] == public_url

@@ -116,6 +116,17 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
+    overrides = {"host": host, "port": str(port)}
+    if not settings.is_production and "public_url" not in settings.model_fields_set:
+        # In development the address served is the public one: SMART Health Card `iss`,
+        # share and portal links and the one-time code's `@host` line name this port.
+        listening = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        if ":" in listening:
+            listening = f"[{listening}]"  # an IPv6 address in a URL
+        public_url = f"http://{listening}:{port}"
+        settings = settings.model_copy(update={"public_url": public_url})
+        ctx.obj["settings"] = settings
+        overrides["public_url"] = public_url
     try:
         services = _services(ctx)  # migrates the database once, before any worker starts
         if demo:
@@ -147,7 +158,7 @@ def serve(
         )
         click.echo(f"  demo API token (12 h, roles {', '.join(DEMO_ROLES)}):\n{token}")
     services.close()
-    export_for_workers({"host": host, "port": str(port)})
+    export_for_workers(overrides)
     uvicorn.run(
         "certdist.web.app:app_from_environment",
         factory=True,
