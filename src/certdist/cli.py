@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from datetime import timedelta
@@ -120,7 +121,7 @@ def serve(
     if not settings.is_production and "public_url" not in settings.model_fields_set:
         # In development the address served is the public one: SMART Health Card `iss`,
         # share and portal links and the one-time code's `@host` line name this port.
-        listening = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        listening = "127.0.0.1" if _listens_everywhere(host) else host
         if ":" in listening:
             listening = f"[{listening}]"  # an IPv6 address in a URL
         public_url = f"http://{listening}:{port}"
@@ -171,6 +172,14 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+
+
+def _listens_everywhere(host: str) -> bool:
+    """The wildcard address (all interfaces): a browser on this machine uses 127.0.0.1."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return not host
 
 
 @main.command()
