@@ -102,6 +102,11 @@ class CertificateRevoked(VerificationError):
     correction."""
 
 
+class IssuerKeysUnavailable(VerificationError):
+    """A trusted issuer's keys could not be fetched: nothing can be said of the signature
+    yet (not "tampered", not "untrusted"); asking again later may succeed."""
+
+
 class RevocationUnknown(VerificationError):
     """The issuer publishes a revocation list for the certificate's key and it could not be
     had: the signature holds, but a certificate that may be revoked is never called valid."""

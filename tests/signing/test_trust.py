@@ -15,7 +15,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk
 
-from certdist.errors import AuthenticationFailed, ConfigurationError, VerificationError
+from certdist.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    IssuerKeysUnavailable,
+)
 from certdist.formats.base45 import b45decode
 from certdist.services.auth import StaticKeys
 from certdist.signing.jose import thumbprint
@@ -161,7 +165,7 @@ def test_unknown_kid_refreshes_the_jwks_once(testdata: Path) -> None:
 
 def test_unreachable_jwks_is_a_verification_error() -> None:
     trust = TrustStore(shc_issuers={SHC_ISSUER: FailingSource()})
-    with pytest.raises(VerificationError, match="could not be fetched"):
+    with pytest.raises(IssuerKeysUnavailable, match="could not be fetched"):
         trust.shc_keys(SHC_ISSUER, SHC_KID)
 
 

@@ -33,7 +33,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwcrypto import jwk
 from jwcrypto.common import JWException
 
-from certdist.errors import CertdistError, ConfigurationError, VerificationError
+from certdist.errors import (
+    CertdistError,
+    ConfigurationError,
+    IssuerKeysUnavailable,
+)
 from certdist.signing.cose import certificate_kid
 from certdist.signing.jose import thumbprint
 from certdist.signing.keys import KeyFile, KeyStore, KeyUse, PublicKey
@@ -165,7 +169,7 @@ class TrustStore:
     def shc_keys(self, iss: str, kid: str) -> list[PublicKey]:
         """The ES256 keys of issuer ``iss`` with thumbprint ``kid`` (none if not trusted).
 
-        Raises :class:`VerificationError` when a configured issuer's keys cannot be fetched.
+        Raises :class:`IssuerKeysUnavailable` when a configured issuer's keys cannot be fetched.
         """
         issuer = _issuer_url(iss)
         if self._own_shc_issuer is not None and issuer == self._own_shc_issuer:
@@ -179,7 +183,7 @@ class TrustStore:
                 found = _jwk_by_kid(source.keys(refresh=True), kid)
         except (CertdistError, JWException, OSError, ValueError) as error:
             log.warning("SMART Health Card issuer keys unavailable", extra={"iss": issuer})
-            raise VerificationError("the card issuer's keys could not be fetched") from error
+            raise IssuerKeysUnavailable("the card issuer's keys could not be fetched") from error
         if found is None:
             return []
         key = _public_key_of(found)

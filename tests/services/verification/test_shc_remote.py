@@ -455,6 +455,19 @@ def test_keys_held_survive_a_failed_refresh(testdata: Path, issuer: Issuer) -> N
     assert issuer.requests.count("/.well-known/jwks.json") == 2
 
 
+def test_an_issuer_whose_keys_cannot_be_fetched_is_not_called_a_forgery(
+    make_services: ServicesFactory, testdata: Path, issuer: Issuer
+) -> None:
+    """Nothing is known of the signature yet: "keys-unavailable", never "signature"."""
+    services = make_services(remote_settings(issuer))  # nothing published: the JWKS is a 404
+    outcome = services.verifier.check(card(testdata, "00"))
+    assert (outcome.status, outcome.code) == (Status.INVALID, "keys-unavailable")
+    assert outcome.certificate is None
+    issuer.publish(example_jwks(testdata), example_crl(testdata, without=card_rid(testdata, "00")))
+    services.verifier.trust = trust_store_from_settings(services.settings, services.keys)
+    assert services.verifier.check(card(testdata, "00")).status is Status.VALID
+
+
 def test_unreachable_keys_are_an_error(issuer: Issuer) -> None:
     keys = RemoteKeySet(
         issuer.base + "/missing.json", _fetch(), unavailable=_keys_unavailable, max_age_seconds=60

@@ -10,6 +10,7 @@ from typing import Any, Literal, Self
 from certdist.errors import (
     CertificateExpired,
     CertificateRevoked,
+    IssuerKeysUnavailable,
     RevocationUnknown,
     UnknownKey,
     UnsupportedFormat,
@@ -19,7 +20,14 @@ from certdist.services.verification.view import VerifiedCertificate
 
 #: The stable reason codes of an outcome (see :class:`VerificationOutcome`).
 OutcomeCode = Literal[
-    "valid", "signature", "unknown-key", "expired", "revoked", "unsupported", "revocation-unknown"
+    "valid",
+    "signature",
+    "unknown-key",
+    "keys-unavailable",
+    "expired",
+    "revoked",
+    "unsupported",
+    "revocation-unknown",
 ]
 
 
@@ -34,7 +42,8 @@ class VerificationOutcome:
     """The result shown on the verify page and by ``POST /verify``.
 
     ``code`` is a stable machine-readable reason: ``valid``, ``signature`` (bad signature
-    or malformed document), ``unknown-key``, ``expired``, ``revoked``, ``unsupported``,
+    or malformed document), ``unknown-key``, ``keys-unavailable`` (a trusted issuer's keys
+    could not be fetched), ``expired``, ``revoked``, ``unsupported``,
     ``revocation-unknown`` (the issuer's revocation list could not be checked).
     ``certificate`` is present when the signature held (valid, expired, revoked): an
     invalid signature means nothing in the document can be believed.
@@ -98,6 +107,8 @@ def outcome_code(error: VerificationError) -> OutcomeCode:
         return "expired"
     if isinstance(error, UnknownKey):
         return "unknown-key"
+    if isinstance(error, IssuerKeysUnavailable):
+        return "keys-unavailable"
     if isinstance(error, UnsupportedFormat):
         return "unsupported"
     if isinstance(error, RevocationUnknown):

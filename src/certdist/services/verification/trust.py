@@ -13,7 +13,7 @@ from cryptography import x509
 from jwcrypto import jwk
 
 from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
-from certdist.errors import ConfigurationError, VerificationError
+from certdist.errors import ConfigurationError, IssuerKeysUnavailable
 from certdist.services.auth import StaticKeys
 from certdist.services.remote_keys import Fetch, RemoteKeySet, http_fetcher
 from certdist.services.verification.remote import RemoteRevocationLists
@@ -89,7 +89,7 @@ class _Remote:
         return RemoteKeySet(
             issuer.jwks_url or issuer.iss.strip().rstrip("/") + "/.well-known/jwks.json",
             self._fetch,
-            unavailable=lambda: VerificationError("the card issuer's keys could not be fetched"),
+            unavailable=_keys_unavailable,
             max_age_seconds=self._configured.shc_jwks_max_age_minutes * 60.0,
             min_refresh_seconds=self._configured.shc_fetch_retry_seconds,
             monotonic=self._monotonic,
@@ -117,3 +117,7 @@ def _read_json(path: Path, iss: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ConfigurationError(f"verifier.shc_issuers: {path} for {iss} is not a JSON object")
     return document
+
+
+def _keys_unavailable() -> IssuerKeysUnavailable:
+    return IssuerKeysUnavailable("the card issuer's keys could not be fetched")

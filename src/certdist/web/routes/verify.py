@@ -171,6 +171,10 @@ def reason_texts(_: Callable[[str], str]) -> dict[str, str]:
             "or it was not signed by its issuer."
         ),
         "unknown-key": _("The certificate was signed by an issuer this service does not trust."),
+        "keys-unavailable": _(
+            "The issuer's keys could not be fetched, so the signature could not be checked. "
+            "Try again later."
+        ),
         "expired": _("The certificate has expired."),
         "revoked": _("The issuer revoked this certificate or replaced it with a corrected one."),
         "unsupported": _("This kind of certificate cannot be checked here yet."),
