@@ -29,7 +29,12 @@ from certdist.formats.eu_dcc import DccIssuer, DccNames, DccProfile, DccVaccine
 from certdist.formats.fhir import FhirDocumentIssuer
 from certdist.formats.lab_test import LabResult, LabTestCodes, LabTestType
 from certdist.formats.pdf import PdfRenderer
-from certdist.formats.registry import CertificateBundle, CertificateFormat, FormatRegistry
+from certdist.formats.registry import (
+    CertificateBundle,
+    CertificateFormat,
+    FormatRegistry,
+    renders,
+)
 from certdist.formats.shc import Coding, ShcIssuer, revocation_id
 from certdist.formats.wallet_formats import (
     EuDccPdfFormat,
@@ -288,8 +293,8 @@ class WalletService:
         cannot express."""
         wanted: tuple[str, ...] = WALLET_KINDS
         if format_name is not None:
-            kinds = self._formats.get(format_name).entity_types
-            wanted = tuple(k for k in WALLET_KINDS if kinds is None or k in kinds)
+            fmt = self._formats.get(format_name)
+            wanted = tuple(kind for kind in WALLET_KINDS if renders(fmt, kind))
         for kind in wanted:
             bundle = self._owned_bundle(pre_enrollment_code, kind, caller, permission)
             if bundle is not None:

@@ -6,6 +6,7 @@ personal data, so they are ``no-store``; the name is the server's, never the cli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from starlette.responses import Response
@@ -14,13 +15,20 @@ from certdist.services.distribution import Artifact
 
 
 def private_document(
-    artifact: Artifact, *, disposition: Literal["attachment", "inline"] = "attachment"
+    artifact: Artifact,
+    *,
+    disposition: Literal["attachment", "inline"] = "attachment",
+    filename: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
+    """``filename`` replaces the artifact's (which names the certificate); ``headers`` are
+    added (a share link's visitor pages add their referrer and robots rules)."""
     return Response(
         artifact.content,
         media_type=artifact.media_type,
         headers={
-            "Content-Disposition": f'{disposition}; filename="{artifact.filename}"',
+            **(headers or {}),
+            "Content-Disposition": f'{disposition}; filename="{filename or artifact.filename}"',
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
         },

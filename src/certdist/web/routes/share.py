@@ -33,6 +33,7 @@ from certdist.services.sharing import (
 )
 from certdist.storage.share_links import ShareKind, ShareLink
 from certdist.web.deps import ServicesDep
+from certdist.web.documents import private_document
 from certdist.web.routes.portal import require_session
 from certdist.web.templating import PageRoute, Templates, TemplatesDep
 
@@ -161,16 +162,11 @@ def _document(request: Request, services: ServicesDep, token: str, format_name: 
     if not _unlocked(request, services, link):
         raise AuthenticationFailed("enter the passcode first")
     artifact = services.sharing.document(link, format_name)
-    filename = "certificate.pdf" if format_name == "pdf" else "certificate-qr.png"
-    disposition = "attachment" if format_name == "pdf" else "inline"
-    return Response(
-        artifact.content,
-        media_type=artifact.media_type,
-        headers={
-            **VISITOR_HEADERS,
-            "Content-Disposition": f'{disposition}; filename="{filename}"',
-            "X-Content-Type-Options": "nosniff",
-        },
+    # Server-chosen names: the artifact's own would carry the certificate id.
+    if format_name == "pdf":
+        return private_document(artifact, filename="certificate.pdf", headers=VISITOR_HEADERS)
+    return private_document(
+        artifact, disposition="inline", filename="certificate-qr.png", headers=VISITOR_HEADERS
     )
 
 
