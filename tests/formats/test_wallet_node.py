@@ -58,11 +58,16 @@ def latest(services: Services) -> CertificateBundle:
     return services.distribution.bundle("NODE1")
 
 
+def trusted_dsc(kid: bytes, der: bytes) -> dict[str, str]:
+    """The harness's trust list: a DSC (DER) under a kid, both base64."""
+    return {base64.b64encode(kid).decode(): base64.b64encode(der).decode()}
+
+
 def test_dcc_sdk_verifies_our_hc1(node_verifiers: NodeVerifiers, issuing: Services) -> None:
     issuers = issuing.wallet.issuers
     text = issuers.dcc.hc1(latest(issuing), DCC_NAMES)
     signer = issuers.document_signers.active
-    ours = {base64.b64encode(signer.kid).decode(): base64.b64encode(signer.der).decode()}
+    ours = trusted_dsc(signer.kid, signer.der)
     forged = tampered_variants(text)["signature"]
     # A DSC of another deployment presented under our kid: the signature cannot match.
     other = build_services(
@@ -73,7 +78,7 @@ def test_dcc_sdk_verifies_our_hc1(node_verifiers: NodeVerifiers, issuing: Servic
     )
     stranger = other.wallet.issuers.document_signers.active
     other.close()
-    theirs = {base64.b64encode(signer.kid).decode(): base64.b64encode(stranger.der).decode()}
+    theirs = trusted_dsc(signer.kid, stranger.der)
     cases = [
         {"text": text, "certificates": ours},
         {"text": forged, "certificates": ours},
@@ -137,7 +142,7 @@ def test_dcc_sdk_verifies_our_lab_test_hc1(
     issuers = lab_issuing.wallet.issuers
     text = issuers.dcc.hc1(lab_latest(lab_issuing), DCC_NAMES)
     signer = issuers.document_signers.active
-    ours = {base64.b64encode(signer.kid).decode(): base64.b64encode(signer.der).decode()}
+    ours = trusted_dsc(signer.kid, signer.der)
     cases = [
         {"text": text, "certificates": ours},
         {"text": tampered_result(text), "certificates": ours},

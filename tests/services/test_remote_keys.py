@@ -3,10 +3,7 @@ fresh; used by the token verifier and the certificate verifier."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.error import HTTPError
 
 import pytest
@@ -14,6 +11,7 @@ from jwcrypto import jwk
 
 from certdist.errors import AuthenticationFailed
 from certdist.services.remote_keys import RemoteKeySet, http_fetcher
+from tests.loopback import QuietHandler, serving
 
 KEYSET = jwk.JWKSet()
 KEYSET.add(jwk.JWK.generate(kty="EC", crv="P-256", kid="k1"))
@@ -25,30 +23,16 @@ SERVED = {
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             if self.path == "/moved":
-                self.send_response(302)
-                self.send_header("Location", "/jwks.json")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.answer(302, headers={"Location": "/jwks.json"})
                 return
             body = SERVED.get(self.path)
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            # The client may stop reading at its size limit.
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(body or b"")
+            self.answer(200 if body is not None else 404, body or b"")
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as base:
+        yield base
 
 
 def test_the_fetcher_reads_within_its_limits_and_refuses_the_rest(base_url: str) -> None:

@@ -4,12 +4,10 @@ against a real HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +22,7 @@ from certdist.services.clock import FixedClock
 from certdist.services.container import build_services
 from certdist.services.sms import HttpSms, HttpSmsConfig, OtpTexts, OutboxSms, RecordingSms
 from certdist.storage import Database
+from tests.loopback import QuietHandler, serving
 
 TEXT = 'Code 123456 "quoted" \\ हिन्दी\n\n@x.in #123456'
 
@@ -42,33 +41,19 @@ class Gateway:
 def gateway() -> Iterator[Gateway]:
     state = Gateway(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             state.received.append((self.command, self.path, dict(self.headers), body))
             time.sleep(state.delay_seconds)
-            status = state.answers.pop(0) if state.answers else 200
-            try:
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up waiting (the timeout test)
+            self.answer(state.answers.pop(0) if state.answers else 200, b"ok")
 
         do_GET = do_POST = do_PUT = _answer
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/send"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as base:
+        state.url = base + "/send"
+        yield state
 
 
 def _sender(gateway: Gateway, sleeps: list[float], **options: Any) -> HttpSms:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -23,6 +21,7 @@ from certdist.services.container import Services, build_services
 from certdist.storage.schema import download_audit
 from certdist.web.app import create_app
 from tests.factories import lab_test_request_body, vaccination_request_body
+from tests.loopback import QuietHandler, serving
 from tests.oidc_provider import API_AUDIENCE, CLIENT_ID, ISSUER, FakeOidcProvider
 
 MOBILE = "9880414889"
@@ -184,25 +183,15 @@ def provider() -> Iterator[tuple[FakeOidcProvider, str]]:
     """The fake provider's token endpoint over real HTTP (the service posts to it)."""
     fake = FakeOidcProvider()
 
-    class TokenEndpoint(BaseHTTPRequestHandler):
+    class TokenEndpoint(QuietHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             form = dict(parse_qsl(self.rfile.read(length).decode()))
             status, body = fake.token(self.path, form)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(status, body, {"Content-Type": "application/json"})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield fake, f"http://127.0.0.1:{server.server_address[1]}/token"
-    server.shutdown()
-    server.server_close()
+    with serving(TokenEndpoint) as base:
+        yield fake, base + "/token"
 
 
 @pytest.fixture

@@ -5,12 +5,10 @@ server on loopback plays the SMART example issuer (its JWKS with ``crlVersion``,
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from certdist.services.container import Services
 from certdist.services.remote_keys import Fetch, RemoteKeySet, http_fetcher
 from certdist.services.verification import Status, trust_store_from_settings
 from certdist.services.verification.remote import RemoteRevocationLists, parse_revocation_list
+from tests.loopback import QuietHandler, serving
 from tests.services.verification.samples import SHC_ISSUER, SHC_KID, ServicesFactory
 
 OTHER_KID = "EBKOr72QQDcTBUuVzAzkfBTGew0ZA16GuWty64nS-sw"  # its JWK has no crlVersion
@@ -51,28 +50,15 @@ class Issuer:
 def issuer() -> Iterator[Issuer]:
     state = Issuer()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             state.requests.append(self.path)
             body = state.files.get(self.path)
-            try:
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client stopped reading (the size limit)
+            self.answer(200 if body is not None else 404, body or b"")
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as base:
+        state.base = base
+        yield state
 
 
 def example_jwks(testdata: Path, crl_version: int | None = 1) -> dict[str, Any]:
@@ -106,13 +92,16 @@ def card_rid(testdata: Path, example: str) -> str:
     return rid
 
 
-def remote_settings(issuer: Issuer, **options: Any) -> VerifierSettings:
+def remote_settings(
+    issuer: Issuer, *, iss: str = SHC_ISSUER, crl_base_url: str | None = None, **options: Any
+) -> VerifierSettings:
+    """The verifier trusting ``iss`` with keys and lists served by ``issuer``."""
     return VerifierSettings(
         shc_issuers=[
             ForeignShcIssuer(
-                iss=SHC_ISSUER,
+                iss=iss,
                 jwks_url=issuer.base + "/.well-known/jwks.json",
-                crl_base_url=issuer.base + "/.well-known/crl",
+                crl_base_url=crl_base_url or issuer.base + "/.well-known/crl",
             )
         ],
         **options,
@@ -299,16 +288,8 @@ def test_a_closed_port_gives_revocation_unknown(
     make_services: ServicesFactory, testdata: Path, issuer: Issuer
 ) -> None:
     issuer.publish(example_jwks(testdata), example_crl(testdata))
-    settings = VerifierSettings(
-        shc_issuers=[
-            ForeignShcIssuer(
-                iss=SHC_ISSUER,
-                jwks_url=issuer.base + "/.well-known/jwks.json",
-                crl_base_url="http://127.0.0.1:9/crl",  # discard port: nothing listens
-            )
-        ]
-    )
-    services = make_services(settings)
+    # The discard port: nothing listens there.
+    services = make_services(remote_settings(issuer, crl_base_url="http://127.0.0.1:9/crl"))
     assert services.verifier.check(card(testdata, "00")).code == "revocation-unknown"
 
 
@@ -318,25 +299,12 @@ def test_a_redirect_is_not_followed(testdata: Path, issuer: Issuer) -> None:
         fetch(issuer.base + "/nowhere")
     issuer.publish(example_jwks(testdata), example_crl(testdata))
 
-    class Redirecting(BaseHTTPRequestHandler):
+    class Redirecting(QuietHandler):
         def do_GET(self) -> None:
-            self.send_response(302)
-            self.send_header("Location", issuer.base + CRL_PATH)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.answer(302, headers={"Location": issuer.base + CRL_PATH})
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with pytest.raises(urllib.error.HTTPError, match="302"):
-            fetch(f"http://127.0.0.1:{server.server_address[1]}/crl.json")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Redirecting) as base, pytest.raises(urllib.error.HTTPError, match="302"):
+        fetch(base + "/crl.json")
     assert issuer.crl_requests() == 0
 
 
@@ -357,16 +325,7 @@ def test_nothing_is_fetched_for_an_issuer_not_configured(
     make_services: ServicesFactory, testdata: Path, issuer: Issuer
 ) -> None:
     issuer.publish(example_jwks(testdata), example_crl(testdata))
-    settings = VerifierSettings(
-        shc_issuers=[
-            ForeignShcIssuer(
-                iss="https://another-issuer.example",
-                jwks_url=issuer.base + "/.well-known/jwks.json",
-                crl_base_url=issuer.base + "/.well-known/crl",
-            )
-        ]
-    )
-    services = make_services(settings)
+    services = make_services(remote_settings(issuer, iss="https://another-issuer.example"))
     assert services.verifier.check(card(testdata, "00")).code == "unknown-key"
     assert issuer.requests == []
 
