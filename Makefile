@@ -5,13 +5,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs exactly what uv.lock names. It comes from PyPI, pinned, into a folder of its own
+# (.tools), so nothing is installed system-wide and every machine uses the same uv.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
 
 .PHONY: run test lint system-deps runtime-deps bench clean messages
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+
+$(STAMP): pyproject.toml uv.lock $(UV)
+	$(UV) sync --locked --python $(PYTHON) --quiet
 	touch $(STAMP)
 
 system-deps:
@@ -40,7 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_print.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
 
 # Re-extract the page strings into messages.pot and merge them into every catalog
 # (src/certdist/web/locale/<lang>/LC_MESSAGES/messages.po); then translate the new entries.

@@ -31,7 +31,7 @@ from certdist.formats.pdf import PdfRenderer
 from certdist.formats.qr_image import matrix_png, qr_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CERTIFICATE = ROOT.parent / "shared" / "testdata" / "divoc" / "rsa2018-signed.json"
+DEFAULT_CERTIFICATE = ROOT / "tests" / "vectors" / "divoc" / "rsa2018-signed.json"
 
 
 def machine_facts() -> str:

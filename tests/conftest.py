@@ -1,7 +1,7 @@
 """Shared test fixtures.
 
-Tests that need something outside the project (the PostgreSQL server, Node.js, the shared
-test vectors) call :func:`require`. On a developer's machine a missing piece skips the test
+Tests that need something outside the project (the PostgreSQL server, Node.js, the Chromium
+browser) call :func:`require`. On a developer's machine a missing piece skips the test
 with the reason; when ``CERTDIST_TEST_STRICT=1`` (set by ``.ci/run``) it fails instead, so CI
 can never go green by skipping.
 """
@@ -16,7 +16,7 @@ import pytest
 pytest_plugins = ["tests.db_fixtures"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_TESTDATA = PROJECT_ROOT.parent / "shared" / "testdata"
+VECTORS = PROJECT_ROOT / "tests" / "vectors"
 
 
 def strict() -> bool:
@@ -34,6 +34,5 @@ def require(condition: object, reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
-    """The shared public test vectors (``../shared/testdata``)."""
-    require(SHARED_TESTDATA.is_dir(), f"shared test vectors not found at {SHARED_TESTDATA}")
-    return SHARED_TESTDATA
+    """The public test vectors kept in ``tests/vectors`` (sources and licences in its README)."""
+    return VECTORS

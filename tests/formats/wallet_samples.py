@@ -26,7 +26,7 @@ from certdist.formats.shc import Coding, ShcIssuer, revocation_id
 from certdist.services.wallet import lab_test_codes
 from certdist.signing.dsc import DocumentSigner, DocumentSigners, ensure_local_signers
 from certdist.signing.keys import KeyStore, KeyUse
-from tests.conftest import SHARED_TESTDATA, require
+from tests.conftest import VECTORS, require
 from tests.factories import lab_test_request_body
 from tests.formats.credentials import make_credential
 
@@ -169,7 +169,7 @@ def shc_issuer(directory: Path, issuer: str = "https://certdist.test") -> ShcIss
 @functools.cache
 def dcc_schema_validator() -> jsonschema.protocols.Validator:
     """The EU DCC JSON schema 1.3.3 of the shared test data, with format checks."""
-    path = SHARED_TESTDATA / "eu-dcc" / "schema" / "DCC.combined-schema.json"
+    path = VECTORS / "eu-dcc" / "schema" / "DCC.combined-schema.json"
     require(path.is_file(), f"EU DCC schema not found at {path}")
     schema = json.loads(path.read_text(encoding="utf-8"))
     validator_class = jsonschema.validators.validator_for(schema)

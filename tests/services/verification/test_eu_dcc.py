@@ -21,13 +21,13 @@ from certdist.services.verification import FormatCheckers, Status, Verifier, che
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.trust import TrustStore
 from certdist.storage.database import Database
-from tests.conftest import SHARED_TESTDATA
+from tests.conftest import VECTORS
 from tests.formats import wallet_samples
 from tests.services.verification.samples import ServicesFactory, issue
 
 
 def dcc_vectors() -> list[str]:
-    return sorted(p.stem for p in (SHARED_TESTDATA / "eu-dcc" / "vectors").glob("*.json"))
+    return sorted(p.stem for p in (VECTORS / "eu-dcc" / "vectors").glob("*.json"))
 
 
 #: Which EXPECTEDRESULTS step a failed outcome's reason names (the format's step prefixes).
