@@ -17,9 +17,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.conftest import require
-from tests.formats.credentials import make_credential
-from tests.formats.imaging import pdf_text
 
 from certdist.domain.certificate_view import CertificateView
 from certdist.formats.divoc_qr import encode_payload
@@ -27,6 +24,9 @@ from certdist.formats.pdf import DEFAULT_TEMPLATE_DIR, PdfRenderer
 from certdist.formats.pdf.drawing import MM
 from certdist.formats.pdf.fonts import BUNDLED_DIR
 from certdist.formats.pdf.text import TextEngine
+from tests.conftest import require
+from tests.formats.credentials import make_credential
+from tests.formats.imaging import pdf_text
 
 # Script -> (a name written in it, the shipped file that must draw it). Names are
 # realistic; the Arabic one holds "الله" (a ligature in the font) and the Urdu one letters
