@@ -249,3 +249,26 @@ def test_long_name_layout_keeps_the_largest_size_that_fits(english: PdfRenderer)
     )
     assert 10 <= size < 11.5
     assert len(lines) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "drawn"),
+    [
+        # Left to right as drawn: the number stands left of the name it follows.
+        ("محمد 23", ["23", "محمد "]),
+        ("محمد ٢٣", ["٢٣", "محمد "]),
+        ("مکان نمبر 12/3 لاہور", ["لاہور", " ", "12", "/3", "مکان نمبر "]),
+    ],
+    ids=["digits", "arabic-indic digits", "house number"],
+)
+def test_numbers_in_rtl_text_read_left_to_right(
+    renderer: PdfRenderer, text: str, drawn: list[str]
+) -> None:
+    runs = TextEngine().runs(text, renderer.faces.chain(bold=True))
+    assert [run.text for run in runs] == drawn
+    for run in runs:
+        if run.text[0].isdigit() and run.positions is not None:
+            assert not run.rtl
+            # Glyphs left to right in reading order: "23" is drawn 2 then 3, not 3 then 2.
+            glyphs = [p[0] for p in run.positions]
+            assert glyphs == [run.face.cmap[ord(c)] for c in run.text]

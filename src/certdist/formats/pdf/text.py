@@ -90,7 +90,7 @@ class TextEngine:
             return [self._plain(primary, text)]
         pieces = self._segment(text, chain)
         result: list[Run] = []
-        for face, piece in pieces:
+        for face, piece, _ in pieces:
             if face is primary and not any(map(needs_shaping, piece)):
                 run = self._plain(face, piece)
                 if usage is not None and not face.base_chars.issuperset(piece):
@@ -102,8 +102,15 @@ class TextEngine:
             result.append(run)
         if len(result) > 1 and _rtl_paragraph(text):
             # Runs are drawn left to right: in a right-to-left name the first run (logically)
-            # is the rightmost. A simplified bidi: each run keeps its own direction.
-            result.reverse()
+            # is the rightmost. A simplified bidi: each run keeps its own direction, and the
+            # runs of one number (digits in two fonts: "12" and "/3") keep their order.
+            groups: list[tuple[list[Run], bool]] = []
+            for run, (_, _, number) in zip(result, pieces, strict=True):
+                if number and groups and groups[-1][1]:
+                    groups[-1][0].append(run)
+                else:
+                    groups.append(([run], number))
+            result = [run for group, _ in reversed(groups) for run in group]
         return result
 
     @staticmethod
@@ -115,6 +122,12 @@ class TextEngine:
         buffer = hb.Buffer()
         buffer.add_str(text)
         buffer.guess_segment_properties()
+        if buffer.direction == "rtl" and not any(
+            unicodedata.bidirectional(c) in _RTL_CLASSES for c in text
+        ):
+            # Arabic-Indic digits belong to the Arabic script, but a number reads left to
+            # right.
+            buffer.direction = "ltr"
         rtl = buffer.direction == "rtl"
         hb.shape(face.hb_font, buffer, _RTL_FEATURES if rtl else {})
         infos = buffer.glyph_infos
@@ -132,10 +145,19 @@ class TextEngine:
         )
 
     @staticmethod
-    def _segment(text: str, chain: Chain) -> list[tuple[Face, str]]:
-        pieces: list[tuple[Face, list[str]]] = []
-        for char in text:
+    def _segment(text: str, chain: Chain) -> list[tuple[Face, str, bool]]:
+        """Pieces of ``text`` per font, and whether each is a number set in RTL text."""
+        numbers = _numbers_in_rtl(text)
+        pieces: list[tuple[Face, list[str], bool]] = []
+        for index, char in enumerate(text):
+            number = index in numbers
             current = pieces[-1][0] if pieces else None
+            if current is not None and pieces[-1][2] != number:
+                # A number inside right-to-left text is a run of its own, shaped left to
+                # right: in one RTL run HarfBuzz would reverse its digits ("23" as "32").
+                face = current if current.has(char) else _pick(char, chain)
+                pieces.append((face, [char], number))
+                continue
             if (
                 current is not None
                 and current.has(char)
@@ -143,12 +165,12 @@ class TextEngine:
             ):
                 pieces[-1][1].append(char)
                 continue
-            face = next((f for f in chain if f.has(char)), chain[0])
+            face = _pick(char, chain)
             if face is current:
                 pieces[-1][1].append(char)
             else:
-                pieces.append((face, [char]))
-        return [(face, "".join(chars)) for face, chars in pieces]
+                pieces.append((face, [char], number))
+        return [(face, "".join(chars), number) for face, chars, number in pieces]
 
     def fit(
         self,
@@ -282,6 +304,34 @@ def _clusters(word: str) -> list[str]:
 
 
 _VIRAMA = 9  # canonical combining class of viramas (Devanagari ्, Tamil ், ...)
+
+
+def _pick(char: str, chain: Chain) -> Face:
+    return next((f for f in chain if f.has(char)), chain[0])
+
+
+def _numbers_in_rtl(text: str) -> set[int]:
+    """Indices of the digits (with separators between them) that follow a right-to-left
+    letter, as the Unicode bidi algorithm's rules W2-W4 treat them."""
+    found: set[int] = set()
+    rtl = False
+    for index, char in enumerate(text):
+        kind = unicodedata.bidirectional(char)
+        if kind in _RTL_CLASSES:
+            rtl = True
+        elif kind == "L":
+            rtl = False
+        elif rtl and kind in ("EN", "AN"):
+            found.add(index)
+        elif (
+            rtl
+            and kind in ("ES", "CS", "ET")
+            and index - 1 in found
+            and index + 1 < len(text)
+            and unicodedata.bidirectional(text[index + 1]) in ("EN", "AN")
+        ):
+            found.add(index)  # 12/3, 1,000, 2.5
+    return found
 
 
 def _rtl_paragraph(text: str) -> bool:
