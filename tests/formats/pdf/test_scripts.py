@@ -232,6 +232,11 @@ def test_a_sixty_character_name_fits_its_box(
     assert len(lines) <= 2
     assert label[3] == pytest.approx(next_baseline, abs=4)  # found the right label
     assert max(w[3] for w in placed) < label[1]
+    if script == "arabic":
+        # Two right-to-left lines, flush right within the name's block.
+        assert len(lines) == 2
+        ends = [max(w[2] for w in placed if round(w[3]) == line) for line in lines]
+        assert ends[0] == pytest.approx(ends[1], abs=0.5)
 
 
 def test_long_name_layout_keeps_the_largest_size_that_fits(english: PdfRenderer) -> None:

@@ -77,6 +77,13 @@ def line_em(runs: Sequence[Run]) -> float:
     return sum(run.em for run in runs)
 
 
+def is_rtl_line(runs: Sequence[Run]) -> bool:
+    """A line of right-to-left text only (no left-to-right letter in it)."""
+    return any(run.rtl for run in runs) and not any(
+        unicodedata.bidirectional(char) == "L" for run in runs for char in run.text
+    )
+
+
 class TextEngine:
     """Turns strings into runs for a chain of faces (primary first, then fallbacks).
 
