@@ -229,18 +229,22 @@ class Face:
         os2: Any = font.get("OS/2")
         self.cap_height: int = getattr(os2, "sCapHeight", 0) or round(self.ascent * 0.7)
         self.bold = bool(os2 is not None and os2.usWeightClass >= 600)
-        post: Any = font["post"]
-        self.italic_angle = float(post.italicAngle)
         self.ps_name = _ps_name(font, path)
-        self.num_glyphs: int = font["maxp"].numGlyphs
-        glyph_ids = {name: i for i, name in enumerate(font.getGlyphOrder())}
-        self.cmap: dict[int, int] = {
-            cp: glyph_ids[name] for cp, name in font.getBestCmap().items() if name in glyph_ids
-        }
-        hmtx: Any = font["hmtx"]
-        order = font.getGlyphOrder()
-        self.advances: list[int] = [hmtx.metrics[name][0] for name in order]
         font.close()
+        # The post table, the character map and the metrics are read from the raw tables by
+        # glyph id: through fontTools they go by glyph name, which for the CJK face (50,000
+        # glyphs) took over half a second and 27 MB per process (measured).
+        post = self.table(b"post") or bytes(8)
+        self.italic_angle = struct.unpack_from(">i", post, 4)[0] / 65536
+        self.num_glyphs: int = struct.unpack_from(">H", self.table(b"maxp") or bytes(6), 4)[0]
+        self.cmap: dict[int, int] = {
+            cp: gid
+            for cp, gid in _read_cmap(self.table(b"cmap") or b"").items()
+            if 0 < gid < self.num_glyphs
+        }
+        self.advances: list[int] = _read_advances(
+            self.table(b"hmtx") or b"", self.table(b"hhea") or b"", self.num_glyphs
+        )
         # Lowest code point per glyph: what text extraction maps a plain glyph back to.
         # Presentation forms (Arabic joined forms, Hebrew points) are left out: a shaped
         # initial or medial form must read back as its letter, which the shaping cluster
@@ -291,6 +295,69 @@ class Face:
 def _is_presentation_form(cp: int) -> bool:
     # Hebrew and Arabic Presentation Forms-A, Arabic Presentation Forms-B.
     return 0xFB1D <= cp <= 0xFDFF or 0xFE70 <= cp <= 0xFEFF
+
+
+def _read_cmap(table: bytes) -> dict[int, int]:
+    """Code point -> glyph id from the best Unicode subtable: format 12 (full Unicode) when
+    there is one, else format 4 (BMP), as fontTools' ``getBestCmap`` would choose."""
+    if len(table) < 4:
+        return {}
+    (count,) = struct.unpack_from(">H", table, 2)
+    subtables: dict[tuple[int, int, int], int] = {}
+    for i in range(count):
+        platform, encoding, offset = struct.unpack_from(">HHI", table, 4 + 8 * i)
+        (fmt,) = struct.unpack_from(">H", table, offset)
+        subtables.setdefault((platform, encoding, fmt), offset)
+    for key in ((3, 10, 12), (0, 6, 12), (0, 4, 12), (3, 1, 4), (0, 3, 4), (0, 2, 4)):
+        offset = subtables.get(key)
+        if offset is not None:
+            return _cmap_12(table, offset) if key[2] == 12 else _cmap_4(table, offset)
+    return {}
+
+
+def _cmap_12(table: bytes, at: int) -> dict[int, int]:
+    (groups,) = struct.unpack_from(">I", table, at + 12)
+    found: dict[int, int] = {}
+    for i in range(groups):
+        first, last, glyph = struct.unpack_from(">III", table, at + 16 + 12 * i)
+        found.update(
+            zip(range(first, last + 1), range(glyph, glyph + last - first + 1), strict=True)
+        )
+    return found
+
+
+def _cmap_4(table: bytes, at: int) -> dict[int, int]:
+    segments = struct.unpack_from(">H", table, at + 6)[0] // 2
+    ends = struct.unpack_from(f">{segments}H", table, at + 14)
+    starts_at = at + 16 + 2 * segments
+    starts = struct.unpack_from(f">{segments}H", table, starts_at)
+    deltas = struct.unpack_from(f">{segments}h", table, starts_at + 2 * segments)
+    ranges_at = starts_at + 4 * segments
+    ranges = struct.unpack_from(f">{segments}H", table, ranges_at)
+    found: dict[int, int] = {}
+    for i in range(segments):
+        first, last, delta, range_offset = starts[i], ends[i], deltas[i], ranges[i]
+        if first == 0xFFFF:
+            continue
+        for cp in range(first, last + 1):
+            if range_offset == 0:
+                glyph = (cp + delta) & 0xFFFF
+            else:
+                # idRangeOffset is relative to its own position in the table.
+                where = ranges_at + 2 * i + range_offset + 2 * (cp - first)
+                (glyph,) = struct.unpack_from(">H", table, where)
+                if glyph:
+                    glyph = (glyph + delta) & 0xFFFF
+            if glyph:
+                found[cp] = glyph
+    return found
+
+
+def _read_advances(hmtx: bytes, hhea: bytes, count: int) -> list[int]:
+    """Advance width per glyph id; glyphs past the long metrics repeat the last advance."""
+    (long_metrics,) = struct.unpack_from(">H", hhea, 34)
+    advances = list(struct.unpack_from(f">{long_metrics * 2}H", hmtx)[::2])
+    return advances + [advances[-1]] * (count - long_metrics)
 
 
 def _table_directory(data: bytes) -> dict[bytes, tuple[int, int]]:
