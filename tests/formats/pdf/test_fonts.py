@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
 from certdist.config import load_settings
 from certdist.errors import ConfigurationError
@@ -89,3 +90,17 @@ def test_an_unreadable_font_says_which_settings_choose_fonts(tmp_path: Path) -> 
     assert "missing.ttf" in message
     assert "pdf_font_dir" in message
     assert "fonts-noto-core" not in message
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BUNDLED_DIR.glob("*.ttf")))
+def test_raw_tables_read_as_fonttools_reads_them(name: str) -> None:
+    # Face reads cmap and metrics by glyph id itself (fontTools goes by glyph name, slowly).
+    face = Face(BUNDLED_DIR / name, "F1")
+    font = TTFont(BUNDLED_DIR / name)
+    order = font.getGlyphOrder()
+    ids = {glyph: gid for gid, glyph in enumerate(order)}
+    expected = {cp: ids[glyph] for cp, glyph in font.getBestCmap().items() if ids.get(glyph)}
+    assert face.cmap == expected
+    assert face.advances == [font["hmtx"].metrics[glyph][0] for glyph in order]
+    assert face.num_glyphs == font["maxp"].numGlyphs
+    assert face.italic_angle == float(font["post"].italicAngle)
