@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test lint system-deps runtime-deps bench clean messages
+.PHONY: run test lint system-deps bench clean messages
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -23,10 +23,8 @@ $(STAMP): pyproject.toml uv.lock $(UV)
 system-deps:
 	@scripts/install-system-deps
 
-runtime-deps:
-	@scripts/install-system-deps --runtime
-
-run: $(STAMP) runtime-deps
+# No system packages: the PDF fonts ship inside the package (src/certdist/formats/pdf/fontfiles).
+run: $(STAMP)
 	$(BIN)/certdist serve --demo
 
 lint: $(STAMP)
