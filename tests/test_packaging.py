@@ -12,9 +12,16 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, require
 
-# Folders of third-party material inside the package, and the file that names its licence.
+# Folders of third-party material inside the package, and the files that hold its licences.
 BUNDLED_WITH_LICENCE = {
-    "certdist/signing/contexts/": "certdist/signing/contexts/LICENSES.md",
+    "certdist/signing/contexts/": ("LICENSES.md",),
+    # Noto faces (SIL OFL 1.1) and Droid Sans Fallback (Apache-2.0); the README names each
+    # file's source and licence.
+    "certdist/formats/pdf/fontfiles/": (
+        "LICENSE-OFL-1.1.txt",
+        "LICENSE-Apache-2.0.txt",
+        "README.md",
+    ),
 }
 
 
@@ -46,9 +53,10 @@ def test_the_wheel_carries_the_project_licence(wheel: zipfile.ZipFile) -> None:
 
 def test_every_bundled_third_party_folder_names_its_licence(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
-    for folder, licence in BUNDLED_WITH_LICENCE.items():
-        assert any(n.startswith(folder) and n != licence for n in names), folder
-        assert licence in names, f"{folder} ships without {licence}"
+    for folder, licences in BUNDLED_WITH_LICENCE.items():
+        assert any(n.startswith(folder) and n.endswith((".ttf", ".jsonld")) for n in names)
+        for licence in licences:
+            assert folder + licence in names, f"{folder} ships without {licence}"
 
 
 def test_the_wheel_holds_no_tests_and_requires_no_development_tool(
