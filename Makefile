@@ -56,3 +56,11 @@ messages: $(STAMP)
 		--project certdist --copyright-holder "the certdist authors" -o $(LOCALE_DIR)/messages.pot .
 	$(BIN)/pybabel update -D messages -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) \
 		--no-wrap --ignore-obsolete --no-fuzzy-matching --ignore-pot-creation-date
+
+# The container image (Containerfile): built with buildah from a Debian base made here, then
+# certdist run inside it (scripts/build-image; needs root, buildah and mmdebstrap:
+# scripts/install-system-deps --image). IMAGE_ARGS adds options, e.g. --save certdist.tar.
+.PHONY: image
+IMAGE_ARGS ?=
+image:
+	scripts/build-image --smoke $(IMAGE_ARGS)
