@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test lint system-deps bench clean messages
+.PHONY: run test lint system-deps bench clean messages test-deps
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -35,6 +35,11 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest -n 2 --dist loadfile
+
+# The suite against the lowest and the newest releases pyproject.toml allows (.venv-lowest,
+# .venv-newest); `make test-deps SETS=lowest` for one of them.
+test-deps: $(UV)
+	scripts/test-dependency-sets $(SETS)
 
 bench: $(STAMP)
 	@scripts/install-system-deps --bench
