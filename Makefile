@@ -58,3 +58,9 @@ messages: $(STAMP)
 		--project certdist --copyright-holder "the certdist authors" -o $(LOCALE_DIR)/messages.pot .
 	$(BIN)/pybabel update -D messages -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) \
 		--no-wrap --ignore-obsolete --no-fuzzy-matching --ignore-pot-creation-date
+
+# The built wheel in a clean environment without dev tools, then scripts/smoke.py against it
+# (locked runtime versions; scripts/check-wheel lowest|newest for the other ends).
+.PHONY: check-wheel
+check-wheel: $(UV)
+	scripts/check-wheel
