@@ -44,3 +44,24 @@ def certificate_pdf(services: Services, code: str, format_name: str) -> bytes:
     )
     assert artifact.content.startswith(b"%PDF-")
     return artifact.content
+
+
+def bare_pdf(mediabox: str, pages: int = 1) -> bytes:
+    """A hand-written PDF of empty pages with this ``/MediaBox`` (odd ones included)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    kids = " ".join(f"{3 + i} 0 R" for i in range(pages))
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode())
+    page = f"<< /Type /Page /Parent 2 0 R /MediaBox [{mediabox}] >>".encode()
+    objects.extend([page] * pages)
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    out.write(b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets))
+    trailer = f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    out.write(trailer.encode())
+    return out.getvalue()

@@ -14,7 +14,7 @@ from certdist.services.container import Services
 from certdist.services.verification import NO_QR_CODE_IN_PDF, PdfLimits, Status, scan_pdf
 from certdist.services.verification.detect import first_certificate_in
 from certdist.services.verification.pdf import render_scale
-from tests.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
+from tests.pdf_samples import bare_pdf, blank_page, certificate_pdf, page_with, pdf_of_pages
 from tests.services.verification.samples import issue, png_of
 
 
@@ -100,6 +100,19 @@ def test_the_byte_limit(qr_page_pdf: bytes) -> None:
         scan_pdf(qr_page_pdf, PdfLimits(max_bytes=len(qr_page_pdf) - 1))
 
 
+@pytest.mark.parametrize(
+    "mediabox", ["0 0 0 0", "0 0 -100 -100", "0 0 1 1", "0 0 14400 14400", "0 0 200000 5", "a b"]
+)
+def test_odd_page_sizes_are_rendered_within_bounds(services: Services, mediabox: str) -> None:
+    with pytest.raises(InvalidInput, match="no QR code found in the PDF"):
+        services.verifier.check(bare_pdf(mediabox))
+
+
+def test_a_pdf_of_many_pages_costs_three(services: Services) -> None:
+    with pytest.raises(InvalidInput, match=r"first 3 pages"):
+        services.verifier.check(bare_pdf("0 0 595 842", pages=5000))
+
+
 def test_render_scale_keeps_a_page_within_the_pixel_limit() -> None:
     a4 = (595.0, 842.0)
     assert render_scale(*a4, 8_000_000) == pytest.approx(250 / 72)
@@ -107,6 +120,8 @@ def test_render_scale_keeps_a_page_within_the_pixel_limit() -> None:
     scale = render_scale(*huge, 8_000_000)
     assert (huge[0] * scale) * (huge[1] * scale) == pytest.approx(8_000_000)
     assert render_scale(0.0, 0.0, 8_000_000) == pytest.approx(250 / 72)
+    long_strip = render_scale(200_000.0, 5.0, 8_000_000)
+    assert 200_000 * long_strip == pytest.approx(10_000)  # no side over 10,000 pixels
 
 
 def test_a_qr_code_holding_an_image_or_pdf_is_no_certificate() -> None:

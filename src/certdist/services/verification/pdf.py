@@ -32,6 +32,9 @@ _PDF_MAGIC: Final = b"%PDF-"
 #: A QR printed 3 cm wide with 130 modules (a DIVOC credential) has 3 px per module at 250 dpi.
 _SCAN_DPI: Final = 250
 _POINTS_PER_INCH: Final = 72
+#: No side longer than this (zxing-cpp takes at most 65,535): a page 200,000 points wide and 5
+#: high is within the pixel limit at 250 dpi but not a bitmap anything can read.
+_MAX_SIDE: Final = 10_000
 #: PDFium is not thread-safe; the web verifier runs checks in a thread pool. One lock per
 #: process serialises every use of it (and bounds the CPU that PDF uploads can take).
 _PDFIUM_LOCK: Final = threading.Lock()
@@ -113,9 +116,10 @@ def _scan_page(document: pypdfium2.PdfDocument, index: int, max_pixels: int) -> 
 
 def render_scale(width: float, height: float, max_pixels: int) -> float:
     """Pixels per point for a page of ``width`` by ``height`` points: :data:`_SCAN_DPI`, or
-    less when that would make more than ``max_pixels`` pixels."""
+    less when that would make more than ``max_pixels`` pixels or a side over :data:`_MAX_SIDE`.
+    """
+    width, height = max(width, 1.0), max(height, 1.0)
     scale = _SCAN_DPI / _POINTS_PER_INCH
-    area = max(width, 1.0) * max(height, 1.0)
-    if area * scale * scale > max_pixels:
-        scale = math.sqrt(max_pixels / area)
-    return scale
+    if width * height * scale * scale > max_pixels:
+        scale = math.sqrt(max_pixels / (width * height))
+    return min(scale, _MAX_SIDE / max(width, height))
