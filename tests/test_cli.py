@@ -235,6 +235,7 @@ def test_an_unknown_log_level_is_refused(run: Cli) -> None:
         ("worker", "DEBUG", False, None, "DEBUG"),
         ("serve", "INFO", False, "WARNING", "WARNING"),
         (None, "INFO", False, None, "WARNING"),
+        ("keys", "NOISY", False, None, "WARNING"),
     ],
 )
 def test_command_log_level(

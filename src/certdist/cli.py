@@ -101,7 +101,8 @@ def command_log_level(
     configured = settings.log_level.upper()
     if command in LONG_RUNNING:
         return configured
-    return max(("WARNING", configured), key=logging.getLevelName)
+    quieter = logging.getLevelNamesMapping().get(configured, 0) > logging.WARNING
+    return configured if quieter else "WARNING"
 
 
 @main.command()
