@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test lint system-deps runtime-deps bench clean messages
+.PHONY: run test lint system-deps bench clean messages test-deps
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -23,10 +23,8 @@ $(STAMP): pyproject.toml uv.lock $(UV)
 system-deps:
 	@scripts/install-system-deps
 
-runtime-deps:
-	@scripts/install-system-deps --runtime
-
-run: $(STAMP) runtime-deps
+# No system packages: the PDF fonts ship inside the package (src/certdist/formats/pdf/fontfiles).
+run: $(STAMP)
 	$(BIN)/certdist serve --demo
 
 lint: $(STAMP)
@@ -37,6 +35,11 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest -n 2 --dist loadfile
+
+# The suite against the lowest and the newest releases pyproject.toml allows (.venv-lowest,
+# .venv-newest); `make test-deps SETS=lowest` for one of them.
+test-deps: $(UV)
+	scripts/test-dependency-sets $(SETS)
 
 bench: $(STAMP)
 	@scripts/install-system-deps --bench
@@ -58,6 +61,14 @@ messages: $(STAMP)
 		--project certdist --copyright-holder "the certdist authors" -o $(LOCALE_DIR)/messages.pot .
 	$(BIN)/pybabel update -D messages -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) \
 		--no-wrap --ignore-obsolete --no-fuzzy-matching --ignore-pot-creation-date
+
+# The container image (Containerfile): built with buildah from a Debian base made here, then
+# certdist run inside it (scripts/build-image; needs root, buildah and mmdebstrap:
+# scripts/install-system-deps --image). IMAGE_ARGS adds options, e.g. --save certdist.tar.
+.PHONY: image
+IMAGE_ARGS ?=
+image:
+	scripts/build-image --smoke $(IMAGE_ARGS)
 
 # The built wheel in a clean environment without dev tools, then scripts/smoke.py against it
 # (locked runtime versions; scripts/check-wheel lowest|newest for the other ends).

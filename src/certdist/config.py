@@ -520,6 +520,19 @@ class Settings(BaseSettings):
     qr_payload_form: Literal["zip", "zip-latin1-utf8"] = "zip"
     pdf_second_language: str | None = "hi"
     pdf_template_dir: Path | None = None
+    # PDF fonts: the faces shipped in the package (certdist/formats/pdf/fontfiles, README
+    # there) unless these name others; nothing is read from system font folders by default.
+    # pdf_font_dir overlays the shipped files by file name (Debian's fonts-noto-core folder
+    # /usr/share/fonts/truetype/noto uses the same names); pdf_font_files sets single roles
+    # (regular, bold: English and Latin; second_regular, second_bold: the second language);
+    # pdf_font_fallbacks replaces the list of faces tried, in order, for other scripts in
+    # names. TrueType (glyf) files only. Checked when the settings load, so a wrong path
+    # stops the service at start with the setting's name.
+    pdf_font_dir: Path | None = None
+    pdf_font_files: dict[Literal["regular", "bold", "second_regular", "second_bold"], Path] = Field(
+        default_factory=dict
+    )
+    pdf_font_fallbacks: list[Path] | None = None
     # Per worker process. 16 MiB keeps a worker under 150 MB RSS (64 MiB measured 186 MB).
     render_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
     entity_types: dict[str, LatestRule] = Field(
@@ -557,6 +570,22 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = True  # one JSON line per request (off when a proxy in front logs them)
+
+    @field_validator("pdf_font_dir")
+    @classmethod
+    def _font_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"font folder {value} does not exist")
+        return value
+
+    @field_validator("pdf_font_files", "pdf_font_fallbacks")
+    @classmethod
+    def _font_files_exist(cls, value: dict[str, Path] | list[Path] | None) -> Any:
+        paths = value.values() if isinstance(value, dict) else value or []
+        missing = [str(path) for path in paths if not path.is_file()]
+        if missing:
+            raise ValueError(f"font file not found: {', '.join(missing)}")
+        return value
 
     @field_validator("public_url", "credential_issuer", "certificate_base_url")
     @classmethod

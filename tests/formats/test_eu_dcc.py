@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,6 @@ import jsonschema
 import pytest
 import segno
 import zxingcpp
-from cwt import VerifyError
 
 from certdist.errors import InvalidInput, SignerExpired, UnknownKey, VerificationError
 from certdist.formats.base45 import b45decode
@@ -37,6 +37,7 @@ from tests.formats.wallet_samples import (
     document_signer_valid,
     value_set,
 )
+from tests.immutable_cbor import immutable_loads
 
 
 def test_payload_is_schema_valid_with_official_codes(
@@ -108,6 +109,24 @@ def test_verify_hc1_accepts_ours_and_reports_expiry(tmp_path: Path) -> None:
         verify_hc1(text, lambda kid: [], NOW)
 
 
+def test_verify_hc1_takes_immutable_decoded_cbor_and_gives_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a decoder that hands out tuples and read-only maps (cbor2 6 inside tags), the
+    HC1 still verifies and its payload comes back as plain JSON data (dicts, lists)."""
+    issuer = dcc_issuer(tmp_path)
+    text = issuer.hc1(bundle(2), DCC_NAMES)
+    keys = lambda kid: [issuer.signer.public_key] if kid == issuer.signer.kid else []  # noqa: E731
+    expected = verify_hc1(text, keys, NOW).payload
+    monkeypatch.setattr(cbor2, "loads", immutable_loads)
+    verified = verify_hc1(text, keys, NOW)
+    assert verified.payload == expected
+    assert type(verified.payload) is dict
+    assert type(verified.payload["v"]) is list
+    assert type(verified.payload["nam"]) is dict
+    assert json.loads(json.dumps(verified.payload)) == expected
+
+
 def tampered_variants(text: str) -> dict[str, str]:
     cose = cbor2.loads(zlib.decompress(b45decode(text[4:])))
     claims = cbor2.loads(cose.value[2])
@@ -133,9 +152,10 @@ def test_tampered_copies_fail_at_the_right_step(tmp_path: Path) -> None:
             verify_hc1(forged, keys, NOW)
 
 
+@pytest.mark.cwt
 def test_cwt_library_reads_our_hc1(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
-    from cwt import COSE, COSEKey
+    from cwt import COSE, COSEKey, VerifyError
 
     issuer = dcc_issuer(tmp_path)
     text = issuer.hc1(bundle(2), DCC_NAMES)

@@ -41,7 +41,7 @@ def renderer() -> PdfRenderer:
         p is not None and p.is_file()
         for p in (defaults.regular, defaults.bold, defaults.second_regular)
     )
-    require(present, "Noto fonts not found (Debian package fonts-noto-core)")
+    require(present, "shipped fonts missing (src/certdist/formats/pdf/fontfiles)")
     return PdfRenderer()
 
 

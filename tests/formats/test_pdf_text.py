@@ -19,7 +19,7 @@ DEFAULTS = FontPaths()
 
 @pytest.fixture(scope="module")
 def latin() -> Face:
-    require(DEFAULTS.regular.is_file(), "Noto Sans not found (Debian package fonts-noto-core)")
+    require(DEFAULTS.regular.is_file(), "shipped fonts missing (fontfiles)")
     face = Face(DEFAULTS.regular, "F1")
     face.prepare_plain(chr(c) for c in range(0x20, 0x17F))
     return face
@@ -28,7 +28,7 @@ def latin() -> Face:
 @pytest.fixture(scope="module")
 def devanagari() -> Face:
     path = DEFAULTS.second_regular
-    require(path is not None and path.is_file(), "Noto Sans Devanagari not found (fonts-noto-core)")
+    require(path is not None and path.is_file(), "shipped fonts missing (fontfiles)")
     assert path is not None
     return Face(path, "F2")
 

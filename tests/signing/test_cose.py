@@ -7,11 +7,20 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cwt import VerifyError
 
 from certdist.errors import UnknownKey, VerificationError
-from certdist.signing.cose import ES256, PS256, certificate_kid, parse_sign1, sign1, verify_sign1
+from certdist.signing.cose import (
+    ES256,
+    PS256,
+    cbor_map,
+    certificate_kid,
+    is_cbor_array,
+    parse_sign1,
+    sign1,
+    verify_sign1,
+)
 from certdist.signing.keys import PublicKey
+from tests.immutable_cbor import immutable_loads
 
 KID = b"\x01\x02\x03\x04\x05\x06\x07\x08"
 
@@ -45,9 +54,10 @@ def test_round_trip_and_determinism(key: ec.EllipticCurvePrivateKey) -> None:
     assert verified.algorithm == ES256
 
 
+@pytest.mark.cwt
 def test_cwt_library_verifies_our_signature(key: ec.EllipticCurvePrivateKey) -> None:
     from cryptography.hazmat.primitives import serialization
-    from cwt import COSE, COSEKey
+    from cwt import COSE, COSEKey, VerifyError
 
     pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -65,6 +75,46 @@ def test_tag_61_and_untagged_forms_are_accepted(key: ec.EllipticCurvePrivateKey)
     for form in (cbor2.CBORTag(61, tagged), tagged.value, cbor2.CBORTag(61, tagged.value)):
         data = cbor2.dumps(form)
         assert verify_sign1(data, trusting(key.public_key())).payload == b"p"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("form", ["tag 18", "tag 61 around tag 18", "untagged"])
+def test_immutable_decoded_containers_are_accepted(
+    key: ec.EllipticCurvePrivateKey, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cbor2 6 decodes a tagged COSE_Sign1 as a tuple holding a frozendict: any sequence and
+    any mapping must do, in every form a scanner meets."""
+    tagged = cbor2.loads(sign1(b"p", key, KID))
+    message = {
+        "tag 18": tagged,
+        "tag 61 around tag 18": cbor2.CBORTag(61, tagged),
+        "untagged": tagged.value,
+    }[form]
+    data = cbor2.dumps(message)
+    monkeypatch.setattr(cbor2, "loads", immutable_loads)
+    parsed = parse_sign1(data)
+    assert not isinstance(parsed.unprotected, dict)  # the stand-in really froze the headers
+    assert verify_sign1(data, trusting(key.public_key())).payload == b"p"  # type: ignore[arg-type]
+
+
+def test_immutable_unprotected_kid_and_claims_map(
+    key: ec.EllipticCurvePrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, payload, signature = cbor2.loads(sign1(b"p", key, KID)).value
+    bare = cbor2.dumps({1: ES256})
+    untagged = cbor2.dumps([bare, {4: KID}, payload, signature])
+    claims = cbor2.dumps(cbor2.CBORTag(61, {1: "IN", -260: {1: {"v": [{"dn": 1}]}}}))
+    monkeypatch.setattr(cbor2, "loads", immutable_loads)
+    assert parse_sign1(untagged).kid == KID
+    decoded = cbor_map(claims, "the CWT")
+    assert decoded[-260][1]["v"][0]["dn"] == 1
+    with pytest.raises(VerificationError, match="not a CBOR map"):
+        cbor_map(cbor2.dumps(("a", "b")), "the CWT")
+
+
+def test_is_cbor_array_takes_any_sequence_but_strings() -> None:
+    assert is_cbor_array([1])
+    assert is_cbor_array((1,))
+    assert not any(is_cbor_array(v) for v in ("ab", b"ab", bytearray(b"ab"), {1: 2}, 3))
 
 
 def test_tampered_payload_or_signature_is_refused(key: ec.EllipticCurvePrivateKey) -> None:

@@ -48,7 +48,7 @@ from certdist.formats.lab_test import (
 )
 from certdist.formats.qr_image import QrMatrix, qr_matrix
 from certdist.formats.registry import CertificateBundle
-from certdist.signing.cose import cbor_map, parse_sign1, sign1
+from certdist.signing.cose import cbor_map, is_cbor_array, parse_sign1, sign1
 from certdist.signing.dsc import DocumentSigner
 from certdist.signing.keys import PublicKey
 
@@ -352,8 +352,8 @@ def verify_hc1(
         raise VerificationError(f"cose: {exc}") from None
     claims = cbor_map(message.payload, "cwt: the CWT")
     hcert = claims.get(_HCERT)
-    payload = hcert.get(_HCERT_V1) if isinstance(hcert, dict) else None
-    if not isinstance(payload, dict):
+    payload = hcert.get(_HCERT_V1) if isinstance(hcert, Mapping) else None
+    if not isinstance(payload, Mapping):
         raise VerificationError("cwt: the CWT holds no health certificate (-260: {1: {...}})")
     try:
         verified = message.verify(keys_for_kid)
@@ -397,10 +397,12 @@ def dsc_may_sign(certificate: x509.Certificate, payload: Mapping[str, Any]) -> b
 
 
 def _json_values(value: Any) -> Any:
-    """CBOR-decoded values as JSON would hold them: tagged date-times become ISO strings."""
-    if isinstance(value, dict):
+    """CBOR-decoded values as JSON would hold them: maps become dicts and arrays lists whatever
+    container type the decoder chose (cbor2 6: frozendict, tuple), tagged date-times become
+    ISO strings."""
+    if isinstance(value, Mapping):
         return {str(key): _json_values(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if is_cbor_array(value):
         return [_json_values(item) for item in value]
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")

@@ -15,7 +15,7 @@ from certdist.config import LOCAL_TOKEN_AUDIENCE, LOCAL_TOKEN_ISSUER, Settings
 from certdist.domain.credential import CredentialProfile
 from certdist.formats.certificate_pdf import CertificatePdfFormat
 from certdist.formats.divoc_vc import SignedCredentialFormat
-from certdist.formats.pdf import PdfRenderer
+from certdist.formats.pdf import FontPaths, PdfRenderer
 from certdist.formats.qr_code import DivocQrFormat
 from certdist.formats.registry import FormatRegistry
 from certdist.services.auth import (
@@ -283,7 +283,15 @@ def start_outbox_worker(services: Services) -> BackgroundWorker:
 
 def pdf_renderer(settings: Settings) -> PdfRenderer:
     """The process's PDF renderer (fonts parsed here), shared by every service that prints."""
-    return PdfRenderer(settings.pdf_template_dir, second_language=settings.pdf_second_language)
+    fonts = FontPaths.for_language(
+        settings.pdf_second_language,
+        settings.pdf_font_dir,
+        files=settings.pdf_font_files,
+        fallbacks=settings.pdf_font_fallbacks,
+    )
+    return PdfRenderer(
+        settings.pdf_template_dir, second_language=settings.pdf_second_language, fonts=fonts
+    )
 
 
 def certificate_formats(

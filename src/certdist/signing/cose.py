@@ -9,6 +9,11 @@ cached and served with a strong ETag.
 Verification is what a scanner must tolerate: tag 18 or an untagged array, optionally
 wrapped in the CWT tag 61; the ``kid`` from the protected header, or (only when the
 protected header has none) from the unprotected one.
+
+Decoded CBOR is checked by shape, not by concrete type: cbor2 6 decodes the content of a tag
+(so the whole tagged COSE_Sign1) into immutable containers, an array as a ``tuple`` and a map
+as a ``cbor2.frozendict``, where cbor2 5 gave ``list`` and ``dict``. Any ``Sequence`` other
+than a string, and any ``Mapping``, is accepted (:func:`is_cbor_array`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ __all__ = [
     "VerifiedSign1",
     "cbor_map",
     "certificate_kid",
+    "is_cbor_array",
     "parse_sign1",
     "sign1",
     "verify_sign1",
@@ -108,7 +114,13 @@ def verify_sign1(
     return parse_sign1(data).verify(keys_for_kid)
 
 
-def _parse(data: bytes) -> tuple[bytes, dict[Any, Any], dict[Any, Any], bytes, bytes]:
+def is_cbor_array(value: object) -> bool:
+    """Whether ``value`` is a decoded CBOR array: a list (cbor2 5) or a tuple (cbor2 6 inside a
+    tag or a map key), never a text or byte string, which are sequences too."""
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
+
+
+def _parse(data: bytes) -> tuple[bytes, Mapping[Any, Any], Mapping[Any, Any], bytes, bytes]:
     try:
         message = cbor2.loads(data)
     except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError) as exc:
@@ -119,10 +131,10 @@ def _parse(data: bytes) -> tuple[bytes, dict[Any, Any], dict[Any, Any], bytes, b
         if message.tag != _TAG_SIGN1:
             raise VerificationError(f"CBOR tag {message.tag} is not COSE_Sign1 (18)")
         message = message.value
-    if not isinstance(message, list) or len(message) != 4:
+    if not is_cbor_array(message) or len(message) != 4:
         raise VerificationError("COSE_Sign1 must be an array of four items")
     protected_bytes, unprotected, payload, signature = message
-    if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, dict):
+    if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, Mapping):
         raise VerificationError("COSE_Sign1 headers are malformed")
     if not isinstance(payload, bytes) or not isinstance(signature, bytes):
         raise VerificationError("COSE_Sign1 payload or signature is not a byte string")
@@ -132,7 +144,7 @@ def _parse(data: bytes) -> tuple[bytes, dict[Any, Any], dict[Any, Any], bytes, b
             protected = cbor2.loads(protected_bytes)
         except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
             raise VerificationError(f"COSE protected header is not CBOR: {exc}") from None
-    if not isinstance(protected, dict):
+    if not isinstance(protected, Mapping):
         raise VerificationError("COSE protected header is not a map")
     return protected_bytes, protected, unprotected, payload, signature
 
@@ -170,6 +182,6 @@ def cbor_map(value: object, what: str) -> Mapping[Any, Any]:
         raise VerificationError(f"{what} is not valid CBOR: {exc}") from None
     if isinstance(decoded, cbor2.CBORTag) and decoded.tag == _TAG_CWT:
         decoded = decoded.value
-    if not isinstance(decoded, dict):
+    if not isinstance(decoded, Mapping):
         raise VerificationError(f"{what} is not a CBOR map")
     return decoded

@@ -4,17 +4,21 @@ HC1 revoked with its certificate."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import cbor2
 import pytest
 from cryptography import x509
 
 from certdist.config import VerifierSettings
 from certdist.errors import InvalidInput
-from certdist.formats.eu_dcc import DccNames, build_payload, encode_hc1
+from certdist.formats import eu_dcc as dcc_format
+from certdist.formats.eu_dcc import DccNames, VerifiedDcc, build_payload, encode_hc1
 from certdist.services.clock import FixedClock
 from certdist.services.container import Services
 from certdist.services.verification import FormatCheckers, Status, Verifier, check_hc1, check_shc
@@ -23,6 +27,7 @@ from certdist.signing.trust import TrustStore
 from certdist.storage.database import Database
 from tests.conftest import VECTORS
 from tests.formats import wallet_samples
+from tests.immutable_cbor import frozen, immutable_loads
 from tests.services.verification.samples import ServicesFactory, issue
 
 
@@ -127,6 +132,51 @@ def test_our_own_eu_dcc_verifies_and_is_revoked_with_the_certificate(services: S
     assert (view.format, view.name, view.dose, view.total_doses) == ("eu-dcc", "Bhaya Mitra", 1, 2)
     services.issuance.revoke("BEN0001", None, reason="issued in error")
     assert services.verifier.check(hc1).status is Status.REVOKED
+
+
+def signed_dcc(dcc_database: Database) -> tuple[str, Verifier]:
+    """A vaccination HC1 and a verifier that trusts its DSC (no PDF fonts needed)."""
+    signer = wallet_samples.document_signer_valid(
+        datetime(2022, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    payload = build_payload(
+        wallet_samples.bundle(), DccNames(fnt="MITRA", gnt="BHAYA"), wallet_samples.PROFILE
+    )
+    signed_at = datetime(2022, 6, 1, tzinfo=UTC)
+    hc1 = encode_hc1(payload, signer, issuer="IN", issued_at=signed_at, validity=timedelta(days=9))
+    return hc1, dcc_verifier([signer.certificate], dcc_database, signed_at + timedelta(days=1))
+
+
+def test_a_dcc_verifies_with_immutable_decoded_cbor(
+    dcc_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``certdist verify`` answers under cbor2 6, which decodes the tagged COSE_Sign1 into
+    a tuple and frozendicts: valid, not "must be an array of four items"."""
+    hc1, verifier = signed_dcc(dcc_database)
+    monkeypatch.setattr(cbor2, "loads", immutable_loads)
+    outcome = verifier.check(hc1)
+    assert outcome.status is Status.VALID, outcome
+    assert outcome.certificate is not None
+    assert (outcome.certificate.kind, outcome.certificate.name) == ("vaccination", "BHAYA MITRA")
+
+
+def test_the_eu_rules_take_any_sequence_and_mapping(
+    dcc_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payload's structure is checked by shape: entries in a tuple, maps read-only."""
+    hc1, verifier = signed_dcc(dcc_database)
+    real = dcc_format.verify_hc1
+
+    def frozen_payload(*args: Any, **kwargs: Any) -> VerifiedDcc:
+        verified = real(*args, **kwargs)
+        return dataclasses.replace(verified, payload=frozen(verified.payload))
+
+    monkeypatch.setattr(dcc_format, "verify_hc1", frozen_payload)
+    outcome = verifier.check(hc1)
+    assert outcome.status is Status.VALID, outcome
+    assert outcome.certificate is not None
+    assert outcome.certificate.kind == "vaccination"
+    assert outcome.certificate.dose is not None
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from certdist.domain.certificate_view import CertificateView
 from certdist.formats.pdf.fonts import Face
-from certdist.formats.pdf.text import Chain, Run, Usage, draw_line, line_em
+from certdist.formats.pdf.text import Chain, Run, Usage, draw_line, is_rtl_line, line_em
 from certdist.formats.qr_image import QrMatrix
 
 MM = 72 / 25.4  # points per millimetre
@@ -33,9 +33,19 @@ def place_lines(
 ) -> str:
     """Operators that draw ``lines`` (points) from baseline ``y``, aligned within ``width``."""
     ops = []
+    # Wrapped right-to-left text (an Arabic or Hebrew name on two lines) keeps its block at
+    # the field's left, next to the label, but its lines flush right within the block, as
+    # RTL lines are: the second line starts under the first line's start.
+    flush = (
+        max(line_em(line) for line in lines) * size
+        if align == "left" and len(lines) > 1 and all(map(is_rtl_line, lines))
+        else None
+    )
     for index, line in enumerate(lines):
         left = x
-        if align != "left":
+        if flush is not None:
+            left += flush - line_em(line) * size
+        elif align != "left":
             line_width = line_em(line) * size
             left += (width - line_width) / 2 if align == "center" else width - line_width
         ops.append(draw_line(line, left, y - index * gap, size))

@@ -269,6 +269,9 @@ class Compiler:
                 "size": row.number("size", spec.number("value_size", 10.5)),
                 "bold": row.flag("bold", spec.flag("value_bold")),
                 "max_lines": row.integer("lines", 1),
+                # A row may shrink further than the default quarter (a long name in a script
+                # without spaces cannot wrap at words and must stay whole).
+                **({"min_size": row.number("min_size")} if row.has("min_size") else {}),
                 "line_gap": spec.number("value_line_gap", 4.4),
                 "color": spec.text("value_color", "ink"),
             }

@@ -21,7 +21,7 @@ DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 PRIMARY_LANGUAGE = "en"
 #: Bump when the renderer's output for the same files changes, so caches keyed by
 #: :func:`template_version` are invalidated by a code change too.
-RENDERER_REVISION = "1"
+RENDERER_REVISION = "2"
 
 
 class Spec:

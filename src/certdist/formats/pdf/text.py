@@ -10,14 +10,25 @@ shaping reordered or merged characters (Devanagari vowel signs, conjuncts).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import uharfbuzz as hb  # type: ignore[import-untyped]
 
 from certdist.formats.pdf.fonts import Face, is_attached, is_neutral, needs_shaping
 
 ELLIPSIS = "…"
+
+#: Right-to-left runs are shaped without optional ligatures ("الله" as one glyph): their
+#: text is read back from the per-glyph ToUnicode map in visual order (see draw_line), and
+#: poppler lays a glyph's several characters out left to right, which reverses them in an
+#: RTL line. Required forms (joining, lam-alef) are kept.
+_RTL_FEATURES = {"liga": False, "dlig": False}
+
+#: Bidirectional classes of strong right-to-left characters.
+_RTL_CLASSES = frozenset(("R", "AL"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +44,8 @@ class Run:
     #: For shaped runs: the text each glyph stands for (first glyph of each cluster), so
     #: extractors that ignore /ActualText still get readable text from the ToUnicode map.
     unicode: tuple[tuple[int, str], ...] = ()
+    #: Right-to-left (Arabic, Hebrew): HarfBuzz returned the glyphs in visual order.
+    rtl: bool = False
 
     @property
     def em(self) -> float:
@@ -64,6 +77,13 @@ def line_em(runs: Sequence[Run]) -> float:
     return sum(run.em for run in runs)
 
 
+def is_rtl_line(runs: Sequence[Run]) -> bool:
+    """A line of right-to-left text only (no left-to-right letter in it)."""
+    return any(run.rtl for run in runs) and not any(
+        unicodedata.bidirectional(char) == "L" for run in runs for char in run.text
+    )
+
+
 class TextEngine:
     """Turns strings into runs for a chain of faces (primary first, then fallbacks).
 
@@ -76,8 +96,8 @@ class TextEngine:
         if primary.base_chars.issuperset(text):
             return [self._plain(primary, text)]
         pieces = self._segment(text, chain)
-        result = []
-        for face, piece in pieces:
+        result: list[Run] = []
+        for face, piece, _ in pieces:
             if face is primary and not any(map(needs_shaping, piece)):
                 run = self._plain(face, piece)
                 if usage is not None and not face.base_chars.issuperset(piece):
@@ -87,6 +107,17 @@ class TextEngine:
                 if usage is not None and run.positions:
                     usage.add(face, {p[0] for p in run.positions}, run.unicode)
             result.append(run)
+        if len(result) > 1 and _rtl_paragraph(text):
+            # Runs are drawn left to right: in a right-to-left name the first run (logically)
+            # is the rightmost. A simplified bidi: each run keeps its own direction, and the
+            # runs of one number (digits in two fonts: "12" and "/3") keep their order.
+            groups: list[tuple[list[Run], bool]] = []
+            for run, (_, _, number) in zip(result, pieces, strict=True):
+                if number and groups and groups[-1][1]:
+                    groups[-1][0].append(run)
+                else:
+                    groups.append(([run], number))
+            result = [run for group, _ in reversed(groups) for run in group]
         return result
 
     @staticmethod
@@ -98,7 +129,14 @@ class TextEngine:
         buffer = hb.Buffer()
         buffer.add_str(text)
         buffer.guess_segment_properties()
-        hb.shape(face.hb_font, buffer, {})
+        if buffer.direction == "rtl" and not any(
+            unicodedata.bidirectional(c) in _RTL_CLASSES for c in text
+        ):
+            # Arabic-Indic digits belong to the Arabic script, but a number reads left to
+            # right.
+            buffer.direction = "ltr"
+        rtl = buffer.direction == "rtl"
+        hb.shape(face.hb_font, buffer, _RTL_FEATURES if rtl else {})
         infos = buffer.glyph_infos
         positions = tuple(
             (info.codepoint, pos.x_advance, pos.x_offset, pos.y_offset)
@@ -110,13 +148,23 @@ class TextEngine:
             sum(p[1] for p in positions),
             positions=positions,
             unicode=_cluster_text(face, text, [(i.codepoint, i.cluster) for i in infos]),
+            rtl=rtl,
         )
 
     @staticmethod
-    def _segment(text: str, chain: Chain) -> list[tuple[Face, str]]:
-        pieces: list[tuple[Face, list[str]]] = []
-        for char in text:
+    def _segment(text: str, chain: Chain) -> list[tuple[Face, str, bool]]:
+        """Pieces of ``text`` per font, and whether each is a number set in RTL text."""
+        numbers = _numbers_in_rtl(text)
+        pieces: list[tuple[Face, list[str], bool]] = []
+        for index, char in enumerate(text):
+            number = index in numbers
             current = pieces[-1][0] if pieces else None
+            if current is not None and pieces[-1][2] != number:
+                # A number inside right-to-left text is a run of its own, shaped left to
+                # right: in one RTL run HarfBuzz would reverse its digits ("23" as "32").
+                face = current if current.has(char) else _pick(char, chain)
+                pieces.append((face, [char], number))
+                continue
             if (
                 current is not None
                 and current.has(char)
@@ -124,12 +172,12 @@ class TextEngine:
             ):
                 pieces[-1][1].append(char)
                 continue
-            face = next((f for f in chain if f.has(char)), chain[0])
+            face = _pick(char, chain)
             if face is current:
                 pieces[-1][1].append(char)
             else:
-                pieces.append((face, [char]))
-        return [(face, "".join(chars)) for face, chars in pieces]
+                pieces.append((face, [char], number))
+        return [(face, "".join(chars), number) for face, chars, number in pieces]
 
     def fit(
         self,
@@ -144,82 +192,164 @@ class TextEngine:
     ) -> tuple[float, list[list[Run]]]:
         """Lay ``text`` out in at most ``max_lines`` lines of ``width`` points.
 
-        Wraps at spaces first, then shrinks the size in half-point steps down to
-        ``min_size``, then cuts the last line with an ellipsis. Returns (size, lines).
+        Wraps at spaces first (inside a word too long for a line, between characters:
+        Chinese and Japanese names have no spaces), then shrinks the size in half-point
+        steps down to ``min_size``, then cuts the last line with an ellipsis. Every line
+        returned is at most ``width`` wide. Returns (size, lines).
         """
         floor = min_size if min_size is not None else size * 0.8
         runs = self.runs(text, chain, usage)
         if line_em(runs) * size <= width or not text:
             return size, [runs]
-        words = text.split()
+        widths: dict[str, float] = {}  # em width per word or cluster, for every size tried
         current = size
         while current >= floor - 1e-9:
             if line_em(runs) * current <= width:
                 return current, [runs]
             if max_lines > 1:
-                lines = self._wrap(words, chain, width / current)
-                if lines is not None and len(lines) <= max_lines:
-                    return current, [self.runs(line, chain, usage) for line in lines]
+                lines = self._wrap(text, chain, width / current, widths)
+                if len(lines) <= max_lines:
+                    laid = [self.runs(_joined(line), chain) for line in lines]
+                    # Widths were summed per word; shaping whole lines (kerning, joining
+                    # across a split) may differ slightly, so the drawn lines are checked.
+                    if all(line_em(line) * current <= width for line in laid):
+                        return current, [self.runs(_joined(line), chain, usage) for line in lines]
             current -= 0.5
-        return floor, self._truncated(words, chain, floor, width, max_lines, usage)
+        return floor, self._truncated(text, chain, floor, width, max_lines, widths, usage)
 
-    def _wrap(self, words: list[str], chain: Chain, limit_em: float) -> list[str] | None:
-        space = line_em(self.runs(" ", chain))
-        lines: list[str] = []
-        line: list[str] = []
+    def _em(self, text: str, chain: Chain, widths: dict[str, float]) -> float:
+        cached = widths.get(text)
+        if cached is None:
+            cached = widths[text] = line_em(self.runs(text, chain))
+        return cached
+
+    def _wrap(
+        self, text: str, chain: Chain, limit_em: float, widths: dict[str, float]
+    ) -> list[list[Unit]]:
+        """Greedy lines of at most ``limit_em``: words, and pieces of words that are wider
+        than a line on their own (broken between clusters, see :func:`_clusters`)."""
+        units: list[Unit] = []
+        for word in text.split():
+            glue = " " if units else ""
+            if self._em(word, chain, widths) <= limit_em:
+                units.append((glue, word))
+                continue
+            piece = ""
+            for cluster in _clusters(word):
+                if piece and self._em(piece + cluster, chain, widths) > limit_em:
+                    units.append((glue, piece))
+                    glue, piece = "", ""
+                piece += cluster
+            units.append((glue, piece))
+        space = self._em(" ", chain, widths)
+        lines: list[list[Unit]] = []
+        line: list[Unit] = []
         line_width = 0.0
-        for word in words:
-            word_width = line_em(self.runs(word, chain))
-            if word_width > limit_em:
-                return None
-            if line and line_width + space + word_width > limit_em:
-                lines.append(" ".join(line))
-                line, line_width = [], 0.0
-            line_width += (space if line else 0.0) + word_width
-            line.append(word)
+        for glue, unit in units:
+            unit_width = self._em(unit, chain, widths)
+            gap = space if glue else 0.0
+            if line and line_width + gap + unit_width > limit_em:
+                lines.append(line)
+                line, line_width, gap = [], 0.0, 0.0
+            line.append((glue, unit))
+            line_width += gap + unit_width
         if line:
-            lines.append(" ".join(line))
+            lines.append(line)
         return lines
 
     def _truncated(
         self,
-        words: list[str],
+        text: str,
         chain: Chain,
         size: float,
         width: float,
         max_lines: int,
+        widths: dict[str, float],
         usage: Usage | None,
     ) -> list[list[Run]]:
         limit = width / size
-        lines: list[str] = []
-        if max_lines > 1:
-            remaining = list(words)
-            while remaining and len(lines) < max_lines - 1:
-                wrapped = self._wrap(remaining[:1], chain, limit)
-                if wrapped is None:
-                    break
-                taken = 1
-                while taken < len(remaining):
-                    candidate = self._wrap(remaining[: taken + 1], chain, limit)
-                    if candidate is None or len(candidate) > 1:
-                        break
-                    taken += 1
-                lines.append(" ".join(remaining[:taken]))
-                remaining = remaining[taken:]
-            rest = " ".join(remaining)
-        else:
-            rest = " ".join(words)
-        # Longest prefix of the rest that fits with an ellipsis (binary search on length).
-        low, high = 0, len(rest)
+        lines = self._wrap(text, chain, limit, widths) if max_lines > 1 else [[("", text)]]
+        kept = [_joined(line) for line in lines[: max_lines - 1]]
+        rest = _joined([unit for line in lines[max_lines - 1 :] for unit in line])
+        # Longest prefix of the rest, cut between clusters, that fits with an ellipsis.
+        cuts = list(accumulate(len(c) for c in _clusters(rest)))
+        low, high = 0, len(cuts)
         while low < high:
             middle = (low + high + 1) // 2
-            if line_em(self.runs(rest[:middle].rstrip() + ELLIPSIS, chain)) <= limit:
+            candidate = rest[: cuts[middle - 1]].rstrip() + ELLIPSIS
+            if line_em(self.runs(candidate, chain)) <= limit:
                 low = middle
             else:
                 high = middle - 1
         if rest:
-            lines.append(rest[:low].rstrip() + ELLIPSIS if low < len(rest) else rest)
-        return [self.runs(line, chain, usage) for line in lines]
+            kept.append(rest[: cuts[low - 1]].rstrip() + ELLIPSIS if low else ELLIPSIS)
+        return [self.runs(line, chain, usage) for line in kept]
+
+
+#: One piece of a wrapped line: (what joins it to the piece before on the same line, text).
+Unit = tuple[str, str]
+
+
+def _joined(line: Sequence[Unit]) -> str:
+    return "".join(glue + text if i else text for i, (glue, text) in enumerate(line))
+
+
+def _clusters(word: str) -> list[str]:
+    """``word`` cut where a line may break inside it as a last resort: never before a mark
+    or joiner, nor after a virama or joiner (that would split a conjunct or a ZWJ form)."""
+    clusters: list[str] = []
+    for char in word:
+        if clusters and (
+            is_attached(char)
+            or unicodedata.combining(clusters[-1][-1]) == _VIRAMA
+            or clusters[-1][-1] == "\u200d"
+        ):
+            clusters[-1] += char
+        else:
+            clusters.append(char)
+    return clusters
+
+
+_VIRAMA = 9  # canonical combining class of viramas (Devanagari ्, Tamil ், ...)
+
+
+def _pick(char: str, chain: Chain) -> Face:
+    return next((f for f in chain if f.has(char)), chain[0])
+
+
+def _numbers_in_rtl(text: str) -> set[int]:
+    """Indices of the digits (with separators between them) that follow a right-to-left
+    letter, as the Unicode bidi algorithm's rules W2-W4 treat them."""
+    found: set[int] = set()
+    rtl = False
+    for index, char in enumerate(text):
+        kind = unicodedata.bidirectional(char)
+        if kind in _RTL_CLASSES:
+            rtl = True
+        elif kind == "L":
+            rtl = False
+        elif rtl and kind in ("EN", "AN"):
+            found.add(index)
+        elif (
+            rtl
+            and kind in ("ES", "CS", "ET")
+            and index - 1 in found
+            and index + 1 < len(text)
+            and unicodedata.bidirectional(text[index + 1]) in ("EN", "AN")
+        ):
+            found.add(index)  # 12/3, 1,000, 2.5
+    return found
+
+
+def _rtl_paragraph(text: str) -> bool:
+    """Whether the first strong character of ``text`` is right-to-left (Unicode bidi P2)."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return False
+        if kind in _RTL_CLASSES:
+            return True
+    return False
 
 
 def _cluster_text(
@@ -263,6 +393,12 @@ def draw_line(runs: Sequence[Run], x: float, y: float, size: float) -> str:
         head = f"BT /{face.resource} {_n(size)} Tf {_n(x)} {_n(y)} Td "
         if run.positions is None:
             ops.append(f"{head}<{run.hex}> Tj ET\n")
+        elif run.rtl:
+            # No /ActualText for right-to-left runs: poppler spreads a span's text left to
+            # right over its glyphs, so a logical-order replacement reads back reversed.
+            # The glyphs, in visual order, map one by one to their letters (ToUnicode) and
+            # extractors restore the logical order from their positions.
+            ops.append(f"{head}{_shaped_ops(run, size)}ET\n")
         else:
             actual = run.text.encode("utf-16-be").hex().upper()
             ops.append(

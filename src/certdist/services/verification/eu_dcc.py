@@ -4,7 +4,7 @@ and the verifier's view of a vaccination, test or recovery."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -79,7 +79,14 @@ def _dcc_kind(payload: Mapping[str, Any]) -> Literal["v", "t", "r"]:
         raise VerificationError("schema: a certificate holds exactly one of v, t or r")
     kind: Literal["v", "t", "r"] = present[0]  # type: ignore[assignment]
     entries = payload[kind]
-    if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], Mapping):
+    # Any sequence, not only a list: the payload may come straight from a CBOR decoder that
+    # builds tuples (cbor2 6); a string is a sequence too but never an entry list.
+    if (
+        not isinstance(entries, Sequence)
+        or isinstance(entries, str | bytes)
+        or len(entries) != 1
+        or not isinstance(entries[0], Mapping)
+    ):
         raise VerificationError(f"schema: {kind} must hold exactly one entry")
     return kind
 
