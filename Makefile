@@ -69,3 +69,9 @@ messages: $(STAMP)
 IMAGE_ARGS ?=
 image:
 	scripts/build-image --smoke $(IMAGE_ARGS)
+
+# The built wheel in a clean environment without dev tools, then scripts/smoke.py against it
+# (locked runtime versions; scripts/check-wheel lowest|newest for the other ends).
+.PHONY: check-wheel
+check-wheel: $(UV)
+	scripts/check-wheel

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import stat
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from certdist.cli import main
+from certdist.cli import command_log_level, main
 from certdist.config import Settings
 from certdist.services.container import build_services
 from certdist.signing.ldproof import verify_credential
-from tests.factories import vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
 
 
 class Cli:
@@ -186,3 +187,77 @@ def test_serve_in_development_names_the_port_it_listens_on(
     assert result.exit_code == 0, result.output
     assert served["port"] == int(args[-1])
     assert served["public_url"] == public_url
+
+
+# --- what a command prints: its answer, logs only when asked ---------------------------------
+
+
+def test_a_command_prints_its_answer_only(run: Cli) -> None:
+    """The migration run by every command logs at INFO; by default none of it shows."""
+    result = run("keys", "public", extra_env={"CERTDIST_LOG_JSON": "true"})
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert result.stdout.startswith("# id: ")
+
+
+def test_the_log_level_setting_does_not_make_a_command_chatty(run: Cli) -> None:
+    result = run("keys", "public", extra_env={"CERTDIST_LOG_LEVEL": "DEBUG"})
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("option", [["--verbose"], ["-v"], ["--log-level", "info"]])
+def test_logs_when_asked(run: Cli, option: list[str]) -> None:
+    result = run(*option, "keys", "public")
+    assert result.exit_code == 0
+    assert " INFO alembic.runtime.migration: " in result.stderr
+    assert result.stdout.startswith("# id: ")  # the answer alone on standard output
+
+
+def test_log_level_error_hides_warnings(run: Cli) -> None:
+    result = run("--log-level", "ERROR", "--verbose", "keys", "public")
+    assert result.stderr == ""
+
+
+def test_an_unknown_log_level_is_refused(run: Cli) -> None:
+    result = run("--log-level", "LOUD", "keys", "public")
+    assert result.exit_code == 2
+    assert "Invalid value for '--log-level'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "configured", "verbose", "option", "expected"),
+    [
+        ("keys", "INFO", False, None, "WARNING"),
+        ("keys", "ERROR", False, None, "ERROR"),
+        ("keys", "INFO", True, None, "INFO"),
+        ("keys", "INFO", True, "debug", "DEBUG"),
+        ("serve", "INFO", False, None, "INFO"),
+        ("worker", "DEBUG", False, None, "DEBUG"),
+        ("serve", "INFO", False, "WARNING", "WARNING"),
+        (None, "INFO", False, None, "WARNING"),
+        ("keys", "NOISY", False, None, "WARNING"),
+    ],
+)
+def test_command_log_level(
+    command: str | None, configured: str, verbose: bool, option: str | None, expected: str
+) -> None:
+    settings = Settings(log_level=configured)
+    assert command_log_level(command, settings, verbose, option) == expected
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"certdist {version('certdist')}\n"
+    assert version("certdist")[0].isdigit()
+
+
+def test_issue_lab_tests_from_json(run: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "tests.json"
+    path.write_text(json.dumps([lab_test_request_body("LAB0042")]))
+    result = run("issue", str(path), "--test")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["preEnrollmentCode"] == "LAB0042"
+    refused = run("issue", str(path))  # read as vaccination requests
+    assert refused.exit_code == 2
+    assert "vaccination: Field required" in refused.stderr

@@ -11,11 +11,12 @@ from click.testing import CliRunner, Result
 
 from certdist.cli import main
 from certdist.config import Settings
-from certdist.domain.requests import CertificationRequest
+from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
 from certdist.services.container import Services, build_services
-from tests.factories import vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
+from tests.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
 
 
 @pytest.fixture
@@ -135,3 +136,67 @@ def test_a_revocation_list_that_cannot_be_fetched_is_exit_1(
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith("INVALID: revocation: the issuer's revocation list could not")
     assert "John B. Anyperson" in result.stdout
+
+
+# --- PDFs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_body", "format_name"),
+    [
+        (vaccination_request_body("PDF0001"), "pdf"),
+        (vaccination_request_body("PDF0001"), "shc-pdf"),
+        (vaccination_request_body("PDF0001"), "eu-dcc-pdf"),
+        (lab_test_request_body("PDF0001"), "shc-pdf"),
+        (lab_test_request_body("PDF0001"), "eu-dcc-pdf"),
+    ],
+)
+def test_our_pdfs_verify(
+    env: dict[str, str],
+    services: Services,
+    tmp_path: Path,
+    request_body: dict[str, object],
+    format_name: str,
+) -> None:
+    model = TestCertificationRequest if "testDetails" in request_body else CertificationRequest
+    services.issuance.certify([model.model_validate(request_body)])
+    path = tmp_path / "certificate.pdf"
+    path.write_bytes(certificate_pdf(services, "PDF0001", format_name))
+    result = verify(env, str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("VALID: ")
+    assert "Bhaya Mitra" in result.stdout
+
+
+def test_a_pdf_from_standard_input(env: dict[str, str], services: Services) -> None:
+    pdf = pdf_of_pages(page_with(qr_png(encode_payload(issued_credential(services)))))
+    result = verify(env, "-", stdin=pdf)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (pdf_of_pages(blank_page()), "error: no QR code found in the PDF"),
+        (pdf_of_pages(blank_page())[:300], "error: not a PDF we can read"),
+        (b"Dear beneficiary, your certificate is attached.", "error: not a PDF we can read"),
+        (qr_png(b"HC1:NOT-A-PDF"), "error: not a PDF we can read"),
+    ],
+    ids=["no-qr", "truncated", "text-named-pdf", "png-named-pdf"],
+)
+def test_unreadable_pdfs_are_exit_2(
+    env: dict[str, str], tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "certificate.pdf"
+    path.write_bytes(content)
+    result = verify(env, str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(message)
+
+
+def test_a_too_large_pdf_is_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "certificate.pdf"
+    path.write_bytes(pdf_of_pages(blank_page()) + b"%" * 5000)
+    result = verify({**env, "CERTDIST_VERIFIER__MAX_IMAGE_BYTES": "4096"}, str(path))
+    assert result.exit_code == 2
+    assert "larger than 4096 bytes" in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ import click
 
 from certdist.config import Settings, export_for_workers, load_settings
 from certdist.domain.models import VACCINATION
-from certdist.domain.requests import CertificationRequest, parse_batch
+from certdist.domain.requests import CertificationRequest, TestCertificationRequest, parse_batch
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import CertdistError, InvalidInput
 from certdist.formats.eu_dcc import names_from_request
@@ -21,8 +22,14 @@ from certdist.observability import configure_logging
 from certdist.services.bulk import read_csv
 from certdist.services.container import Services, build_services
 from certdist.services.demo import DEMO_MOBILE, seed_demo
+from certdist.services.issuance import AnyRequest
 from certdist.services.verification import Status, VerificationOutcome
 from certdist.signing.keys import KeyUse
+
+#: Commands that run until stopped: their logs are their record, so they log at the settings'
+#: level. Every other command prints its answer only, unless --verbose or --log-level.
+LONG_RUNNING = frozenset({"serve", "worker"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 DEMO_ROLES = (
     "certificate-issuer",
@@ -60,16 +67,42 @@ def _fail(error: CertdistError) -> NoReturn:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="TOML settings file",
 )
+@click.option("--verbose", "-v", is_flag=True, help="Also print informational logs (stderr)")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="Print logs of this level and above (stderr); default WARNING, for serve and "
+    "worker the log_level setting",
+)
+@click.version_option(package_name="certdist", prog_name="certdist", message="%(prog)s %(version)s")
 @click.pass_context
-def main(ctx: click.Context, config: Path | None) -> None:
+def main(ctx: click.Context, config: Path | None, verbose: bool, log_level: str | None) -> None:
     """certdist: signed health certificates, wire-compatible with DIVOC."""
     ctx.ensure_object(dict)
     try:
         settings = load_settings(config)
     except CertdistError as exc:
         _fail(exc)
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    level = command_log_level(ctx.invoked_subcommand, settings, verbose, log_level)
+    configure_logging(level, json_lines=settings.log_json)
     ctx.obj["settings"] = settings
+
+
+def command_log_level(
+    command: str | None, settings: Settings, verbose: bool, log_level: str | None
+) -> str:
+    """The log level of a run: --log-level, else INFO with --verbose, else the settings'
+    level for a long-running command and WARNING (at least) for one that answers and exits,
+    so that its answer is all it prints (migrations, for one, log at INFO)."""
+    if log_level:
+        return log_level.upper()
+    if verbose:
+        return "INFO"
+    configured = settings.log_level.upper()
+    if command in LONG_RUNNING:
+        return configured
+    quieter = logging.getLevelNamesMapping().get(configured, 0) > logging.WARNING
+    return configured if quieter else "WARNING"
 
 
 @main.command()
@@ -201,7 +234,7 @@ def token(
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--program-id", default="", help="programId for CSV rows")
-@click.option("--test", "lab_test", is_flag=True, help="The CSV holds lab test rows")
+@click.option("--test", "lab_test", is_flag=True, help="The file holds lab test requests or rows")
 @click.pass_context
 def issue(ctx: click.Context, file: Path, program_id: str, lab_test: bool) -> None:
     """Issue certificates from a JSON array of requests or a DIVOC bulk CSV."""
@@ -210,17 +243,22 @@ def issue(ctx: click.Context, file: Path, program_id: str, lab_test: bool) -> No
         if file.suffix.lower() == ".csv":
             _issue_csv(services, file, program_id, lab_test)
         else:
-            _issue_json(services, file)
+            _issue_json(services, file, lab_test)
     except CertdistError as exc:
         _fail(exc)
 
 
-def _issue_json(services: Services, file: Path) -> None:
+def _issue_json(services: Services, file: Path, lab_test: bool) -> None:
     try:
         body: Any = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"{file.name} is not JSON: {exc}") from exc
-    requests = parse_batch(CertificationRequest, body, max_items=services.settings.max_batch_items)
+    limit = services.settings.max_batch_items
+    requests: list[AnyRequest]
+    if lab_test:
+        requests = list(parse_batch(TestCertificationRequest, body, max_items=limit))
+    else:
+        requests = list(parse_batch(CertificationRequest, body, max_items=limit))
     for issued in services.issuance.certify(requests):
         click.echo(json.dumps(issued.as_json()))
 
@@ -271,8 +309,9 @@ def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) 
 @click.argument("source")
 @click.pass_context
 def verify(ctx: click.Context, source: str) -> None:
-    """Verify a certificate: SOURCE is a file (QR image, JSON, .smart-health-card, QR text),
-    the text itself (HC1:…, shc:/…, a JWS), or - for standard input.
+    """Verify a certificate: SOURCE is a file (a PDF or an image with the QR code, JSON,
+    .smart-health-card, QR text), the text itself (HC1:…, shc:/…, a JWS), or - for standard
+    input.
 
     Exit status: 0 valid, 1 invalid (bad signature, unknown issuer, expired, revoked),
     2 unreadable (not a certificate in any known form).
@@ -282,16 +321,19 @@ def verify(ctx: click.Context, source: str) -> None:
     try:
         services = _services(ctx)
         limit = services.settings.verifier.max_image_bytes
+        # A file named .pdf must be one: "not a PDF" says more than "not a certificate".
+        expect_pdf = False
         if source == "-":
             data: bytes | str = sys.stdin.buffer.read(limit + 1)
         elif Path(source).is_file():
+            expect_pdf = Path(source).suffix.lower() == ".pdf"
             with Path(source).open("rb") as handle:
                 data = handle.read(limit + 1)
         else:
             data = source
         if len(data) > limit:
             raise PayloadTooLarge(f"the input is larger than {limit} bytes")
-        outcome = services.verifier.check(data)
+        outcome = services.verifier.check(data, expect_pdf=expect_pdf)
     except PayloadTooLarge as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -14,14 +14,15 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
-from certdist.domain.requests import CertificationRequest
+from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
 from certdist.services.container import Services, build_services
 from certdist.services.verification import OutcomeCode
 from certdist.web.app import create_app
 from certdist.web.routes.verify import VerificationResult, reason_texts
-from tests.factories import vaccination_request_body
+from tests.factories import lab_test_request_body, vaccination_request_body
+from tests.pdf_samples import blank_page, certificate_pdf, pdf_of_pages
 
 
 def issue(services: Services, code: str = "BEN0001") -> str:
@@ -282,3 +283,88 @@ def test_an_unavailable_revocation_list_is_explained(
     page = client.post("/verify/result", data={"payload": card}, cookies={"lang": "hi"})
     assert page.status_code == 200
     assert "रद्द किए गए प्रमाणपत्रों की सूची जाँची नहीं जा सकी" in page.text
+
+
+# --- PDFs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("format_name", ["pdf", "shc-pdf", "eu-dcc-pdf"])
+def test_our_pdfs_verify_uploaded_and_raw(
+    client: TestClient, services: Services, format_name: str
+) -> None:
+    issue(services, "PDF0001")
+    pdf = certificate_pdf(services, "PDF0001", format_name)
+    uploaded = client.post("/verify", files={"file": ("cert.pdf", pdf, "application/pdf")})
+    assert uploaded.status_code == 200
+    assert (uploaded.json()["status"], uploaded.json()["certificate"]["name"]) == (
+        "valid",
+        "Bhaya Mitra",
+    )
+    raw = client.post("/verify", content=pdf, headers={"Content-Type": "application/pdf"})
+    assert raw.json()["status"] == "valid"
+
+
+def test_a_lab_test_pdf_verifies(client: TestClient, services: Services) -> None:
+    request = TestCertificationRequest.model_validate(lab_test_request_body("LAB0001"))
+    services.issuance.certify([request])
+    pdf = certificate_pdf(services, "LAB0001", "eu-dcc-pdf")
+    response = client.post("/verify", files={"file": ("test.pdf", pdf, "application/pdf")})
+    assert response.json()["status"] == "valid"
+    assert response.json()["certificate"]["kind"] == "test"
+
+
+def _blank_pdf() -> bytes:
+    return pdf_of_pages(blank_page())
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (("blank.pdf", _blank_pdf(), "application/pdf"), "no QR code found in the PDF"),
+        (("cut.pdf", _blank_pdf()[:300], "application/pdf"), "not a PDF we can read"),
+        (("letter.pdf", b"Dear beneficiary", "application/pdf"), "not a PDF we can read"),
+        (("letter.pdf", _blank_png(), "application/octet-stream"), "not a PDF we can read"),
+        (("photo.png", _blank_png(), "application/pdf"), "not a PDF we can read"),
+    ],
+    ids=["no-qr", "truncated", "text", "png-named-pdf", "png-sent-as-pdf"],
+)
+def test_unreadable_pdfs_are_400(
+    client: TestClient, upload: tuple[str, bytes, str], message: str
+) -> None:
+    response = client.post("/verify", files={"file": upload})
+    assert response.status_code == 400
+    assert response.json()["type"] == "invalid-input"
+    assert response.json()["extra"].startswith(message)
+
+
+def test_a_raw_body_sent_as_pdf_must_be_one(client: TestClient) -> None:
+    response = client.post(
+        "/verify", content=b"HC1:6BF", headers={"Content-Type": "application/pdf"}
+    )
+    assert response.status_code == 400
+    assert response.json()["extra"].startswith("not a PDF we can read")
+
+
+def test_an_oversized_pdf_is_413(make_client: ClientFactory) -> None:
+    client, _ = make_client(VerifierSettings(max_image_bytes=2048))
+    pdf = _blank_pdf() + b"%" * 4096
+    upload = client.post("/verify", files={"file": ("big.pdf", pdf, "application/pdf")})
+    assert upload.status_code == 413
+    raw = client.post(
+        "/verify", content=pdf + bytes(200_000), headers={"Content-Type": "application/pdf"}
+    )
+    assert raw.status_code == 413
+
+
+def test_uploading_a_pdf_on_the_page(client: TestClient, services: Services) -> None:
+    issue(services, "PDF0001")
+    pdf = certificate_pdf(services, "PDF0001", "pdf")
+    response = client.post("/verify/result", files={"file": ("cert.pdf", pdf, "application/pdf")})
+    assert response.status_code == 200
+    assert 'class="outcome outcome-valid"' in response.text
+    assert "application/pdf" in client.get("/verify").text  # the file picker offers PDFs
+    blank = client.post(
+        "/verify/result", files={"file": ("b.pdf", _blank_pdf(), "application/pdf")}
+    )
+    assert blank.status_code == 400
+    assert "We could not find a QR code on the first pages of the PDF." in blank.text

@@ -2,7 +2,8 @@
 
 Input is whatever a person or a scanner has: a QR payload (DIVOC's ZIP in either byte form,
 ``HC1:…``, ``shc:/…``), a compact JWS, a ``.smart-health-card`` file, a DIVOC signed
-credential as JSON, or a photo (PNG, JPEG, WebP) of any of those QR codes. The verifier
+credential as JSON, a photo (PNG, JPEG, WebP) of any of those QR codes, or a PDF with one
+on its first pages (:mod:`.pdf`). The verifier
 recognises the kind (:mod:`.detect`), checks the signature against the
 :class:`~certdist.signing.trust.TrustStore` and the expiry (:mod:`.divoc`, :mod:`.eu_dcc`,
 :mod:`.shc`), and, for certificates this service issued, our revocation list (a revoked
@@ -39,6 +40,7 @@ from certdist.services.verification.outcome import (
     Status,
     VerificationOutcome,
 )
+from certdist.services.verification.pdf import NO_QR_CODE_IN_PDF, PdfLimits, scan_pdf
 from certdist.services.verification.shc import check_shc, shc_view
 from certdist.services.verification.trust import trust_store_from_settings
 from certdist.services.verification.verifier import (
@@ -51,6 +53,7 @@ from certdist.services.verification.view import CertificateFormat, VerifiedCerti
 
 __all__ = [
     "NO_QR_CODE",
+    "NO_QR_CODE_IN_PDF",
     "CertificateFormat",
     "Examined",
     "FormatCheckers",
@@ -58,6 +61,7 @@ __all__ = [
     "InputKind",
     "OutcomeCode",
     "OwnCardRevocations",
+    "PdfLimits",
     "Status",
     "VerificationOutcome",
     "VerifiedCertificate",
@@ -70,6 +74,7 @@ __all__ = [
     "dcc_view",
     "divoc_view",
     "scan_image",
+    "scan_pdf",
     "shc_numeric_to_jws",
     "shc_view",
     "trust_store_from_settings",

@@ -2,8 +2,8 @@
 bytes ready for that form's reader.
 
 Text forms: a DIVOC QR (ZIP in either byte form, or the credential's JSON), ``HC1:…``,
-``shc:/…``, a compact JWS, a ``.smart-health-card`` file. Images (PNG, JPEG, WebP, GIF) are
-scanned for QR codes and the first one holding a certificate is used.
+``shc:/…``, a compact JWS, a ``.smart-health-card`` file. Images (PNG, JPEG, WebP, GIF) and
+PDFs (:mod:`.pdf`) are scanned for QR codes and the first one holding a certificate is used.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
+from certdist.services.verification.pdf import looks_like_pdf
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 #: The FieldError location of "the image holds no QR code" (a camera frame may miss it).
 NO_QR_CODE: Final = "image"
@@ -40,6 +44,7 @@ class InputKind(StrEnum):
     SHC_JWS = "jws"
     SHC_FILE = "smart-health-card-file"
     IMAGE = "image"
+    PDF = "pdf"
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ def classify(data: bytes | str) -> tuple[InputKind, bytes]:
         raw = bytes(data)
     if raw.startswith(_IMAGE_MAGIC):
         return InputKind.IMAGE, raw
+    if looks_like_pdf(raw):
+        return InputKind.PDF, raw
     if len(raw) > MAX_TEXT_BYTES:
         raise PayloadTooLarge(f"a certificate is at most {MAX_TEXT_BYTES} bytes of text")
     if raw.startswith(b"PK\x03\x04"):
@@ -79,7 +86,7 @@ def classify(data: bytes | str) -> tuple[InputKind, bytes]:
         return _json_kind(text)
     raise InvalidInput(
         "not a certificate: expected a DIVOC QR or credential, HC1:, shc:/, a JWS, "
-        "a .smart-health-card file, or an image of a QR code"
+        "a .smart-health-card file, or an image or PDF with a QR code"
     )
 
 
@@ -134,8 +141,11 @@ def shc_numeric_to_jws(text: str) -> str:
     return "".join(chr(value + 45) for value in values)
 
 
-def first_certificate_in(payloads: Sequence[bytes]) -> tuple[InputKind, bytes]:
-    """The first QR payload (from :func:`scan_image`) that is a certificate form."""
+def first_certificate_in(
+    payloads: Sequence[bytes], where: str = "the image"
+) -> tuple[InputKind, bytes]:
+    """The first QR payload (from :func:`scan_image` or :func:`.pdf.scan_pdf`) that is a
+    certificate form; ``where`` names the scanned input in the errors."""
     if not payloads:
         raise InvalidInput(
             "no QR code was found in the image", [FieldError(NO_QR_CODE, "no QR code found")]
@@ -147,14 +157,16 @@ def first_certificate_in(payloads: Sequence[bytes]) -> tuple[InputKind, bytes]:
         except InvalidInput as error:
             problems.append(error.message)
             continue
-        if kind is not InputKind.IMAGE:
-            return kind, data
-    raise InvalidInput(f"the QR code in the image holds no certificate ({problems[0]})")
+        if kind in (InputKind.IMAGE, InputKind.PDF):
+            # A QR code holding an image or a PDF is no certificate: never scan recursively.
+            problems.append("it holds an image or a PDF")
+            continue
+        return kind, data
+    raise InvalidInput(f"the QR code in {where} holds no certificate ({problems[0]})")
 
 
 def scan_image(data: bytes, limits: ImageLimits) -> list[bytes]:
     """The raw bytes of every QR code in a PNG, JPEG, WebP or GIF image."""
-    import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
     if len(data) > limits.max_bytes:
@@ -169,7 +181,14 @@ def scan_image(data: bytes, limits: ImageLimits) -> list[bytes]:
         raise InvalidInput("the image could not be decoded (PNG, JPEG, WebP or GIF)") from None
     if max(gray.size) > _MAX_SCAN_SIDE:
         gray.thumbnail((_MAX_SCAN_SIDE, _MAX_SCAN_SIDE))
+    return read_qr_codes(gray)
+
+
+def read_qr_codes(image: Image) -> list[bytes]:
+    """The raw bytes of every QR code zxing-cpp reads in a (grayscale) image."""
+    import zxingcpp
+
     found = zxingcpp.read_barcodes(
-        gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+        image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     )
     return [bytes(barcode.bytes) for barcode in found if barcode.valid]

@@ -33,6 +33,7 @@ from certdist.services.verification.outcome import (
     outcome_code,
     withdrawn,
 )
+from certdist.services.verification.pdf import PdfLimits, looks_like_pdf, not_a_pdf, scan_pdf
 from certdist.services.verification.shc import check_shc
 from certdist.services.verification.trust import trust_store_from_settings
 from certdist.services.verification.view import VerifiedCertificate
@@ -78,27 +79,38 @@ class Verifier:
     checkers: FormatCheckers = field(default_factory=FormatCheckers)
     enforce_effective_until: bool = False
     image_limits: ImageLimits = field(default_factory=ImageLimits)
+    pdf_limits: PdfLimits = field(default_factory=PdfLimits)
     own_cards: OwnCardRevocations | None = None
 
-    def verify(self, data: bytes | str) -> VerifiedCertificate:
-        """The verified view of ``data``; raises as the package docstring says."""
-        examined = self._examine(data)
+    def verify(self, data: bytes | str, *, expect_pdf: bool = False) -> VerifiedCertificate:
+        """The verified view of ``data``; raises as the package docstring says.
+
+        ``expect_pdf``: the input was named or sent as a PDF, so anything else is refused as
+        "not a PDF" rather than read as whatever it turns out to be.
+        """
+        examined = self._examine(data, expect_pdf=expect_pdf)
         if examined.problem is not None:
             raise examined.problem
         return examined.certificate
 
-    def check(self, data: bytes | str) -> VerificationOutcome:
+    def check(self, data: bytes | str, *, expect_pdf: bool = False) -> VerificationOutcome:
         """Like :meth:`verify`, but every verification result is an outcome, not an error."""
         try:
-            examined = self._examine(data)
+            examined = self._examine(data, expect_pdf=expect_pdf)
         except VerificationError as error:
             return VerificationOutcome(Status.INVALID, outcome_code(error), str(error))
         return VerificationOutcome.of(examined.certificate, examined.problem)
 
-    def _examine(self, data: bytes | str) -> Examined:
+    def _examine(self, data: bytes | str, *, expect_pdf: bool) -> Examined:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        if expect_pdf and not looks_like_pdf(raw):
+            raise not_a_pdf()
         kind, payload = classify(data)
         if kind is InputKind.IMAGE:
             kind, payload = first_certificate_in(scan_image(payload, self.image_limits))
+        elif kind is InputKind.PDF:
+            pages = scan_pdf(payload, self.pdf_limits)
+            kind, payload = first_certificate_in(pages, where="the PDF")
         log.info("verifying", extra={"input_kind": str(kind)})
         examined = self._examine_kind(kind, payload, self.clock.now())
         if examined.problem is not None:
@@ -169,5 +181,7 @@ def build_verifier(
         checkers=FormatCheckers(hc1=check_hc1, shc=check_shc),
         enforce_effective_until=configured.enforce_effective_until,
         image_limits=ImageLimits(configured.max_image_bytes, configured.max_image_pixels),
+        # A PDF upload shares the photo's byte limit (one limit for the upload routes).
+        pdf_limits=PdfLimits(max_bytes=configured.max_image_bytes),
         own_cards=own_cards,
     )

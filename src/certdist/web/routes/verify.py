@@ -9,6 +9,11 @@ is the outcome (``status`` valid | invalid | revoked, a machine-readable ``code`
 ``reason``). Only input that is no certificate in any known form is a client error (400), and
 an oversized body or image is 413.
 
+A PDF (the certificate as it was e-mailed) is accepted too: as the form's file, or as a raw
+body sent as ``application/pdf``; its first pages are searched for the QR code
+(:mod:`certdist.services.verification.pdf`). A file sent as a PDF that is none, or a PDF
+without a QR code, is a 400 naming the problem.
+
 The page works without JavaScript: the form posts the photo (or pasted text) to
 ``/verify/result``, which renders the outcome. With JavaScript, ``static/verify.js`` adds
 "Scan with camera": it grabs camera frames into a canvas and posts each as a JPEG to
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
@@ -29,19 +35,25 @@ from starlette.datastructures import UploadFile
 
 from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
 from certdist.services.container import Services
-from certdist.services.verification import NO_QR_CODE, OutcomeCode, VerificationOutcome
+from certdist.services.verification import (
+    NO_QR_CODE,
+    NO_QR_CODE_IN_PDF,
+    OutcomeCode,
+    VerificationOutcome,
+)
 from certdist.web.deps import ServicesDep
 from certdist.web.templating import PageRoute, Templates, TemplatesDep
 
 router = APIRouter(tags=["verification"])
 pages = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-#: Paths whose bodies may be photos (web/app.py gives them the image limit).
+#: Paths whose bodies may be photos or PDFs (web/app.py gives them the image limit).
 UPLOAD_PATHS = ("/verify", "/verify/result")
 #: Room for the multipart envelope around the largest accepted image.
 MULTIPART_OVERHEAD = 64 * 1024
 _RATE_SCOPE = "verify"
 _NO_INPUT = "input"
+_PDF = "application/pdf"
 
 
 class CertificateFields(BaseModel):
@@ -90,6 +102,7 @@ _REQUEST_BODY: dict[str, Any] = {
         },
         "image/png": {"schema": {"type": "string", "format": "binary"}},
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
         "text/plain": {"schema": {"type": "string"}},
     },
 }
@@ -97,20 +110,26 @@ _REQUEST_BODY: dict[str, Any] = {
 
 @router.post(
     "/verify",
-    summary="Verify a certificate (QR text, credential, SMART Health Card, EU DCC, or a photo)",
+    summary="Verify a certificate (QR text, credential, SMART Health Card, EU DCC, a photo "
+    "or a PDF)",
     response_model=VerificationResult,
     response_model_exclude_none=True,
     openapi_extra={"requestBody": _REQUEST_BODY},
     responses={
-        400: {"description": "Not a certificate in any known form"},
-        413: {"description": "Body or image too large"},
+        400: {
+            "description": "Not a certificate in any known form, not a PDF we can read, "
+            "or no QR code in the image or PDF"
+        },
+        413: {"description": "Body, image or PDF too large"},
         429: {"description": "Too many verifications from this address"},
     },
 )
 async def verify(request: Request, response: Response, services: ServicesDep) -> dict[str, Any]:
     await run_in_threadpool(_count_attempt, request, services)
-    data = await _read_input(request)
-    outcome: VerificationOutcome = await run_in_threadpool(services.verifier.check, data)
+    received = await _read_input(request)
+    outcome: VerificationOutcome = await run_in_threadpool(
+        services.verifier.check, received.data, expect_pdf=received.is_pdf
+    )
     response.headers["Cache-Control"] = "no-store"  # names and dates of birth
     return outcome.as_json()
 
@@ -134,8 +153,10 @@ async def verify_result_page(
     await run_in_threadpool(_count_attempt, request, services)
     _ = templates.gettext(request)
     try:
-        data = await _read_input(request)
-        outcome = await run_in_threadpool(services.verifier.check, data)
+        received = await _read_input(request)
+        outcome = await run_in_threadpool(
+            services.verifier.check, received.data, expect_pdf=received.is_pdf
+        )
     except PayloadTooLarge:
         error = _("The photo is too large. Please send a smaller photo of the QR code.")
         return _render(request, templates, "verify.html", {"error": error}, status_code=413)
@@ -191,6 +212,8 @@ def _form_error(problem: InvalidInput, _: Callable[[str], str]) -> str:
         return _("Choose a photo of the QR code or paste the certificate text.")
     if where == NO_QR_CODE:
         return _("We could not find a QR code in the photo. Try a sharper, closer photo.")
+    if where == NO_QR_CODE_IN_PDF:
+        return _("We could not find a QR code on the first pages of the PDF.")
     return _("This is not a certificate we can read: %(details)s") % {"details": problem.message}
 
 
@@ -204,17 +227,36 @@ def _count_attempt(request: Request, services: Services) -> None:
     )
 
 
-async def _read_input(request: Request) -> bytes | str:
+@dataclass(frozen=True)
+class Received:
+    """What was sent; ``is_pdf`` when it was declared a PDF (by its media type or file name),
+    so that a file that is none is refused as "not a PDF" instead of guessed at."""
+
+    data: bytes | str
+    is_pdf: bool = False
+
+
+async def _read_input(request: Request) -> Received:
     """The certificate from a JSON body, a multipart form (file or text) or the raw body."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = _media_type(request.headers.get("content-type"))
     if content_type == "application/json":
-        return _payload_from_json(await request.body())
+        return Received(_payload_from_json(await request.body()))
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return await _payload_from_form(request)
     body = await request.body()
     if not body.strip():
         raise InvalidInput("the request has no certificate", [FieldError(_NO_INPUT, "required")])
-    return body
+    return Received(body, is_pdf=content_type == _PDF)
+
+
+def _media_type(header: str | None) -> str:
+    return (header or "").split(";")[0].strip().lower()
+
+
+def _declared_pdf(upload: UploadFile) -> bool:
+    """Browsers send a PDF's media type; other clients may send only its name."""
+    named_pdf = (upload.filename or "").lower().endswith(".pdf")
+    return _media_type(upload.content_type) == _PDF or named_pdf
 
 
 def _payload_from_json(body: bytes) -> str:
@@ -231,20 +273,21 @@ def _payload_from_json(body: bytes) -> str:
     return payload
 
 
-async def _payload_from_form(request: Request) -> bytes | str:
+async def _payload_from_form(request: Request) -> Received:
     form = await request.form(max_files=1, max_fields=8)
     try:
         upload = form.get("file")
         if isinstance(upload, UploadFile):
             data = await upload.read()
             if data:
-                return data
+                return Received(data, is_pdf=_declared_pdf(upload))
         text = form.get("payload")
         if isinstance(text, str) and text.strip():
-            return text.strip()
+            return Received(text.strip())
     finally:
         await form.close()
     raise InvalidInput(
-        "send a photo of the QR code (field 'file') or the certificate text (field 'payload')",
+        "send a photo or PDF of the QR code (field 'file') or the certificate text "
+        "(field 'payload')",
         [FieldError(_NO_INPUT, "required")],
     )
