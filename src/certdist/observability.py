@@ -49,3 +49,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     for noisy in ("uvicorn.access",):
         # Our own request log replaces uvicorn's, which prints raw paths (beneficiary ids).
         logging.getLogger(noisy).disabled = True
+    # Alembic announces each of its plugins at INFO whenever migrations run (every serve and
+    # worker start); the migration steps themselves stay in the log, the plugins at DEBUG.
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("alembic.runtime.plugins").setLevel(quiet)
