@@ -200,3 +200,68 @@ def test_a_too_large_pdf_is_exit_2(env: dict[str, str], tmp_path: Path) -> None:
     result = verify({**env, "CERTDIST_VERIFIER__MAX_IMAGE_BYTES": "4096"}, str(path))
     assert result.exit_code == 2
     assert "larger than 4096 bytes" in result.stderr
+
+
+# --- FHIR bundles ----------------------------------------------------------------------------
+
+
+def exported_fhir(env: dict[str, str], services: Services, tmp_path: Path) -> Path:
+    """``certdist export --format fhir`` of an issued vaccination, as a file."""
+    issued_credential(services)
+    path = tmp_path / "bundle.fhir.json"
+    result = CliRunner().invoke(
+        main, ["export", "--format", "fhir", "--out", str(path), "BEN0001"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_an_exported_fhir_bundle_verifies(
+    env: dict[str, str], services: Services, tmp_path: Path
+) -> None:
+    path = exported_fhir(env, services, tmp_path)
+    for result in (verify(env, str(path)), verify(env, "-", stdin=path.read_bytes())):
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith("VALID: ")
+        assert "fhir" in result.stdout
+        assert "Bhaya Mitra" in result.stdout
+
+
+def test_a_tampered_fhir_bundle_is_exit_1(
+    env: dict[str, str], services: Services, tmp_path: Path
+) -> None:
+    path = exported_fhir(env, services, tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace("Bhaya", "Bhaja"), encoding="utf-8")
+    result = verify(env, str(path))
+    assert result.exit_code == 1
+    assert result.stdout.startswith("INVALID: the bundle signature does not match its content")
+    assert "Bhaja" not in result.stdout
+
+
+def test_a_revoked_fhir_bundle_is_exit_1(
+    env: dict[str, str], services: Services, tmp_path: Path
+) -> None:
+    path = exported_fhir(env, services, tmp_path)
+    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    result = verify(env, str(path))
+    assert result.exit_code == 1
+    assert result.stdout.startswith("REVOKED: ")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"resourceType": "Bundle", "type": "document"}', "carries no signature"),
+        (b'{"resourceType": "Bundle", "signature": {}, "note": "\xff"}', "not valid JSON"),
+        # UTF-16 JSON parses when detected, but a bundle is UTF-8 (as export writes it).
+        ('{"resourceType": "Bundle", "signature": {}}'.encode("utf-16-le"), "not valid JSON"),
+    ],
+)
+def test_unreadable_fhir_bundles_are_exit_2(
+    env: dict[str, str], tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "bundle.json"
+    path.write_bytes(content)
+    result = verify(env, str(path))
+    assert result.exit_code == 2, result.output
+    assert message in result.output

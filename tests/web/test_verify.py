@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -17,10 +18,11 @@ from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
+from certdist.formats.wallet_formats import FhirFormat
 from certdist.services.container import Services, build_services
-from certdist.services.verification import OutcomeCode
+from certdist.services.verification import CertificateFormat, OutcomeCode
 from certdist.web.app import create_app
-from certdist.web.routes.verify import VerificationResult, reason_texts
+from certdist.web.routes.verify import CertificateFields, VerificationResult, reason_texts
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.pdf_samples import blank_page, certificate_pdf, pdf_of_pages
 
@@ -263,6 +265,12 @@ def test_every_outcome_code_has_words_and_passes_the_answer_model() -> None:
         VerificationResult(status="invalid", code=code, reason="r")
 
 
+def test_every_certificate_format_passes_the_answer_model() -> None:
+    """A format the answer model does not list would be a 500 for a valid certificate."""
+    for name in CertificateFormat:
+        CertificateFields(format=name.value, kind="vaccination", issuer="i", name="n")
+
+
 def test_an_unavailable_revocation_list_is_explained(
     make_client: ClientFactory, testdata: Path
 ) -> None:
@@ -368,3 +376,95 @@ def test_uploading_a_pdf_on_the_page(client: TestClient, services: Services) -> 
     )
     assert blank.status_code == 400
     assert "We could not find a QR code on the first pages of the PDF." in blank.text
+
+
+# --- FHIR bundles ---------------------------------------------------------------------------
+
+
+def fhir_bundle(services: Services) -> bytes:
+    """What ``certdist export --format fhir`` writes for BEN0001."""
+    issue(services)
+    bundle = services.distribution.bundle("BEN0001")
+    return FhirFormat(services.wallet.issuers.fhir).render(bundle)
+
+
+def test_a_fhir_bundle_as_json_payload_and_upload(client: TestClient, services: Services) -> None:
+    document = fhir_bundle(services)
+    sent = client.post("/verify", json={"payload": document.decode()})
+    uploaded = client.post(
+        "/verify", files={"file": ("bundle.fhir.json", document, "application/fhir+json")}
+    )
+    for response in (sent, uploaded):
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["status"], body["code"]) == ("valid", "valid")
+        certificate = body["certificate"]
+        assert (certificate["format"], certificate["name"]) == ("fhir", "Bhaya Mitra")
+        assert (certificate["dose"], certificate["total_doses"]) == (1, 2)
+
+
+def test_a_tampered_or_revoked_fhir_bundle_is_an_outcome(
+    client: TestClient, services: Services
+) -> None:
+    document = fhir_bundle(services)
+    tampered = document.replace(b"Bhaya", b"Bhaja")
+    response = client.post("/verify", files={"file": ("bundle.json", tampered, "application/json")})
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "invalid",
+        "code": "signature",
+        "reason": "the bundle signature does not match its content",
+    }
+    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    revoked = client.post("/verify", json={"payload": document.decode()})
+    assert (revoked.status_code, revoked.json()["status"]) == (200, "revoked")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"resourceType": "Bundle", "type": "document", "entry": []}',
+        '{"resourceType": "Bundle", "signature": {"data": "%%%"}, "entry": ['
+        + "[" * 5000
+        + "]" * 5000
+        + "]}",
+    ],
+    ids=["unsigned", "nested past the limit"],
+)
+def test_unreadable_fhir_bundles_are_400(client: TestClient, payload: str) -> None:
+    for response in (
+        client.post("/verify", json={"payload": payload}),
+        client.post("/verify", files={"file": ("b.json", payload.encode(), "application/json")}),
+    ):
+        assert response.status_code == 400
+        assert response.json()["type"] == "invalid-input"
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        {"sigFormat": "application/jose", "data": "not base64!"},
+        {"sigFormat": "application/jose", "data": "YWJj"},  # "abc": no JWS
+        "signed",
+    ],
+)
+def test_malformed_fhir_signatures_are_invalid_not_errors(
+    client: TestClient, services: Services, signature: object
+) -> None:
+    document = json.loads(fhir_bundle(services))
+    document["signature"] = signature
+    response = client.post("/verify", json={"payload": json.dumps(document)})
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["code"]) == ("invalid", "signature")
+
+
+def test_a_fhir_bundle_on_the_page(client: TestClient, services: Services) -> None:
+    document = fhir_bundle(services)
+    response = client.post(
+        "/verify/result", files={"file": ("bundle.fhir.json", document, "application/fhir+json")}
+    )
+    assert response.status_code == 200
+    assert 'class="outcome outcome-valid"' in response.text
+    assert '<dd data-field="name">Bhaya Mitra</dd>' in response.text
+    assert '<dd data-field="vaccine">ICD-11 XM9QW8</dd>' in response.text
+    assert '<dd data-field="doses">1 / 2</dd>' in response.text

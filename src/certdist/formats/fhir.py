@@ -187,7 +187,7 @@ def verify_fhir(
         header_part, payload_part, signature_part = jws.split(".")
         header = json.loads(b64url_decode(header_part))
         raw_signature = b64url_decode(signature_part)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a header nested past the limit
         raise VerificationError("the bundle signature is not a compact JWS") from None
     if payload_part or not isinstance(header, dict) or header.get("alg") != "ES256":
         raise VerificationError("the bundle signature must be a detached ES256 JWS")
@@ -197,10 +197,20 @@ def verify_fhir(
     keys = list(keys_for_kid(kid))
     if not keys:
         raise UnknownKey(f"no trusted key has the kid {kid}")
-    signing_input = f"{header_part}.{b64url(canonical(document))}".encode("ascii")
+    signing_input = f"{header_part}.{b64url(_signed_content(document))}".encode("ascii")
     if not any(es256_verify(key, signing_input, raw_signature) for key in keys):
         raise VerificationError("the bundle signature does not match its content")
     return kid
+
+
+def _signed_content(document: Mapping[str, Any]) -> bytes:
+    """:func:`canonical` of a received bundle, which may hold what no signer produced."""
+    try:
+        return canonical(document)
+    except (UnicodeEncodeError, RecursionError):
+        # A lone surrogate (a JSON escape such as \ud800) parses but has no UTF-8 form;
+        # nesting that parsed may still be too deep to serialise. Neither was ever signed.
+        raise VerificationError("the bundle cannot be put in its signed form") from None
 
 
 def _urn(value: str, kind: str) -> str:

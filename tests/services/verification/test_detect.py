@@ -38,6 +38,7 @@ def test_numeric_qr_text_decodes_to_the_jws(testdata: Path) -> None:
         "shc:/9999",
         "HL0:6BFOXN",
         '{"verifiableCredential": ["a.b.c", "d.e.f"]}',
+        '{"resourceType": "Bundle", "type": "document", "entry": []}',  # unsigned
         "PK\x03\x04 not a zip",
         png_of(b"just some text"),
     ],
@@ -78,6 +79,7 @@ def test_limits(services: Services) -> None:
         ("shc:/5676", InputKind.SHC_NUMERIC),
         ("eyJ.eyJ.sig", InputKind.SHC_JWS),
         ('{"verifiableCredential": []}', InputKind.SHC_FILE),
+        ('{"resourceType": "Bundle", "signature": {}}', InputKind.FHIR_BUNDLE),
         (b"\x89PNG\r\n\x1a\nrest", InputKind.IMAGE),
         (b"\xff\xd8\xff\xe0rest", InputKind.IMAGE),
     ],

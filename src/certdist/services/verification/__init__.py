@@ -2,12 +2,12 @@
 
 Input is whatever a person or a scanner has: a QR payload (DIVOC's ZIP in either byte form,
 ``HC1:…``, ``shc:/…``), a compact JWS, a ``.smart-health-card`` file, a DIVOC signed
-credential as JSON, a photo (PNG, JPEG, WebP) of any of those QR codes, or a PDF with one
-on its first pages (:mod:`.pdf`). The verifier
-recognises the kind (:mod:`.detect`), checks the signature against the
-:class:`~certdist.signing.trust.TrustStore` and the expiry (:mod:`.divoc`, :mod:`.eu_dcc`,
-:mod:`.shc`), and, for certificates this service issued, our revocation list (a revoked
-certificate, or one replaced by a correction, is "revoked").
+credential as JSON, a signed WHO DDCC:VS FHIR ``Bundle`` (``certdist export --format fhir``),
+a photo (PNG, JPEG, WebP) of any of those QR codes, or a PDF with one on its first pages
+(:mod:`.pdf`). The verifier recognises the kind (:mod:`.detect`), checks the signature
+against the :class:`~certdist.signing.trust.TrustStore` and the expiry (:mod:`.divoc`,
+:mod:`.eu_dcc`, :mod:`.shc`, :mod:`.fhir`), and, for certificates this service issued, our
+revocation list (a revoked certificate, or one replaced by a correction, is "revoked").
 
 It answers with a :class:`VerifiedCertificate` (:mod:`.view`): only what a verifier needs to
 match the certificate to the person in front of them (name, date of birth or age, vaccine,
@@ -34,6 +34,7 @@ from certdist.services.verification.detect import (
 )
 from certdist.services.verification.divoc import check_divoc, divoc_view
 from certdist.services.verification.eu_dcc import check_hc1, dcc_view
+from certdist.services.verification.fhir import check_fhir, fhir_view
 from certdist.services.verification.outcome import (
     Examined,
     OutcomeCode,
@@ -68,11 +69,13 @@ __all__ = [
     "Verifier",
     "build_verifier",
     "check_divoc",
+    "check_fhir",
     "check_hc1",
     "check_shc",
     "classify",
     "dcc_view",
     "divoc_view",
+    "fhir_view",
     "scan_image",
     "scan_pdf",
     "shc_numeric_to_jws",

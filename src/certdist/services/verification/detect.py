@@ -2,7 +2,8 @@
 bytes ready for that form's reader.
 
 Text forms: a DIVOC QR (ZIP in either byte form, or the credential's JSON), ``HC1:…``,
-``shc:/…``, a compact JWS, a ``.smart-health-card`` file. Images (PNG, JPEG, WebP, GIF) and
+``shc:/…``, a compact JWS, a ``.smart-health-card`` file, a signed FHIR ``Bundle`` (the
+DDCC:VS document of :mod:`certdist.formats.fhir`). Images (PNG, JPEG, WebP, GIF) and
 PDFs (:mod:`.pdf`) are scanned for QR codes and the first one holding a certificate is used.
 """
 
@@ -43,6 +44,7 @@ class InputKind(StrEnum):
     SHC_NUMERIC = "shc-numeric"
     SHC_JWS = "jws"
     SHC_FILE = "smart-health-card-file"
+    FHIR_BUNDLE = "fhir-bundle"
     IMAGE = "image"
     PDF = "pdf"
 
@@ -86,7 +88,7 @@ def classify(data: bytes | str) -> tuple[InputKind, bytes]:
         return _json_kind(text)
     raise InvalidInput(
         "not a certificate: expected a DIVOC QR or credential, HC1:, shc:/, a JWS, "
-        "a .smart-health-card file, or an image or PDF with a QR code"
+        "a .smart-health-card file, a signed FHIR Bundle, or an image or PDF with a QR code"
     )
 
 
@@ -95,6 +97,14 @@ def ascii_text(payload: bytes) -> str:
         return payload.decode("ascii")
     except UnicodeDecodeError:
         raise InvalidInput("the certificate text holds characters outside ASCII") from None
+
+
+def utf8_text(payload: bytes) -> str:
+    """JSON text (a FHIR bundle holds names in any script)."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the certificate JSON is not UTF-8 text") from None
 
 
 def _zip_text_bytes(text: str) -> bytes:
@@ -109,11 +119,27 @@ def _json_kind(text: bytes) -> tuple[InputKind, bytes]:
         document = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         raise InvalidInput("the input starts like JSON but is not valid JSON") from None
+    if isinstance(document, dict) and document.get("resourceType") == "Bundle":
+        return _fhir_bundle_kind(document, text)
     if isinstance(document, dict) and "verifiableCredential" in document:
         return InputKind.SHC_FILE, text
     if isinstance(document, dict) and ("proof" in document or "credentialSubject" in document):
         return InputKind.DIVOC_JSON, text
-    raise InvalidInput("this JSON is neither a signed credential nor a .smart-health-card file")
+    raise InvalidInput(
+        "this JSON is neither a signed credential, a .smart-health-card file nor a signed "
+        "FHIR Bundle"
+    )
+
+
+def _fhir_bundle_kind(document: dict[str, object], text: bytes) -> tuple[InputKind, bytes]:
+    # An unsigned bundle is a FHIR document, not a certificate: nothing in it can be checked,
+    # so it is unreadable input (not an invalid certificate).
+    if "signature" not in document:
+        raise InvalidInput(
+            "this FHIR Bundle carries no signature (Bundle.signature): only signed "
+            "DDCC:VS bundles can be verified"
+        )
+    return InputKind.FHIR_BUNDLE, text
 
 
 def single_card(file_text: bytes) -> str:

@@ -78,7 +78,7 @@ def _revocation_problem(
 
 
 def shc_view(card: shc_format.VerifiedShc) -> VerifiedCertificate:
-    resources = _resources(card.fhir_bundle)
+    resources = fhir_resources(card.fhir_bundle)
     patient: Mapping[str, Any] = next(
         (r for r in resources if r.get("resourceType") == "Patient"), {}
     )
@@ -93,7 +93,7 @@ def shc_view(card: shc_format.VerifiedShc) -> VerifiedCertificate:
     common: dict[str, Any] = {
         "format": CertificateFormat.SHC,
         "issuer": card.issuer,
-        "name": _fhir_name(patient.get("name")),
+        "name": fhir_name(patient.get("name")),
         "date_of_birth": text_or_none(patient.get("birthDate")),
         "valid_until": card.expires_at.date().isoformat() if card.expires_at else None,
     }
@@ -104,7 +104,7 @@ def shc_view(card: shc_format.VerifiedShc) -> VerifiedCertificate:
     codings = (latest.get("vaccineCode") or {}).get("coding") or [{}]
     return VerifiedCertificate(
         kind="vaccination",
-        vaccine=_vaccine_code(codings[0]),
+        vaccine=coding_text(codings[0]),
         dose=int_or_none(applied.get("doseNumberPositiveInt")) or (len(doses) or None),
         total_doses=int_or_none(applied.get("seriesDosesPositiveInt")),
         date=text_or_none(latest.get("occurrenceDateTime")),
@@ -114,19 +114,20 @@ def shc_view(card: shc_format.VerifiedShc) -> VerifiedCertificate:
 
 def _lab_view(observation: Mapping[str, Any], common: dict[str, Any]) -> VerifiedCertificate:
     """The latest lab result of a ``#laboratory`` card: test, result and sample time."""
-    test = _first_coding(observation.get("code"))
-    value = _first_coding(observation.get("valueCodeableConcept"))
+    test = first_coding(observation.get("code"))
+    value = first_coding(observation.get("valueCodeableConcept"))
     result_code = text_or_none(value.get("code"))
     return VerifiedCertificate(
         kind="test",
-        test=_TESTS.get(str(test.get("code")), None) or _vaccine_code(test),
+        test=_TESTS.get(str(test.get("code")), None) or coding_text(test),
         result=_RESULTS.get(result_code or "", result_code),
         date=text_or_none(observation.get("effectiveDateTime")),
         **common,
     )
 
 
-def _resources(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def fhir_resources(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The resources of a FHIR bundle's entries (shared with the DDCC:VS view, :mod:`.fhir`)."""
     entries = bundle.get("entry")
     return [
         e["resource"]
@@ -135,13 +136,14 @@ def _resources(bundle: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     ]
 
 
-def _first_coding(concept: object) -> Mapping[str, Any]:
+def first_coding(concept: object) -> Mapping[str, Any]:
     codings = concept.get("coding") if isinstance(concept, Mapping) else None
     first = codings[0] if isinstance(codings, list) and codings else None
     return first if isinstance(first, Mapping) else {}
 
 
-def _fhir_name(names: object) -> str:
+def fhir_name(names: object) -> str:
+    """The first HumanName as given names then family name."""
     if not isinstance(names, list) or not names or not isinstance(names[0], Mapping):
         return ""
     name = names[0]
@@ -150,7 +152,7 @@ def _fhir_name(names: object) -> str:
     return " ".join(str(part) for part in parts if part)
 
 
-def _vaccine_code(coding: Mapping[str, Any]) -> str | None:
+def coding_text(coding: Mapping[str, Any]) -> str | None:
     """A code with its system's short name (``CVX 210``, ``LOINC 94500-6``)."""
     code = text_or_none(coding.get("code"))
     if code is None:

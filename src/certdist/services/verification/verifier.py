@@ -23,9 +23,11 @@ from certdist.services.verification.detect import (
     scan_image,
     shc_numeric_to_jws,
     single_card,
+    utf8_text,
 )
 from certdist.services.verification.divoc import check_divoc
 from certdist.services.verification.eu_dcc import check_hc1
+from certdist.services.verification.fhir import check_fhir
 from certdist.services.verification.outcome import (
     Examined,
     Status,
@@ -44,17 +46,20 @@ from certdist.storage.repository import CertificateRepository, WithdrawnCertific
 
 log = logging.getLogger(__name__)
 
-#: Verifies one text form (``HC1:…`` or a compact JWS) at ``now`` against the trust store.
+#: Verifies one text form (``HC1:…``, a compact JWS, a FHIR bundle's JSON) at ``now`` against
+#: the trust store.
 FormatChecker = Callable[[str, TrustStore, datetime], Examined]
 
 
 @dataclass(frozen=True)
 class FormatCheckers:
-    """How HC1 texts and SMART Health Card JWSs are checked (:func:`check_hc1`,
-    :func:`check_shc`); a verifier without one answers "unsupported" for that format."""
+    """How HC1 texts, SMART Health Card JWSs and signed FHIR bundles are checked
+    (:func:`check_hc1`, :func:`check_shc`, :func:`check_fhir`); a verifier without one
+    answers "unsupported" for that format."""
 
     hc1: FormatChecker | None = None
     shc: FormatChecker | None = None
+    fhir: FormatChecker | None = None
 
 
 class OwnCardRevocations(Protocol):
@@ -138,6 +143,9 @@ class Verifier:
             )
         if kind is InputKind.HC1:
             return _run(self.checkers.hc1, "EU DCC (HC1)", ascii_text(payload), self.trust, now)
+        if kind is InputKind.FHIR_BUNDLE:
+            text = utf8_text(payload)
+            return _run(self.checkers.fhir, "FHIR bundle (DDCC:VS)", text, self.trust, now)
         if kind is InputKind.SHC_NUMERIC:
             text = shc_numeric_to_jws(ascii_text(payload))
         elif kind is InputKind.SHC_FILE:
@@ -178,7 +186,7 @@ def build_verifier(
         certificates,
         clock,
         loader,
-        checkers=FormatCheckers(hc1=check_hc1, shc=check_shc),
+        checkers=FormatCheckers(hc1=check_hc1, shc=check_shc, fhir=check_fhir),
         enforce_effective_until=configured.enforce_effective_until,
         image_limits=ImageLimits(configured.max_image_bytes, configured.max_image_pixels),
         # A PDF upload shares the photo's byte limit (one limit for the upload routes).

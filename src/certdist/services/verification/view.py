@@ -32,6 +32,7 @@ class CertificateFormat(StrEnum):
     DIVOC = "divoc"
     EU_DCC = "eu-dcc"
     SHC = "smart-health-card"
+    FHIR = "fhir"  # a WHO DDCC:VS FHIR document bundle
 
 
 @dataclass(frozen=True)

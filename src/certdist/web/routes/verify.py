@@ -59,7 +59,7 @@ _PDF = "application/pdf"
 class CertificateFields(BaseModel):
     """Only what a verifier needs; absent fields are left out."""
 
-    format: Literal["divoc", "eu-dcc", "smart-health-card"]
+    format: Literal["divoc", "eu-dcc", "smart-health-card", "fhir"]
     kind: Literal["vaccination", "test", "recovery"]
     issuer: str
     name: str
@@ -84,7 +84,9 @@ class VerificationResult(BaseModel):
 
 
 class PayloadBody(BaseModel):
-    payload: Annotated[str, Field(min_length=1, description="QR text, a JWS or credential JSON")]
+    payload: Annotated[
+        str, Field(min_length=1, description="QR text, a JWS, credential or FHIR bundle JSON")
+    ]
 
 
 _REQUEST_BODY: dict[str, Any] = {
@@ -110,8 +112,8 @@ _REQUEST_BODY: dict[str, Any] = {
 
 @router.post(
     "/verify",
-    summary="Verify a certificate (QR text, credential, SMART Health Card, EU DCC, a photo "
-    "or a PDF)",
+    summary="Verify a certificate (QR text, credential, SMART Health Card, EU DCC, FHIR "
+    "bundle, a photo or a PDF)",
     response_model=VerificationResult,
     response_model_exclude_none=True,
     openapi_extra={"requestBody": _REQUEST_BODY},
