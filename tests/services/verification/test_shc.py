@@ -10,10 +10,11 @@ import pytest
 
 from certdist.domain.requests import CertificationRequest
 from certdist.errors import CertificateExpired, CertificateRevoked
-from certdist.formats.shc import card_file, qr_text
+from certdist.formats.shc import VerifiedShc, card_file, qr_text
 from certdist.services.clock import FixedClock
 from certdist.services.container import Services
 from certdist.services.verification import Status
+from certdist.services.verification.shc import shc_view
 from tests.factories import vaccination_request_body
 from tests.services.verification.samples import (
     SHC_ISSUER,
@@ -118,3 +119,26 @@ def test_another_revoked_certificate_leaves_our_card_valid(services: Services) -
     issue(services, "BEN0002", mobile="9000000002")
     services.issuance.revoke("BEN0002", None, reason="issued in error")
     assert services.verifier.check(our_card(services)).status is Status.VALID
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"protocolApplied": {"doseNumberPositiveInt": 1}, "vaccineCode": "210"},
+        {"protocolApplied": "1", "vaccineCode": {"coding": "210"}},
+        {"protocolApplied": [7], "vaccineCode": {"coding": [None]}},
+    ],
+)
+def test_a_trusted_card_of_odd_shape_gets_a_view_not_a_crash(odd: dict[str, object]) -> None:
+    # A trusted issuer's signature says who made the card, not that its FHIR is well formed.
+    immunization = {"resourceType": "Immunization", "occurrenceDateTime": "2021-01-01", **odd}
+    payload = {"vc": {"credentialSubject": {"fhirBundle": {"entry": [
+        {"resource": {"resourceType": "Patient", "name": [{"family": "Anyone"}]}},
+        {"resource": immunization},
+    ]}}}}  # fmt: skip
+    card = VerifiedShc(payload, "https://issuer.example", "kid", None, None, None)
+    view = shc_view(card)
+    assert view.kind == "vaccination"
+    assert view.name == "Anyone"
+    assert view.dose == 1
+    assert view.vaccine is None

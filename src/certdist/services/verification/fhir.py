@@ -34,6 +34,9 @@ from certdist.services.verification.shc import (
 from certdist.services.verification.view import (
     CertificateFormat,
     VerifiedCertificate,
+    as_list,
+    as_mapping,
+    first_mapping,
     int_or_none,
     iso_date,
     text_or_none,
@@ -69,8 +72,8 @@ def _document(text: str) -> Mapping[str, Any]:
 
 def _signer(document: Mapping[str, Any]) -> str | None:
     """The issuer named in ``Bundle.signature.who.identifier.value``, if any."""
-    who = _mapping(_mapping(document.get("signature")).get("who"))
-    value = _mapping(who.get("identifier")).get("value")
+    who = as_mapping(as_mapping(document.get("signature")).get("who"))
+    value = as_mapping(who.get("identifier")).get("value")
     return value if isinstance(value, str) and value.strip() else None
 
 
@@ -88,7 +91,7 @@ def _keys_of(issuer: str | None, trust: TrustStore) -> Callable[[str], list[Publ
 
 
 def _certificate_id(document: Mapping[str, Any]) -> str | None:
-    value = _mapping(document.get("identifier")).get("value")
+    value = as_mapping(document.get("identifier")).get("value")
     return value if isinstance(value, str) and value else None
 
 
@@ -104,7 +107,7 @@ def fhir_view(document: Mapping[str, Any], issuer: str) -> VerifiedCertificate:
     if patient is None or not doses:
         raise VerificationError("schema: a DDCC:VS bundle holds a Patient and an Immunization")
     latest = doses[-1]
-    applied = _first_mapping(latest.get("protocolApplied"))
+    applied = first_mapping(latest.get("protocolApplied"))
     occurred = latest.get("occurrenceDateTime")
     return VerifiedCertificate(
         format=CertificateFormat.FHIR,
@@ -121,26 +124,12 @@ def fhir_view(document: Mapping[str, Any], issuer: str) -> VerifiedCertificate:
 
 def _vaccine(concept: object) -> str | None:
     """The ICD-11 code a DDCC:VS requires when there is one, else the first coding."""
-    codings = [c for c in _list(_mapping(concept).get("coding")) if isinstance(c, Mapping)]
+    codings = [c for c in as_list(as_mapping(concept).get("coding")) if isinstance(c, Mapping)]
     icd11 = [c for c in codings if c.get("system") == fhir_format.ICD11]
     chosen = (icd11 or codings or [{}])[0]
     return coding_text(chosen)
 
 
 def _dose_number(immunization: Mapping[str, Any]) -> int | None:
-    applied = _first_mapping(immunization.get("protocolApplied"))
+    applied = first_mapping(immunization.get("protocolApplied"))
     return int_or_none(applied.get("doseNumberPositiveInt"))
-
-
-def _first_mapping(value: object) -> Mapping[str, Any]:
-    items = _list(value)
-    return _mapping(items[0] if items else None)
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    # Signed content is still untrusted in shape: a foreign signer may put anything anywhere.
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []

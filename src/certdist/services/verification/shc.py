@@ -22,6 +22,7 @@ from certdist.services.verification.outcome import Examined, expiry_or
 from certdist.services.verification.view import (
     CertificateFormat,
     VerifiedCertificate,
+    first_mapping,
     int_or_none,
     text_or_none,
 )
@@ -100,11 +101,10 @@ def shc_view(card: shc_format.VerifiedShc) -> VerifiedCertificate:
     if results and not doses:
         return _lab_view(results[-1], common)
     latest: Mapping[str, Any] = doses[-1] if doses else {}
-    applied = (latest.get("protocolApplied") or [{}])[0]
-    codings = (latest.get("vaccineCode") or {}).get("coding") or [{}]
+    applied = first_mapping(latest.get("protocolApplied"))
     return VerifiedCertificate(
         kind="vaccination",
-        vaccine=coding_text(codings[0]),
+        vaccine=coding_text(first_coding(latest.get("vaccineCode"))),
         dose=int_or_none(applied.get("doseNumberPositiveInt")) or (len(doses) or None),
         total_doses=int_or_none(applied.get("seriesDosesPositiveInt")),
         date=text_or_none(latest.get("occurrenceDateTime")),

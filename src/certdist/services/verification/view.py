@@ -3,6 +3,7 @@ shares (so a date or a dose reads the same whichever format it came from)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -79,3 +80,19 @@ def iso_date(value: object) -> str | None:
 def iso_time(value: object) -> str | None:
     moment = parse_timestamp(value)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ") if moment else None
+
+
+# Signed content is still untrusted in shape: a foreign signer may put anything anywhere, so
+# the views read nested FHIR elements through these.
+def as_mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def first_mapping(value: object) -> Mapping[str, Any]:
+    """The first element of a list when it is an object, else an empty one."""
+    items = as_list(value)
+    return as_mapping(items[0] if items else None)
