@@ -468,3 +468,18 @@ def test_a_fhir_bundle_on_the_page(client: TestClient, services: Services) -> No
     assert '<dd data-field="name">Bhaya Mitra</dd>' in response.text
     assert '<dd data-field="vaccine">ICD-11 XM9QW8</dd>' in response.text
     assert '<dd data-field="doses">1 / 2</dd>' in response.text
+
+
+@pytest.mark.parametrize("forged", ["tampered", "HC1:garbage"])
+def test_a_certificate_that_is_not_valid_gets_its_page(
+    client: TestClient, services: Services, forged: str
+) -> None:
+    # Checking fakes is the verifier's main job: a "not valid" answer is a page, never a 5xx
+    # (the page used to fail on the certificate an invalid answer does not carry).
+    text = issue(services)
+    body = text.replace("Bhaya", "Bhayya") if forged == "tampered" else forged
+    response = client.post("/verify/result", data={"payload": body})
+    assert response.status_code == 200
+    assert 'class="outcome outcome-invalid"' in response.text
+    assert "Not valid: do not accept this certificate." in response.text
+    assert '<dl class="facts" data-facts hidden>' in response.text
