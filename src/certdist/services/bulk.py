@@ -213,10 +213,19 @@ LAYOUTS = {
 
 
 @dataclass(frozen=True)
+class CsvRow:
+    """One record of an upload: its values by column, or why it could not be read."""
+
+    number: int
+    values: dict[str, str]
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class ParsedCsv:
     """The header is checked up front; rows are read lazily."""
 
-    rows: Iterator[tuple[int, dict[str, str]]]
+    rows: Iterator[CsvRow]
     total_rows: int
 
 
@@ -230,26 +239,47 @@ def read_csv(data: bytes, entity_type: str) -> ParsedCsv:
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise InvalidInput("the CSV file is empty")
-    header = [name.strip() for name in next(csv.reader([lines[0]]))]
+    try:
+        header = [name.strip() for name in next(csv.reader([lines[0]]))]
+    except csv.Error as exc:
+        raise InvalidInput(f"the CSV header cannot be read: {_csv_problem(exc)}") from None
     missing = [name for name in layout.columns if name not in header]
     if missing:
         raise InvalidInput(
             "the CSV header lacks columns",
             [FieldError(f"header.{name}", "missing column") for name in missing],
         )
-    reader = csv.DictReader(io.StringIO(text), fieldnames=header, restval="")
+    reader = csv.reader(io.StringIO(text))
     next(reader)  # the header line
     total = sum(1 for line in lines[1:] if line.strip())
     if total > MAX_ROWS:
         raise InvalidInput(f"at most {MAX_ROWS} rows per upload")
+    return ParsedCsv(rows=_rows(reader, header), total_rows=total)
 
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        for number, row in enumerate(reader, start=2):
-            if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
-                continue
-            yield number, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
 
-    return ParsedCsv(rows=rows(), total_rows=total)
+def _rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[CsvRow]:
+    """Every non-blank record as a row; a record the CSV reader refuses is reported as that
+    row's problem, and reading goes on with the next line (the reader has consumed the bad
+    one). Values beyond the header are ignored; missing ones are empty."""
+    number = 1
+    while True:
+        number += 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield CsvRow(number, {}, _csv_problem(exc))
+            continue
+        if any(value.strip() for value in values):
+            cells = [value.strip() for value in values] + [""] * (len(header) - len(values))
+            yield CsvRow(number, dict(zip(header, cells, strict=False)))
+
+
+def _csv_problem(error: csv.Error) -> str:
+    if "field larger than field limit" in str(error):
+        return f"a cell is longer than {csv.field_size_limit():,} characters"
+    return f"not valid CSV ({error})"
 
 
 class BulkIssuanceService:
@@ -283,7 +313,13 @@ class BulkIssuanceService:
         done = failed = succeeded = 0
         chunk: list[tuple[int, AnyRequest]] = []
         try:
-            for number, row in parsed.rows:
+            for record in parsed.rows:
+                number, row = record.number, record.values
+                if record.problem is not None:
+                    self._fail(upload.id, number, row, [FieldError("row", record.problem)])
+                    failed += 1
+                    done += 1
+                    continue
                 try:
                     chunk.append(
                         (number, layout.model.model_validate(layout.to_request(row, program_id)))
