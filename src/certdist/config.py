@@ -570,6 +570,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = True  # one JSON line per request (off when a proxy in front logs them)
+    # Strict-Transport-Security, sent when public_url is https (0 turns it off). One year is
+    # the least that browsers' preload lists accept; includeSubDomains only when every
+    # subdomain of the host is served over https too.
+    hsts_max_age_seconds: int = Field(default=365 * 24 * 3600, ge=0)
+    hsts_subdomains: bool = False
 
     @field_validator("pdf_font_dir")
     @classmethod

@@ -18,7 +18,7 @@ from certdist.services.printing import start_print_jobs
 from certdist.web.errors import install_error_handlers
 from certdist.web.fast_reads import FastReads
 from certdist.web.i18n import Catalogs
-from certdist.web.middleware import BodyLimit, RequestLog
+from certdist.web.middleware import BodyLimit, RequestLog, ResponseHeaders, hsts_value
 from certdist.web.routes import dev as dev_routes
 from certdist.web.routes import digilocker as digilocker_routes
 from certdist.web.routes import distribution, health, issuance
@@ -102,6 +102,8 @@ def create_app(
     app.add_middleware(FastReads, services=built)
     if settings.access_log:
         app.add_middleware(RequestLog)
+    hsts = hsts_value(settings.public_url, settings.hsts_max_age_seconds, settings.hsts_subdomains)
+    app.add_middleware(ResponseHeaders, hsts=hsts)
     return app
 
 

@@ -1,4 +1,4 @@
-"""ASGI middleware: body size limits and the request log."""
+"""ASGI middleware: body size limits, headers every response carries, and the request log."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from certdist.web.errors import error_body
 
 log = logging.getLogger("certdist.access")
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class BodyLimit:
@@ -43,28 +39,32 @@ class BodyLimit:
                     await _send_413(send, limit)
                     return
         received = 0
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # A body without Content-Length (chunked) is counted as it arrives. Past the limit
+            # the client gets its 413 here, and the application is told the client left: an
+            # exception would be turned into a 400 by the framework's body parsing.
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLarge
+                    if not started and not refused:
+                        refused = True
+                        await _send_413(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 went out; the application's answer to a cut body is dropped
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_413(send, limit)
+        await self.app(scope, limited_receive, tracking_send)
 
 
 async def _send_413(send: Send, limit: int) -> None:
@@ -79,6 +79,41 @@ async def _send_413(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class ResponseHeaders:
+    """Headers every response carries, whichever layer answered (routes, the fast read path,
+    error handlers, the 413 above): ``nosniff`` (JSON errors included), and HSTS when the
+    service is published over https."""
+
+    def __init__(self, app: ASGIApp, hsts: str | None) -> None:
+        self.app = app
+        self.extra: list[tuple[bytes, bytes]] = [(b"x-content-type-options", b"nosniff")]
+        if hsts:
+            self.extra.append((b"strict-transport-security", hsts.encode("ascii")))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in self.extra if n not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
+
+
+def hsts_value(public_url: str, max_age: int, include_subdomains: bool) -> str | None:
+    """``Strict-Transport-Security`` for a service published at ``public_url``: only over
+    https (a browser ignores it over http, and a development server must stay reachable)."""
+    if not public_url.startswith("https://") or max_age <= 0:
+        return None
+    return f"max-age={max_age}" + ("; includeSubDomains" if include_subdomains else "")
 
 
 class RequestLog:
