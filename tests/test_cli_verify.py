@@ -40,6 +40,14 @@ def verify(env: dict[str, str], *args: str, stdin: bytes | None = None) -> Resul
     return CliRunner().invoke(main, ["verify", *args], env=env, input=stdin)
 
 
+def verify_unreadable(env: dict[str, str], path: Path, content: bytes) -> Result:
+    """``certdist verify`` of a file with ``content``, which must be exit 2 (unreadable)."""
+    path.write_bytes(content)
+    result = verify(env, str(path))
+    assert result.exit_code == 2, result.output
+    return result
+
+
 def issued_credential(services: Services) -> str:
     request = CertificationRequest.model_validate(vaccination_request_body())
     issued = services.issuance.certify([request])
@@ -187,10 +195,7 @@ def test_a_pdf_from_standard_input(env: dict[str, str], services: Services) -> N
 def test_unreadable_pdfs_are_exit_2(
     env: dict[str, str], tmp_path: Path, content: bytes, message: str
 ) -> None:
-    path = tmp_path / "certificate.pdf"
-    path.write_bytes(content)
-    result = verify(env, str(path))
-    assert result.exit_code == 2, result.output
+    result = verify_unreadable(env, tmp_path / "certificate.pdf", content)
     assert result.stderr.startswith(message)
 
 
@@ -260,8 +265,5 @@ def test_a_revoked_fhir_bundle_is_exit_1(
 def test_unreadable_fhir_bundles_are_exit_2(
     env: dict[str, str], tmp_path: Path, content: bytes, message: str
 ) -> None:
-    path = tmp_path / "bundle.json"
-    path.write_bytes(content)
-    result = verify(env, str(path))
-    assert result.exit_code == 2, result.output
+    result = verify_unreadable(env, tmp_path / "bundle.json", content)
     assert message in result.output
