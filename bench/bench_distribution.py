@@ -60,7 +60,7 @@ from tests.factories import vaccination_request_body  # noqa: E402
 from certdist.config import Settings  # noqa: E402
 from certdist.domain.models import VACCINATION  # noqa: E402
 from certdist.domain.requests import CertificationRequest  # noqa: E402
-from certdist.services.container import build_services  # noqa: E402
+from certdist.wiring import build_services  # noqa: E402
 
 LUA = ROOT / "bench" / "wrk" / "rotate.lua"
 HOST = "127.0.0.1"

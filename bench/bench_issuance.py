@@ -29,9 +29,9 @@ from tests.factories import vaccination_request_body
 from certdist.config import Settings
 from certdist.domain.credential import vaccination_credential
 from certdist.domain.requests import CertificationRequest
-from certdist.services.container import build_services, credential_profile
 from certdist.signing.keys import KeyUse
 from certdist.storage.database import Database
+from certdist.wiring import build_services, credential_profile
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

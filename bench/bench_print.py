@@ -39,7 +39,7 @@ from tests.factories import vaccination_request_body
 
 from certdist.config import Settings
 from certdist.domain.requests import CertificationRequest
-from certdist.services.container import build_services
+from certdist.wiring import build_services
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench_print"

@@ -47,8 +47,8 @@ from certdist.formats.pdf import qr_path as qr_drawing
 from certdist.formats.qr_image import qr_matrix
 from certdist.formats.registry import CertificateBundle
 from certdist.observability import configure_logging
-from certdist.services.container import build_services
-from certdist.services.ids import new_record_id
+from certdist.services.common.ids import new_record_id
+from certdist.wiring import build_services
 
 
 def timed(

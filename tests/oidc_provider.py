@@ -19,7 +19,7 @@ from typing import Any
 
 from jwcrypto import jwk, jwt
 
-from certdist.services.auth import IssuerTrust, StaticKeys
+from certdist.services.access.tokens import IssuerTrust, StaticKeys
 
 ISSUER = "https://login.example.test/realms/divoc"
 API_AUDIENCE = "certdist"

@@ -8,7 +8,7 @@ import io
 from PIL import Image
 
 from certdist.domain.roles import Permission, Principal
-from certdist.services.container import Services
+from certdist.wiring import Services
 
 #: An A4 page at 100 dpi (Pillow's PDF writer maps one pixel to 72/resolution points).
 _PAGE = (827, 1169)

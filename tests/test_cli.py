@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 
 from certdist.cli import command_log_level, main
 from certdist.config import Settings
-from certdist.services.container import build_services
 from certdist.signing.ldproof import verify_credential
+from certdist.wiring import build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 
 

@@ -16,8 +16,8 @@ from certdist.domain.requests import CertificationRequest, TestCertificationRequ
 from certdist.formats.eu_dcc import verify_hc1
 from certdist.formats.fhir import verify_fhir
 from certdist.formats.shc import verify_shc
-from certdist.services.container import Services, build_services
 from certdist.signing.jose import public_key_from_jwk
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.imaging import open_image, scan
 

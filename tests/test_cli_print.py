@@ -10,7 +10,7 @@ import pytest
 
 from certdist.config import Settings
 from certdist.domain.requests import CertificationRequest
-from certdist.services.container import build_services
+from certdist.wiring import build_services
 from tests.factories import vaccination_request_body
 from tests.formats.imaging import pdf_text
 from tests.test_cli import Cli

@@ -14,7 +14,7 @@ from certdist.config import Settings
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
-from certdist.services.container import Services, build_services
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
 

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 
 from certdist.config import MailSettings, Mode, Settings
 from certdist.domain.roles import Principal
-from certdist.services.container import build_services
-from certdist.services.outbox import embedded_worker_enabled
-from certdist.services.printing import BatchFormat, BeneficiaryList
+from certdist.services.facility.printing import BatchFormat, BeneficiaryList
+from certdist.services.messaging.outbox import embedded_worker_enabled
 from certdist.web.app import create_app
+from certdist.wiring import build_services
 from tests.factories import vaccination_request_body
 from tests.test_cli import Cli
 

@@ -19,12 +19,12 @@ from certdist.domain.roles import Permission, Principal
 from certdist.errors import CertdistError, InvalidInput
 from certdist.formats.eu_dcc import names_from_request
 from certdist.observability import configure_logging
-from certdist.services.bulk import read_csv
-from certdist.services.container import Services, build_services
-from certdist.services.demo import DEMO_MOBILE, seed_demo
-from certdist.services.issuance import AnyRequest
+from certdist.services.issuance.bulk import read_csv
+from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
+from certdist.services.issuance.service import AnyRequest
 from certdist.services.verification import Status, VerificationOutcome
 from certdist.signing.keys import KeyUse
+from certdist.wiring import Services, build_services
 
 #: Commands that run until stopped: their logs are their record, so they log at the settings'
 #: level. Every other command prints its answer only, unless --verbose or --log-level.
@@ -382,7 +382,7 @@ def print_batch(
     """Print a facility-day or a list of beneficiaries into one PDF (or a ZIP of PDFs)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from certdist.services.printing import BatchFormat, parse_selection, read_codes_file
+    from certdist.services.facility.printing import BatchFormat, parse_selection, read_codes_file
 
     try:
         services = _services(ctx)
@@ -489,8 +489,8 @@ def worker(ctx: click.Context, once: bool) -> None:
     import signal
     import threading
 
-    from certdist.services.container import outbox_worker
-    from certdist.services.printing import PrintJobRunner
+    from certdist.services.facility.printing import PrintJobRunner
+    from certdist.wiring import outbox_worker
 
     try:
         services = _services(ctx)

@@ -1,7 +1,7 @@
 """Browser tests: the service served by uvicorn in a background thread, and Chromium.
 
 ``live_server`` runs the whole application (SQLite, real keys, the demo certificates of
-``services/demo.py``) on a free local port; a test changes its settings with
+``services/issuance/demo.py``) on a free local port; a test changes its settings with
 ``@pytest.mark.parametrize("live_server", [{"portal": {...}}], indirect=True)``.
 ``browser`` is Debian's Chromium driven by Playwright (never ``playwright install``): the
 tests skip, or fail under ``CERTDIST_TEST_STRICT=1``, when it is absent.
@@ -29,9 +29,9 @@ import pytest
 import uvicorn
 
 from certdist.config import Settings
-from certdist.services.container import Services, build_services
-from certdist.services.demo import seed_demo
+from certdist.services.issuance.demo import seed_demo
 from certdist.web.app import create_app
+from certdist.wiring import Services, build_services
 from tests.conftest import PROJECT_ROOT, require
 
 CHROMIUM_ARGS = [

@@ -13,8 +13,8 @@ from typing import Any
 from certdist.domain.models import TEST
 from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
-from certdist.services.demo import DEMO_MOBILE
-from certdist.services.issuance import IssuanceService
+from certdist.services.issuance.demo import DEMO_MOBILE
+from certdist.services.issuance.service import IssuanceService
 from tests.browser.conftest import LiveServer, assert_accessible
 from tests.factories import lab_test_request_body
 from tests.formats.imaging import rasterise_pdf, scan

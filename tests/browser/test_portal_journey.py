@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from certdist.services.demo import DEMO_MOBILE
+from certdist.services.issuance.demo import DEMO_MOBILE
 from certdist.web.i18n import Catalogs
 from tests.browser.conftest import LiveServer, assert_accessible
 from tests.web.portal_helpers import outbox_reader, sent_count, wait_for_code

@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from certdist.config import Settings
-from certdist.services.container import build_services
-from certdist.services.demo import DEMO_MOBILE, seed_demo
+from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
+from certdist.wiring import build_services
 from tests.conftest import require
 from tests.web.portal_helpers import csrf_of, outbox_reader, wait_for_code
 

@@ -23,8 +23,8 @@ from certdist.config import Settings
 from certdist.domain.requests import CertificationRequest
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
 from certdist.formats.qr_image import qr_png
-from certdist.services.container import Services, build_services
 from certdist.signing.keys import KeyUse
+from certdist.wiring import Services, build_services
 from tests.factories import vaccination_request_body
 from tests.formats.imaging import open_image
 from tests.node_verifiers import (  # the fixture is shared with the other *_node tests

@@ -17,7 +17,7 @@ from certdist.formats.lab_test import (
     normalized,
     utc_text,
 )
-from certdist.services.wallet import lab_test_codes
+from certdist.services.distribution.wallet import lab_test_codes
 from tests.formats.wallet_samples import LAB_CODES, bundle, lab_bundle
 
 

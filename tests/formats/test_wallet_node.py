@@ -25,9 +25,9 @@ from certdist.config import Settings
 from certdist.domain.models import TEST
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.registry import CertificateBundle
-from certdist.services.container import Services, build_services
 from certdist.signing.jose import b64url, b64url_decode
 from certdist.web.app import create_app
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.test_eu_dcc import tampered_variants
 from tests.formats.test_eu_dcc_lab_test import tampered_result

@@ -23,7 +23,7 @@ from certdist.formats.eu_dcc import DccIssuer, DccNames, DccProfile, DccVaccine
 from certdist.formats.lab_test import LabTestCodes
 from certdist.formats.registry import CertificateBundle
 from certdist.formats.shc import Coding, ShcIssuer, revocation_id
-from certdist.services.wallet import lab_test_codes
+from certdist.services.distribution.wallet import lab_test_codes
 from certdist.signing.dsc import DocumentSigner, DocumentSigners, ensure_local_signers
 from certdist.signing.keys import KeyStore, KeyUse
 from tests.conftest import VECTORS, require

@@ -12,12 +12,12 @@ import pytest
 
 from certdist.config import MailSettings, Settings
 from certdist.domain.requests import CertificationRequest
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services, build_services
-from certdist.services.ids import SequentialCertificateIds
-from certdist.services.mail import RecordingMailSender
-from certdist.services.outbox import OutboxWorker, build_worker
-from certdist.services.sms import RecordingSms
+from certdist.services.common.clock import FixedClock
+from certdist.services.issuance.ids import SequentialCertificateIds
+from certdist.services.messaging.mail import RecordingMailSender
+from certdist.services.messaging.outbox import OutboxWorker, build_worker
+from certdist.services.messaging.sms import RecordingSms
+from certdist.wiring import Services, build_services
 from tests.factories import vaccination_request_body
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from jwcrypto import jwk, jwt
 
 from certdist.domain.roles import DEFAULT_ROLES, Permission
 from certdist.errors import AuthenticationFailed, PermissionDenied
-from certdist.services.auth import (
+from certdist.services.access.tokens import (
     Authorizer,
     IssuerTrust,
     LocalTokenIssuer,
@@ -16,7 +16,7 @@ from certdist.services.auth import (
     TokenVerifier,
     remote_jwks,
 )
-from certdist.services.clock import FixedClock
+from certdist.services.common.clock import FixedClock
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 ISSUER = "https://keycloak.example/auth/realms/divoc"

@@ -18,15 +18,15 @@ from certdist.domain.requests import CertificationRequest
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed, ConfigurationError, InvalidInput
 from certdist.formats.digilocker_xml import read_certificate_data
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services, build_services
-from certdist.services.digilocker import (
+from certdist.services.common.clock import FixedClock
+from certdist.services.integrations.digilocker import (
     CHANNEL_PULL_DOC,
     CHANNEL_PULL_URI,
     DigilockerService,
     load_api_key,
 )
 from certdist.signing.ldproof import verify_credential
+from certdist.wiring import Services, build_services
 from tests import digilocker_bodies
 from tests.digilocker_bodies import OTHER_DIGILOCKER_ID, hmac_header
 from tests.factories import vaccination_request_body

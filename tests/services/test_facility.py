@@ -14,8 +14,8 @@ from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.domain.roles import Principal
 from certdist.errors import NotFound
-from certdist.services.container import Services, build_services
-from certdist.services.facility import KindNotHeld
+from certdist.services.facility.desk import KindNotHeld
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 
 MOBILE = "9880414889"

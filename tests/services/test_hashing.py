@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from certdist.errors import ConfigurationError
-from certdist.services.hashing import KeyedHasher
+from certdist.services.common.hashing import KeyedHasher
 from certdist.signing.app_secret import SECRET_FILE_NAME, load_or_create_secret, load_secret
 
 

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from certdist.config import MailSettings
 from certdist.errors import DeliveryFailed, DeliveryRejected
-from certdist.services.mail import (
+from certdist.services.messaging.mail import (
     Attachment,
     FileMailSender,
     MailMessage,

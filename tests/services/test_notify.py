@@ -10,19 +10,19 @@ import pytest
 
 from certdist.config import Settings
 from certdist.errors import ConfigurationError, DuplicateCertificate
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services, build_services
-from certdist.services.ids import SequentialCertificateIds
-from certdist.services.mail import RecordingMailSender
-from certdist.services.notify import (
+from certdist.services.common.clock import FixedClock
+from certdist.services.issuance.ids import SequentialCertificateIds
+from certdist.services.messaging.mail import RecordingMailSender
+from certdist.services.messaging.notify import (
     PACKAGED_TEMPLATES,
     NotificationTemplates,
     build_notifier,
     valid_address,
 )
-from certdist.services.outbox import OutboxWorker
-from certdist.services.sms import RecordingSms
+from certdist.services.messaging.outbox import OutboxWorker
+from certdist.services.messaging.sms import RecordingSms
 from certdist.storage.outbox import MessageKind, OutboxMessage
+from certdist.wiring import Services, build_services
 from tests.services import delivery_fixtures
 from tests.services.delivery_fixtures import MOBILE, delivery_settings, request
 

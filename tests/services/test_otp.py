@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from certdist.config import PortalSettings
 from certdist.errors import AuthenticationFailed, InvalidInput, RateLimited
-from certdist.services.clock import FixedClock
-from certdist.services.hashing import KeyedHasher
-from certdist.services.otp import OtpService
-from certdist.services.ratelimit import RateLimiter
-from certdist.services.sms import OtpTexts, RecordingSms
+from certdist.services.common.clock import FixedClock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.ratelimit import RateLimiter
+from certdist.services.messaging.sms import OtpTexts, RecordingSms
+from certdist.services.portal.otp import OtpService
 from certdist.storage import Database
 from certdist.storage.schema import shared_state
 from certdist.storage.state import MemorySharedState, Now, SharedState, SqlSharedState

@@ -13,13 +13,18 @@ import pytest
 
 from certdist.config import MailSettings
 from certdist.errors import DeliveryFailed
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services, build_services
-from certdist.services.ids import SequentialCertificateIds
-from certdist.services.mail import MailMessage, RecordingMailSender, SmtpMailSender, message_id_for
-from certdist.services.outbox import OutboxWorker, RetryPolicy, build_worker, mail_message
-from certdist.services.sms import RecordingSms
+from certdist.services.common.clock import FixedClock
+from certdist.services.issuance.ids import SequentialCertificateIds
+from certdist.services.messaging.mail import (
+    MailMessage,
+    RecordingMailSender,
+    SmtpMailSender,
+    message_id_for,
+)
+from certdist.services.messaging.outbox import OutboxWorker, RetryPolicy, build_worker, mail_message
+from certdist.services.messaging.sms import RecordingSms
 from certdist.storage.outbox import MessageStatus, SqlOutbox
+from certdist.wiring import Services, build_services
 from tests.services import delivery_fixtures, smtp
 from tests.services.delivery_fixtures import delivery_settings, request
 from tests.services.smtp import SmtpServer

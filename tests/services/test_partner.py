@@ -14,10 +14,14 @@ from certdist.config import PartnerSettings, Settings
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.domain.roles import Principal
 from certdist.errors import InvalidInput, NotFound, RateLimited
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services, build_services
-from certdist.services.partner import CHANNEL_CERTIFICATES, CHANNEL_PDF, NOT_FOUND_MESSAGE
+from certdist.services.common.clock import FixedClock
+from certdist.services.integrations.partner import (
+    CHANNEL_CERTIFICATES,
+    CHANNEL_PDF,
+    NOT_FOUND_MESSAGE,
+)
 from certdist.signing.ldproof import verify_credential
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 
 NOW = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)

@@ -12,8 +12,8 @@ from certdist.config import PortalSettings, Settings
 from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.errors import InvalidInput, NotFound, RateLimited
-from certdist.services.container import Services, build_services
-from certdist.services.demo import DEMO_MOBILE, seed_demo
+from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 
 NEIGHBOUR = "+919880414889"

@@ -19,8 +19,8 @@ from certdist.domain.roles import Principal
 from certdist.errors import Conflict, InvalidInput, NotFound
 from certdist.formats.pdf import FontPaths, PdfRenderer
 from certdist.services import printing
-from certdist.services.clock import FixedClock
-from certdist.services.printing import (
+from certdist.services.common.clock import FixedClock
+from certdist.services.facility.printing import (
     BatchFormat,
     BeneficiaryList,
     FacilityDay,

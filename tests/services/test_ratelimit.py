@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from certdist.errors import RateLimited, StorageUnavailable
-from certdist.services.clock import FixedClock
-from certdist.services.ratelimit import RateLimiter
+from certdist.services.common.clock import FixedClock
+from certdist.services.common.ratelimit import RateLimiter
 from certdist.storage.state import MemorySharedState
 
 

@@ -10,7 +10,7 @@ import pytest
 from jwcrypto import jwk
 
 from certdist.errors import AuthenticationFailed
-from certdist.services.remote_keys import RemoteKeySet, http_fetcher
+from certdist.services.common.remote_keys import RemoteKeySet, http_fetcher
 from tests.loopback import QuietHandler, serving
 
 KEYSET = jwk.JWKSet()

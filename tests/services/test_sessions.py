@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from certdist.errors import PermissionDenied
-from certdist.services.clock import FixedClock
-from certdist.services.hashing import KeyedHasher
-from certdist.services.sessions import SessionService
+from certdist.services.common.clock import FixedClock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.portal.sessions import SessionService
 from certdist.storage import Database
 from certdist.storage.state import MemorySharedState, SqlSharedState
 

@@ -11,14 +11,14 @@ import pytest
 
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import InvalidInput, NotFound, RateLimited
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services, build_services
-from certdist.services.ids import SequentialCertificateIds
-from certdist.services.mail import SmtpMailSender
-from certdist.services.outbox import build_worker
-from certdist.services.share_mail import ATTACHMENT_NAME, ShareMode
-from certdist.services.sms import RecordingSms
+from certdist.services.common.clock import FixedClock
+from certdist.services.issuance.ids import SequentialCertificateIds
+from certdist.services.messaging.mail import SmtpMailSender
+from certdist.services.messaging.outbox import build_worker
+from certdist.services.messaging.sms import RecordingSms
+from certdist.services.sharing.mail import ATTACHMENT_NAME, ShareMode
 from certdist.storage.outbox import MessageKind
+from certdist.wiring import Services, build_services
 from tests.services import delivery_fixtures, smtp
 from tests.services.delivery_fixtures import MOBILE, delivery_settings, request
 from tests.services.smtp import SmtpServer

@@ -14,16 +14,16 @@ from PIL import Image
 
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed, InvalidInput, NotFound, RateLimited
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services, build_services
-from certdist.services.ids import SequentialCertificateIds
-from certdist.services.sharing import (
+from certdist.services.common.clock import FixedClock
+from certdist.services.issuance.ids import SequentialCertificateIds
+from certdist.services.sharing.links import (
     PASSCODE_FAILURE_CAP,
     UNLOCK_LIFETIME,
     Expiry,
     LinkState,
 )
 from certdist.storage.share_links import ShareKind
+from certdist.wiring import Services, build_services
 from tests.services import delivery_fixtures
 from tests.services.delivery_fixtures import MOBILE, delivery_settings, request
 

@@ -18,10 +18,16 @@ from click.testing import CliRunner
 from certdist.cli import main
 from certdist.config import Mode, Settings, SmsSettings
 from certdist.errors import ConfigurationError, DeliveryFailed
-from certdist.services.clock import FixedClock
-from certdist.services.container import build_services
-from certdist.services.sms import HttpSms, HttpSmsConfig, OtpTexts, OutboxSms, RecordingSms
+from certdist.services.common.clock import FixedClock
+from certdist.services.messaging.sms import (
+    HttpSms,
+    HttpSmsConfig,
+    OtpTexts,
+    OutboxSms,
+    RecordingSms,
+)
 from certdist.storage import Database
+from certdist.wiring import build_services
 from tests.loopback import QuietHandler, serving
 
 TEXT = 'Code 123456 "quoted" \\ हिन्दी\n\n@x.in #123456'

@@ -10,9 +10,9 @@ import pytest
 
 from certdist.domain.roles import DEFAULT_ROLES
 from certdist.errors import AuthenticationFailed, PermissionDenied
-from certdist.services.auth import Authorizer, TokenVerifier
-from certdist.services.clock import SystemClock
-from certdist.services.staff_auth import (
+from certdist.services.access.tokens import Authorizer, TokenVerifier
+from certdist.services.common.clock import SystemClock
+from certdist.services.facility.staff_auth import (
     LocalStaffSignIn,
     OidcClient,
     OidcStaffSignIn,

@@ -6,9 +6,9 @@ import pytest
 
 from certdist.domain.roles import Principal
 from certdist.errors import PermissionDenied
-from certdist.services.clock import FixedClock
-from certdist.services.hashing import KeyedHasher
-from certdist.services.staff_sessions import FOUND_KEPT, IDLE_SECONDS, StaffSessions
+from certdist.services.common.clock import FixedClock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.facility.staff_sessions import FOUND_KEPT, IDLE_SECONDS, StaffSessions
 from certdist.storage.state import MemorySharedState
 
 STAFF = Principal("sub-1", "nurse", frozenset({"facility-print"}), issuer="https://idp")

@@ -16,20 +16,20 @@ from certdist.domain.requests import CertificationRequest, TestCertificationRequ
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import ConfigurationError, InvalidInput, NotFound
 from certdist.formats.shc import ShcIssuer, qr_text, verify_shc
-from certdist.services.clock import SystemClock
-from certdist.services.container import Services, build_services
-from certdist.services.hashing import KeyedHasher
-from certdist.services.verification.outcome import Status
-from certdist.services.wallet import (
+from certdist.services.common.clock import SystemClock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.distribution.wallet import (
     ShcRevocationList,
     build_wallet_issuers,
     open_document_signers,
     shc_jwks,
     shc_revocation_ids,
 )
+from certdist.services.verification.outcome import Status
 from certdist.signing.jose import public_key_from_jwk, thumbprint
 from certdist.signing.keys import KeyStore, KeyUse
 from certdist.storage.repository import WithdrawnCertificate, WithdrawnCertificates
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.wallet_samples import NOW, SHC_CODES, bundle, sample_revocation_id
 

@@ -21,7 +21,7 @@ from certdist.errors import (
     IssuerKeysUnavailable,
 )
 from certdist.formats.base45 import b45decode
-from certdist.services.auth import StaticKeys
+from certdist.services.access.tokens import StaticKeys
 from certdist.signing.jose import thumbprint
 from certdist.signing.keys import KeyStore, KeyUse
 from certdist.signing.trust import (

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from certdist.errors import StorageUnavailable
-from certdist.services.clock import FixedClock, SystemClock
+from certdist.services.common.clock import FixedClock, SystemClock
 from certdist.storage.database import Database
 from certdist.storage.redis_state import RedisSharedState
 from certdist.storage.state import MemorySharedState, SharedState, SqlSharedState

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from certdist.config import Settings
-from certdist.services.container import Services, build_services
 from certdist.web.app import create_app
+from certdist.wiring import Services, build_services
 
 TokenFactory = Callable[..., dict[str, str]]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from certdist.storage.sms_outbox import SqlSmsOutbox
+from certdist.storage.dev_sms_inbox import SqlSmsOutbox
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODE = re.compile(r"#(\d{6})$")

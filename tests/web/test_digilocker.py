@@ -16,9 +16,9 @@ from pydantic import SecretStr
 from pypdf import PdfReader
 
 from certdist.config import DIGILOCKER_DEV_API_KEY, DigilockerSettings, Settings
-from certdist.services.container import Services, build_services
-from certdist.services.digilocker import CHANNEL_PULL_DOC, CHANNEL_PULL_URI
+from certdist.services.integrations.digilocker import CHANNEL_PULL_DOC, CHANNEL_PULL_URI
 from certdist.web.app import create_app
+from certdist.wiring import Services, build_services
 from tests.digilocker_bodies import OTHER_DIGILOCKER_ID, hmac_header, pull_doc_body, pull_uri_body
 from tests.factories import vaccination_request_body
 from tests.web.conftest import TokenFactory

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from certdist.formats.divoc_qr import decode_payload
-from certdist.services.container import Services
 from certdist.signing.ldproof import verify_credential
+from certdist.wiring import Services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.imaging import open_image, pdf_text, rasterise_pdf, scan
 from tests.web.conftest import TokenFactory

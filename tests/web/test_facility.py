@@ -17,9 +17,9 @@ from certdist.domain.requests import CertificationRequest, TestCertificationRequ
 from certdist.errors import ConfigurationError
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_svg
-from certdist.services.container import Services, build_services
 from certdist.storage.schema import download_audit
 from certdist.web.app import create_app
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.loopback import QuietHandler, serving
 from tests.oidc_provider import API_AUDIENCE, CLIENT_ID, ISSUER, FakeOidcProvider

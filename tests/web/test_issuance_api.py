@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from certdist.services.container import Services
 from certdist.signing.ldproof import verify_credential
+from certdist.wiring import Services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.web.conftest import TokenFactory
 

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from certdist.config import Settings
-from certdist.services.container import build_services
 from certdist.web.app import create_app
+from certdist.wiring import build_services
 from tests.factories import vaccination_request_body
 from tests.web.conftest import TokenFactory
 

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 
 from certdist.config import Settings
 from certdist.domain.roles import DEFAULT_ROLES
-from certdist.services.container import Services, build_services
-from certdist.services.demo import seed_demo
+from certdist.services.issuance.demo import seed_demo
 from certdist.web.app import create_app
+from certdist.wiring import Services, build_services
 
 
 @pytest.fixture

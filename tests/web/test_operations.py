@@ -13,9 +13,9 @@ from certdist.config import Settings, load_settings
 from certdist.domain.roles import Permission
 from certdist.errors import ConfigurationError
 from certdist.observability import JsonFormatter
-from certdist.services.container import Services
 from certdist.storage import Database
 from certdist.web.app import create_app
+from certdist.wiring import Services
 from tests.factories import vaccination_request_body
 from tests.web.conftest import TokenFactory
 

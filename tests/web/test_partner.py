@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from certdist.config import PartnerSettings, Settings
-from certdist.services.container import Services, build_services
 from certdist.signing.ldproof import verify_credential
 from certdist.web.app import create_app
+from certdist.wiring import Services, build_services
 from tests.factories import vaccination_request_body
 from tests.web.conftest import TokenFactory
 

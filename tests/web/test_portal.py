@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from certdist.config import PortalSettings, Settings, SmsSettings
 from certdist.domain.models import TEST
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
-from certdist.services.container import Services, build_services
-from certdist.services.demo import DEMO_MOBILE, seed_demo
+from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
 from certdist.web.app import create_app
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.imaging import open_image, scan
 from tests.web.portal_helpers import csrf_of, log_in, outbox_reader, wait_for_code

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from certdist.config import PrintSettings, Settings
 from certdist.domain.requests import CertificationRequest
-from certdist.services.container import Services, build_services
 from certdist.web.app import create_app
+from certdist.wiring import Services, build_services
 from tests.factories import vaccination_request_body
 from tests.web.conftest import TokenFactory
 

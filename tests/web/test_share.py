@@ -16,8 +16,8 @@ from PIL import Image
 
 from certdist.config import MailSettings, Settings
 from certdist.domain.requests import CertificationRequest
-from certdist.services.container import Services, outbox_worker
 from certdist.web.app import create_app
+from certdist.wiring import Services, outbox_worker
 from tests.factories import vaccination_request_body
 from tests.services.smtp import SmtpServer
 from tests.web.conftest import TokenFactory

@@ -19,10 +19,10 @@ from certdist.domain.requests import CertificationRequest, TestCertificationRequ
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
 from certdist.formats.wallet_formats import FhirFormat
-from certdist.services.container import Services, build_services
 from certdist.services.verification import CertificateFormat, OutcomeCode
 from certdist.web.app import create_app
 from certdist.web.routes.verify import CertificateFields, VerificationResult, reason_texts
+from certdist.wiring import Services, build_services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.pdf_samples import blank_page, certificate_pdf, pdf_of_pages
 

@@ -16,8 +16,8 @@ from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.eu_dcc import verify_hc1
 from certdist.formats.fhir import verify_fhir
 from certdist.formats.shc import verify_shc
-from certdist.services.container import Services
 from certdist.signing.jose import public_key_from_jwk
+from certdist.wiring import Services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.formats.imaging import open_image, rasterise_pdf, scan
 from tests.web.conftest import TokenFactory

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 
 class KeySetSource(Protocol):
-    """A JWKS, static or fetched (``certdist.services.auth`` has both kinds)."""
+    """A JWKS, static or fetched (``certdist.services.access.tokens`` has both kinds)."""
 
     def keys(self, *, refresh: bool = False) -> jwk.JWKSet: ...
 

@@ -9,12 +9,12 @@ from sqlalchemy import Engine
 
 from certdist.storage.audit import SqlDownloadAudit
 from certdist.storage.certificates import SqlCertificateRepository
+from certdist.storage.dev_sms_inbox import SqlSmsOutbox
 from certdist.storage.engine import build_engine, normalise_url
 from certdist.storage.integrations import SqlIntegrationRepository
 from certdist.storage.outbox import CompanionMessages, SqlOutbox
 from certdist.storage.print_jobs import SqlPrintJobRepository, SqlPrintSelection
 from certdist.storage.share_links import SqlShareLinks
-from certdist.storage.sms_outbox import SqlSmsOutbox
 from certdist.storage.transactions import Transactions
 from certdist.storage.uploads import SqlUploadRepository
 

@@ -12,9 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from certdist import __version__
 from certdist.config import Settings, load_settings
 from certdist.observability import configure_logging
-from certdist.services.container import Services, build_services, start_outbox_worker
-from certdist.services.outbox import embedded_worker_enabled
-from certdist.services.printing import start_print_jobs
+from certdist.services.facility.printing import start_print_jobs
+from certdist.services.messaging.outbox import embedded_worker_enabled
 from certdist.web.errors import install_error_handlers
 from certdist.web.fast_reads import FastReads
 from certdist.web.i18n import Catalogs
@@ -36,6 +35,7 @@ from certdist.web.templating import (
     language_router,
     secure_cookies,
 )
+from certdist.wiring import Services, build_services, start_outbox_worker
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed
-from certdist.services.container import Services
+from certdist.wiring import Services
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from a trusted issuer")
 

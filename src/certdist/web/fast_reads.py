@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from certdist.domain.models import VACCINATION
 from certdist.domain.roles import Permission
 from certdist.errors import CertdistError
-from certdist.services.container import Services
+from certdist.wiring import Services
 
 _PATH = re.compile(
     r"^/certificate/api/(certificatePDF|certificateQRCode)/([A-Za-z0-9][A-Za-z0-9_\-]{0,63})$"

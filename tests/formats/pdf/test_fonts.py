@@ -12,7 +12,7 @@ from certdist.config import load_settings
 from certdist.errors import ConfigurationError
 from certdist.formats.pdf import FontPaths, PdfRenderer
 from certdist.formats.pdf.fonts import BUNDLED_DIR, DEFAULT_FALLBACK_FILES, Face
-from certdist.services.container import pdf_renderer
+from certdist.wiring import pdf_renderer
 
 
 def test_every_default_file_is_shipped_with_its_licence() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from certdist.config import Settings, VerifierSettings
-from certdist.services.container import Services, build_services
+from certdist.wiring import Services, build_services
 from tests.services.verification.samples import ServicesFactory
 
 

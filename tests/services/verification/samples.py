@@ -13,10 +13,10 @@ from PIL import Image
 from certdist.config import ForeignShcIssuer, VerifierSettings
 from certdist.domain.requests import CertificationRequest
 from certdist.formats.qr_image import qr_png
-from certdist.services.container import Services
-from certdist.services.issuance import dump_signed
+from certdist.services.issuance.service import dump_signed
 from certdist.signing.keys import SigningKey
 from certdist.signing.ldproof import sign_credential
+from certdist.wiring import Services
 from tests.factories import vaccination_request_body
 
 SHC_ISSUER = "https://spec.smarthealth.cards/examples/issuer"

@@ -8,7 +8,6 @@ import pytest
 
 from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
 from certdist.formats.divoc_qr import encode_payload
-from certdist.services.container import Services
 from certdist.services.verification import (
     NO_QR_CODE,
     ImageLimits,
@@ -18,6 +17,7 @@ from certdist.services.verification import (
     shc_numeric_to_jws,
 )
 from certdist.signing.contexts import ContextLoader
+from certdist.wiring import Services
 from tests.services.verification.samples import blank_png, issue, png_of
 
 

@@ -14,9 +14,9 @@ from certdist.config import ForeignCredentialKey, VerifierSettings
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.errors import CertificateExpired, CertificateRevoked, UnknownKey, VerificationError
 from certdist.formats.divoc_qr import encode_payload
-from certdist.services.container import Services
 from certdist.services.verification import Status
 from certdist.signing.keys import KeyStore, KeyUse, SigningKey
+from certdist.wiring import Services
 from tests.factories import lab_test_request_body, vaccination_request_body
 from tests.services.verification.samples import ServicesFactory, issue, jpeg_of, png_of, sign
 

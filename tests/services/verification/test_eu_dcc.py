@@ -19,12 +19,12 @@ from certdist.config import VerifierSettings
 from certdist.errors import InvalidInput
 from certdist.formats import eu_dcc as dcc_format
 from certdist.formats.eu_dcc import DccNames, VerifiedDcc, build_payload, encode_hc1
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services
+from certdist.services.common.clock import FixedClock
 from certdist.services.verification import FormatCheckers, Status, Verifier, check_hc1, check_shc
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.trust import TrustStore
 from certdist.storage.database import Database
+from certdist.wiring import Services
 from tests.conftest import VECTORS
 from tests.formats import wallet_samples
 from tests.immutable_cbor import frozen, immutable_loads

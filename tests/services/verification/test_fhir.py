@@ -16,19 +16,19 @@ from jwcrypto import jwk
 from certdist.domain.requests import CertificationRequest
 from certdist.errors import CertificateRevoked, InvalidInput, PayloadTooLarge
 from certdist.formats.fhir import FhirDocumentIssuer, canonical
-from certdist.services.auth import StaticKeys
-from certdist.services.container import Services
+from certdist.services.access.tokens import StaticKeys
+from certdist.services.distribution.wallet import shc_jwks
 from certdist.services.verification import (
     FormatCheckers,
     Status,
     Verifier,
     check_fhir,
 )
-from certdist.services.wallet import shc_jwks
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.jose import b64url, es256_sign
 from certdist.signing.keys import KeyUse
 from certdist.signing.trust import TrustStore
+from certdist.wiring import Services
 from tests.factories import vaccination_request_body
 from tests.formats.wallet_samples import bundle, key_store
 from tests.services.verification.samples import issue

@@ -10,10 +10,10 @@ from pypdf import PdfReader, PdfWriter
 
 from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
 from certdist.formats.divoc_qr import encode_payload
-from certdist.services.container import Services
 from certdist.services.verification import NO_QR_CODE_IN_PDF, PdfLimits, Status, scan_pdf
 from certdist.services.verification.detect import first_certificate_in
 from certdist.services.verification.pdf import render_scale
+from certdist.wiring import Services
 from tests.pdf_samples import bare_pdf, blank_page, certificate_pdf, page_with, pdf_of_pages
 from tests.services.verification.samples import issue, png_of
 

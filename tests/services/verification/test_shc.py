@@ -11,10 +11,10 @@ import pytest
 from certdist.domain.requests import CertificationRequest
 from certdist.errors import CertificateExpired, CertificateRevoked
 from certdist.formats.shc import VerifiedShc, card_file, qr_text
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services
+from certdist.services.common.clock import FixedClock
 from certdist.services.verification import Status
 from certdist.services.verification.shc import shc_view
+from certdist.wiring import Services
 from tests.factories import vaccination_request_body
 from tests.services.verification.samples import (
     SHC_ISSUER,

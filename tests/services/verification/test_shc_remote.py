@@ -16,11 +16,11 @@ import pytest
 
 from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
 from certdist.errors import RevocationUnknown, VerificationError
-from certdist.services.clock import FixedClock
-from certdist.services.container import Services
-from certdist.services.remote_keys import Fetch, RemoteKeySet, http_fetcher
+from certdist.services.common.clock import FixedClock
+from certdist.services.common.remote_keys import Fetch, RemoteKeySet, http_fetcher
 from certdist.services.verification import Status, trust_store_from_settings
 from certdist.services.verification.remote import RemoteRevocationLists, parse_revocation_list
+from certdist.wiring import Services
 from tests.loopback import QuietHandler, serving
 from tests.services.verification.samples import SHC_ISSUER, SHC_KID, ServicesFactory
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from certdist.config import ForeignCredentialKey, Settings, VerifierSettings
-from certdist.services.container import Services
 from certdist.services.verification import trust_store_from_settings
 from certdist.signing.trust import dsc_kid, load_certificates
+from certdist.wiring import Services
 from tests.services.verification.samples import SHC_ISSUER, SHC_KID, shc_settings
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certdist.services.container import Services
 from certdist.services.verification import Status, Verifier
 from certdist.signing.contexts import ContextLoader
+from certdist.wiring import Services
 
 
 def test_formats_without_a_checker_are_unsupported(services: Services, testdata: Path) -> None:

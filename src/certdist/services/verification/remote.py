@@ -5,7 +5,7 @@ before anything is asked of it, and its ``kid`` becomes part of a URL only when 
 issuer's JWKS holds a key of that ``kid`` with a ``crlVersion`` and it is made of base64url
 characters (so it can neither leave the configured base URL nor add a query).
 
-Fetches go through :mod:`certdist.services.remote_keys` (deadline, size limit, no
+Fetches go through :mod:`certdist.services.common.remote_keys` (deadline, size limit, no
 redirects), which also keeps the issuers' JWKS. After a failed fetch the issuer is
 not asked again for ``retry_seconds``: a down issuer must not cost every verification a
 timeout, nor can a stream of cards make us hammer it.
@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from certdist.services.remote_keys import UNREADABLE, Fetch
+from certdist.services.common.remote_keys import UNREADABLE, Fetch
 from certdist.signing.trust import ShcRevocations
 
 __all__ = ["RemoteRevocationLists", "parse_revocation_list"]

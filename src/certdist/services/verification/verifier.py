@@ -13,7 +13,7 @@ from cryptography import x509
 
 from certdist.config import Settings
 from certdist.errors import UnsupportedFormat, VerificationError
-from certdist.services.clock import Clock
+from certdist.services.common.clock import Clock
 from certdist.services.verification.detect import (
     ImageLimits,
     InputKind,

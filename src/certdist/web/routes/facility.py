@@ -5,8 +5,8 @@ Print views: ``/facility/certificates/{code}`` is the vaccination certificate (t
 the desk has always used) and ``/facility/certificates/{code}/test`` the lab-test one; each
 has its PDF under ``…/pdf``.
 
-Thin: the rules live in ``services/facility.py``, ``services/staff_auth.py`` and
-``services/staff_sessions.py``. Every form posts with a CSRF token; printing is the
+Thin: the rules live in ``services/facility/desk.py``, ``services/facility/staff_auth.py`` and
+``services/facility/staff_sessions.py``. Every form posts with a CSRF token; printing is the
 browser's own Print command on a page with a print stylesheet and a vector QR code.
 """
 
@@ -22,8 +22,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from certdist.domain.models import TEST, VACCINATION
 from certdist.errors import AuthenticationFailed, InvalidInput, NotFound
-from certdist.services.facility import FacilityDesk, KindNotHeld
-from certdist.services.staff_sessions import StaffSession
+from certdist.services.facility.desk import FacilityDesk, KindNotHeld
+from certdist.services.facility.staff_sessions import StaffSession
 from certdist.web.cookies import clear_cookie, read_cookie, set_cookie
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document

@@ -1,8 +1,8 @@
 """The citizen portal's pages: log in with mobile number and one-time code, see and
 download every certificate registered to that number (DESIGN §1, §4).
 
-Thin on purpose: the rules live in ``services/otp.py``, ``services/sessions.py`` and
-``services/portal.py``. Every form posts to this site with a CSRF token; every state change
+Thin on purpose: the rules live in ``services/portal/otp.py``, ``services/portal/sessions.py`` and
+``services/portal/service.py``. Every form posts to this site with a CSRF token; every state change
 is a POST answered with a 303 redirect (so reloading never re-sends a form); the pages need
 no JavaScript.
 """
@@ -17,8 +17,8 @@ from fastapi.responses import RedirectResponse
 
 from certdist.errors import AuthenticationFailed, InvalidInput
 from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
-from certdist.services.portal import CitizenPortal, DownloadFormat
-from certdist.services.sessions import PortalSession
+from certdist.services.portal.service import CitizenPortal, DownloadFormat
+from certdist.services.portal.sessions import PortalSession
 from certdist.web import cookies
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document

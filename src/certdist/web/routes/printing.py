@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from certdist.domain.roles import Permission, Principal
-from certdist.services.printing import BatchFormat, parse_selection
+from certdist.services.facility.printing import BatchFormat, parse_selection
 from certdist.storage.print_jobs import PrintJob
 from certdist.web.deps import ServicesDep, caller_with
 

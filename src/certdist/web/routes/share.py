@@ -23,14 +23,14 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from certdist.errors import AuthenticationFailed, FieldError, InvalidInput, NotFound
-from certdist.services.share_mail import ShareMode
-from certdist.services.sharing import (
+from certdist.services.sharing.links import (
     PASSCODE_FAILURE_CAP,
     PASSCODE_MAX,
     PASSCODE_MIN,
     UNLOCK_LIFETIME,
     Expiry,
 )
+from certdist.services.sharing.mail import ShareMode
 from certdist.storage.share_links import ShareKind, ShareLink
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document

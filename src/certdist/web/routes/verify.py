@@ -34,7 +34,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
-from certdist.services.container import Services
 from certdist.services.verification import (
     NO_QR_CODE,
     NO_QR_CODE_IN_PDF,
@@ -43,6 +42,7 @@ from certdist.services.verification import (
 )
 from certdist.web.deps import ServicesDep
 from certdist.web.templating import PageRoute, Templates, TemplatesDep
+from certdist.wiring import Services
 
 router = APIRouter(tags=["verification"])
 pages = APIRouter(route_class=PageRoute, include_in_schema=False)

@@ -40,8 +40,8 @@ from certdist.formats.pdf import PdfRenderer
 from certdist.formats.pdf.batch import BatchPdfWriter, BatchWriter, BatchZipWriter
 from certdist.formats.pdf.qr_pool import PreparedQr, QrPool
 from certdist.formats.registry import CertificateBundle
-from certdist.services.clock import Clock
-from certdist.services.ids import new_record_id
+from certdist.services.common.clock import Clock
+from certdist.services.common.ids import new_record_id
 from certdist.storage.database import Database
 from certdist.storage.print_jobs import (
     PrintJob,
@@ -53,7 +53,7 @@ from certdist.storage.print_jobs import (
 from certdist.storage.repository import DownloadAudit
 
 if TYPE_CHECKING:  # the container imports this module
-    from certdist.services.container import Services
+    from certdist.wiring import Services
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from certdist.formats.divoc_vc import SignedCredentialFormat
 from certdist.formats.pdf import FontPaths, PdfRenderer
 from certdist.formats.qr_code import DivocQrFormat
 from certdist.formats.registry import FormatRegistry
-from certdist.services.auth import (
+from certdist.services.access.tokens import (
     Authorizer,
     IssuerTrust,
     KeySource,
@@ -27,31 +27,31 @@ from certdist.services.auth import (
     TokenVerifier,
     remote_jwks,
 )
-from certdist.services.bulk import BulkIssuanceService
-from certdist.services.clock import Clock, SystemClock
-from certdist.services.digilocker import DigilockerService, build_digilocker
-from certdist.services.distribution import DistributionService, RenderCache
-from certdist.services.facility import FacilityDesk, build_facility_desk
-from certdist.services.hashing import KeyedHasher
-from certdist.services.ids import CertificateIdGenerator, RandomCertificateIds
-from certdist.services.issuance import IssuanceService
-from certdist.services.mail import MailSender, build_mail_sender
-from certdist.services.notify import build_notifier
-from certdist.services.outbox import BackgroundWorker, OutboxWorker, build_worker
-from certdist.services.partner import PartnerService, build_partner
-from certdist.services.portal import CitizenPortal, build_citizen_portal
-from certdist.services.printing import PrintService, build_printing
-from certdist.services.ratelimit import RateLimiter
-from certdist.services.share_mail import ShareMailService, build_share_mail
-from certdist.services.sharing import SharingService, build_sharing
-from certdist.services.verification import Verifier, build_verifier
-from certdist.services.wallet import (
+from certdist.services.common.clock import Clock, SystemClock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.ratelimit import RateLimiter
+from certdist.services.distribution.service import DistributionService, RenderCache
+from certdist.services.distribution.wallet import (
     ShcRevocationList,
     WalletIssuers,
     WalletService,
     build_wallet_issuers,
     wallet_formats,
 )
+from certdist.services.facility.desk import FacilityDesk, build_facility_desk
+from certdist.services.facility.printing import PrintService, build_printing
+from certdist.services.integrations.digilocker import DigilockerService, build_digilocker
+from certdist.services.integrations.partner import PartnerService, build_partner
+from certdist.services.issuance.bulk import BulkIssuanceService
+from certdist.services.issuance.ids import CertificateIdGenerator, RandomCertificateIds
+from certdist.services.issuance.service import IssuanceService
+from certdist.services.messaging.mail import MailSender, build_mail_sender
+from certdist.services.messaging.notify import build_notifier
+from certdist.services.messaging.outbox import BackgroundWorker, OutboxWorker, build_worker
+from certdist.services.portal.service import CitizenPortal, build_citizen_portal
+from certdist.services.sharing.links import SharingService, build_sharing
+from certdist.services.sharing.mail import ShareMailService, build_share_mail
+from certdist.services.verification import Verifier, build_verifier
 from certdist.signing.app_secret import load_or_create_secret, load_secret
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.keys import KeyFile, KeyStore, KeyUse

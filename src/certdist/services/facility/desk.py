@@ -23,13 +23,13 @@ from certdist.errors import ConfigurationError, NotFound
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
 from certdist.formats.qr_image import qr_svg
 from certdist.formats.registry import CertificateBundle
-from certdist.services.auth import Authorizer, IssuerTrust, TokenVerifier
-from certdist.services.clock import Clock
-from certdist.services.distribution import Artifact, BeneficiarySummary, DistributionService
-from certdist.services.hashing import KeyedHasher
-from certdist.services.ratelimit import RateLimiter
-from certdist.services.staff_auth import LocalStaffSignIn, OidcClient, OidcStaffSignIn
-from certdist.services.staff_sessions import StaffSession, StaffSessions
+from certdist.services.access.tokens import Authorizer, IssuerTrust, TokenVerifier
+from certdist.services.common.clock import Clock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.ratelimit import RateLimiter
+from certdist.services.distribution.service import Artifact, BeneficiarySummary, DistributionService
+from certdist.services.facility.staff_auth import LocalStaffSignIn, OidcClient, OidcStaffSignIn
+from certdist.services.facility.staff_sessions import StaffSession, StaffSessions
 from certdist.storage.state import SharedState
 
 SEARCHES_PER_HOUR = 300

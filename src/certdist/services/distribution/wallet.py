@@ -44,9 +44,9 @@ from certdist.formats.wallet_formats import (
     ShcPdfFormat,
     ShcQrFormat,
 )
-from certdist.services.clock import Clock
-from certdist.services.distribution import Artifact, DistributionService
-from certdist.services.hashing import KeyedHasher
+from certdist.services.common.clock import Clock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.distribution.service import Artifact, DistributionService
 from certdist.signing.dsc import DocumentSigners, ensure_local_signers, load_signers
 from certdist.signing.jose import p256_jwk, thumbprint
 from certdist.signing.keys import KeyStore, KeyUse

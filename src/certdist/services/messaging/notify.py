@@ -10,7 +10,7 @@ and contact, so a retried issuance never notifies twice.
 Language: DIVOC's request carries none, so messages use the configured default language,
 unless the request's free-form ``meta.language`` names a language we have templates for.
 Templates are text files, ``<dir>/<language>/{sms,mail}_{issued,corrected}.txt`` (and the
-``mail_share_*.txt`` of e-mails a citizen sends, services/share_mail.py); a mail template's
+``mail_share_*.txt`` of e-mails a citizen sends, services/sharing/mail.py); a mail template's
 first line is ``Subject: …``. Adding a language is adding a folder with every file.
 """
 
@@ -28,8 +28,8 @@ from certdist.config import Settings
 from certdist.domain.models import TEST, CertificateRecord
 from certdist.domain.phone import normalize_mobile
 from certdist.errors import ConfigurationError
-from certdist.services.clock import Clock
-from certdist.services.outbox import mail_message, sms_message
+from certdist.services.common.clock import Clock
+from certdist.services.messaging.outbox import mail_message, sms_message
 from certdist.storage.outbox import NewMessage
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from certdist.domain.requests import (
     field_errors,
 )
 from certdist.errors import CertdistError, FieldError, InvalidInput
-from certdist.services.clock import Clock
-from certdist.services.ids import new_record_id
-from certdist.services.issuance import AnyRequest, IssuanceService
+from certdist.services.common.clock import Clock
+from certdist.services.common.ids import new_record_id
+from certdist.services.issuance.service import AnyRequest, IssuanceService
 from certdist.storage.repository import UploadRepository
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 
 from certdist.domain.roles import Principal
 from certdist.errors import PermissionDenied
-from certdist.services.clock import Clock
-from certdist.services.hashing import KeyedHasher
+from certdist.services.common.clock import Clock
+from certdist.services.common.hashing import KeyedHasher
 from certdist.storage.state import SharedState
 
 IDLE_SECONDS = 30 * 60

@@ -29,11 +29,11 @@ from certdist.domain.models import CertificateRecord
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed, FieldError, InvalidInput, NotFound
 from certdist.formats.qr_image import qr_png
-from certdist.services.clock import Clock
-from certdist.services.distribution import Artifact, DistributionService
-from certdist.services.hashing import KeyedHasher
-from certdist.services.ids import new_record_id
-from certdist.services.ratelimit import RateLimiter
+from certdist.services.common.clock import Clock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.ids import new_record_id
+from certdist.services.common.ratelimit import RateLimiter
+from certdist.services.distribution.service import Artifact, DistributionService
 from certdist.storage.database import Database
 from certdist.storage.repository import CertificateRepository
 from certdist.storage.share_links import LinkAccess, ShareKind, ShareLink, SqlShareLinks

@@ -25,16 +25,16 @@ from certdist.errors import ConfigurationError, FieldError, InvalidInput, NotFou
 from certdist.formats.eu_dcc import names_from_request
 from certdist.formats.registry import CertificateBundle, FormatRegistry, renders
 from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
-from certdist.services.clock import Clock
-from certdist.services.distribution import Artifact, DistributionService
-from certdist.services.hashing import KeyedHasher
-from certdist.services.otp import OtpService
-from certdist.services.ratelimit import RateLimiter
-from certdist.services.sessions import SessionService
-from certdist.services.sms import HttpSms, HttpSmsConfig, OtpTexts, OutboxSms, SmsSender
+from certdist.services.common.clock import Clock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.ratelimit import RateLimiter
+from certdist.services.distribution.service import Artifact, DistributionService
+from certdist.services.messaging.sms import HttpSms, HttpSmsConfig, OtpTexts, OutboxSms, SmsSender
+from certdist.services.portal.otp import OtpService
+from certdist.services.portal.sessions import SessionService
 from certdist.storage.database import Database
+from certdist.storage.dev_sms_inbox import SqlSmsOutbox
 from certdist.storage.repository import CertificateRepository
-from certdist.storage.sms_outbox import SqlSmsOutbox
 from certdist.storage.state import SharedState
 
 #: The issuer recorded in the download audit for portal downloads.

@@ -14,15 +14,15 @@ from enum import StrEnum
 from certdist.config import Settings
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import FieldError, InvalidInput
-from certdist.services.clock import Clock
-from certdist.services.distribution import DistributionService
-from certdist.services.hashing import KeyedHasher
-from certdist.services.ids import new_record_id
-from certdist.services.mail import Attachment
-from certdist.services.notify import NotificationTemplates, valid_address
-from certdist.services.outbox import mail_message
-from certdist.services.ratelimit import RateLimiter
-from certdist.services.sharing import Expiry, SharingService
+from certdist.services.common.clock import Clock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.ids import new_record_id
+from certdist.services.common.ratelimit import RateLimiter
+from certdist.services.distribution.service import DistributionService
+from certdist.services.messaging.mail import Attachment
+from certdist.services.messaging.notify import NotificationTemplates, valid_address
+from certdist.services.messaging.outbox import mail_message
+from certdist.services.sharing.links import Expiry, SharingService
 from certdist.storage.database import Database
 from certdist.storage.outbox import SqlOutbox
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from certdist.config import PortalSettings
 from certdist.domain.phone import normalize_mobile
 from certdist.errors import AuthenticationFailed, DeliveryFailed, FieldError, InvalidInput
-from certdist.services.clock import Clock
-from certdist.services.hashing import KeyedHasher
-from certdist.services.ratelimit import RateLimiter
-from certdist.services.sms import OtpTexts, SmsSender
+from certdist.services.common.clock import Clock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.ratelimit import RateLimiter
+from certdist.services.messaging.sms import OtpTexts, SmsSender
 from certdist.storage.state import SharedState
 
 log = logging.getLogger(__name__)

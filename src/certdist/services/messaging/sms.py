@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from certdist.errors import ConfigurationError, DeliveryFailed
-from certdist.services.clock import Clock
-from certdist.storage.sms_outbox import OutboxSmsMessage, SqlSmsOutbox
+from certdist.services.common.clock import Clock
+from certdist.storage.dev_sms_inbox import OutboxSmsMessage, SqlSmsOutbox
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from certdist.domain.requests import CertificationRequest
 from certdist.errors import DuplicateCertificate
-from certdist.services.issuance import IssuanceService
+from certdist.services.issuance.service import IssuanceService
 
 DEMO_MOBILE = "+919000000001"
 

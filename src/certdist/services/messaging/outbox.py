@@ -32,10 +32,10 @@ from typing import Any
 
 from certdist.config import Settings
 from certdist.errors import DeliveryFailed, DeliveryRejected, StorageUnavailable
-from certdist.services.clock import Clock
-from certdist.services.ids import new_record_id
-from certdist.services.mail import Attachment, MailMessage, MailSender, message_id_for
-from certdist.services.sms import SmsSender
+from certdist.services.common.clock import Clock
+from certdist.services.common.ids import new_record_id
+from certdist.services.messaging.mail import Attachment, MailMessage, MailSender, message_id_for
+from certdist.services.messaging.sms import SmsSender
 from certdist.storage.database import Database
 from certdist.storage.outbox import (
     MessageKind,
