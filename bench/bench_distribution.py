@@ -91,7 +91,7 @@ def _seed_worker(settings: Settings, codes: Sequence[str], batch: int) -> int:
                 for code in codes[start : start + batch]
                 for body in _bodies(code)
             ]
-            services.issuance.certify(requests)
+            services.issuance.certificates.certify(requests)
     finally:
         services.close()
     return len(codes)
@@ -574,11 +574,11 @@ def main() -> None:
 
         services = build_services(settings, migrate=False)
         try:
-            assert services.local_issuer is not None, "the local token issuer is off"
-            token = services.local_issuer.mint(
+            assert services.access.local_issuer is not None, "the local token issuer is off"
+            token = services.access.local_issuer.mint(
                 ["certificate-api"], username="bench", lifetime=timedelta(hours=6)
             )
-            dist = services.distribution
+            dist = services.distribution.certificates
             etags = {c: f'"{dist.etag(dist.bundle(c, VACCINATION), "pdf")}"' for c in codes}
         finally:
             services.close()

@@ -29,9 +29,10 @@ from tests.factories import vaccination_request_body
 from certdist.config import Settings
 from certdist.domain.credential import vaccination_credential
 from certdist.domain.requests import CertificationRequest
+from certdist.services.issuance import credential_profile
 from certdist.signing.keys import KeyUse
 from certdist.storage.database import Database
-from certdist.wiring import build_services, credential_profile
+from certdist.wiring import build_services
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -58,7 +59,7 @@ def _worker(
     start.wait()
     began = time.perf_counter()
     for offset in range(0, count, batch):
-        services.issuance.certify(requests[offset : offset + batch])
+        services.issuance.certificates.certify(requests[offset : offset + batch])
     out.put(time.perf_counter() - began)
     services.close()
 
@@ -92,7 +93,7 @@ def signing_rate(settings: Settings, count: int) -> float:
     from certdist.signing.ldproof import CredentialSigner
 
     signer = CredentialSigner(signer_key, ContextLoader())
-    profile = credential_profile(settings)
+    profile = credential_profile(settings.credentials)
     now = datetime.now(UTC)
     credentials = [
         vaccination_credential(

@@ -63,10 +63,10 @@ def _issue_range(data_dir: Path, start: int, stop: int) -> None:
             )
         )
         if len(batch) == 50:
-            services.issuance.certify(batch)
+            services.issuance.certificates.certify(batch)
             batch = []
     if batch:
-        services.issuance.certify(batch)
+        services.issuance.certificates.certify(batch)
     services.close()
 
 
@@ -122,7 +122,7 @@ def _baseline(data_dir: str, count: int) -> None:
     from certdist.domain.roles import Permission, Principal
 
     services = build_services(Settings(data_dir=Path(data_dir), log_json=False), migrate=False)
-    pdf = services.distribution
+    pdf = services.distribution.certificates
     caller = Principal(subject="bench", username="bench", roles=frozenset())
     for i in range(count):
         bundle = pdf.bundle(f"BP{i:07d}")

@@ -173,8 +173,8 @@ def main() -> None:
     logging.getLogger().handlers[0].setStream(log_file)  # type: ignore[attr-defined]
 
     services = build_services(settings, migrate=False)
-    dist = services.distribution
-    issuer = services.local_issuer
+    dist = services.distribution.certificates
+    issuer = services.access.local_issuer
     assert issuer is not None
     token = issuer.mint(["certificate-api"], username="bench", lifetime=timedelta(hours=2))
     fresh_tokens = [
@@ -198,7 +198,7 @@ def main() -> None:
         CertificateView.from_credentials(b.credential, b.dose_credentials, qr_payload=payloads[i])
         for i, b in enumerate(bundles[:200])
     ]
-    principal = services.tokens.verify(token)
+    principal = services.access.tokens.verify(token)
 
     def audit(i: int) -> None:
         latest = bundle(i).latest
@@ -219,11 +219,13 @@ def main() -> None:
     print(f"\nsteps of a from-scratch PDF request ({n} iterations each, one thread):")
     timed(
         "auth: verify a token seen for the first time (ES256)",
-        lambda i: services.tokens.verify(fresh_tokens[i]),
+        lambda i: services.access.tokens.verify(fresh_tokens[i]),
         n,
         rows,
     )
-    timed("auth: verify a remembered token", lambda i: services.tokens.verify(token), n, rows)
+    timed(
+        "auth: verify a remembered token", lambda i: services.access.tokens.verify(token), n, rows
+    )
     timed(
         "db: read the beneficiary's certificates (bundle)",
         lambda i: dist.bundle(code(i), VACCINATION),

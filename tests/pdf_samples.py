@@ -38,8 +38,8 @@ def certificate_pdf(services: Services, code: str, format_name: str) -> bytes:
     """certdist's own PDF (``pdf``, ``shc-pdf`` or ``eu-dcc-pdf``) of beneficiary ``code``."""
     operator = Principal(subject="test", username="test", roles=frozenset(), issuer="test")
     permission = Permission.DISTRIBUTE
-    bundle = services.wallet.bundle(code, caller=operator, permission=permission)
-    artifact = services.distribution.render(
+    bundle = services.distribution.wallet.bundle(code, caller=operator, permission=permission)
+    artifact = services.distribution.certificates.render(
         bundle, format_name, caller=operator, permission=permission
     )
     assert artifact.content.startswith(b"%PDF-")

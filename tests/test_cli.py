@@ -66,7 +66,7 @@ def test_token_is_accepted_by_the_service(
     settings = Settings(data_dir=tmp_path / "data", database_url=migrated_database_url)
     services = build_services(settings)
     try:
-        principal = services.tokens.verify(result.stdout.strip())
+        principal = services.access.tokens.verify(result.stdout.strip())
     finally:
         services.close()
     assert principal.roles == {"certificate-issuer"}
@@ -142,7 +142,9 @@ def test_rotated_key_signs_new_certificates_and_old_ones_keep_verifying(
     try:
         methods = []
         for issued in (old, new):
-            credential = json.loads(services.issuance.signed_credential(issued["certificateId"]))
+            credential = json.loads(
+                services.issuance.certificates.signed_credential(issued["certificateId"])
+            )
             methods.append(verify_credential(credential, services.keys.public_key))
     finally:
         services.close()

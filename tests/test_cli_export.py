@@ -37,7 +37,7 @@ def env(tmp_path: Path, migrated_database_url: str) -> dict[str, str]:
 @pytest.fixture
 def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
     built = build_services(Settings(data_dir=tmp_path / "data", database_url=migrated_database_url))
-    built.issuance.certify(
+    built.issuance.certificates.certify(
         [
             CertificationRequest.model_validate(vaccination_request_body("X1", dose=d))
             for d in (1, 2)
@@ -74,14 +74,14 @@ def test_exports_verify(env: dict[str, str], services: Services) -> None:
     shc = export(env, "--format", "shc-file", "X1")
     assert shc.exit_code == 0
     [jws] = json.loads(shc.stdout_bytes)["verifiableCredential"]
-    keys = {k["kid"]: public_key_from_jwk(k) for k in services.wallet.jwks()["keys"]}
+    keys = {k["kid"]: public_key_from_jwk(k) for k in services.distribution.wallet.jwks()["keys"]}
     verify_shc(jws, lambda iss, kid: [keys[kid]], now)
     fhir = export(env, "--format", "fhir", "X1")
     verify_fhir(json.loads(fhir.stdout_bytes), lambda kid: [keys[kid]])
     dcc = export(env, "--format", "eu-dcc", "--fnt", "MITRA", "--fn", "Mitra", "X1")
     assert dcc.exit_code == 0, dcc.output
     [text] = scan(open_image(dcc.stdout_bytes))
-    signers = services.wallet.issuers.document_signers
+    signers = services.distribution.wallet.issuers.document_signers
     payload = verify_hc1(text.decode(), signers.keys_for_kid, now).payload
     assert payload["nam"] == {"fn": "Mitra", "fnt": "MITRA"}
 
@@ -101,7 +101,7 @@ def test_errors_exit_non_zero_with_a_reason(env: dict[str, str], services: Servi
 @pytest.fixture
 def lab_only(services: Services) -> Services:
     body = lab_test_request_body("LABX1")
-    services.issuance.certify([TestCertificationRequest.model_validate(body)])
+    services.issuance.certificates.certify([TestCertificationRequest.model_validate(body)])
     return services
 
 

@@ -25,7 +25,7 @@ def run(tmp_path: Path, migrated_database_url: str) -> Cli:
     services = build_services(settings)
     bodies = [vaccination_request_body(code) for code in ("BEN-1", "BEN-2", "BEN-3")]
     bodies[2]["facility"]["name"] = "Another Clinic"
-    services.issuance.certify([CertificationRequest.model_validate(b) for b in bodies])
+    services.issuance.certificates.certify([CertificationRequest.model_validate(b) for b in bodies])
     services.close()
     return Cli(tmp_path / "data", migrated_database_url)
 

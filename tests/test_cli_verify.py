@@ -50,8 +50,8 @@ def verify_unreadable(env: dict[str, str], path: Path, content: bytes) -> Result
 
 def issued_credential(services: Services) -> str:
     request = CertificationRequest.model_validate(vaccination_request_body())
-    issued = services.issuance.certify([request])
-    return services.issuance.signed_credential(issued[0].certificate_id)
+    issued = services.issuance.certificates.certify([request])
+    return services.issuance.certificates.signed_credential(issued[0].certificate_id)
 
 
 def test_a_valid_qr_image(env: dict[str, str], services: Services, tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_tampered_is_exit_1(env: dict[str, str], services: Services, tmp_path: P
 def test_revoked_is_exit_1(env: dict[str, str], services: Services, tmp_path: Path) -> None:
     path = tmp_path / "certificate.json"
     path.write_text(issued_credential(services))
-    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     result = verify(env, str(path))
     assert result.exit_code == 1
     assert result.stdout.startswith("REVOKED: ")
@@ -122,9 +122,9 @@ def test_certificate_text_is_never_read_as_markup(
     env: dict[str, str], services: Services, tmp_path: Path
 ) -> None:
     request = CertificationRequest.model_validate(vaccination_request_body(name="Bhaya [/] Mitra"))
-    issued = services.issuance.certify([request])
+    issued = services.issuance.certificates.certify([request])
     path = tmp_path / "certificate.json"
-    path.write_text(services.issuance.signed_credential(issued[0].certificate_id))
+    path.write_text(services.issuance.certificates.signed_credential(issued[0].certificate_id))
     result = verify(env, str(path))
     assert result.exit_code == 0, result.output
     assert "Bhaya [/] Mitra" in result.stdout
@@ -167,7 +167,7 @@ def test_our_pdfs_verify(
     format_name: str,
 ) -> None:
     model = TestCertificationRequest if "testDetails" in request_body else CertificationRequest
-    services.issuance.certify([model.model_validate(request_body)])
+    services.issuance.certificates.certify([model.model_validate(request_body)])
     path = tmp_path / "certificate.pdf"
     path.write_bytes(certificate_pdf(services, "PDF0001", format_name))
     result = verify(env, str(path))
@@ -247,7 +247,7 @@ def test_a_revoked_fhir_bundle_is_exit_1(
     env: dict[str, str], services: Services, tmp_path: Path
 ) -> None:
     path = exported_fhir(env, services, tmp_path)
-    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     result = verify(env, str(path))
     assert result.exit_code == 1
     assert result.stdout.startswith("REVOKED: ")

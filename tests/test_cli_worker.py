@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from certdist.config import MailSettings, Mode, Settings
+from certdist.config import MailSettings, Settings
 from certdist.domain.roles import Principal
 from certdist.services.facility.printing import BatchFormat, BeneficiaryList
 from certdist.services.messaging.outbox import embedded_worker_enabled
@@ -93,11 +93,9 @@ def test_the_server_process_runs_the_worker_when_embedded(
         log_json=False,
         mail=MailSettings(worker_poll_seconds=0.1),
     )
-    assert embedded_worker_enabled(settings)
-    assert not embedded_worker_enabled(settings.model_copy(update={"mode": Mode.PRODUCTION}))
-    assert not embedded_worker_enabled(
-        settings.model_copy(update={"mail": MailSettings(embedded_worker=False)})
-    )
+    assert embedded_worker_enabled(settings.mail, production=False)
+    assert not embedded_worker_enabled(settings.mail, production=True)
+    assert not embedded_worker_enabled(MailSettings(embedded_worker=False), production=False)
     run = Cli(tmp_path / "data", migrated_database_url)
     issue_with_mail_contact(run, tmp_path, "CLIW0003")
     services = build_services(settings)
@@ -115,11 +113,13 @@ def test_worker_once_runs_queued_print_jobs(tmp_path: Path, migrated_database_ur
     services = build_services(settings)
     try:
         staff = Principal("staff", "staff", frozenset({"facility-print"}))
-        job = services.printing.submit(staff, BeneficiaryList(codes=("CLIW0003",)), BatchFormat.PDF)
+        job = services.facility.printing.submit(
+            staff, BeneficiaryList(codes=("CLIW0003",)), BatchFormat.PDF
+        )
         result = run("worker", "--once")
         assert result.exit_code == 0, result.output
         assert "print jobs run: 1" in result.output
-        output = services.printing.output(job.id, staff)
+        output = services.facility.printing.output(job.id, staff)
         assert output.path.read_bytes().startswith(b"%PDF-")
     finally:
         services.close()

@@ -117,7 +117,7 @@ def init(ctx: click.Context, demo: bool) -> None:
         for key in services.keys.public_keys():
             click.echo(f"key: {key.id} ({key.use}, {key.algorithm})")
         if demo:
-            click.echo(f"demo certificates issued: {seed_demo(services.issuance)}")
+            click.echo(f"demo certificates issued: {seed_demo(services.issuance.certificates)}")
     except CertdistError as exc:
         _fail(exc)
 
@@ -125,11 +125,11 @@ def init(ctx: click.Context, demo: bool) -> None:
 def _local_token(
     services: Services, roles: tuple[str, ...], username: str, mobile: str | None, hours: float
 ) -> str:
-    if services.local_issuer is None:
+    if services.access.local_issuer is None:
         raise CertdistError(
             "the local token issuer is off (production mode or local_token_issuer=false)"
         )
-    return services.local_issuer.mint(
+    return services.access.local_issuer.mint(
         roles, username=username, mobile=mobile, lifetime=timedelta(hours=hours)
     )
 
@@ -164,7 +164,7 @@ def serve(
     try:
         services = _services(ctx)  # migrates the database once, before any worker starts
         if demo:
-            seed_demo(services.issuance)
+            seed_demo(services.issuance.certificates)
             token = _local_token(services, DEMO_ROLES, "demo-admin", None, 12)
     except CertdistError as exc:
         _fail(exc)
@@ -259,7 +259,7 @@ def _issue_json(services: Services, file: Path, lab_test: bool) -> None:
         requests = list(parse_batch(TestCertificationRequest, body, max_items=limit))
     else:
         requests = list(parse_batch(CertificationRequest, body, max_items=limit))
-    for issued in services.issuance.certify(requests):
+    for issued in services.issuance.certificates.certify(requests):
         click.echo(json.dumps(issued.as_json()))
 
 
@@ -276,7 +276,7 @@ def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) 
 
     entity_type = TEST if lab_test else VACCINATION
     parsed = read_csv(file.read_bytes(), entity_type)
-    upload = services.bulk.start(file.name, entity_type, "cli")
+    upload = services.issuance.bulk.start(file.name, entity_type, "cli")
     columns = (
         TextColumn("issuing"),
         BarColumn(),
@@ -290,7 +290,9 @@ def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) 
         def progress(done: int, failed: int) -> None:
             bar.update(task, completed=done, failed=failed)
 
-        result = services.bulk.process(upload, parsed, program_id=program_id, progress=progress)
+        result = services.issuance.bulk.process(
+            upload, parsed, program_id=program_id, progress=progress
+        )
     click.echo(
         f"upload {result.id}: {result.succeeded} issued, {result.failed} failed "
         f"of {result.total_rows} rows ({result.status.value})"
@@ -388,12 +390,12 @@ def print_batch(
         services = _services(ctx)
         listed = read_codes_file(codes.read_text(encoding="utf-8-sig")) if codes else None
         selection = parse_selection(
-            facility=facility, day=day, codes=listed, max_codes=services.printing.max_codes
+            facility=facility, day=day, codes=listed, max_codes=services.facility.printing.max_codes
         )
         columns = (TextColumn("printing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns) as bar:
             task = bar.add_task("print", total=None)
-            result = services.printing.write(
+            result = services.facility.printing.write(
                 selection,
                 BatchFormat.ZIP if as_zip else BatchFormat.PDF,
                 out,
@@ -455,12 +457,12 @@ def export(
     permission = Permission.DISTRIBUTE
     try:
         services = _services(ctx)
-        bundle = services.wallet.bundle(code, caller=operator, permission=permission)
+        bundle = services.distribution.wallet.bundle(code, caller=operator, permission=permission)
         given = {key: value for key, value in names.items() if value}
         if given and format_name not in ("eu-dcc", "eu-dcc-pdf"):
             raise InvalidInput("--fn/--fnt/--gn/--gnt apply to the eu-dcc formats only")
         if given:
-            artifact = services.wallet.eu_dcc(
+            artifact = services.distribution.wallet.eu_dcc(
                 bundle,
                 names_from_request(given),
                 pdf=format_name == "eu-dcc-pdf",
@@ -468,7 +470,7 @@ def export(
                 permission=permission,
             )
         else:
-            artifact = services.distribution.render(
+            artifact = services.distribution.certificates.render(
                 bundle, format_name, caller=operator, permission=permission
             )
     except CertdistError as exc:
@@ -490,15 +492,14 @@ def worker(ctx: click.Context, once: bool) -> None:
     import threading
 
     from certdist.services.facility.printing import PrintJobRunner
-    from certdist.wiring import outbox_worker
 
     try:
         services = _services(ctx)
-        sender = outbox_worker(services)
+        sender = services.messaging.outbox_worker()
         if once:
             click.echo(f"messages attempted: {sender.run_once()}")
             jobs = 0
-            while services.printing.run_next_job():
+            while services.facility.printing.run_next_job():
                 jobs += 1
             click.echo(f"print jobs run: {jobs}")
             return
@@ -507,7 +508,7 @@ def worker(ctx: click.Context, once: bool) -> None:
             signal.signal(signum, lambda *_: stop.set())
         click.echo(f"outbox worker {sender.worker_id} running; SIGTERM or Ctrl-C stops it")
         printing = PrintJobRunner(
-            services.printing, poll_seconds=services.settings.printing.batch_poll_seconds
+            services.facility.printing, poll_seconds=services.settings.printing.batch_poll_seconds
         )
         printing.start()
         try:
@@ -566,7 +567,7 @@ def sms() -> None:
 def sms_outbox(ctx: click.Context, last: int) -> None:
     """Print the newest SMS of the development outbox (to read a one-time code)."""
     try:
-        outbox = _services(ctx).portal.sms_outbox
+        outbox = _services(ctx).messaging.dev_inbox
         if outbox is None or _settings(ctx).is_production:
             raise CertdistError(
                 "the SMS outbox is used only in development with sms.backend=outbox"

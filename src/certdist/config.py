@@ -7,6 +7,8 @@ This is the only module that reads the process environment. Everything else rece
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -472,6 +474,71 @@ class PrintSettings(Section):
         return problems
 
 
+# --- views of the top-level settings, one per capability that reads them -------------------
+# The environment keeps its flat names (CERTDIST_PUBLIC_URL, CERTDIST_PDF_*); each capability's
+# ``wire()`` receives only the view it needs, never the whole ``Settings``.
+
+
+@dataclass(frozen=True)
+class SiteSection:
+    """Facts about this deployment that several capabilities share."""
+
+    public_url: str
+    production: bool
+    phone_region: str  # how a national mobile number without a country code is read
+    data_dir: Path
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def host(self) -> str:
+        return self.public_url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class AccessSection:
+    """Who may call the API: token issuers, the development token issuer, roles."""
+
+    trusted_issuers: tuple[TrustedIssuer, ...]
+    local_token_issuer: bool
+    roles: Mapping[Permission, list[str]]
+
+    def roles_for(self, permission: Permission) -> tuple[str, ...]:
+        return tuple(self.roles.get(permission, DEFAULT_ROLES[permission]))
+
+
+@dataclass(frozen=True)
+class CredentialSection:
+    """What a signed DIVOC credential says about its issuer, and how it is signed."""
+
+    issuer: str
+    base_url: str
+    vaccination_context: str
+    test_context: str
+    context_aliases: Mapping[str, str]
+    key_algorithm: Literal["RSA", "Ed25519"]
+    did_prefix: str
+    address_country: str
+    vaccine_codes: Mapping[str, Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class DocumentSection:
+    """How certificates are rendered (QR payload, PDF language and fonts) and served."""
+
+    qr_payload_form: Literal["zip", "zip-latin1-utf8"]
+    pdf_second_language: str | None
+    pdf_template_dir: Path | None
+    pdf_font_dir: Path | None
+    pdf_font_files: Mapping[Literal["regular", "bold", "second_regular", "second_bold"], Path]
+    pdf_font_fallbacks: list[Path] | None
+    render_cache_bytes: int
+    entity_types: Mapping[str, LatestRule]
+    vaccine_codes: Mapping[str, Mapping[str, str]]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CERTDIST_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -627,6 +694,51 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.mode is Mode.PRODUCTION
+
+    @property
+    def site(self) -> SiteSection:
+        return SiteSection(
+            public_url=self.public_url,
+            production=self.is_production,
+            phone_region=self.default_phone_region,
+            data_dir=self.data_dir,
+        )
+
+    @property
+    def access(self) -> AccessSection:
+        return AccessSection(
+            trusted_issuers=tuple(self.trusted_issuers),
+            local_token_issuer=self.local_token_issuer,
+            roles=self.roles,
+        )
+
+    @property
+    def credentials(self) -> CredentialSection:
+        return CredentialSection(
+            issuer=self.credential_issuer,
+            base_url=self.certificate_base_url,
+            vaccination_context=self.vaccination_context,
+            test_context=self.test_context,
+            context_aliases=self.context_aliases,
+            key_algorithm=self.credential_key_algorithm,
+            did_prefix=self.did_prefix,
+            address_country=self.address_country,
+            vaccine_codes=self.vaccine_codes,
+        )
+
+    @property
+    def documents(self) -> DocumentSection:
+        return DocumentSection(
+            qr_payload_form=self.qr_payload_form,
+            pdf_second_language=self.pdf_second_language,
+            pdf_template_dir=self.pdf_template_dir,
+            pdf_font_dir=self.pdf_font_dir,
+            pdf_font_files=self.pdf_font_files,
+            pdf_font_fallbacks=self.pdf_font_fallbacks,
+            render_cache_bytes=self.render_cache_bytes,
+            entity_types=self.entity_types,
+            vaccine_codes=self.vaccine_codes,
+        )
 
     def roles_for(self, permission: Permission) -> tuple[str, ...]:
         return tuple(self.roles.get(permission, DEFAULT_ROLES[permission]))

@@ -72,7 +72,7 @@ def live_server(
         **overrides,
     )
     services = build_services(settings)
-    seed_demo(services.issuance)
+    seed_demo(services.issuance.certificates)
     config = uvicorn.Config(
         create_app(settings, services=services),
         host="127.0.0.1",

@@ -87,8 +87,10 @@ def test_staff_finds_and_prints_a_lab_test(
     live_server: LiveServer, browser: Any, axe_script: Path, screenshots: Path, tmp_path: Path
 ) -> None:
     services = live_server.services
-    _issue_lab_test(services.issuance, "DEMO0001", "Asha Devi")  # she also has vaccinations
-    _issue_lab_test(services.issuance, "LAB0042", "Mohan Das")  # only a lab test
+    _issue_lab_test(
+        services.issuance.certificates, "DEMO0001", "Asha Devi"
+    )  # she also has vaccinations
+    _issue_lab_test(services.issuance.certificates, "LAB0042", "Mohan Das")  # only a lab test
     context = browser.new_context(bypass_csp=True, locale="en-GB")
     page = context.new_page()
     try:
@@ -112,7 +114,7 @@ def test_staff_finds_and_prints_a_lab_test(
             path=str(screenshots / "facility-en-desktop-print-test.png"), full_page=True
         )
         printed = page.pdf(format="A4")
-        record = services.distribution.bundle("LAB0042", TEST).latest
+        record = services.distribution.certificates.bundle("LAB0042", TEST).latest
         expected = encode_payload(record.certificate, form=services.settings.qr_payload_form)
         assert expected in scan(rasterise_pdf(printed, tmp_path, dpi=200))
 

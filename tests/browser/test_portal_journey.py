@@ -113,7 +113,7 @@ def test_the_whole_journey(
 ) -> None:
     journey = journey_factory(lang, javascript)
     page, t = journey.page, journey.t
-    outbox = journey.server.services.portal.sms_outbox
+    outbox = journey.server.services.messaging.dev_inbox
 
     page.goto(journey.url("/"))
     if lang != "en":
@@ -238,7 +238,7 @@ def test_the_year_of_birth_check(
 ) -> None:
     journey = journey_factory(lang, True)
     page, t = journey.page, journey.t
-    outbox = journey.server.services.portal.sms_outbox
+    outbox = journey.server.services.messaging.dev_inbox
     page.context.add_cookies([{"name": "lang", "value": lang, "url": journey.url("/")}])
     page.goto(journey.url("/portal/login"))
     before = sent_count(outbox, DEMO_MOBILE)

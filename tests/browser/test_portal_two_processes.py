@@ -58,7 +58,7 @@ def servers(settings: Settings) -> Iterator[list[str]]:
     """Two uvicorn processes, as ``certdist serve`` starts workers: settings from the
     environment, the schema migrated (and demo data issued) once beforehand."""
     services = build_services(settings)
-    seed_demo(services.issuance)
+    seed_demo(services.issuance.certificates)
     services.close()
     environment = {
         **os.environ,
@@ -135,7 +135,7 @@ def test_a_code_asked_on_one_process_is_accepted_by_the_other(
                 f"{first}/portal/login", data={"mobile": DEMO_MOBILE, "csrf_token": token}
             )
             assert asked.status_code == 303
-            code = wait_for_code(outbox_reader(services.portal.sms_outbox), DEMO_MOBILE)
+            code = wait_for_code(outbox_reader(services.messaging.dev_inbox), DEMO_MOBILE)
             assert browser.get(f"{second}/portal/verify").status_code == 200
             accepted = browser.post(
                 f"{second}/portal/verify", data={"code": code, "csrf_token": token}

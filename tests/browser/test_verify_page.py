@@ -17,8 +17,8 @@ from tests.factories import vaccination_request_body
 
 def qr_photo(server: LiveServer, directory: Path) -> Path:
     request = CertificationRequest.model_validate(vaccination_request_body())
-    issued = server.services.issuance.certify([request])
-    credential = server.services.issuance.signed_credential(issued[0].certificate_id)
+    issued = server.services.issuance.certificates.certify([request])
+    credential = server.services.issuance.certificates.signed_credential(issued[0].certificate_id)
     path = directory / "certificate-qr.png"
     path.write_bytes(qr_png(encode_payload(credential)))
     return path
@@ -46,7 +46,7 @@ def test_revoked_is_announced_and_scripts_work(
     live_server: LiveServer, browser: Any, tmp_path: Path
 ) -> None:
     photo = qr_photo(live_server, tmp_path)
-    live_server.services.issuance.revoke("BEN0001", None, reason="issued in error")
+    live_server.services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -95,8 +95,10 @@ def y4m_video(png: bytes, path: Path, *, width: int = 640, height: int = 480) ->
 
 def test_scanning_with_the_camera(live_server: LiveServer, playwright: Any, tmp_path: Path) -> None:
     request = CertificationRequest.model_validate(vaccination_request_body())
-    issued = live_server.services.issuance.certify([request])
-    credential = live_server.services.issuance.signed_credential(issued[0].certificate_id)
+    issued = live_server.services.issuance.certificates.certify([request])
+    credential = live_server.services.issuance.certificates.signed_credential(
+        issued[0].certificate_id
+    )
     video = y4m_video(qr_png(encode_payload(credential), module_px=3), tmp_path / "qr.y4m")
     camera_browser = launch_chromium(
         playwright,

@@ -85,8 +85,8 @@ def test_divoc_sdk_unpacks_and_verifies_our_qr(
     request = CertificationRequest.model_validate(
         vaccination_request_body("QRSDK1", name='Zoë "Q" प्रिया')
     )
-    [issued] = issuing.issuance.certify([request])
-    signed = issuing.issuance.signed_credential(issued.certificate_id)
+    [issued] = issuing.issuance.certificates.certify([request])
+    signed = issuing.issuance.certificates.signed_credential(issued.certificate_id)
     tampered = json.loads(signed)
     tampered["credentialSubject"]["name"] = "Someone Else"
     pem = issuing.keys.active(KeyUse.CREDENTIAL).public_pem()

@@ -44,7 +44,7 @@ def issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
     services = build_services(
         Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url, log_json=False)
     )
-    services.issuance.certify(
+    services.issuance.certificates.certify(
         [
             CertificationRequest.model_validate(vaccination_request_body("NODE1", dose=d))
             for d in (1, 2, 3)
@@ -55,7 +55,7 @@ def issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
 
 
 def latest(services: Services) -> CertificateBundle:
-    return services.distribution.bundle("NODE1")
+    return services.distribution.certificates.bundle("NODE1")
 
 
 def trusted_dsc(kid: bytes, der: bytes) -> dict[str, str]:
@@ -64,7 +64,7 @@ def trusted_dsc(kid: bytes, der: bytes) -> dict[str, str]:
 
 
 def test_dcc_sdk_verifies_our_hc1(node_verifiers: NodeVerifiers, issuing: Services) -> None:
-    issuers = issuing.wallet.issuers
+    issuers = issuing.distribution.wallet.issuers
     text = issuers.dcc.hc1(latest(issuing), DCC_NAMES)
     signer = issuers.document_signers.active
     ours = trusted_dsc(signer.kid, signer.der)
@@ -76,7 +76,7 @@ def test_dcc_sdk_verifies_our_hc1(node_verifiers: NodeVerifiers, issuing: Servic
             database_url=issuing.settings.database_url,
         )
     )
-    stranger = other.wallet.issuers.document_signers.active
+    stranger = other.distribution.wallet.issuers.document_signers.active
     other.close()
     theirs = trusted_dsc(signer.kid, stranger.der)
     cases = [
@@ -102,7 +102,7 @@ def test_shc_sdk_verifies_our_cards_with_our_jwks(
 ) -> None:
     with TestClient(create_app(issuing.settings, services=issuing)) as client:
         jwks: dict[str, Any] = client.get("/.well-known/jwks.json").json()
-    issuer = issuing.wallet.issuers.shc
+    issuer = issuing.distribution.wallet.issuers.shc
     jws = issuer.jws(latest(issuing))
     # What the SDK gets carries revocation: the card its rid, each key its crlVersion.
     assert json.loads(zlib.decompress(b64url_decode(jws.split(".")[1]), -15))["vc"]["rid"]
@@ -125,7 +125,7 @@ def lab_issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
     services = build_services(
         Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url, log_json=False)
     )
-    services.issuance.certify(
+    services.issuance.certificates.certify(
         [TestCertificationRequest.model_validate(lab_test_request_body("NODELAB1"))]
     )
     yield services
@@ -133,13 +133,13 @@ def lab_issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
 
 
 def lab_latest(services: Services) -> CertificateBundle:
-    return services.distribution.bundle("NODELAB1", TEST)
+    return services.distribution.certificates.bundle("NODELAB1", TEST)
 
 
 def test_dcc_sdk_verifies_our_lab_test_hc1(
     node_verifiers: NodeVerifiers, lab_issuing: Services
 ) -> None:
-    issuers = lab_issuing.wallet.issuers
+    issuers = lab_issuing.distribution.wallet.issuers
     text = issuers.dcc.hc1(lab_latest(lab_issuing), DCC_NAMES)
     signer = issuers.document_signers.active
     ours = trusted_dsc(signer.kid, signer.der)
@@ -156,7 +156,7 @@ def test_shc_sdk_verifies_our_lab_cards(
 ) -> None:
     with TestClient(create_app(lab_issuing.settings, services=lab_issuing)) as client:
         jwks: dict[str, Any] = client.get("/.well-known/jwks.json").json()
-    issuer = lab_issuing.wallet.issuers.shc
+    issuer = lab_issuing.distribution.wallet.issuers.shc
     jws = issuer.jws(lab_latest(lab_issuing))
     header, payload, signature = jws.split(".")
     data = json.loads(zlib.decompress(b64url_decode(payload), -15))

@@ -74,4 +74,4 @@ def sms() -> RecordingSms:
 def worker(
     services: Services, mail: RecordingMailSender, sms: RecordingSms, clock: FixedClock
 ) -> OutboxWorker:
-    return build_worker(services.settings, services.database, mail, sms, clock)
+    return build_worker(services.settings.mail, services.database, mail, sms, clock)

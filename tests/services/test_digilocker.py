@@ -60,13 +60,13 @@ def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
 
 @pytest.fixture
 def digilocker(services: Services) -> DigilockerService:
-    assert services.digilocker is not None
-    return services.digilocker
+    assert services.integrations.digilocker is not None
+    return services.integrations.digilocker
 
 
 def _issue(services: Services, **overrides: Any) -> str:
     body = vaccination_request_body("BEN1", name="Bhaya Mitra", **overrides)
-    [issued] = services.issuance.certify([CertificationRequest.model_validate(body)])
+    [issued] = services.issuance.certificates.certify([CertificationRequest.model_validate(body)])
     return issued.certificate_id
 
 
@@ -98,16 +98,18 @@ def test_pull_uri_answers_the_uri_and_the_requested_documents(
     assert (pdf is not None) == (wanted != "xml")
     assert (data is not None) == (wanted != "pdf")
     if pdf is not None:
-        bundle = services.distribution.bundle("BEN1")
+        bundle = services.distribution.certificates.bundle("BEN1")
         caller = Principal(subject="test", username="test", roles=frozenset())
-        served = services.distribution.render(
+        served = services.distribution.certificates.render(
             bundle, "pdf", caller=caller, permission=Permission.DISTRIBUTE
         )
         assert base64.b64decode(pdf) == served.content
     if data is not None:
         content = read_certificate_data(base64.b64decode(data))
         assert content.uri == uri
-        assert content.signed_credential == services.issuance.signed_credential(certificate_id)
+        assert content.signed_credential == services.issuance.certificates.signed_credential(
+            certificate_id
+        )
         verify_credential(json.loads(content.signed_credential), services.keys.public_key)
     assert _outcomes(services, CHANNEL_PULL_URI) == ["issued"]
 
@@ -142,7 +144,7 @@ def test_pull_doc_refuses_a_certificate_revoked_since(
 ) -> None:
     certificate_id = _issue(services)
     _call(digilocker, pull_uri_body(**PERSON))
-    services.issuance.revoke("BEN1", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN1", None, reason="issued in error")
     root = _call(digilocker, pull_doc_body(uri=f"in.gov.covin-VACER-{certificate_id}"), doc=True)
     assert _status(root) == "0"
     assert _outcomes(services, CHANNEL_PULL_DOC) == ["not-live"]

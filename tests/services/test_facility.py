@@ -35,12 +35,12 @@ def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
 def _lab_test(services: Services, code: str, *, dob: str = DOB.isoformat()) -> None:
     body = lab_test_request_body(code, mobile=MOBILE)
     body["recipient"]["dob"] = dob
-    services.issuance.certify([TestCertificationRequest.model_validate(body)])
+    services.issuance.certificates.certify([TestCertificationRequest.model_validate(body)])
 
 
 def _vaccination(services: Services, code: str) -> None:
     body = vaccination_request_body(code, mobile=MOBILE)
-    services.issuance.certify([CertificationRequest.model_validate(body)])
+    services.issuance.certificates.certify([CertificationRequest.model_validate(body)])
 
 
 def test_a_lab_test_is_found_by_the_recipients_date_of_birth(services: Services) -> None:
@@ -51,7 +51,7 @@ def test_a_lab_test_is_found_by_the_recipients_date_of_birth(services: Services)
     record = services.database.certificates().for_beneficiary("LAB0001")[0]
     assert '"dob"' not in record.certificate
     assert record.dob == DOB
-    found = services.distribution.beneficiaries(MOBILE, DOB)
+    found = services.distribution.certificates.beneficiaries(MOBILE, DOB)
     assert [b.pre_enrollment_code for b in found] == ["LAB0001"]
 
 
@@ -60,7 +60,7 @@ def test_search_lists_each_kind_a_beneficiary_holds(services: Services) -> None:
     _lab_test(services, "BEN0001")
     _lab_test(services, "LAB0001")
     _vaccination(services, "BEN0002")
-    found = services.facility.printing.search(STAFF, MOBILE, DOB)
+    found = services.facility.desk.printing.search(STAFF, MOBILE, DOB)
     assert {b.pre_enrollment_code: b.kinds for b in found} == {
         "BEN0001": (VACCINATION, TEST),
         "BEN0002": (VACCINATION,),
@@ -70,7 +70,7 @@ def test_search_lists_each_kind_a_beneficiary_holds(services: Services) -> None:
 
 def test_a_missing_kind_is_told_apart_only_for_found_beneficiaries(services: Services) -> None:
     _lab_test(services, "LAB0001")
-    desk = services.facility
+    desk = services.facility.desk
     session = desk.sessions.start(STAFF)
     with pytest.raises(NotFound) as unsearched:
         desk.certificate(session, "LAB0001", TEST)

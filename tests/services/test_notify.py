@@ -46,7 +46,7 @@ def by_kind(messages: list[OutboxMessage], kind: MessageKind) -> list[OutboxMess
 def test_issuance_notifies_every_contact_once_in_the_default_language(
     services: Services,
 ) -> None:
-    [issued] = services.issuance.certify([request("NOT0001", contacts=CONTACTS)])
+    [issued] = services.issuance.certificates.certify([request("NOT0001", contacts=CONTACTS)])
     messages = queued(services)
     [text] = by_kind(messages, MessageKind.SMS)
     [mailed] = by_kind(messages, MessageKind.MAIL)
@@ -67,9 +67,9 @@ def test_issuance_notifies_every_contact_once_in_the_default_language(
 def test_correction_notifies_with_the_correction_template(
     services: Services, clock: FixedClock
 ) -> None:
-    [first] = services.issuance.certify([request("NOT0002", contacts=CONTACTS)])
+    [first] = services.issuance.certificates.certify([request("NOT0002", contacts=CONTACTS)])
     clock.advance(timedelta(minutes=1))
-    [corrected] = services.issuance.correct([request("NOT0002", contacts=CONTACTS)])
+    [corrected] = services.issuance.certificates.correct([request("NOT0002", contacts=CONTACTS)])
     mails = by_kind(queued(services), MessageKind.MAIL)
     assert [m.payload["subject"] for m in mails] == [
         "Your vaccination certificate is ready",
@@ -80,7 +80,7 @@ def test_correction_notifies_with_the_correction_template(
 
 
 def test_the_request_meta_language_chooses_the_template_set(services: Services) -> None:
-    services.issuance.certify([request("NOT0003", contacts=CONTACTS, language="hi")])
+    services.issuance.certificates.certify([request("NOT0003", contacts=CONTACTS, language="hi")])
     messages = queued(services)
     [text] = by_kind(messages, MessageKind.SMS)
     [mailed] = by_kind(messages, MessageKind.MAIL)
@@ -89,7 +89,7 @@ def test_the_request_meta_language_chooses_the_template_set(services: Services) 
 
 
 def test_an_unknown_meta_language_falls_back_to_the_default(services: Services) -> None:
-    services.issuance.certify([request("NOT0004", contacts=CONTACTS, language="xx")])
+    services.issuance.certificates.certify([request("NOT0004", contacts=CONTACTS, language="xx")])
     [text] = by_kind(queued(services), MessageKind.SMS)
     assert text.payload["text"].startswith("Your vaccination certificate")
 
@@ -100,7 +100,7 @@ def test_default_language_is_a_setting(
     settings = delivery_settings(tmp_path, migrated_database_url, default_language="hi")
     built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
     try:
-        built.issuance.certify([request("NOT0005", contacts=CONTACTS)])
+        built.issuance.certificates.certify([request("NOT0005", contacts=CONTACTS)])
         [mailed] = by_kind(queued(built), MessageKind.MAIL)
         assert mailed.payload["subject"] == "आपका टीकाकरण प्रमाणपत्र तैयार है"
     finally:
@@ -108,10 +108,10 @@ def test_default_language_is_a_setting(
 
 
 def test_a_failed_issuance_enqueues_nothing(services: Services) -> None:
-    services.issuance.certify([request("NOT0006", contacts=CONTACTS)])
+    services.issuance.certificates.certify([request("NOT0006", contacts=CONTACTS)])
     before = len(queued(services))
     with pytest.raises(DuplicateCertificate):
-        services.issuance.certify(
+        services.issuance.certificates.certify(
             [request("NOT0007", contacts=CONTACTS), request("NOT0006", contacts=CONTACTS)]
         )
     assert len(queued(services)) == before
@@ -120,9 +120,9 @@ def test_a_failed_issuance_enqueues_nothing(services: Services) -> None:
 def test_a_retried_store_of_the_same_certificates_does_not_notify_twice(
     services: Services,
 ) -> None:
-    services.issuance.certify([request("NOT0008", contacts=CONTACTS)])
+    services.issuance.certificates.certify([request("NOT0008", contacts=CONTACTS)])
     [record] = services.database.certificates().for_beneficiary("NOT0008")
-    notifier = build_notifier(services.settings, services.clock)
+    notifier = build_notifier(services.settings.mail, services.settings.site, services.clock)
     assert notifier is not None
     repository = services.database.certificates(companions=notifier.messages_for)
     repository.add([record])  # a retry after a lost commit acknowledgement: a no-op
@@ -136,7 +136,7 @@ def test_bad_and_duplicate_contacts_are_skipped(services: Services) -> None:
         "mailto:asha@example.org",
         "mailto:asha@example.org",
     )
-    services.issuance.certify([request("NOT0009", contacts=contacts)])
+    services.issuance.certificates.certify([request("NOT0009", contacts=contacts)])
     assert sorted((m.kind, m.recipient) for m in queued(services)) == [
         (MessageKind.MAIL, "asha@example.org"),
         (MessageKind.SMS, MOBILE),
@@ -167,7 +167,7 @@ def test_notifications_can_be_switched_off(
     settings = delivery_settings(tmp_path, migrated_database_url, notify_on_issue=False)
     built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
     try:
-        built.issuance.certify([request("NOT0010", contacts=CONTACTS)])
+        built.issuance.certificates.certify([request("NOT0010", contacts=CONTACTS)])
         assert queued(built) == []
     finally:
         built.close()
@@ -176,7 +176,7 @@ def test_notifications_can_be_switched_off(
 def test_the_worker_delivers_notifications(
     services: Services, worker: OutboxWorker, mail: RecordingMailSender, sms: RecordingSms
 ) -> None:
-    services.issuance.certify([request("NOT0011", contacts=CONTACTS)])
+    services.issuance.certificates.certify([request("NOT0011", contacts=CONTACTS)])
     assert worker.run_once() == 2
     assert [to for to, _ in sms.sent] == [MOBILE]
     assert [m.to for m in mail.sent] == ["asha@example.org"]

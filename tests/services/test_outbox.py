@@ -151,7 +151,7 @@ def test_a_send_is_not_started_when_the_lease_could_run_out_during_it(
             clock.advance(timedelta(seconds=290))  # the first send ate the lease
 
     slow = SlowSender()
-    worker = build_worker(services.settings, services.database, slow, sms, clock)
+    worker = build_worker(services.settings.mail, services.database, slow, sms, clock)
     assert worker.run_once() == 2
     assert len(slow.sent) == 1
     states = {i: outbox.get(i) for i in ids}
@@ -170,7 +170,8 @@ def test_two_workers_never_send_a_message_twice(
     ids = enqueue(outbox, clock, 40)
     shared = RecordingMailSender()
     workers = [
-        build_worker(services.settings, services.database, shared, sms, clock) for _ in range(2)
+        build_worker(services.settings.mail, services.database, shared, sms, clock)
+        for _ in range(2)
     ]
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -209,7 +210,7 @@ def test_run_forever_stops_on_the_event(worker: OutboxWorker) -> None:
 def test_sms_failures_are_retried_too(
     services: Services, worker: OutboxWorker, sms: RecordingSms, clock: FixedClock, failures: int
 ) -> None:
-    services.issuance.certify([request("SMS0001")])
+    services.issuance.certificates.certify([request("SMS0001")])
     sms.fail_next = failures
     for _ in range(failures):
         worker.run_once()
@@ -234,11 +235,11 @@ def test_smtp_outage_delays_mail_but_every_message_arrives_exactly_once(
     try:
         smtp_server.stop()
         codes = [f"OUT{i:04d}" for i in range(5)]
-        built.issuance.certify(
+        built.issuance.certificates.certify(
             [request(code, contacts=(f"mailto:{code.lower()}@example.org",)) for code in codes]
         )
         worker = build_worker(
-            settings, built.database, SmtpMailSender(settings.mail), RecordingSms(), clock
+            settings.mail, built.database, SmtpMailSender(settings.mail), RecordingSms(), clock
         )
         assert worker.run_once() == 5
         outbox = built.database.outbox()

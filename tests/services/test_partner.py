@@ -53,7 +53,7 @@ def _issue(services: Services, clock: FixedClock, *bodies: dict[str, Any]) -> li
     ids = []
     for body in bodies:
         model = TestCertificationRequest if "testDetails" in body else CertificationRequest
-        [issued] = services.issuance.certify([model.model_validate(body)])
+        [issued] = services.issuance.certificates.certify([model.model_validate(body)])
         ids.append(issued.certificate_id)
         clock.advance(timedelta(seconds=1))
     return ids
@@ -69,10 +69,10 @@ def test_matching_mobile_and_id_gets_every_live_certificate_latest_first(
         vaccination_request_body("BEN1", dose=2),
         lab_test_request_body("BEN1"),
     )
-    found = services.partner.certificates(APP, "+91 98804 14889", "BEN1")
+    found = services.integrations.partner.certificates(APP, "+91 98804 14889", "BEN1")
     assert [c.certificate_id for c in found] == [second, first, lab]
     for certificate in found:
-        assert certificate.signed_credential == services.issuance.signed_credential(
+        assert certificate.signed_credential == services.issuance.certificates.signed_credential(
             certificate.certificate_id
         )
         verify_credential(json.loads(certificate.signed_credential), services.keys.public_key)
@@ -86,9 +86,9 @@ def test_matching_mobile_and_id_gets_every_live_certificate_latest_first(
 
 def test_revoked_certificates_are_never_served(services: Services, clock: FixedClock) -> None:
     _issue(services, clock, vaccination_request_body("BEN1"))
-    services.issuance.revoke("BEN1", None, reason="error")
+    services.issuance.certificates.revoke("BEN1", None, reason="error")
     with pytest.raises(NotFound):
-        services.partner.certificates(APP, MOBILE, "BEN1")
+        services.integrations.partner.certificates(APP, MOBILE, "BEN1")
 
 
 def test_a_wrong_mobile_reads_exactly_like_an_unknown_beneficiary(
@@ -98,7 +98,7 @@ def test_a_wrong_mobile_reads_exactly_like_an_unknown_beneficiary(
     errors = []
     for mobile, beneficiary in [("9880414880", "BEN1"), (MOBILE, "BEN2"), (MOBILE, "BEN1X")]:
         with pytest.raises(NotFound) as caught:
-            services.partner.certificates(
+            services.integrations.partner.certificates(
                 OTHER_APP if beneficiary == "BEN1X" else APP, mobile, beneficiary
             )
         errors.append((type(caught.value), str(caught.value)))
@@ -107,26 +107,26 @@ def test_a_wrong_mobile_reads_exactly_like_an_unknown_beneficiary(
 
 def test_pdf_needs_the_same_match(services: Services, clock: FixedClock) -> None:
     _issue(services, clock, vaccination_request_body("BEN1", dose=1))
-    artifact = services.partner.pdf(APP, MOBILE, "BEN1")
+    artifact = services.integrations.partner.pdf(APP, MOBILE, "BEN1")
     assert artifact.media_type == "application/pdf"
     assert artifact.content.startswith(b"%PDF-")
     with pytest.raises(NotFound, match=NOT_FOUND_MESSAGE):
-        services.partner.pdf(APP, "9880414880", "BEN1")
+        services.integrations.partner.pdf(APP, "9880414880", "BEN1")
 
 
 def test_an_invalid_mobile_is_invalid_input(services: Services) -> None:
     with pytest.raises(InvalidInput):
-        services.partner.certificates(APP, "12", "BEN1")
+        services.integrations.partner.certificates(APP, "12", "BEN1")
 
 
 def test_each_partner_has_its_own_call_budget(services: Services, clock: FixedClock) -> None:
     _issue(services, clock, vaccination_request_body("BEN1"))
     for _ in range(5):
-        services.partner.certificates(APP, MOBILE, "BEN1")
+        services.integrations.partner.certificates(APP, MOBILE, "BEN1")
     with pytest.raises(RateLimited) as caught:
-        services.partner.certificates(APP, MOBILE, "BEN1")
+        services.integrations.partner.certificates(APP, MOBILE, "BEN1")
     assert 1 <= caught.value.retry_after <= 61
-    services.partner.certificates(OTHER_APP, MOBILE, "BEN1")
+    services.integrations.partner.certificates(OTHER_APP, MOBILE, "BEN1")
 
 
 def test_misses_have_a_smaller_budget_that_blocks_even_correct_lookups(
@@ -135,16 +135,16 @@ def test_misses_have_a_smaller_budget_that_blocks_even_correct_lookups(
     _issue(services, clock, vaccination_request_body("BEN1"))
     for beneficiary in ("BEN2", "BEN3"):
         with pytest.raises(NotFound):
-            services.partner.certificates(APP, MOBILE, beneficiary)
+            services.integrations.partner.certificates(APP, MOBILE, beneficiary)
     with pytest.raises(RateLimited):
-        services.partner.certificates(APP, MOBILE, "BEN1")
+        services.integrations.partner.certificates(APP, MOBILE, "BEN1")
 
 
 def test_every_call_is_audited_without_personal_data(services: Services, clock: FixedClock) -> None:
     [certificate_id] = _issue(services, clock, vaccination_request_body("BEN1"))
-    services.partner.certificates(APP, MOBILE, "BEN1")
+    services.integrations.partner.certificates(APP, MOBILE, "BEN1")
     with pytest.raises(NotFound):
-        services.partner.pdf(APP, MOBILE, "BEN9")
+        services.integrations.partner.pdf(APP, MOBILE, "BEN9")
     events = services.database.integrations().events()
     assert sorted((e.channel, e.outcome, e.certificate_id) for e in events) == [
         (CHANNEL_CERTIFICATES, "delivered", certificate_id),

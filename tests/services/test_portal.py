@@ -27,9 +27,9 @@ def _services(tmp_path: Path, url: str, **portal: object) -> Services:
         portal=PortalSettings.model_validate(portal),
     )
     services = build_services(settings)
-    seed_demo(services.issuance)
+    seed_demo(services.issuance.certificates)
     neighbour = vaccination_request_body("NBR0001", mobile=NEIGHBOUR, name="Neighbour")
-    services.issuance.certify([CertificationRequest.model_validate(neighbour)])
+    services.issuance.certificates.certify([CertificationRequest.model_validate(neighbour)])
     return services
 
 
@@ -137,7 +137,7 @@ def test_formats_are_listed_per_kind_of_certificate(services: Services) -> None:
 
 def test_a_lab_test_downloads_its_formats_and_not_the_ddcc_vs(services: Services) -> None:
     body = lab_test_request_body("LABS1", mobile=NEIGHBOUR[3:])
-    services.issuance.certify([TestCertificationRequest.model_validate(body)])
+    services.issuance.certificates.certify([TestCertificationRequest.model_validate(body)])
     portal = services.portal.certificates
     [beneficiary] = [
         b for b in portal.beneficiaries(NEIGHBOUR, frozenset()) if b.pre_enrollment_code == "LABS1"

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from certdist.domain.models import VACCINATION, CertificateRecord
+from certdist.domain.printing import PrintJobStatus
 from certdist.domain.roles import Principal
 from certdist.errors import Conflict, InvalidInput, NotFound
 from certdist.formats.pdf import FontPaths, PdfRenderer
-from certdist.services import printing
 from certdist.services.common.clock import FixedClock
+from certdist.services.facility import printing
 from certdist.services.facility.printing import (
     BatchFormat,
     BeneficiaryList,
@@ -30,7 +31,6 @@ from certdist.services.facility.printing import (
     read_codes_file,
 )
 from certdist.storage import Database
-from certdist.storage.print_jobs import PrintJobStatus
 from tests.conftest import require
 from tests.formats.credentials import make_credential
 from tests.formats.imaging import pdf_text

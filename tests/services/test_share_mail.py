@@ -31,21 +31,21 @@ FRIEND = "friend@example.org"
 
 
 def issue(services: Services, code: str = "MAIL0001") -> str:
-    [issued] = services.issuance.certify([request(code)])
+    [issued] = services.issuance.certificates.certify([request(code)])
     return issued.certificate_id
 
 
 def owners_download(services: Services, certificate_id: str) -> bytes:
     owner = Principal("owner", "owner", frozenset({"recipient"}), mobile=MOBILE)
-    bundle = services.distribution.bundle_for_recipient(certificate_id, MOBILE)
-    return services.distribution.render(
+    bundle = services.distribution.certificates.bundle_for_recipient(certificate_id, MOBILE)
+    return services.distribution.certificates.render(
         bundle, "pdf", caller=owner, permission=Permission.RECIPIENT
     ).content
 
 
 def test_the_attachment_is_the_download_under_a_server_chosen_name(services: Services) -> None:
     certificate_id = issue(services)
-    message_id = services.share_mail.send(MOBILE, certificate_id, FRIEND)
+    message_id = services.sharing.mail.send(MOBILE, certificate_id, FRIEND)
     stored = services.database.outbox().get(message_id)
     assert stored is not None
     assert stored.recipient == FRIEND
@@ -57,18 +57,18 @@ def test_the_attachment_is_the_download_under_a_server_chosen_name(services: Ser
 
 def test_link_mode_mails_a_one_day_share_link(services: Services) -> None:
     certificate_id = issue(services)
-    message_id = services.share_mail.send(MOBILE, certificate_id, FRIEND, mode=ShareMode.LINK)
+    message_id = services.sharing.mail.send(MOBILE, certificate_id, FRIEND, mode=ShareMode.LINK)
     stored = services.database.outbox().get(message_id)
     assert stored is not None
     assert stored.attachment is None
     token = re.search(r"https://certs\.example/s/([A-Za-z0-9_-]{43})", stored.payload["text"])
     assert token is not None
-    link = services.sharing.resolve(token.group(1))
+    link = services.sharing.links.resolve(token.group(1))
     assert link.expires_at - link.created_at == timedelta(days=1)
 
 
 def test_the_mail_is_in_the_requested_language(services: Services) -> None:
-    message_id = services.share_mail.send(MOBILE, issue(services), FRIEND, language="hi")
+    message_id = services.sharing.mail.send(MOBILE, issue(services), FRIEND, language="hi")
     stored = services.database.outbox().get(message_id)
     assert stored is not None
     assert stored.payload["subject"] == "आपके साथ एक स्वास्थ्य प्रमाणपत्र साझा किया गया है"
@@ -77,13 +77,13 @@ def test_the_mail_is_in_the_requested_language(services: Services) -> None:
 @pytest.mark.parametrize("address", ["", "friend", "a@b.example\nBcc: x@evil.example"])
 def test_bad_addresses_are_refused(services: Services, address: str) -> None:
     with pytest.raises(InvalidInput):
-        services.share_mail.send(MOBILE, issue(services), address)
+        services.sharing.mail.send(MOBILE, issue(services), address)
 
 
 def test_only_the_owner_can_mail_a_certificate(services: Services) -> None:
     certificate_id = issue(services)
     with pytest.raises(NotFound):
-        services.share_mail.send("+919000000002", certificate_id, FRIEND)
+        services.sharing.mail.send("+919000000002", certificate_id, FRIEND)
     mails = [m for m in services.database.outbox().messages() if m.kind is MessageKind.MAIL]
     assert mails == []
 
@@ -101,16 +101,16 @@ def test_limits_per_recipient_and_per_account(
     built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
     try:
         certificate_id = issue(built)
-        built.share_mail.send(MOBILE, certificate_id, FRIEND)
-        built.share_mail.send(MOBILE, certificate_id, FRIEND.upper())
+        built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
+        built.sharing.mail.send(MOBILE, certificate_id, FRIEND.upper())
         with pytest.raises(RateLimited):
-            built.share_mail.send(MOBILE, certificate_id, FRIEND)
-        built.share_mail.send(MOBILE, certificate_id, "other@example.org")
+            built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
+        built.sharing.mail.send(MOBILE, certificate_id, "other@example.org")
         with pytest.raises(RateLimited):
-            built.share_mail.send(MOBILE, certificate_id, "third@example.org")
+            built.sharing.mail.send(MOBILE, certificate_id, "third@example.org")
         assert len(built.database.outbox().messages()) == 3
         clock.advance(timedelta(days=1))
-        built.share_mail.send(MOBILE, certificate_id, FRIEND)
+        built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
     finally:
         built.close()
 
@@ -130,9 +130,9 @@ def test_delivered_over_smtp_byte_for_byte(
     built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
     try:
         certificate_id = issue(built)
-        built.share_mail.send(MOBILE, certificate_id, FRIEND)
+        built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
         worker = build_worker(
-            settings, built.database, SmtpMailSender(settings.mail), RecordingSms(), clock
+            settings.mail, built.database, SmtpMailSender(settings.mail), RecordingSms(), clock
         )
         assert worker.run_once() == 1
         [received] = smtp_server.mailbox.messages

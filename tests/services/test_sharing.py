@@ -34,22 +34,22 @@ OTHER_MOBILE = "+919000000002"
 
 
 def issue(services: Services, code: str = "SHR0001") -> str:
-    [issued] = services.issuance.certify([request(code)])
+    [issued] = services.issuance.certificates.certify([request(code)])
     return issued.certificate_id
 
 
 def test_a_link_is_made_for_the_owners_live_certificate_only(services: Services) -> None:
     certificate_id = issue(services)
-    created = services.sharing.create(MOBILE, certificate_id)
+    created = services.sharing.links.create(MOBILE, certificate_id)
     assert created.url == f"https://certs.example/s/{created.token}"
     assert len(created.token) >= 43  # 256 bits, base64url
     assert created.token not in created.link.token_hash
     assert MOBILE not in created.link.owner_hash
     assert created.link.expires_at - created.link.created_at == timedelta(days=7)
     with pytest.raises(NotFound):
-        services.sharing.create(OTHER_MOBILE, certificate_id)
+        services.sharing.links.create(OTHER_MOBILE, certificate_id)
     with pytest.raises(NotFound):
-        services.sharing.create(MOBILE, "999999999999")
+        services.sharing.links.create(MOBILE, "999999999999")
 
 
 @pytest.mark.parametrize(
@@ -64,125 +64,127 @@ def test_a_link_is_made_for_the_owners_live_certificate_only(services: Services)
 def test_links_expire(
     services: Services, clock: FixedClock, expiry: Expiry, lifetime: timedelta
 ) -> None:
-    created = services.sharing.create(MOBILE, issue(services), expiry=expiry)
+    created = services.sharing.links.create(MOBILE, issue(services), expiry=expiry)
     clock.advance(lifetime - timedelta(seconds=1))
-    services.sharing.resolve(created.token)
+    services.sharing.links.resolve(created.token)
     clock.advance(timedelta(seconds=1))
     with pytest.raises(NotFound):
-        services.sharing.resolve(created.token)
-    [overview] = services.sharing.links_of(MOBILE)
+        services.sharing.links.resolve(created.token)
+    [overview] = services.sharing.links.links_of(MOBILE)
     assert overview.state is LinkState.EXPIRED
 
 
 def test_revocation_is_for_the_owner_and_kills_the_link(services: Services) -> None:
-    created = services.sharing.create(MOBILE, issue(services))
+    created = services.sharing.links.create(MOBILE, issue(services))
     with pytest.raises(NotFound):
-        services.sharing.revoke(OTHER_MOBILE, created.link.id)
-    services.sharing.resolve(created.token)
-    services.sharing.revoke(MOBILE, created.link.id)
+        services.sharing.links.revoke(OTHER_MOBILE, created.link.id)
+    services.sharing.links.resolve(created.token)
+    services.sharing.links.revoke(MOBILE, created.link.id)
     with pytest.raises(NotFound):
-        services.sharing.resolve(created.token)
-    assert services.sharing.links_of(MOBILE)[0].state is LinkState.REVOKED
+        services.sharing.links.resolve(created.token)
+    assert services.sharing.links.links_of(MOBILE)[0].state is LinkState.REVOKED
 
 
 def test_a_corrected_certificate_kills_its_links(services: Services) -> None:
-    created = services.sharing.create(MOBILE, issue(services, "SHR0002"))
-    services.issuance.correct([request("SHR0002")])
+    created = services.sharing.links.create(MOBILE, issue(services, "SHR0002"))
+    services.issuance.certificates.correct([request("SHR0002")])
     with pytest.raises(NotFound):
-        services.sharing.resolve(created.token)
-    assert services.sharing.links_of(MOBILE)[0].state is LinkState.CERTIFICATE_REPLACED
+        services.sharing.links.resolve(created.token)
+    assert services.sharing.links.links_of(MOBILE)[0].state is LinkState.CERTIFICATE_REPLACED
 
 
 def test_a_revoked_certificate_kills_its_links(services: Services) -> None:
-    created = services.sharing.create(MOBILE, issue(services, "SHR0003"))
-    services.issuance.revoke("SHR0003", None, reason="test")
+    created = services.sharing.links.create(MOBILE, issue(services, "SHR0003"))
+    services.issuance.certificates.revoke("SHR0003", None, reason="test")
     with pytest.raises(NotFound):
-        services.sharing.resolve(created.token)
+        services.sharing.links.resolve(created.token)
 
 
 def test_an_unknown_token_is_not_found(services: Services) -> None:
     with pytest.raises(NotFound):
-        services.sharing.resolve("x" * 43)
+        services.sharing.links.resolve("x" * 43)
 
 
 def test_the_view_is_minimal_and_every_use_is_in_the_owners_access_log(
     services: Services, clock: FixedClock
 ) -> None:
-    created = services.sharing.create(MOBILE, issue(services))
-    link = services.sharing.resolve(created.token)
-    view = services.sharing.view(link)
+    created = services.sharing.links.create(MOBILE, issue(services))
+    link = services.sharing.links.resolve(created.token)
+    view = services.sharing.links.view(link)
     assert (view.name, view.birth_year, view.status) == ("Bhaya Mitra", 1994, "valid")
     assert not hasattr(view, "mobile")
     clock.advance(timedelta(minutes=3))
-    pdf = services.sharing.document(link, "pdf")
+    pdf = services.sharing.links.document(link, "pdf")
     assert pdf.content.startswith(b"%PDF")
     clock.advance(timedelta(minutes=1))
-    qr = services.sharing.document(link, "qr")
+    qr = services.sharing.links.document(link, "qr")
     assert qr.content.startswith(b"\x89PNG")
-    [overview] = services.sharing.links_of(MOBILE)
+    [overview] = services.sharing.links.links_of(MOBILE)
     t0 = created.link.created_at
     assert [(a.event, a.at - t0) for a in overview.accesses] == [
         ("opened", timedelta(0)),
         ("pdf", timedelta(minutes=3)),
         ("qr", timedelta(minutes=4)),
     ]
-    assert services.sharing.links_of(OTHER_MOBILE) == []
+    assert services.sharing.links.links_of(OTHER_MOBILE) == []
 
 
 def test_the_shared_pdf_is_the_owners_download(services: Services) -> None:
     certificate_id = issue(services)
-    created = services.sharing.create(MOBILE, certificate_id)
-    shared = services.sharing.document(services.sharing.resolve(created.token), "pdf")
+    created = services.sharing.links.create(MOBILE, certificate_id)
+    shared = services.sharing.links.document(services.sharing.links.resolve(created.token), "pdf")
     owner = Principal("owner", "owner", frozenset({"recipient"}), mobile=MOBILE)
-    bundle = services.distribution.bundle_for_recipient(certificate_id, MOBILE)
-    own = services.distribution.render(bundle, "pdf", caller=owner, permission=Permission.RECIPIENT)
+    bundle = services.distribution.certificates.bundle_for_recipient(certificate_id, MOBILE)
+    own = services.distribution.certificates.render(
+        bundle, "pdf", caller=owner, permission=Permission.RECIPIENT
+    )
     assert shared.content == own.content
 
 
 def test_a_qr_only_link_shares_no_pdf(services: Services) -> None:
-    created = services.sharing.create(MOBILE, issue(services), kind=ShareKind.QR_ONLY)
-    link = services.sharing.resolve(created.token)
+    created = services.sharing.links.create(MOBILE, issue(services), kind=ShareKind.QR_ONLY)
+    link = services.sharing.links.resolve(created.token)
     with pytest.raises(NotFound):
-        services.sharing.document(link, "pdf")
-    assert services.sharing.document(link, "qr").content.startswith(b"\x89PNG")
+        services.sharing.links.document(link, "pdf")
+    assert services.sharing.links.document(link, "qr").content.startswith(b"\x89PNG")
     with pytest.raises(NotFound):
-        services.sharing.document(link, "json")
+        services.sharing.links.document(link, "json")
 
 
 def test_the_link_as_a_qr_code(services: Services) -> None:
-    created = services.sharing.create(MOBILE, issue(services))
-    png = services.sharing.link_qr(created.token)
+    created = services.sharing.links.create(MOBILE, issue(services))
+    png = services.sharing.links.link_qr(created.token)
     [decoded] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert decoded.text == created.url
 
 
 def test_passcode_right_and_wrong(services: Services) -> None:
-    created = services.sharing.create(MOBILE, issue(services), passcode="4711")
+    created = services.sharing.links.create(MOBILE, issue(services), passcode="4711")
     assert created.link.passcode_hash is not None
     assert "4711" not in created.link.passcode_hash
     with pytest.raises(AuthenticationFailed):
-        services.sharing.try_passcode(created.token, "0000")
+        services.sharing.links.try_passcode(created.token, "0000")
     for _ in range(3):  # right guesses never count
-        services.sharing.try_passcode(created.token, "4711")
-    [overview] = services.sharing.links_of(MOBILE)
+        services.sharing.links.try_passcode(created.token, "4711")
+    [overview] = services.sharing.links.links_of(MOBILE)
     assert overview.link.failed_attempts == 1
     assert [a.event for a in overview.accesses] == ["wrong-passcode"]
 
 
 def test_the_fifth_wrong_passcode_kills_the_link_for_good(services: Services) -> None:
-    created = services.sharing.create(MOBILE, issue(services), passcode="4711")
+    created = services.sharing.links.create(MOBILE, issue(services), passcode="4711")
     for _ in range(PASSCODE_FAILURE_CAP):
         with pytest.raises(AuthenticationFailed):
-            services.sharing.try_passcode(created.token, "0000")
+            services.sharing.links.try_passcode(created.token, "0000")
     with pytest.raises(NotFound):
-        services.sharing.try_passcode(created.token, "4711")
+        services.sharing.links.try_passcode(created.token, "4711")
     with pytest.raises(NotFound):
-        services.sharing.resolve(created.token)
-    assert services.sharing.links_of(MOBILE)[0].state is LinkState.LOCKED
+        services.sharing.links.resolve(created.token)
+    assert services.sharing.links.links_of(MOBILE)[0].state is LinkState.LOCKED
 
 
 def test_concurrent_wrong_guesses_cannot_exceed_the_cap(services: Services) -> None:
-    created = services.sharing.create(MOBILE, issue(services), passcode="4711")
+    created = services.sharing.links.create(MOBILE, issue(services), passcode="4711")
     outcomes: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(12)
@@ -190,7 +192,7 @@ def test_concurrent_wrong_guesses_cannot_exceed_the_cap(services: Services) -> N
     def guess(n: int) -> None:
         barrier.wait()
         try:
-            services.sharing.try_passcode(created.token, f"{n:04d}")
+            services.sharing.links.try_passcode(created.token, f"{n:04d}")
             outcome = "accepted"
         except AuthenticationFailed:
             outcome = "wrong"
@@ -206,7 +208,7 @@ def test_concurrent_wrong_guesses_cannot_exceed_the_cap(services: Services) -> N
         thread.join()
     assert outcomes.count("wrong") == PASSCODE_FAILURE_CAP
     assert outcomes.count("dead") == 12 - PASSCODE_FAILURE_CAP
-    [overview] = services.sharing.links_of(MOBILE)
+    [overview] = services.sharing.links.links_of(MOBILE)
     assert overview.link.failed_attempts == PASSCODE_FAILURE_CAP
 
 
@@ -214,29 +216,29 @@ def test_passcode_length_is_checked(services: Services) -> None:
     certificate_id = issue(services)
     for bad in ("123", "x" * 65):
         with pytest.raises(InvalidInput):
-            services.sharing.create(MOBILE, certificate_id, passcode=bad)
+            services.sharing.links.create(MOBILE, certificate_id, passcode=bad)
 
 
 def test_unlock_grants_are_bound_to_link_and_browser_and_expire(
     services: Services, clock: FixedClock
 ) -> None:
     certificate_id = issue(services)
-    locked = services.sharing.create(MOBILE, certificate_id, passcode="4711")
-    other = services.sharing.create(MOBILE, certificate_id, passcode="4711")
-    link = services.sharing.resolve(locked.token)
-    grant = services.sharing.unlock_grant(link, "browser-1")
-    assert services.sharing.grant_valid(link, "browser-1", grant)
-    assert not services.sharing.grant_valid(link, "browser-2", grant)
-    assert not services.sharing.grant_valid(
-        services.sharing.resolve(other.token), "browser-1", grant
+    locked = services.sharing.links.create(MOBILE, certificate_id, passcode="4711")
+    other = services.sharing.links.create(MOBILE, certificate_id, passcode="4711")
+    link = services.sharing.links.resolve(locked.token)
+    grant = services.sharing.links.unlock_grant(link, "browser-1")
+    assert services.sharing.links.grant_valid(link, "browser-1", grant)
+    assert not services.sharing.links.grant_valid(link, "browser-2", grant)
+    assert not services.sharing.links.grant_valid(
+        services.sharing.links.resolve(other.token), "browser-1", grant
     )
-    assert not services.sharing.grant_valid(link, "browser-1", None)
-    assert not services.sharing.grant_valid(link, "browser-1", "999999999999.abc")
+    assert not services.sharing.links.grant_valid(link, "browser-1", None)
+    assert not services.sharing.links.grant_valid(link, "browser-1", "999999999999.abc")
     # Cookies are the client's text: non-ASCII MACs and non-ASCII digits are just "no".
-    assert not services.sharing.grant_valid(link, "browser-1", "999999999999.é")
-    assert not services.sharing.grant_valid(link, "browser-1", "²²²²²²²²²²²²." + grant[-64:])
+    assert not services.sharing.links.grant_valid(link, "browser-1", "999999999999.é")
+    assert not services.sharing.links.grant_valid(link, "browser-1", "²²²²²²²²²²²²." + grant[-64:])
     clock.advance(UNLOCK_LIFETIME)
-    assert not services.sharing.grant_valid(link, "browser-1", grant)
+    assert not services.sharing.links.grant_valid(link, "browser-1", grant)
 
 
 def test_links_per_account_are_limited(
@@ -246,11 +248,11 @@ def test_links_per_account_are_limited(
     built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
     try:
         certificate_id = issue(built)
-        built.sharing.create(MOBILE, certificate_id)
-        built.sharing.create(MOBILE, certificate_id)
+        built.sharing.links.create(MOBILE, certificate_id)
+        built.sharing.links.create(MOBILE, certificate_id)
         with pytest.raises(RateLimited):
-            built.sharing.create(MOBILE, certificate_id)
+            built.sharing.links.create(MOBILE, certificate_id)
         clock.advance(timedelta(days=1))
-        built.sharing.create(MOBILE, certificate_id)
+        built.sharing.links.create(MOBILE, certificate_id)
     finally:
         built.close()

@@ -20,10 +20,10 @@ from certdist.config import Mode, Settings, SmsSettings
 from certdist.errors import ConfigurationError, DeliveryFailed
 from certdist.services.common.clock import FixedClock
 from certdist.services.messaging.sms import (
+    DevInboxSms,
     HttpSms,
     HttpSmsConfig,
     OtpTexts,
-    OutboxSms,
     RecordingSms,
 )
 from certdist.storage import Database
@@ -167,8 +167,8 @@ def test_the_default_texts_exist_in_english_and_hindi() -> None:
 
 def test_the_outbox_keeps_messages_newest_first(database: Database) -> None:
     clock = FixedClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
-    outbox = database.sms_outbox()
-    sender = OutboxSms(outbox, clock)
+    outbox = database.dev_sms_inbox()
+    sender = DevInboxSms(outbox, clock)
     sender.send("+919000000001", "first")
     clock.advance(timedelta(seconds=1))
     sender.send("+919000000002", TEXT)
@@ -205,7 +205,7 @@ def test_the_outbox_is_printed_by_the_command_line(tmp_path: Path) -> None:
     }
     services = build_services(Settings(data_dir=tmp_path / "data", log_json=False))
     try:
-        sender = services.portal.sms
+        sender = services.messaging.sms
         sender.send("+919000000001", "old one\n\n@x.in #111111")
         time.sleep(0.01)  # the outbox orders by time
         sender.send("+919000000001", "654321 is your code\n\n@x.in #654321")

@@ -44,7 +44,14 @@ def test_jwks_lists_active_and_retired_shc_keys_and_both_verify(tmp_path: Path) 
         revocation_id=sample_revocation_id,
     ).jws(bundle(1))
     keys.rotate(KeyUse.SHC, NOW)
-    issuers = build_wallet_issuers(settings, keys, SystemClock(), hasher=KeyedHasher(b"k" * 32))
+    issuers = build_wallet_issuers(
+        settings.wallet,
+        settings.site,
+        keys,
+        SystemClock(),
+        hasher=KeyedHasher(b"k" * 32),
+        vaccine_codes=settings.vaccine_codes,
+    )
     new_card = issuers.shc.jws(bundle(1))
     published = shc_jwks(keys)["keys"]
     assert len(published) == 2
@@ -66,7 +73,7 @@ def test_production_refuses_generated_dsc_and_loads_configured_ones(tmp_path: Pa
 
     development = Settings(data_dir=tmp_path / "dev")
     keys = KeyStore.init_directory(development.keys_dir, credential_algorithm="Ed25519", now=NOW)
-    local = open_document_signers(development, keys, SystemClock())
+    local = open_document_signers(development.wallet, development.site, keys, SystemClock())
     certificate = tmp_path / "dsc.pem"
     certificate.write_bytes(local.active.certificate.public_bytes(serialization.Encoding.PEM))
     configured = Settings(
@@ -74,7 +81,7 @@ def test_production_refuses_generated_dsc_and_loads_configured_ones(tmp_path: Pa
         wallet=WalletSettings(dcc_dsc_certificate_files=[certificate]),
     )
     assert configured.wallet.production_problems() == []
-    signers = open_document_signers(configured, keys, SystemClock())
+    signers = open_document_signers(configured.wallet, configured.site, keys, SystemClock())
     assert signers.active.kid == local.active.kid
     assert signers.ca is None
     assert not (tmp_path / "prod").exists()  # nothing generated
@@ -170,7 +177,7 @@ def lab_services(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]
     built = build_services(
         Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url, log_json=False)
     )
-    built.issuance.certify(
+    built.issuance.certificates.certify(
         [
             TestCertificationRequest.model_validate(lab_test_request_body("LAB1")),
             TestCertificationRequest.model_validate(lab_test_request_body("BOTH1")),
@@ -185,7 +192,7 @@ OPERATOR = Principal(subject="ops", username="ops", roles=frozenset(), issuer="t
 
 
 def test_the_wallet_serves_a_lab_test_when_there_is_no_vaccination(lab_services: Services) -> None:
-    wallet = lab_services.wallet
+    wallet = lab_services.distribution.wallet
     only_test = wallet.bundle("LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE)
     assert only_test.latest.entity_type == TEST
     both = wallet.bundle("BOTH1", caller=OPERATOR, permission=Permission.DISTRIBUTE)
@@ -199,7 +206,7 @@ def test_the_wallet_serves_a_lab_test_when_there_is_no_vaccination(lab_services:
 def test_the_fhir_format_is_refused_for_a_lab_test_naming_the_problem(
     lab_services: Services,
 ) -> None:
-    wallet = lab_services.wallet
+    wallet = lab_services.distribution.wallet
     with pytest.raises(InvalidInput, match="fhir format is not issued for lab-test"):
         wallet.bundle("LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE, format_name="fhir")
     both = wallet.bundle(
@@ -216,14 +223,16 @@ def test_a_recipient_gets_no_lab_test_of_another_number(lab_services: Services) 
     )
     for format_name in (None, "fhir"):
         with pytest.raises(NotFound):
-            lab_services.wallet.bundle(
+            lab_services.distribution.wallet.bundle(
                 "LAB1", caller=stranger, permission=Permission.RECIPIENT, format_name=format_name
             )
 
 
 def test_lab_test_wallet_documents_verify_in_our_verifier(lab_services: Services) -> None:
-    issuers = lab_services.wallet.issuers
-    record = lab_services.wallet.bundle("LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE)
+    issuers = lab_services.distribution.wallet.issuers
+    record = lab_services.distribution.wallet.bundle(
+        "LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE
+    )
     evidence = record.credential["evidence"][0]
     dcc = lab_services.verifier.verify(issuers.dcc.hc1(record))
     card = lab_services.verifier.verify(qr_text(issuers.shc.jws(record)))
@@ -240,12 +249,14 @@ def test_lab_test_wallet_documents_verify_in_our_verifier(lab_services: Services
 
 
 def test_a_withdrawn_lab_test_card_is_reported_revoked(lab_services: Services) -> None:
-    issuers = lab_services.wallet.issuers
-    record = lab_services.wallet.bundle("LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE)
+    issuers = lab_services.distribution.wallet.issuers
+    record = lab_services.distribution.wallet.bundle(
+        "LAB1", caller=OPERATOR, permission=Permission.DISTRIBUTE
+    )
     card = qr_text(issuers.shc.jws(record))
     assert lab_services.verifier.check(card).status is Status.VALID
-    lab_services.issuance.revoke("LAB1", None, reason="entered in error")
+    lab_services.issuance.certificates.revoke("LAB1", None, reason="entered in error")
     assert lab_services.verifier.check(card).status is Status.REVOKED
-    rid = lab_services.wallet.issuers.shc.revocation_id(record.latest.certificate_id)
+    rid = lab_services.distribution.wallet.issuers.shc.revocation_id(record.latest.certificate_id)
     kid = issuers.shc.kid
-    assert rid in lab_services.wallet.revocation_list(kid)["rids"]
+    assert rid in lab_services.distribution.wallet.revocation_list(kid)["rids"]

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from certdist.domain.models import TEST, VACCINATION
+from certdist.domain.printing import PrintJob, PrintJobStatus
 from certdist.storage import Database
-from certdist.storage.print_jobs import PrintJob, PrintJobStatus
 from certdist.storage.schema import (
     CERTIFICATE_PARTITIONS,
     certificates,

@@ -6,8 +6,8 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from certdist.domain.sharing import LinkAccess, ShareKind, ShareLink
 from certdist.storage import Database
-from certdist.storage.share_links import LinkAccess, ShareKind, ShareLink
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 

@@ -42,8 +42,8 @@ def auth(services: Services) -> TokenFactory:
     def headers(
         *roles: str, username: str = "facility-1", mobile: str | None = None
     ) -> dict[str, str]:
-        assert services.local_issuer is not None
-        token = services.local_issuer.mint(roles, username=username, mobile=mobile)
+        assert services.access.local_issuer is not None
+        token = services.access.local_issuer.mint(roles, username=username, mobile=mobile)
         return {"Authorization": f"Bearer {token}"}
 
     return headers

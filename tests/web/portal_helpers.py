@@ -10,7 +10,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from certdist.storage.dev_sms_inbox import SqlSmsOutbox
+from certdist.storage.dev_sms_inbox import DevSmsInbox
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODE = re.compile(r"#(\d{6})$")
@@ -49,17 +49,17 @@ def _codes_to(messages: list[tuple[str, str]], mobile: str) -> list[str]:
     return [code.group(1) for code in found if code is not None]
 
 
-def outbox_reader(outbox: SqlSmsOutbox | None) -> Callable[[], list[tuple[str, str]]]:
+def outbox_reader(outbox: DevSmsInbox | None) -> Callable[[], list[tuple[str, str]]]:
     assert outbox is not None, "the portal does not use the SMS outbox"
     return lambda: [(m.recipient, m.body) for m in outbox.latest(200)]
 
 
-def sent_count(outbox: SqlSmsOutbox | None, mobile: str) -> int:
+def sent_count(outbox: DevSmsInbox | None, mobile: str) -> int:
     """How many login codes went to ``mobile``."""
     return len(_codes_to(outbox_reader(outbox)(), mobile))
 
 
-def log_in(client: TestClient, outbox: SqlSmsOutbox | None, mobile: str) -> Response:
+def log_in(client: TestClient, outbox: DevSmsInbox | None, mobile: str) -> Response:
     """The whole login: number, code from the outbox, session cookie. Returns the answer
     to the code."""
     before = sent_count(outbox, mobile)

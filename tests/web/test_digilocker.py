@@ -178,8 +178,8 @@ def test_header_name_encoding_and_uri_are_configurable(
     custom: tuple[TestClient, Services],
 ) -> None:
     custom_client, services = custom
-    assert services.local_issuer is not None
-    token = services.local_issuer.mint(["certificate-issuer"], username="issuer")
+    assert services.access.local_issuer is not None
+    token = services.access.local_issuer.mint(["certificate-issuer"], username="issuer")
     issued = custom_client.post(
         "/divoc/api/v1/certify",
         json=[vaccination_request_body("BEN1")],

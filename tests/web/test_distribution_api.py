@@ -65,7 +65,9 @@ def test_qr_png_holds_the_exact_signed_text(
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     [payload] = scan(open_image(response.content))
-    assert decode_payload(payload) == services.issuance.signed_credential(certificate_id)
+    assert decode_payload(payload) == services.issuance.certificates.signed_credential(
+        certificate_id
+    )
 
 
 def test_head_says_whether_a_certificate_exists(client: TestClient, auth: TokenFactory) -> None:

@@ -30,7 +30,7 @@ DOB = "1994-11-30"  # the factory's date of birth
 
 def _issue(services: Services, code: str = "BEN0001") -> None:
     body = vaccination_request_body(code, mobile=MOBILE)
-    services.issuance.certify([CertificationRequest.model_validate(body)])
+    services.issuance.certificates.certify([CertificationRequest.model_validate(body)])
 
 
 def _csrf(html: str) -> str:
@@ -272,7 +272,7 @@ def test_the_desk_prints_only_what_the_session_found(
     """An id typed into the address bar is not a search: it answers like an unknown id."""
     _issue(services, "BEN0001")
     _issue(services, "BEN0002")
-    services.issuance.certify(
+    services.issuance.certificates.certify(
         [
             CertificationRequest.model_validate(
                 vaccination_request_body("BEN0003", mobile="9000000077")
@@ -304,7 +304,7 @@ def test_the_desk_prints_only_what_the_session_found(
 def _issue_lab_test(services: Services, code: str, mobile: str = MOBILE) -> str:
     """Issue a lab-test certificate (the factory's date of birth); returns its id."""
     request = TestCertificationRequest.model_validate(lab_test_request_body(code, mobile=mobile))
-    return services.issuance.certify([request])[0].certificate_id
+    return services.issuance.certificates.certify([request])[0].certificate_id
 
 
 def _search(client: TestClient, mobile: str = MOBILE) -> str:

@@ -69,7 +69,7 @@ def test_served_text_is_byte_identical_to_what_was_signed(
     response = client.get(
         f"/divoc/api/v1/certificates/{issued['certificateId']}", headers=auth("facility-admin")
     )
-    stored = services.issuance.signed_credential(issued["certificateId"])
+    stored = services.issuance.certificates.signed_credential(issued["certificateId"])
     assert response.content == stored.encode("utf-8")
 
 

@@ -22,7 +22,7 @@ from certdist.wiring import Services, build_services
 @pytest.fixture
 def fuzz_services(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
     built = build_services(Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url))
-    seed_demo(built.issuance)  # so that lookups also find something
+    seed_demo(built.issuance.certificates)  # so that lookups also find something
     yield built
     built.close()
 
@@ -35,9 +35,9 @@ def api_schema(tmp_path: Path, fuzz_services: Services) -> Any:
 
 @pytest.fixture
 def all_roles(fuzz_services: Services) -> dict[str, str]:
-    assert fuzz_services.local_issuer is not None
+    assert fuzz_services.access.local_issuer is not None
     roles = sorted({role for names in DEFAULT_ROLES.values() for role in names})
-    token = fuzz_services.local_issuer.mint(roles, username="fuzzer", mobile="+919000000001")
+    token = fuzz_services.access.local_issuer.mint(roles, username="fuzzer", mobile="+919000000001")
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -23,7 +24,8 @@ from tests.web.conftest import TokenFactory
 def test_readyz_is_503_when_the_database_is_unreachable(
     settings: Settings, services: Services
 ) -> None:
-    services.database = Database("postgresql://postgres@127.0.0.1:9/none", deadline_seconds=1)
+    away = Database("postgresql://postgres@127.0.0.1:9/none", deadline_seconds=1)
+    services.infrastructure = dataclasses.replace(services.infrastructure, database=away)
     with TestClient(
         create_app(settings, services=services), raise_server_exceptions=False
     ) as client:

@@ -121,11 +121,11 @@ def limited(tmp_path: Path, migrated_database_url: str) -> Iterator[tuple[TestCl
 
 def test_rate_limit_is_429_with_retry_after(limited: tuple[TestClient, Services]) -> None:
     client, services = limited
-    assert services.local_issuer is not None
+    assert services.access.local_issuer is not None
 
     def headers(username: str) -> dict[str, str]:
-        assert services.local_issuer is not None
-        token = services.local_issuer.mint(["partner"], username=username)
+        assert services.access.local_issuer is not None
+        token = services.access.local_issuer.mint(["partner"], username=username)
         return {"Authorization": f"Bearer {token}"}
 
     lookup = {"mobile": MOBILE, "beneficiaryId": "BEN1"}

@@ -24,9 +24,9 @@ LINK = re.compile(r'href="(/portal/certificates/[^"]+)"')
 
 
 def _seed(services: Services) -> None:
-    seed_demo(services.issuance)
+    seed_demo(services.issuance.certificates)
     neighbour = vaccination_request_body("NBR0001", mobile=NEIGHBOUR, name="Neighbour")
-    services.issuance.certify([CertificationRequest.model_validate(neighbour)])
+    services.issuance.certificates.certify([CertificationRequest.model_validate(neighbour)])
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_the_language_switch_never_redirects_off_site(portal: TestClient) -> Non
 
 
 def test_the_whole_journey_downloads_every_format(portal: TestClient, services: Services) -> None:
-    log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    log_in(portal, services.messaging.dev_inbox, DEMO_MOBILE)
     page = portal.get("/portal/certificates")
     for name in ("Asha Devi", "Ravi Kumar", "प्रिया शर्मा"):
         assert name in page.text
@@ -102,7 +102,7 @@ def _certificate_id_of(services: Services, code: str) -> str:
 def test_the_eu_certificate_asks_for_passport_names_when_it_cannot_derive_them(
     portal: TestClient, services: Services
 ) -> None:
-    log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    log_in(portal, services.messaging.dev_inbox, DEMO_MOBILE)
     certificate_id = _certificate_id_of(services, "DEMO0003")  # प्रिया शर्मा
     asked = portal.get(f"/portal/certificates/{certificate_id}/download/eu-dcc")
     assert "Names for the EU certificate" in asked.text
@@ -163,9 +163,9 @@ def test_an_unregistered_number_gets_the_same_answer(
             )
         )
     assert pages[0] == pages[1]
-    wait_for_code(outbox_reader(services.portal.sms_outbox), DEMO_MOBILE)
+    wait_for_code(outbox_reader(services.messaging.dev_inbox), DEMO_MOBILE)
     # Nothing at all, code or otherwise, goes to a number with no certificate.
-    assert all(to != UNREGISTERED for to, _ in outbox_reader(services.portal.sms_outbox)())
+    assert all(to != UNREGISTERED for to, _ in outbox_reader(services.messaging.dev_inbox)())
 
 
 def test_a_bad_number_is_explained_on_the_form(portal: TestClient) -> None:
@@ -187,7 +187,7 @@ def test_forms_without_their_token_are_refused(portal: TestClient, services: Ser
         answer = portal.post("/portal/login", data=data)
         assert answer.status_code == 403
         assert "text/html" in answer.headers["content-type"]
-    log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    log_in(portal, services.messaging.dev_inbox, DEMO_MOBILE)
     assert portal.post("/portal/logout", data={"csrf_token": "forged"}).status_code == 403
     # Any text in the token field is refused the same way (compare_digest refuses non-ASCII).
     assert portal.post("/portal/logout", data={"csrf_token": "é" * 43}).status_code == 403
@@ -199,7 +199,7 @@ def test_many_wrong_codes_never_log_in_and_end_in_429(
 ) -> None:
     token = csrf_of(portal.get("/portal/login").text)
     portal.post("/portal/login", data={"mobile": DEMO_MOBILE, "csrf_token": token})
-    code = wait_for_code(outbox_reader(services.portal.sms_outbox), DEMO_MOBILE)
+    code = wait_for_code(outbox_reader(services.messaging.dev_inbox), DEMO_MOBILE)
     wrong = "000000" if code != "000000" else "111111"
     statuses = []
     for _ in range(12):
@@ -223,8 +223,8 @@ def test_two_citizens_cannot_reach_each_others_certificates(
     portal: TestClient, services: Services
 ) -> None:
     family, neighbour = portal, TestClient(portal.app)
-    log_in(family, services.portal.sms_outbox, DEMO_MOBILE)
-    log_in(neighbour, services.portal.sms_outbox, NEIGHBOUR)
+    log_in(family, services.messaging.dev_inbox, DEMO_MOBILE)
+    log_in(neighbour, services.messaging.dev_inbox, NEIGHBOUR)
     for owner, other in ((family, neighbour), (neighbour, family)):
         links = _links(owner)
         assert links
@@ -248,7 +248,7 @@ def test_two_citizens_cannot_reach_each_others_certificates(
 
 
 def test_logout_ends_the_session_on_the_server(portal: TestClient, services: Services) -> None:
-    log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    log_in(portal, services.messaging.dev_inbox, DEMO_MOBILE)
     stolen = dict(portal.cookies)
     token = csrf_of(portal.get("/portal/certificates").text)
     out = portal.post("/portal/logout", data={"csrf_token": token}, follow_redirects=False)
@@ -259,7 +259,7 @@ def test_logout_ends_the_session_on_the_server(portal: TestClient, services: Ser
 
 def test_the_session_id_changes_at_login(portal: TestClient, services: Services) -> None:
     portal.cookies.set("certdist_session", "planted-by-an-attacker", domain="testserver.local")
-    answer = log_in(portal, services.portal.sms_outbox, DEMO_MOBILE)
+    answer = log_in(portal, services.messaging.dev_inbox, DEMO_MOBILE)
     issued = re.search(r"certdist_session=([^;]+)", answer.headers["set-cookie"])
     assert issued is not None
     assert len(issued.group(1)) >= 43
@@ -297,7 +297,7 @@ def test_the_year_of_birth_check_over_http(tmp_path: Path, sqlite_database_url: 
     try:
         _seed(services)
         client = TestClient(create_app(settings, services=services))
-        log_in(client, services.portal.sms_outbox, DEMO_MOBILE)
+        log_in(client, services.messaging.dev_inbox, DEMO_MOBILE)
         links = _links(client)
         assert all(link.endswith("/confirm") for link in links)
         asha = links[0]
@@ -334,7 +334,7 @@ def test_error_pages_are_html_for_pages_and_json_for_the_api(portal: TestClient)
 def test_the_developer_page_shows_the_outbox(portal: TestClient, services: Services) -> None:
     token = csrf_of(portal.get("/portal/login").text)
     portal.post("/portal/login", data={"mobile": DEMO_MOBILE, "csrf_token": token})
-    code = wait_for_code(outbox_reader(services.portal.sms_outbox), DEMO_MOBILE)
+    code = wait_for_code(outbox_reader(services.messaging.dev_inbox), DEMO_MOBILE)
     assert f"#{code}" in portal.get("/dev/sms").text
 
 
@@ -362,11 +362,11 @@ def hindi(portal: TestClient) -> TestClient:
 
 
 def test_the_pages_are_in_hindi(hindi: TestClient, services: Services) -> None:
-    log_in(hindi, services.portal.sms_outbox, DEMO_MOBILE)
+    log_in(hindi, services.messaging.dev_inbox, DEMO_MOBILE)
     page = hindi.get("/portal/certificates").text
     assert '<html lang="hi"' in page
     assert "आपके प्रमाणपत्र" in page
-    sms = services.portal.sms_outbox
+    sms = services.messaging.dev_inbox
     assert sms is not None
     assert "टीकाकरण प्रमाणपत्र" in sms.latest(1)[0].body
 
@@ -378,8 +378,8 @@ def test_a_lab_test_is_offered_only_the_formats_that_render_it(
     client: TestClient, services: Services
 ) -> None:
     body = lab_test_request_body("LABP1", mobile=LAB_MOBILE[3:])
-    services.issuance.certify([TestCertificationRequest.model_validate(body)])
-    log_in(client, services.portal.sms_outbox, LAB_MOBILE)
+    services.issuance.certificates.certify([TestCertificationRequest.model_validate(body)])
+    log_in(client, services.messaging.dev_inbox, LAB_MOBILE)
     downloads = [link for link in _links(client) if "/download/" in link]
     offered = {link.rsplit("/", 1)[1] for link in downloads}
     expected = {fmt.name for fmt in services.portal.certificates.formats(TEST)}

@@ -38,7 +38,7 @@ def settings(tmp_path: Path, migrated_database_url: str) -> Settings:
 
 
 def _issue(services: Services, *codes: str) -> None:
-    services.issuance.certify(
+    services.issuance.certificates.certify(
         [CertificationRequest.model_validate(vaccination_request_body(code)) for code in codes]
     )
 
@@ -64,7 +64,7 @@ def test_a_job_is_queued_followed_and_downloaded_by_its_owner(
     early = client.get(f"{JOBS}/{job['id']}/output", headers=headers)
     assert early.status_code == 409
 
-    assert services.printing.run_next_job()
+    assert services.facility.printing.run_next_job()
     status = client.get(created.headers["location"], headers=headers)
     assert status.status_code == 200
     body = status.json()
@@ -88,7 +88,7 @@ def test_facility_day_as_a_zip(client: TestClient, services: Services, auth: Tok
         JOBS, json={"facility": FACILITY, "date": DAY, "format": "zip"}, headers=headers
     )
     assert created.status_code == 202, created.text
-    assert services.printing.run_next_job()
+    assert services.facility.printing.run_next_job()
     body = client.get(created.headers["location"], headers=headers).json()
     assert (body["status"], body["done"], body["total"]) == ("succeeded", 3, 3)
     output = client.get(body["output"], headers=headers)
@@ -101,7 +101,7 @@ def test_another_user_sees_a_job_as_missing(
 ) -> None:
     _issue(services, "BEN-1")
     created = client.post(JOBS, json={"codes": ["BEN-1"]}, headers=auth(PRINT, username="a"))
-    assert services.printing.run_next_job()
+    assert services.facility.printing.run_next_job()
     other = auth(PRINT, username="b")
     location = created.headers["location"]
     missing = client.get(f"{JOBS}/{uuid.uuid4()}", headers=other)
@@ -174,8 +174,8 @@ def test_the_server_runs_jobs_in_the_background(
 ) -> None:
     client, services = background_client
     _issue(services, "BEN-1")
-    assert services.local_issuer is not None
-    token = services.local_issuer.mint((PRINT,), username="bg")
+    assert services.access.local_issuer is not None
+    token = services.access.local_issuer.mint((PRINT,), username="bg")
     headers = {"Authorization": f"Bearer {token}"}
     created = client.post(JOBS, json={"codes": ["BEN-1"]}, headers=headers)
     assert created.status_code == 202

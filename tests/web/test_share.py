@@ -17,7 +17,7 @@ from PIL import Image
 from certdist.config import MailSettings, Settings
 from certdist.domain.requests import CertificationRequest
 from certdist.web.app import create_app
-from certdist.wiring import Services, outbox_worker
+from certdist.wiring import Services
 from tests.factories import vaccination_request_body
 from tests.services.smtp import SmtpServer
 from tests.web.conftest import TokenFactory
@@ -60,7 +60,7 @@ def settings(tmp_path: Path, migrated_database_url: str, smtp_server: SmtpServer
 
 def issue(services: Services, code: str = "WEB0001", mobile: str = MOBILE) -> str:
     body = vaccination_request_body(code, mobile=mobile)
-    [issued] = services.issuance.certify([CertificationRequest.model_validate(body)])
+    [issued] = services.issuance.certificates.certify([CertificationRequest.model_validate(body)])
     return issued.certificate_id
 
 
@@ -72,7 +72,7 @@ def certificate_id(services: Services) -> str:
 
 @pytest.fixture
 def owner(client: TestClient, services: Services, certificate_id: str) -> TestClient:
-    log_in(client, services.portal.sms_outbox, MOBILE)
+    log_in(client, services.messaging.dev_inbox, MOBILE)
     return client
 
 
@@ -167,7 +167,7 @@ def test_a_corrected_certificate_kills_its_link(
 ) -> None:
     token = make_link(owner, issue(services, "WEB0002"))
     body = vaccination_request_body("WEB0002", mobile=MOBILE)
-    services.issuance.correct([CertificationRequest.model_validate(body)])
+    services.issuance.certificates.correct([CertificationRequest.model_validate(body)])
     assert visitor.get(f"/s/{token}").status_code == 404
 
 
@@ -330,7 +330,7 @@ def test_the_emailed_attachment_is_the_download_byte_for_byte(
     )
     assert answer.status_code == 303
     assert answer.headers["location"].endswith("/share?sent=1")
-    outbox_worker(services).run_once()
+    services.messaging.outbox_worker().run_once()
     [received] = smtp_server.mailbox.messages
     assert received["To"] == "friend@example.org"
     assert "Bhaya" not in str(received["Subject"])
@@ -372,7 +372,7 @@ def test_issuing_and_correcting_over_the_api_mails_the_recipient(
         "/divoc/api/v1/certificate", json=[body], headers=auth("certificate-corrector")
     )
     assert corrected.status_code == 200, corrected.text
-    worker = outbox_worker(services)
+    worker = services.messaging.outbox_worker()
     while worker.run_once():
         pass
     subjects = sorted(str(m["Subject"]) for m in smtp_server.mailbox.messages)

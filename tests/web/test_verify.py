@@ -29,8 +29,8 @@ from tests.pdf_samples import blank_page, certificate_pdf, pdf_of_pages
 
 def issue(services: Services, code: str = "BEN0001") -> str:
     request = CertificationRequest.model_validate(vaccination_request_body(code))
-    issued = services.issuance.certify([request])
-    return services.issuance.signed_credential(issued[0].certificate_id)
+    issued = services.issuance.certificates.certify([request])
+    return services.issuance.certificates.signed_credential(issued[0].certificate_id)
 
 
 ClientFactory = Callable[[VerifierSettings], tuple[TestClient, Services]]
@@ -97,7 +97,7 @@ def test_invalid_and_revoked_are_outcomes_not_errors(
         "code": "signature",
         "reason": "the signature does not match the credential",
     }
-    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     revoked = client.post("/verify", content=text, headers={"Content-Type": "text/plain"})
     assert revoked.status_code == 200
     assert (revoked.json()["status"], revoked.json()["code"]) == ("revoked", "revoked")
@@ -214,7 +214,7 @@ def test_uploading_a_photo_without_javascript(client: TestClient, services: Serv
 
 def test_pasted_text_of_a_revoked_certificate(client: TestClient, services: Services) -> None:
     text = issue(services)
-    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     response = client.post("/verify/result", data={"payload": text})
     assert response.status_code == 200
     assert 'class="outcome outcome-revoked" data-outcome role="alert"' in response.text
@@ -314,7 +314,7 @@ def test_our_pdfs_verify_uploaded_and_raw(
 
 def test_a_lab_test_pdf_verifies(client: TestClient, services: Services) -> None:
     request = TestCertificationRequest.model_validate(lab_test_request_body("LAB0001"))
-    services.issuance.certify([request])
+    services.issuance.certificates.certify([request])
     pdf = certificate_pdf(services, "LAB0001", "eu-dcc-pdf")
     response = client.post("/verify", files={"file": ("test.pdf", pdf, "application/pdf")})
     assert response.json()["status"] == "valid"
@@ -384,8 +384,8 @@ def test_uploading_a_pdf_on_the_page(client: TestClient, services: Services) -> 
 def fhir_bundle(services: Services) -> bytes:
     """What ``certdist export --format fhir`` writes for BEN0001."""
     issue(services)
-    bundle = services.distribution.bundle("BEN0001")
-    return FhirFormat(services.wallet.issuers.fhir).render(bundle)
+    bundle = services.distribution.certificates.bundle("BEN0001")
+    return FhirFormat(services.distribution.wallet.issuers.fhir).render(bundle)
 
 
 def test_a_fhir_bundle_as_json_payload_and_upload(client: TestClient, services: Services) -> None:
@@ -415,7 +415,7 @@ def test_a_tampered_or_revoked_fhir_bundle_is_an_outcome(
         "code": "signature",
         "reason": "the bundle signature does not match its content",
     }
-    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     revoked = client.post("/verify", json={"payload": document.decode()})
     assert (revoked.status_code, revoked.json()["status"]) == (200, "revoked")
 

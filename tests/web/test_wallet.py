@@ -110,7 +110,7 @@ def test_eu_certificate_with_names(
     assert response.headers["content-type"] == "image/png"
     assert response.headers["cache-control"] == "no-store"
     [text] = scan(open_image(response.content))
-    signers = services.wallet.issuers.document_signers
+    signers = services.distribution.wallet.issuers.document_signers
     dcc = verify_hc1(text.decode(), signers.keys_for_kid, now(services))
     assert dcc.payload["nam"] == NAMES
     assert dcc.payload["v"][0]["ci"] == f"URN:UVCI:01:IN:{two_doses[1]}"
@@ -130,7 +130,9 @@ def test_eu_certificate_without_body_derives_the_names(
     assert response.status_code == 200, response.text
     [text] = scan(open_image(response.content))
     dcc = verify_hc1(
-        text.decode(), services.wallet.issuers.document_signers.keys_for_kid, now(services)
+        text.decode(),
+        services.distribution.wallet.issuers.document_signers.keys_for_kid,
+        now(services),
     )
     assert dcc.payload["nam"] == NAMES  # "Bhaya Mitra"
 
@@ -238,7 +240,7 @@ def test_concurrent_eu_requests_never_mix_people(
     }
     ids = {code: issue(client, auth, vaccination_request_body(code))[0] for code in people}
     headers = auth(CLIENT)
-    signers = services.wallet.issuers.document_signers
+    signers = services.distribution.wallet.issuers.document_signers
 
     def fetch(code: str) -> tuple[str, dict[str, Any]]:
         response = client.post(
@@ -274,7 +276,7 @@ def test_revocation_list_names_the_cards_of_withdrawn_certificates(
     keys = jwks_keys(client)
     rid = verify_shc(jws, lambda iss, kid: [keys[kid]], now(services)).rid
     assert rid is not None
-    services.issuance.revoke("W1", [2], reason="issued in error")
+    services.issuance.certificates.revoke("W1", [2], reason="issued in error")
 
     listed = client.get(f"/.well-known/crl/{kid}.json").json()
     assert listed == {"kid": kid, "method": "rid", "ctr": 2, "rids": [rid]}
@@ -294,7 +296,7 @@ def test_a_lab_test_gets_its_card_and_eu_dcc_but_no_ddcc_vs(
     client: TestClient, auth: TokenFactory, services: Services
 ) -> None:
     body = lab_test_request_body("WLAB1")
-    services.issuance.certify([TestCertificationRequest.model_validate(body)])
+    services.issuance.certificates.certify([TestCertificationRequest.model_validate(body)])
     headers = auth(CLIENT)
     card = client.get(f"{API}/shc-certificate?refId=WLAB1&type=file", headers=headers)
     assert card.status_code == 200

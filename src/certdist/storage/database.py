@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from certdist.storage.audit import SqlDownloadAudit
 from certdist.storage.certificates import SqlCertificateRepository
-from certdist.storage.dev_sms_inbox import SqlSmsOutbox
+from certdist.storage.dev_sms_inbox import DevSmsInbox
 from certdist.storage.engine import build_engine, normalise_url
 from certdist.storage.integrations import SqlIntegrationRepository
 from certdist.storage.outbox import CompanionMessages, SqlOutbox
@@ -94,9 +94,9 @@ class Database:
     def uploads(self) -> SqlUploadRepository:
         return SqlUploadRepository(self._transactions)
 
-    def sms_outbox(self) -> SqlSmsOutbox:
+    def dev_sms_inbox(self) -> DevSmsInbox:
         """Stored SMS of the development backend (the citizen portal's one-time codes)."""
-        return SqlSmsOutbox(self._transactions)
+        return DevSmsInbox(self._transactions)
 
     def print_jobs(self) -> SqlPrintJobRepository:
         return SqlPrintJobRepository(self._transactions)

@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -33,6 +31,7 @@ from sqlalchemy import (
 )
 
 from certdist.domain.models import CertificateRecord
+from certdist.domain.printing import PrintJob, PrintJobStatus
 from certdist.storage.rows import certificate_record
 from certdist.storage.schema import certificates, credential_day, credential_facility, print_jobs
 from certdist.storage.transactions import Transactions
@@ -40,46 +39,6 @@ from certdist.storage.transactions import Transactions
 _c = certificates.c
 _j = print_jobs.c
 _live: ColumnElement[bool] = and_(_c.superseded_by.is_(None), _c.revoked_at.is_(None))
-
-
-class PrintJobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class PrintJob:
-    """One batch print request and how far it got.
-
-    ``selection`` is ``{"facility": ..., "date": "YYYY-MM-DD"}`` or ``{"codes": [...]}``;
-    ``unknown`` lists requested beneficiary ids that had no live certificate; ``output_file``
-    is the file name under the print directory once the job succeeded.
-    """
-
-    id: str
-    owner: str
-    owner_issuer: str
-    status: PrintJobStatus
-    format: str
-    selection: dict[str, Any]
-    created_at: datetime
-    total: int = 0
-    done: int = 0
-    unknown: tuple[str, ...] = ()
-    error: str | None = None
-    output_file: str | None = None
-    output_bytes: int | None = None
-    attempts: int = 0
-    claimed_by: str | None = None
-    heartbeat_at: datetime | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in (PrintJobStatus.SUCCEEDED, PrintJobStatus.FAILED)
 
 
 #: A worker's later writes only touch a job that is still running (and still its own).

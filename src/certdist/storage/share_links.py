@@ -9,13 +9,12 @@ exceed the lifetime cap: each guess first reserves one of the remaining attempts
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import RowMapping, func, insert, literal, select, update
 
+from certdist.domain.sharing import LinkAccess, ShareKind, ShareLink
 from certdist.storage.schema import share_link_access, share_links
 from certdist.storage.sqltypes import UTCDateTime
 from certdist.storage.transactions import Transactions
@@ -24,37 +23,6 @@ _l = share_links.c
 _a = share_link_access.c
 # Stay far below the bind-parameter limits in IN lists.
 _CHUNK = 500
-
-
-class ShareKind(StrEnum):
-    FULL = "full"  # details, QR and PDF
-    QR_ONLY = "qr-only"
-
-
-@dataclass(frozen=True)
-class ShareLink:
-    id: str
-    token_hash: str
-    owner_hash: str
-    certificate_id: str
-    pre_enrollment_code: str
-    kind: ShareKind
-    passcode_hash: str | None
-    failed_attempts: int
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class LinkAccess:
-    """One use of a link: ``event`` is what happened (``opened``, ``pdf``, ``qr``,
-    ``wrong-passcode``)."""
-
-    id: str
-    link_id: str
-    at: datetime
-    event: str
 
 
 class SqlShareLinks:

@@ -12,8 +12,6 @@ from fastapi.staticfiles import StaticFiles
 from certdist import __version__
 from certdist.config import Settings, load_settings
 from certdist.observability import configure_logging
-from certdist.services.facility.printing import start_print_jobs
-from certdist.services.messaging.outbox import embedded_worker_enabled
 from certdist.web.errors import install_error_handlers
 from certdist.web.fast_reads import FastReads
 from certdist.web.i18n import Catalogs
@@ -35,7 +33,7 @@ from certdist.web.templating import (
     language_router,
     secure_cookies,
 )
-from certdist.wiring import Services, build_services, start_outbox_worker
+from certdist.wiring import Services, build_services
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +46,13 @@ def create_app(
 ) -> FastAPI:
     """The application. ``services`` lets tests inject their own (clock, ids, database);
     ``embedded_worker`` runs the outbox worker in this process (the server does by default in
-    development, see ``embedded_worker_enabled``)."""
+    development, see ``Messaging.embedded_worker``)."""
     built = services or build_services(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runner = start_print_jobs(built)
-        outbox = start_outbox_worker(built) if embedded_worker else None
+        runner = built.facility.start_print_jobs()
+        outbox = built.messaging.start_outbox_worker() if embedded_worker else None
         yield
         if outbox is not None:
             outbox.stop()  # a message in flight keeps its lease and is retried elsewhere
@@ -112,8 +110,7 @@ def app_from_environment() -> FastAPI:
     the parent process ran the migrations already."""
     settings = load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    services = build_services(settings, migrate=False)
     return create_app(
-        settings,
-        services=build_services(settings, migrate=False),
-        embedded_worker=embedded_worker_enabled(settings),
+        settings, services=services, embedded_worker=services.messaging.embedded_worker
     )

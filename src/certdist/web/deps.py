@@ -55,7 +55,7 @@ def caller_with_permission(*permissions: Permission) -> Callable[..., Awaitable[
     ) -> Caller:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise AuthenticationFailed("a bearer token is required")
-        principal = services.tokens.verify(credentials.credentials)
-        return Caller(principal, services.authorizer.first_granted(principal, permissions))
+        principal = services.access.tokens.verify(credentials.credentials)
+        return Caller(principal, services.access.authorizer.first_granted(principal, permissions))
 
     return dependency

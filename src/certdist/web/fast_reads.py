@@ -65,10 +65,10 @@ class FastReads:
             return False
         format_name = _FORMATS[kind]
         services = self.services
-        distribution = services.distribution
+        distribution = services.distribution.certificates
         try:
-            principal = services.tokens.verify(authorization[7:].decode("latin-1"))
-            permission = services.authorizer.first_granted(principal, _PERMISSIONS)
+            principal = services.access.tokens.verify(authorization[7:].decode("latin-1"))
+            permission = services.access.authorizer.first_granted(principal, _PERMISSIONS)
             bundle = distribution.bundle(code, VACCINATION)
         except CertdistError:
             return False

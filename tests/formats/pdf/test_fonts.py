@@ -12,7 +12,7 @@ from certdist.config import load_settings
 from certdist.errors import ConfigurationError
 from certdist.formats.pdf import FontPaths, PdfRenderer
 from certdist.formats.pdf.fonts import BUNDLED_DIR, DEFAULT_FALLBACK_FILES, Face
-from certdist.wiring import pdf_renderer
+from certdist.services.distribution import pdf_renderer
 
 
 def test_every_default_file_is_shipped_with_its_licence() -> None:
@@ -77,7 +77,7 @@ def test_the_service_renderer_follows_the_settings(tmp_path: Path) -> None:
         pdf_font_dir=tmp_path,
         pdf_font_fallbacks=[BUNDLED_DIR / "DroidSansFallback.ttf"],
     )
-    renderer = pdf_renderer(settings)
+    renderer = pdf_renderer(settings.documents)
     assert renderer.faces.regular.path == tmp_path / "NotoSans-Regular.ttf"
     assert [face.path.name for face in renderer.faces.fallbacks] == ["DroidSansFallback.ttf"]
     assert renderer.template_version != PdfRenderer().template_version  # fonts are in it

@@ -27,8 +27,8 @@ ServicesFactory = Callable[..., Services]
 
 def issue(services: Services, code: str = "BEN0001", **options: Any) -> str:
     request = CertificationRequest.model_validate(vaccination_request_body(code, **options))
-    issued = services.issuance.certify([request])
-    return services.issuance.signed_credential(issued[0].certificate_id)
+    issued = services.issuance.certificates.certify([request])
+    return services.issuance.certificates.signed_credential(issued[0].certificate_id)
 
 
 def png_of(payload: bytes) -> bytes:

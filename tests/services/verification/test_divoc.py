@@ -78,8 +78,10 @@ def test_the_view_holds_no_phone_identity_or_address(services: Services) -> None
 
 def test_a_lab_test_certificate(services: Services) -> None:
     request = TestCertificationRequest.model_validate(lab_test_request_body())
-    issued = services.issuance.certify([request])
-    view = services.verifier.verify(services.issuance.signed_credential(issued[0].certificate_id))
+    issued = services.issuance.certificates.certify([request])
+    view = services.verifier.verify(
+        services.issuance.certificates.signed_credential(issued[0].certificate_id)
+    )
     assert (view.kind, view.test, view.result) == ("test", "CoviSelf", "Negative")
     assert view.date == "2021-06-01T08:00Z"
 
@@ -137,7 +139,7 @@ def test_a_retired_key_still_verifies_what_it_signed(services: Services) -> None
 
 def test_revoked_certificates_are_revoked(services: Services) -> None:
     text = issue(services)
-    services.issuance.revoke("BEN0001", [1], reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", [1], reason="issued in error")
     with pytest.raises(CertificateRevoked):
         services.verifier.verify(text)
     outcome = services.verifier.check(png_of(encode_payload(text)))
@@ -150,8 +152,8 @@ def test_revoked_certificates_are_revoked(services: Services) -> None:
 def test_a_corrected_certificate_replaces_the_old_one(services: Services) -> None:
     old = issue(services)
     body = vaccination_request_body(name="Bhaya Mitra Kumar")
-    corrected = services.issuance.correct([CertificationRequest.model_validate(body)])
-    new = services.issuance.signed_credential(corrected[0].certificate_id)
+    corrected = services.issuance.certificates.correct([CertificationRequest.model_validate(body)])
+    new = services.issuance.certificates.signed_credential(corrected[0].certificate_id)
     outcome = services.verifier.check(old)
     assert outcome.status is Status.REVOKED
     assert "corrected" in outcome.reason

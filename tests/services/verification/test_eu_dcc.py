@@ -127,10 +127,12 @@ def test_a_dsc_configured_in_the_settings(
 
 def test_our_own_eu_dcc_verifies_and_is_revoked_with_the_certificate(services: Services) -> None:
     issue(services)
-    hc1 = services.wallet.issuers.dcc.hc1(services.distribution.bundle("BEN0001"))
+    hc1 = services.distribution.wallet.issuers.dcc.hc1(
+        services.distribution.certificates.bundle("BEN0001")
+    )
     view = services.verifier.verify(hc1)
     assert (view.format, view.name, view.dose, view.total_doses) == ("eu-dcc", "Bhaya Mitra", 1, 2)
-    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     assert services.verifier.check(hc1).status is Status.REVOKED
 
 

@@ -37,7 +37,9 @@ FOREIGN = "https://other-certdist.example"
 
 
 def our_bundle(services: Services, code: str = "BEN0001") -> dict[str, Any]:
-    return services.wallet.issuers.fhir.document(services.distribution.bundle(code))
+    return services.distribution.wallet.issuers.fhir.document(
+        services.distribution.certificates.bundle(code)
+    )
 
 
 def text_of(document: dict[str, Any]) -> str:
@@ -130,7 +132,7 @@ def test_a_tampered_letter_in_the_text_is_invalid(services: Services) -> None:
 def test_our_bundle_is_revoked_with_its_certificate(services: Services) -> None:
     issue(services)
     text = text_of(our_bundle(services))
-    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     outcome = services.verifier.check(text)
     assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
     assert outcome.reason == "the issuer revoked this certificate"
@@ -144,7 +146,7 @@ def test_a_corrected_certificate_revokes_the_old_bundle(services: Services) -> N
     issue(services)
     old = text_of(our_bundle(services))
     body = vaccination_request_body(name="Bhaya Mitra Kumar")
-    services.issuance.correct([CertificationRequest.model_validate(body)])
+    services.issuance.certificates.correct([CertificationRequest.model_validate(body)])
     outcome = services.verifier.check(old)
     assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
     assert "corrected" in outcome.reason
@@ -155,7 +157,7 @@ def test_a_corrected_certificate_revokes_the_old_bundle(services: Services) -> N
 def test_another_revoked_certificate_leaves_our_bundle_valid(services: Services) -> None:
     issue(services, "BEN0001")
     issue(services, "BEN0002", mobile="9000000002")
-    services.issuance.revoke("BEN0002", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0002", None, reason="issued in error")
     assert services.verifier.check(text_of(our_bundle(services))).status is Status.VALID
 
 
@@ -211,9 +213,11 @@ def test_a_foreign_bundle_is_never_checked_against_our_records(
     # The foreign bundle's identifier may equal an id of ours: our revocations don't apply.
     issue(services)
     document = foreign.document(bundle(1))
-    document["identifier"]["value"] = services.distribution.bundle("BEN0001").latest.certificate_id
+    document["identifier"]["value"] = services.distribution.certificates.bundle(
+        "BEN0001"
+    ).latest.certificate_id
     resign(document, foreign._key, {"alg": "ES256", "kid": foreign.kid})
-    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     assert trusting(services, tmp_path).check(text_of(document)).status is Status.VALID
 
 

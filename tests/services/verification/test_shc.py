@@ -67,7 +67,9 @@ def test_an_unconfigured_card_issuer_is_unknown(services: Services, testdata: Pa
 
 def test_our_own_card_verifies_in_every_form(services: Services) -> None:
     issue(services)
-    jws = services.wallet.issuers.shc.jws(services.distribution.bundle("BEN0001"))
+    jws = services.distribution.wallet.issuers.shc.jws(
+        services.distribution.certificates.bundle("BEN0001")
+    )
     for data in (jws, qr_text(jws), card_file([jws]), png_of(qr_text(jws).encode())):
         view = services.verifier.verify(data)
         assert (view.format, view.name, view.issuer) == (
@@ -83,14 +85,16 @@ def test_our_own_card_verifies_in_every_form(services: Services) -> None:
 
 
 def our_card(services: Services, code: str = "BEN0001") -> str:
-    return services.wallet.issuers.shc.jws(services.distribution.bundle(code))
+    return services.distribution.wallet.issuers.shc.jws(
+        services.distribution.certificates.bundle(code)
+    )
 
 
 def test_our_card_is_revoked_with_its_certificate(services: Services) -> None:
     issue(services)
     jws = our_card(services)
     assert services.verifier.check(jws).status is Status.VALID
-    services.issuance.revoke("BEN0001", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     for data in (jws, qr_text(jws), png_of(qr_text(jws).encode())):
         outcome = services.verifier.check(data)
         assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
@@ -105,7 +109,7 @@ def test_a_corrected_certificate_revokes_the_old_card(services: Services) -> Non
     issue(services)
     old = our_card(services)
     body = vaccination_request_body(name="Bhaya Mitra Kumar")
-    services.issuance.correct([CertificationRequest.model_validate(body)])
+    services.issuance.certificates.correct([CertificationRequest.model_validate(body)])
     outcome = services.verifier.check(old)
     assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
     assert "corrected" in outcome.reason
@@ -117,7 +121,7 @@ def test_a_corrected_certificate_revokes_the_old_card(services: Services) -> Non
 def test_another_revoked_certificate_leaves_our_card_valid(services: Services) -> None:
     issue(services, "BEN0001")
     issue(services, "BEN0002", mobile="9000000002")
-    services.issuance.revoke("BEN0002", None, reason="issued in error")
+    services.issuance.certificates.revoke("BEN0002", None, reason="issued in error")
     assert services.verifier.check(our_card(services)).status is Status.VALID
 
 

@@ -18,7 +18,7 @@ from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
 from certdist.errors import RevocationUnknown, VerificationError
 from certdist.services.common.clock import FixedClock
 from certdist.services.common.remote_keys import Fetch, RemoteKeySet, http_fetcher
-from certdist.services.verification import Status, trust_store_from_settings
+from certdist.services.verification import Status, build_trust_store
 from certdist.services.verification.remote import RemoteRevocationLists, parse_revocation_list
 from certdist.wiring import Services
 from tests.loopback import QuietHandler, serving
@@ -178,7 +178,7 @@ def test_the_default_list_url_is_under_the_issuer(
 
     verifier = VerifierSettings(shc_issuers=[ForeignShcIssuer(iss=SHC_ISSUER + "/")])
     settings = Settings(data_dir=tmp_path / "unused", verifier=verifier)
-    trust = trust_store_from_settings(settings, services.keys, fetch=fetch)
+    trust = build_trust_store(settings.verifier, settings.public_url, services.keys, fetch=fetch)
     assert trust.shc_keys(SHC_ISSUER, SHC_KID)
     assert trust.shc_revocations(SHC_ISSUER, SHC_KID).lists[0]["ctr"] == 1
     assert asked == list(served)
@@ -194,8 +194,8 @@ def test_a_raised_crl_version_is_fetched_after_the_jwks_max_age(
     issuer.publish(example_jwks(testdata, crl_version=1), example_crl(testdata, without=rid))
     services = make_services(remote_settings(issuer), clock=BEFORE_EXPIRY)
     ticks = Ticks()
-    services.verifier.trust = trust_store_from_settings(
-        services.settings, services.keys, monotonic=ticks
+    services.verifier.trust = build_trust_store(
+        services.settings.verifier, services.settings.public_url, services.keys, monotonic=ticks
     )
     assert services.verifier.check(card(testdata, "03")).status is Status.VALID
     issuer.publish(example_jwks(testdata, crl_version=2), example_crl(testdata, ctr=2))
@@ -272,8 +272,8 @@ def test_an_unreachable_list_gives_revocation_unknown_and_is_retried_later(
     del issuer.files[CRL_PATH]  # 404
     services = make_services(remote_settings(issuer))
     ticks = Ticks()
-    services.verifier.trust = trust_store_from_settings(
-        services.settings, services.keys, monotonic=ticks
+    services.verifier.trust = build_trust_store(
+        services.settings.verifier, services.settings.public_url, services.keys, monotonic=ticks
     )
     assert services.verifier.check(card(testdata, "00")).code == "revocation-unknown"
     assert services.verifier.check(card(testdata, "00")).code == "revocation-unknown"
@@ -423,7 +423,9 @@ def test_an_issuer_whose_keys_cannot_be_fetched_is_not_called_a_forgery(
     assert (outcome.status, outcome.code) == (Status.INVALID, "keys-unavailable")
     assert outcome.certificate is None
     issuer.publish(example_jwks(testdata), example_crl(testdata, without=card_rid(testdata, "00")))
-    services.verifier.trust = trust_store_from_settings(services.settings, services.keys)
+    services.verifier.trust = build_trust_store(
+        services.settings.verifier, services.settings.public_url, services.keys
+    )
     assert services.verifier.check(card(testdata, "00")).status is Status.VALID
 
 

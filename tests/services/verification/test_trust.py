@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 from certdist.config import ForeignCredentialKey, Settings, VerifierSettings
-from certdist.services.verification import trust_store_from_settings
+from certdist.services.verification import build_trust_store
 from certdist.signing.trust import dsc_kid, load_certificates
 from certdist.wiring import Services
 from tests.services.verification.samples import SHC_ISSUER, SHC_KID, shc_settings
 
 
-def test_trust_store_from_settings_reads_every_source(
+def test_the_trust_store_reads_every_source(
     services: Services, testdata: Path, tmp_path: Path
 ) -> None:
     vector = json.loads((testdata / "eu-dcc" / "vectors" / "CO3.json").read_text())
@@ -29,7 +29,7 @@ def test_trust_store_from_settings_reads_every_source(
             dsc_certificates=[dsc],
         ),
     )
-    trust = trust_store_from_settings(settings, services.keys)
+    trust = build_trust_store(settings.verifier, settings.public_url, services.keys)
     assert trust.credential_key("did:india") is not None
     assert trust.shc_keys(SHC_ISSUER, SHC_KID)
     assert len(trust.shc_revocations(SHC_ISSUER, SHC_KID).lists) == 1

@@ -1,1 +1,10 @@
-"""TODO"""
+"""Mechanisms every capability shares: the clock, keyed hashing, rate limits, record ids,
+fetching remote key sets, and the :class:`Infrastructure` they are all built on."""
+
+from certdist.services.common.clock import Clock, SystemClock
+from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.ids import new_record_id
+from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.common.ratelimit import RateLimiter
+
+__all__ = ["Clock", "Infrastructure", "KeyedHasher", "RateLimiter", "SystemClock", "new_record_id"]

@@ -1,1 +1,35 @@
-"""TODO"""
+"""Distribution: a beneficiary's latest certificate in any format (signed credential, QR,
+PDF, SMART Health Card, EU DCC, FHIR), the render cache, and the wallet keys and revocation
+list that verifiers fetch."""
+
+from certdist.services.distribution.service import (
+    Artifact,
+    BeneficiarySummary,
+    DistributionService,
+    RenderCache,
+)
+from certdist.services.distribution.wallet import (
+    ShcRevocationList,
+    WalletIssuers,
+    WalletService,
+)
+from certdist.services.distribution.wiring import (
+    Distribution,
+    certificate_formats,
+    pdf_renderer,
+    wire,
+)
+
+__all__ = [
+    "Artifact",
+    "BeneficiarySummary",
+    "Distribution",
+    "DistributionService",
+    "RenderCache",
+    "ShcRevocationList",
+    "WalletIssuers",
+    "WalletService",
+    "certificate_formats",
+    "pdf_renderer",
+    "wire",
+]

@@ -1,7 +1,7 @@
 """Health-wallet formats as a service: their keys and issuers, recipient scoping, JWKS, and
 the SMART Health Card revocation list.
 
-Everything here is built once per process by ``build_services`` and never changes
+Everything here is built once per process by ``distribution.wire`` and never changes
 afterwards: each request carries its own bundle and names, and nothing about one request is
 kept for another (DIVOC kept the EU certificate request in shared mutable state and served
 one person's certificate to another).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
@@ -20,7 +20,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certdist.config import Settings, WalletSettings
+from certdist.config import SiteSection, WalletSettings
 from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
@@ -74,14 +74,13 @@ class WalletIssuers:
     document_signers: DocumentSigners
 
 
-def open_document_signers(settings: Settings, keys: KeyStore, clock: Clock) -> DocumentSigners:
+def open_document_signers(
+    wallet: WalletSettings, site: SiteSection, keys: KeyStore, clock: Clock
+) -> DocumentSigners:
     """Configured DSC certificates (production), or the local CSCA and DSCs (embedded)."""
-    wallet = settings.wallet
     if wallet.dcc_dsc_certificate_files:
         return load_signers(wallet.dcc_dsc_certificate_files, keys)
-    return ensure_local_signers(
-        settings.keys_dir, keys, country=wallet.dcc_country, now=clock.now()
-    )
+    return ensure_local_signers(site.keys_dir, keys, country=wallet.dcc_country, now=clock.now())
 
 
 def shc_revocation_ids(hasher: KeyedHasher) -> Callable[[str], str]:
@@ -106,10 +105,16 @@ def lab_test_codes(wallet: WalletSettings) -> LabTestCodes:
 
 
 def build_wallet_issuers(
-    settings: Settings, keys: KeyStore, clock: Clock, *, hasher: KeyedHasher
+    wallet: WalletSettings,
+    site: SiteSection,
+    keys: KeyStore,
+    clock: Clock,
+    *,
+    hasher: KeyedHasher,
+    vaccine_codes: Mapping[str, Mapping[str, str]],
 ) -> WalletIssuers:
-    wallet = settings.wallet
-    signers = open_document_signers(settings, keys, clock)
+    """``vaccine_codes``: the top-level vaccine table, whose ICD-11 codes FHIR bundles carry."""
+    signers = open_document_signers(wallet, site, keys, clock)
     shc_key = keys.active(KeyUse.SHC)
     lab_tests = lab_test_codes(wallet)
     profile = DccProfile(
@@ -124,7 +129,7 @@ def build_wallet_issuers(
     )
     return WalletIssuers(
         shc=ShcIssuer(
-            settings.public_url,
+            site.public_url,
             shc_key,
             {
                 name: [Coding(c.system, c.code) for c in codings]
@@ -135,11 +140,11 @@ def build_wallet_issuers(
         ),
         dcc=DccIssuer(profile, signers.active, clock.now),
         fhir=FhirDocumentIssuer(
-            issuer=settings.public_url,
+            issuer=site.public_url,
             country=wallet.dcc_country,
             icd11_codes={
                 name: codes["icd11Code"]
-                for name, codes in settings.vaccine_codes.items()
+                for name, codes in vaccine_codes.items()
                 if "icd11Code" in codes
             },
             key=shc_key,

@@ -14,23 +14,19 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from certdist.config import Settings
 from certdist.domain.certificate_view import CertificateView
 from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.requests import PRE_ENROLLMENT_CODE_PATTERN
 from certdist.domain.roles import Permission, Principal
-from certdist.errors import ConfigurationError, NotFound
+from certdist.errors import NotFound
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
 from certdist.formats.qr_image import qr_svg
 from certdist.formats.registry import CertificateBundle
-from certdist.services.access.tokens import Authorizer, IssuerTrust, TokenVerifier
-from certdist.services.common.clock import Clock
 from certdist.services.common.hashing import KeyedHasher
 from certdist.services.common.ratelimit import RateLimiter
 from certdist.services.distribution.service import Artifact, BeneficiarySummary, DistributionService
-from certdist.services.facility.staff_auth import LocalStaffSignIn, OidcClient, OidcStaffSignIn
+from certdist.services.facility.staff_auth import LocalStaffSignIn, OidcStaffSignIn
 from certdist.services.facility.staff_sessions import StaffSession, StaffSessions
-from certdist.storage.state import SharedState
 
 SEARCHES_PER_HOUR = 300
 #: The kinds of certificate the desk prints, in the order the search results list them
@@ -182,56 +178,3 @@ class FacilityDesk:
         if not self.sessions.was_found(session, pre_enrollment_code):
             raise NotFound("no such beneficiary among this session's searches")
         return pre_enrollment_code
-
-
-def build_facility_desk(
-    settings: Settings,
-    distribution: DistributionService,
-    trusted: list[IssuerTrust],
-    tokens: TokenVerifier,
-    authorizer: Authorizer,
-    state: SharedState,
-    limiter: RateLimiter,
-    hasher: KeyedHasher,
-    clock: Clock,
-) -> FacilityDesk:
-    config = settings.printing
-    oidc = None
-    if config.oidc_issuer and config.oidc_client_id:
-        trust = next((t for t in trusted if t.issuer == config.oidc_issuer), None)
-        if trust is None:
-            raise ConfigurationError("printing.oidc_issuer must also be listed in trusted_issuers")
-        base = config.oidc_issuer.rstrip("/")
-        # Keycloak's endpoint paths when none are configured (DIVOC ran Keycloak).
-        oidc = OidcStaffSignIn(
-            OidcClient(
-                issuer=config.oidc_issuer,
-                client_id=config.oidc_client_id,
-                client_secret=config.oidc_client_secret,
-                authorization_endpoint=config.oidc_authorization_endpoint
-                or f"{base}/protocol/openid-connect/auth",
-                token_endpoint=config.oidc_token_endpoint
-                or f"{base}/protocol/openid-connect/token",
-                redirect_uri=settings.public_url.rstrip("/") + "/facility/oidc/callback",
-                scopes=tuple(config.oidc_scopes),
-            ),
-            trust,
-            tokens,
-            authorizer,
-            state,
-            clock,
-        )
-    local = None
-    if config.local_staff_sign_in and not settings.is_production:
-        role = settings.roles_for(Permission.PRINT)[0]
-        local = LocalStaffSignIn(config.local_staff_password, role)
-    return FacilityDesk(
-        printing=FacilityPrinting(
-            distribution, limiter, hasher, qr_payload_form=settings.qr_payload_form
-        ),
-        sessions=StaffSessions(
-            state, hasher, clock, absolute_seconds=config.staff_session_minutes * 60
-        ),
-        oidc=oidc,
-        local=local,
-    )

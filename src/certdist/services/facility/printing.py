@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
-from certdist.config import Settings
 from certdist.domain.latest import LatestRule, latest
 from certdist.domain.models import VACCINATION, Download
+from certdist.domain.printing import PrintJob, PrintJobStatus
 from certdist.domain.requests import PRE_ENROLLMENT_CODE_PATTERN
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import CertdistError, Conflict, FieldError, InvalidInput, NotFound
@@ -42,18 +42,12 @@ from certdist.formats.pdf.qr_pool import PreparedQr, QrPool
 from certdist.formats.registry import CertificateBundle
 from certdist.services.common.clock import Clock
 from certdist.services.common.ids import new_record_id
-from certdist.storage.database import Database
 from certdist.storage.print_jobs import (
-    PrintJob,
-    PrintJobStatus,
     SelectedCertificate,
     SqlPrintJobRepository,
     SqlPrintSelection,
 )
 from certdist.storage.repository import DownloadAudit
-
-if TYPE_CHECKING:  # the container imports this module
-    from certdist.wiring import Services
 
 log = logging.getLogger(__name__)
 
@@ -564,38 +558,3 @@ class PrintJobRunner:
                 log.exception("print job runner error")
             self._service.wake.wait(self._poll)
             self._service.wake.clear()
-
-
-def build_printing(
-    settings: Settings, database: Database, renderer: PdfRenderer, clock: Clock
-) -> PrintService:
-    section = settings.printing
-    options = PrintOptions(
-        output_dir=section.batch_dir or settings.data_dir / "prints",
-        chunk_size=section.batch_chunk_size,
-        max_codes=section.batch_max_codes,
-        stale_after=timedelta(seconds=section.batch_stale_after_seconds),
-        max_attempts=section.batch_max_attempts,
-        keep_for=timedelta(hours=section.batch_keep_hours),
-        form=settings.qr_payload_form,
-        rule=settings.entity_types.get(VACCINATION, LatestRule.BY_DOSE),
-        qr_processes=section.batch_qr_processes,
-    )
-    return PrintService(
-        database.print_selection(),
-        database.print_jobs(),
-        renderer,
-        database.audit(),
-        clock,
-        options,
-    )
-
-
-def start_print_jobs(services: Services) -> PrintJobRunner | None:
-    """The background thread that runs print jobs in a server process, if configured."""
-    section = services.settings.printing
-    if not section.batch_run_in_server:
-        return None
-    runner = PrintJobRunner(services.printing, poll_seconds=section.batch_poll_seconds)
-    runner.start()
-    return runner

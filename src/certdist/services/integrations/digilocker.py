@@ -32,7 +32,7 @@ from typing import Literal, TypeVar
 
 import phonenumbers
 
-from certdist.config import DIGILOCKER_DEV_API_KEY, DigilockerSettings, Settings
+from certdist.config import DIGILOCKER_DEV_API_KEY, DigilockerSettings
 from certdist.domain.digilocker import (
     IssuedPerson,
     PullAnswer,
@@ -55,7 +55,6 @@ from certdist.services.common.clock import Clock
 from certdist.services.common.hashing import KeyedHasher
 from certdist.services.common.ids import new_record_id
 from certdist.services.distribution.service import DistributionService
-from certdist.storage.database import Database
 from certdist.storage.integrations import IntegrationEvent, IssuedUri, SqlIntegrationRepository
 from certdist.storage.repository import CertificateRepository
 
@@ -363,31 +362,3 @@ def load_api_key(section: DigilockerSettings, *, production: bool) -> bytes | No
     if production:
         raise ConfigurationError("digilocker is enabled but has no api_key_file")
     return DIGILOCKER_DEV_API_KEY.encode("utf-8")
-
-
-def build_digilocker(
-    settings: Settings,
-    distribution: DistributionService,
-    database: Database,
-    hasher: KeyedHasher,
-    clock: Clock,
-) -> DigilockerService | None:
-    """The service, or None when DigiLocker is disabled (its routes then answer 404)."""
-    section = settings.digilocker
-    api_key = load_api_key(section, production=settings.is_production)
-    if api_key is None:
-        return None
-    options = DigilockerOptions(
-        api_key=api_key,
-        hmac_encoding=section.hmac_encoding,
-        issuer_id=section.issuer_id,
-        doc_type=section.doc_type,
-        tracking_id_element=section.tracking_id_element,
-        mobile_element=section.mobile_element,
-        max_clock_skew_seconds=section.max_clock_skew_seconds,
-        naive_ts_offset_minutes=section.naive_ts_offset_minutes,
-        phone_region=settings.default_phone_region,
-    )
-    return DigilockerService(
-        distribution, database.certificates(), database.integrations(), hasher, clock, options
-    )

@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from certdist.config import Settings
 from certdist.domain.models import VACCINATION, CertificateRecord
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
@@ -25,7 +24,6 @@ from certdist.services.common.clock import Clock
 from certdist.services.common.ids import new_record_id
 from certdist.services.common.ratelimit import RateLimiter
 from certdist.services.distribution.service import Artifact, DistributionService
-from certdist.storage.database import Database
 from certdist.storage.integrations import IntegrationEvent, SqlIntegrationRepository
 from certdist.storage.repository import CertificateRepository
 
@@ -187,26 +185,3 @@ def _partner_key(caller: Principal) -> str:
 
 def _latest_first(record: CertificateRecord) -> tuple[object, ...]:
     return (record.dose or 0, record.updated_at, record.created_at, record.certificate_id)
-
-
-def build_partner(
-    settings: Settings,
-    distribution: DistributionService,
-    database: Database,
-    rate_limiter: RateLimiter,
-    clock: Clock,
-) -> PartnerService:
-    section = settings.partner
-    return PartnerService(
-        database.certificates(),
-        distribution,
-        database.integrations(),
-        rate_limiter,
-        clock,
-        limits=PartnerLimits(
-            requests_per_window=section.requests_per_window,
-            misses_per_window=section.misses_per_window,
-            window_seconds=section.window_seconds,
-        ),
-        phone_region=settings.default_phone_region,
-    )

@@ -16,7 +16,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
-from certdist.config import MailSettings, Settings
+from certdist.config import MailSettings
 from certdist.errors import DeliveryFailed, DeliveryRejected
 
 
@@ -170,8 +170,8 @@ class RecordingMailSender:
             self.sent.append(message)
 
 
-def build_mail_sender(settings: Settings) -> MailSender:
+def build_mail_sender(section: MailSettings, data_dir: Path) -> MailSender:
     """SMTP as configured, or (development) .eml files under ``data_dir/mail``."""
-    if settings.mail.backend == "smtp":
-        return SmtpMailSender(settings.mail)
-    return FileMailSender(settings.data_dir / "mail", settings.mail.from_address)
+    if section.backend == "smtp":
+        return SmtpMailSender(section)
+    return FileMailSender(data_dir / "mail", section.from_address)

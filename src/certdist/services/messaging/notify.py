@@ -24,7 +24,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
-from certdist.config import Settings
+from certdist.config import MailSettings, SiteSection
 from certdist.domain.models import TEST, CertificateRecord
 from certdist.domain.phone import normalize_mobile
 from certdist.errors import ConfigurationError
@@ -169,15 +169,14 @@ class IssuanceNotifier:
         return scheme, None
 
 
-def build_notifier(settings: Settings, clock: Clock) -> IssuanceNotifier | None:
+def build_notifier(mail: MailSettings, site: SiteSection, clock: Clock) -> IssuanceNotifier | None:
     """The notifier for issuance, or None when notifications are switched off."""
-    mail = settings.mail
     if not mail.notify_on_issue:
         return None
     return IssuanceNotifier(
         NotificationTemplates(mail.notification_template_dir),
         clock,
-        portal_url=settings.public_url.rstrip("/") + mail.portal_path,
+        portal_url=site.host + mail.portal_path,
         default_language=mail.default_language,
-        phone_region=settings.default_phone_region,
+        phone_region=site.phone_region,
     )

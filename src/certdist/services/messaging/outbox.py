@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from certdist.config import Settings
+from certdist.config import MailSettings
 from certdist.errors import DeliveryFailed, DeliveryRejected, StorageUnavailable
 from certdist.services.common.clock import Clock
 from certdist.services.common.ids import new_record_id
@@ -253,9 +253,8 @@ def _attachment(payload: Mapping[str, Any], content: bytes | None) -> Attachment
 
 
 def build_worker(
-    settings: Settings, database: Database, mail: MailSender, sms: SmsSender, clock: Clock
+    options: MailSettings, database: Database, mail: MailSender, sms: SmsSender, clock: Clock
 ) -> OutboxWorker:
-    options = settings.mail
     return OutboxWorker(
         database.outbox(),
         mail,
@@ -274,11 +273,11 @@ def build_worker(
     )
 
 
-def embedded_worker_enabled(settings: Settings) -> bool:
+def embedded_worker_enabled(options: MailSettings, *, production: bool) -> bool:
     """Whether ``certdist serve`` runs the worker in its own processes: as configured, and by
     default in development (one command runs everything) but not in production."""
-    configured = settings.mail.embedded_worker
-    return (not settings.is_production) if configured is None else configured
+    configured = options.embedded_worker
+    return (not production) if configured is None else configured
 
 
 class BackgroundWorker:

@@ -21,9 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from certdist.config import SmsSettings
 from certdist.errors import ConfigurationError, DeliveryFailed
 from certdist.services.common.clock import Clock
-from certdist.storage.dev_sms_inbox import OutboxSmsMessage, SqlSmsOutbox
+from certdist.storage.dev_sms_inbox import DevSmsInbox, DevSmsMessage
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,16 @@ class OtpTexts:
         return f"{body}\n\n@{self._host} #{code}"
 
 
-class OutboxSms:
+class DevInboxSms:
     """The embedded default: messages are stored, not sent (development only)."""
 
-    def __init__(self, outbox: SqlSmsOutbox, clock: Clock) -> None:
+    def __init__(self, outbox: DevSmsInbox, clock: Clock) -> None:
         self._outbox = outbox
         self._clock = clock
 
     def send(self, to: str, text: str) -> None:
         self._outbox.add(
-            OutboxSmsMessage(
+            DevSmsMessage(
                 id=str(uuid.uuid4()), created_at=self._clock.now(), recipient=to, body=text
             )
         )
@@ -169,3 +170,24 @@ class RecordingSms:
             if recipient == to:
                 return text
         return None
+
+
+def sms_sender(settings: SmsSettings, inbox: DevSmsInbox | None, clock: Clock) -> SmsSender:
+    """The configured gateway, or (development) the inbox behind ``/dev/sms``."""
+    if settings.backend == "http":
+        if not settings.http_url:
+            raise ConfigurationError("sms.http_url is required when sms.backend is 'http'")
+        return HttpSms(
+            HttpSmsConfig(
+                url=settings.http_url,
+                method=settings.http_method,
+                headers=settings.http_headers,
+                body_template=settings.http_body_template,
+                body_encoding=settings.http_body_encoding,
+                timeout_seconds=settings.http_timeout_seconds,
+                retries=settings.http_retries,
+                backoff_seconds=settings.http_backoff_seconds,
+            )
+        )
+    assert inbox is not None
+    return DevInboxSms(inbox, clock)

@@ -1,1 +1,16 @@
-"""TODO"""
+"""The citizen portal: login with a mobile number and a one-time code, sessions, and what a
+logged-in citizen sees and downloads."""
+
+from certdist.services.portal.otp import OtpService
+from certdist.services.portal.service import PORTAL_ISSUER, PortalService
+from certdist.services.portal.sessions import SessionService
+from certdist.services.portal.wiring import CitizenPortal, wire
+
+__all__ = [
+    "PORTAL_ISSUER",
+    "CitizenPortal",
+    "OtpService",
+    "PortalService",
+    "SessionService",
+    "wire",
+]

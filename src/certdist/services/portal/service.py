@@ -11,31 +11,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from certdist.config import Settings, SmsSettings
 from certdist.domain.certificate_view import CertificateView
 from certdist.domain.icao import NotTransliterable, transliterate
 from certdist.domain.models import CertificateRecord
 from certdist.domain.roles import Permission, Principal
-from certdist.errors import ConfigurationError, FieldError, InvalidInput, NotFound
+from certdist.errors import FieldError, InvalidInput, NotFound
 from certdist.formats.eu_dcc import names_from_request
 from certdist.formats.registry import CertificateBundle, FormatRegistry, renders
 from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
-from certdist.services.common.clock import Clock
 from certdist.services.common.hashing import KeyedHasher
 from certdist.services.common.ratelimit import RateLimiter
 from certdist.services.distribution.service import Artifact, DistributionService
-from certdist.services.messaging.sms import HttpSms, HttpSmsConfig, OtpTexts, OutboxSms, SmsSender
-from certdist.services.portal.otp import OtpService
-from certdist.services.portal.sessions import SessionService
-from certdist.storage.database import Database
-from certdist.storage.dev_sms_inbox import SqlSmsOutbox
 from certdist.storage.repository import CertificateRepository
-from certdist.storage.state import SharedState
 
 #: The issuer recorded in the download audit for portal downloads.
 PORTAL_ISSUER = "certdist-portal"
@@ -241,89 +230,3 @@ class PortalService:
             mobile=mobile,
             issuer=PORTAL_ISSUER,
         )
-
-
-@dataclass
-class CitizenPortal:
-    """The portal's services, built together (``Services.portal``)."""
-
-    otp: OtpService
-    sessions: SessionService
-    certificates: PortalService
-    sms: SmsSender
-    sms_outbox: SqlSmsOutbox | None  # the development backend's stored messages
-
-
-def build_citizen_portal(
-    settings: Settings,
-    database: Database,
-    distribution: DistributionService,
-    formats: FormatRegistry,
-    state: SharedState,
-    limiter: RateLimiter,
-    hasher: KeyedHasher,
-    clock: Clock,
-) -> CitizenPortal:
-    portal_settings = settings.portal
-    outbox = database.sms_outbox() if settings.sms.backend == "outbox" else None
-    sender = sms_sender(settings.sms, outbox, clock)
-    certificates = PortalService(
-        database.certificates(),
-        distribution,
-        formats,
-        limiter,
-        hasher,
-        require_birth_year=portal_settings.require_birth_year,
-        birth_year_attempts=portal_settings.birth_year_attempts,
-    )
-    # SMS leave from a small pool of threads, so no answer waits for (or reveals, by its
-    # timing) a message being sent; pending messages are still sent at shutdown.
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sms")
-    otp = OtpService(
-        state=state,
-        limiter=limiter,
-        hasher=hasher,
-        sender=sender,
-        texts=OtpTexts(
-            settings.sms.texts,
-            settings.sms.default_language,
-            urlsplit(settings.public_url).hostname or "localhost",
-        ),
-        is_registered=certificates.is_registered,
-        clock=clock,
-        limits=portal_settings,
-        phone_region=settings.default_phone_region,
-        dispatch=lambda job: _submit(pool, job),
-    )
-    sessions = SessionService(
-        state,
-        hasher,
-        clock,
-        idle_seconds=portal_settings.session_idle_seconds,
-        absolute_seconds=portal_settings.session_absolute_seconds,
-    )
-    return CitizenPortal(otp, sessions, certificates, sender, outbox)
-
-
-def sms_sender(settings: SmsSettings, outbox: SqlSmsOutbox | None, clock: Clock) -> SmsSender:
-    if settings.backend == "http":
-        if not settings.http_url:
-            raise ConfigurationError("sms.http_url is required when sms.backend is 'http'")
-        return HttpSms(
-            HttpSmsConfig(
-                url=settings.http_url,
-                method=settings.http_method,
-                headers=settings.http_headers,
-                body_template=settings.http_body_template,
-                body_encoding=settings.http_body_encoding,
-                timeout_seconds=settings.http_timeout_seconds,
-                retries=settings.http_retries,
-                backoff_seconds=settings.http_backoff_seconds,
-            )
-        )
-    assert outbox is not None
-    return OutboxSms(outbox, clock)
-
-
-def _submit(pool: ThreadPoolExecutor, job: Callable[[], None]) -> None:
-    pool.submit(job)

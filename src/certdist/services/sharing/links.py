@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from certdist.config import Settings
 from certdist.domain.models import CertificateRecord
 from certdist.domain.roles import Permission, Principal
+from certdist.domain.sharing import LinkAccess, ShareKind, ShareLink
 from certdist.errors import AuthenticationFailed, FieldError, InvalidInput, NotFound
 from certdist.formats.qr_image import qr_png
 from certdist.services.common.clock import Clock
@@ -34,9 +34,8 @@ from certdist.services.common.hashing import KeyedHasher
 from certdist.services.common.ids import new_record_id
 from certdist.services.common.ratelimit import RateLimiter
 from certdist.services.distribution.service import Artifact, DistributionService
-from certdist.storage.database import Database
 from certdist.storage.repository import CertificateRepository
-from certdist.storage.share_links import LinkAccess, ShareKind, ShareLink, SqlShareLinks
+from certdist.storage.share_links import SqlShareLinks
 
 #: Wrong passcodes a link survives over its whole life.
 PASSCODE_FAILURE_CAP = 5
@@ -350,23 +349,3 @@ class SharingService:
 
     def _grant_mac(self, link_id: str, browser: str, expires: int) -> str:
         return self._hasher.digest(_UNLOCK_PURPOSE, f"{link_id}|{browser}|{expires}")
-
-
-def build_sharing(
-    settings: Settings,
-    database: Database,
-    distribution: DistributionService,
-    hasher: KeyedHasher,
-    rate_limiter: RateLimiter,
-    clock: Clock,
-) -> SharingService:
-    return SharingService(
-        database.share_links(),
-        database.certificates(),
-        distribution,
-        hasher,
-        rate_limiter,
-        clock,
-        public_url=settings.public_url,
-        links_per_day=settings.mail.share_links_per_account_per_day,
-    )

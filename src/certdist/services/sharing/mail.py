@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from certdist.config import Settings
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import FieldError, InvalidInput
 from certdist.services.common.clock import Clock
@@ -23,7 +22,6 @@ from certdist.services.messaging.mail import Attachment
 from certdist.services.messaging.notify import NotificationTemplates, valid_address
 from certdist.services.messaging.outbox import mail_message
 from certdist.services.sharing.links import Expiry, SharingService
-from certdist.storage.database import Database
 from certdist.storage.outbox import SqlOutbox
 
 ATTACHMENT_NAME = "certificate.pdf"
@@ -121,27 +119,3 @@ class ShareMailService:
             message = mail_message(address, subject, body, idempotency_key=key, clock=self._clock)
         self._outbox.enqueue([message])
         return message.id
-
-
-def build_share_mail(
-    settings: Settings,
-    database: Database,
-    sharing: SharingService,
-    distribution: DistributionService,
-    hasher: KeyedHasher,
-    rate_limiter: RateLimiter,
-    clock: Clock,
-) -> ShareMailService:
-    mail = settings.mail
-    return ShareMailService(
-        database.outbox(),
-        sharing,
-        distribution,
-        NotificationTemplates(mail.notification_template_dir),
-        hasher,
-        rate_limiter,
-        clock,
-        default_language=mail.default_language,
-        per_account_per_day=mail.share_mail_per_account_per_day,
-        per_recipient_per_day=mail.share_mail_per_recipient_per_day,
-    )

@@ -43,14 +43,14 @@ from certdist.services.verification.outcome import (
 )
 from certdist.services.verification.pdf import NO_QR_CODE_IN_PDF, PdfLimits, scan_pdf
 from certdist.services.verification.shc import check_shc, shc_view
-from certdist.services.verification.trust import trust_store_from_settings
+from certdist.services.verification.trust import build_trust_store
 from certdist.services.verification.verifier import (
     FormatCheckers,
     OwnCardRevocations,
     Verifier,
-    build_verifier,
 )
 from certdist.services.verification.view import CertificateFormat, VerifiedCertificate
+from certdist.services.verification.wiring import wire
 
 __all__ = [
     "NO_QR_CODE",
@@ -67,7 +67,7 @@ __all__ = [
     "VerificationOutcome",
     "VerifiedCertificate",
     "Verifier",
-    "build_verifier",
+    "build_trust_store",
     "check_divoc",
     "check_fhir",
     "check_hc1",
@@ -80,5 +80,5 @@ __all__ = [
     "scan_pdf",
     "shc_numeric_to_jws",
     "shc_view",
-    "trust_store_from_settings",
+    "wire",
 ]

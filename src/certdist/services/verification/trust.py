@@ -1,5 +1,5 @@
-"""The verifier's trust store from the settings: our own keys plus ``settings.verifier``'s
-foreign issuers (DIVOC credential keys, SMART Health Card issuers, EU DSC certificates)."""
+"""The verifier's trust store: our own keys plus the foreign issuers of the ``verifier``
+settings (DIVOC credential keys, SMART Health Card issuers, EU DSC certificates)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from cryptography import x509
 from jwcrypto import jwk
 
-from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
+from certdist.config import ForeignShcIssuer, VerifierSettings
 from certdist.errors import ConfigurationError, IssuerKeysUnavailable
 from certdist.services.access.tokens import StaticKeys
 from certdist.services.common.remote_keys import Fetch, RemoteKeySet, http_fetcher
@@ -27,18 +27,19 @@ from certdist.signing.trust import (
 )
 
 
-def trust_store_from_settings(
-    settings: Settings,
+def build_trust_store(
+    section: VerifierSettings,
+    own_shc_issuer: str,
     keys: KeyStore,
     own_document_signers: Sequence[x509.Certificate] = (),
     *,
     fetch: Fetch | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> TrustStore:
-    """Our own keys (our SHC ``iss`` is the public URL; our DSCs) plus ``settings.verifier``'s
-    issuers. ``fetch`` and ``monotonic`` replace HTTP and the clock of remote JWKS and
-    revocation lists (tests)."""
-    configured = settings.verifier
+    """Our own keys (our SHC ``iss`` is the public URL; our DSCs) plus the issuers of the
+    ``verifier`` settings. ``fetch`` and ``monotonic`` replace HTTP and the clock of remote
+    JWKS and revocation lists (tests)."""
+    configured = section
     remote = _Remote(
         configured,
         fetch
@@ -50,7 +51,7 @@ def trust_store_from_settings(
     )
     return TrustStore(
         keys,
-        own_shc_issuer=settings.public_url,
+        own_shc_issuer=own_shc_issuer,
         own_document_signers=own_document_signers,
         credential_keys={
             k.id: load_credential_key(k.id, k.path) for k in configured.credential_keys

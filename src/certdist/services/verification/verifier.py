@@ -4,14 +4,11 @@ own revocation list for what we issued."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from cryptography import x509
-
-from certdist.config import Settings
 from certdist.errors import UnsupportedFormat, VerificationError
 from certdist.services.common.clock import Clock
 from certdist.services.verification.detect import (
@@ -26,8 +23,6 @@ from certdist.services.verification.detect import (
     utf8_text,
 )
 from certdist.services.verification.divoc import check_divoc
-from certdist.services.verification.eu_dcc import check_hc1
-from certdist.services.verification.fhir import check_fhir
 from certdist.services.verification.outcome import (
     Examined,
     Status,
@@ -36,11 +31,8 @@ from certdist.services.verification.outcome import (
     withdrawn,
 )
 from certdist.services.verification.pdf import PdfLimits, looks_like_pdf, not_a_pdf, scan_pdf
-from certdist.services.verification.shc import check_shc
-from certdist.services.verification.trust import trust_store_from_settings
 from certdist.services.verification.view import VerifiedCertificate
 from certdist.signing.contexts import ContextLoader
-from certdist.signing.keys import KeyStore
 from certdist.signing.trust import TrustStore
 from certdist.storage.repository import CertificateRepository, WithdrawnCertificate
 
@@ -168,28 +160,3 @@ def _run(
     if checker is None:
         raise UnsupportedFormat(f"{name} verification is not supported by this service yet")
     return checker(text, trust, now)
-
-
-def build_verifier(
-    settings: Settings,
-    keys: KeyStore,
-    certificates: CertificateRepository,
-    clock: Clock,
-    loader: ContextLoader,
-    *,
-    own_document_signers: Sequence[x509.Certificate] = (),
-    own_cards: OwnCardRevocations | None = None,
-) -> Verifier:
-    configured = settings.verifier
-    return Verifier(
-        trust_store_from_settings(settings, keys, own_document_signers),
-        certificates,
-        clock,
-        loader,
-        checkers=FormatCheckers(hc1=check_hc1, shc=check_shc, fhir=check_fhir),
-        enforce_effective_until=configured.enforce_effective_until,
-        image_limits=ImageLimits(configured.max_image_bytes, configured.max_image_pixels),
-        # A PDF upload shares the photo's byte limit (one limit for the upload routes).
-        pdf_limits=PdfLimits(max_bytes=configured.max_image_bytes),
-        own_cards=own_cards,
-    )

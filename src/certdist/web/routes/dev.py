@@ -19,7 +19,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 def sms_outbox(
     request: Request, services: ServicesDep, templates: TemplatesDep, last: int = 20
 ) -> Response:
-    outbox = services.portal.sms_outbox
+    outbox = services.messaging.dev_inbox
     if services.settings.is_production or outbox is None:
         raise NotFound("no such page")
     messages = outbox.latest(max(1, min(last, 200)))

@@ -1,7 +1,7 @@
 """DigiLocker's issuer (pull) API under ``/cert/api`` (DIVOC's paths): XML in, XML out.
 
 The handlers only read the raw body and the HMAC header; every check is in
-``services.digilocker``. A missing or wrong HMAC is a 401 and a body that is not the
+``services.integrations.digilocker``. A missing or wrong HMAC is a 401 and a body that is not the
 expected XML a 400 (DigiLocker's side shows these as integration faults, which they are);
 everything else is a 200 whose ``ResponseStatus`` says 1 or 0.
 """
@@ -40,9 +40,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _service(services: ServicesDep) -> DigilockerService:
-    if services.digilocker is None:
+    if services.integrations.digilocker is None:
         raise NotFound("no such resource")
-    return services.digilocker
+    return services.integrations.digilocker
 
 
 @router.post("/pullUriRequest", responses=_RESPONSES, openapi_extra=_XML_BODY)

@@ -57,7 +57,7 @@ def deliver_document(
     *,
     attachment: bool,
 ) -> Response:
-    distribution = services.distribution
+    distribution = services.distribution.certificates
     etag = f'"{distribution.etag(bundle, format_name)}"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if etag in _etags(request.headers.get("if-none-match", "")):
@@ -82,7 +82,7 @@ async def certificate_pdf(
 ) -> Response:
     """The PDF of the beneficiary's latest vaccination certificate (highest dose, then
     newest; never a superseded or revoked one), with its QR and every dose."""
-    bundle = services.distribution.bundle(preEnrollmentCode, VACCINATION)
+    bundle = services.distribution.certificates.bundle(preEnrollmentCode, VACCINATION)
     return deliver_document(services, request, caller, bundle, "pdf", attachment=True)
 
 
@@ -93,7 +93,7 @@ async def certificate_exists(
     services: ServicesDep, caller: ApiCaller, preEnrollmentCode: CodePath
 ) -> Response:
     """200 if the beneficiary has a live certificate, 404 if not; renders nothing."""
-    services.distribution.bundle(preEnrollmentCode, VACCINATION)
+    services.distribution.certificates.bundle(preEnrollmentCode, VACCINATION)
     return Response(status_code=200)
 
 
@@ -104,7 +104,7 @@ async def certificate_qr(
     services: ServicesDep, request: Request, caller: ApiCaller, preEnrollmentCode: CodePath
 ) -> Response:
     """The QR code (PNG) of the latest certificate: DIVOC's ZIP payload, error correction M."""
-    bundle = services.distribution.bundle(preEnrollmentCode, VACCINATION)
+    bundle = services.distribution.certificates.bundle(preEnrollmentCode, VACCINATION)
     return deliver_document(services, request, caller, bundle, "qr", attachment=False)
 
 
@@ -119,7 +119,9 @@ async def recipient_certificate_pdf(
 ) -> Response:
     """For a recipient token: a certificate registered to the token's mobile number only
     (404 for any other, whether or not it exists)."""
-    bundle = services.distribution.bundle_for_recipient(certificateId, caller.principal.mobile)
+    bundle = services.distribution.certificates.bundle_for_recipient(
+        certificateId, caller.principal.mobile
+    )
     return deliver_document(services, request, caller, bundle, "pdf", attachment=True)
 
 
@@ -130,7 +132,7 @@ async def test_certificate_pdf(
     services: ServicesDep, request: Request, caller: ApiCaller, preEnrollmentCode: CodePath
 ) -> Response:
     """The PDF of the beneficiary's newest lab test certificate."""
-    bundle = services.distribution.bundle(preEnrollmentCode, TEST)
+    bundle = services.distribution.certificates.bundle(preEnrollmentCode, TEST)
     return deliver_document(services, request, caller, bundle, "pdf", attachment=True)
 
 
@@ -147,7 +149,7 @@ async def entity_certificate(
 ) -> Response:
     """Any configured entity type (``VaccinationCertificate``, ``TestCertificate``, …) with
     its own "latest" rule; ``format`` is ``pdf`` (default), ``qr`` or ``json``."""
-    bundle = services.distribution.bundle(preEnrollmentCode, entityType)
+    bundle = services.distribution.certificates.bundle(preEnrollmentCode, entityType)
     return deliver_document(services, request, caller, bundle, format, attachment=format != "qr")
 
 
@@ -186,5 +188,5 @@ async def beneficiaries(
         Beneficiary(
             preEnrollmentCode=b.pre_enrollment_code, name=b.name, gender=b.gender, dob=b.dob
         )
-        for b in services.distribution.beneficiaries(phoneno, dob)
+        for b in services.distribution.certificates.beneficiaries(phoneno, dob)
     ]

@@ -67,7 +67,7 @@ def _login_page(
     status_code: int = 200,
 ) -> Response:
     pre, new = _pre_session(request, templates)
-    desk = services.facility
+    desk = services.facility.desk
     response = templates.render(
         request,
         "facility_login.html",
@@ -127,7 +127,7 @@ def _search_page(
 
 @router.get("/facility")
 def facility_home(request: Request, services: ServicesDep, templates: TemplatesDep) -> Response:
-    session = _session(request, services.facility, templates)
+    session = _session(request, services.facility.desk, templates)
     if session is None:
         return _login_page(request, services, templates)
     return _search_page(request, templates, session)
@@ -143,14 +143,14 @@ def local_sign_in(
     csrf_token: ShortField = "",
     next: ShortField = "/facility",
 ) -> Response:
-    desk = services.facility
+    desk = services.facility.desk
     if desk.local is None:
         raise NotFound("local staff sign-in is not enabled")
     pre = read_cookie(request, PRE_SESSION_COOKIE, secure=templates.secure_cookies)
     if not pre or not services.hasher.matches("staff-pre-csrf", pre, csrf_token):
         return _login_page(request, services, templates, status_code=403, username=username)
     client = request.client.host if request.client else "unknown"
-    services.rate_limiter.hit(
+    services.infrastructure.rate_limiter.hit(
         "staff-password",
         services.hasher.digest("ip", client),
         limit=LOCAL_SIGN_INS_PER_WINDOW,
@@ -171,7 +171,7 @@ def local_sign_in(
 def oidc_sign_in(
     request: Request, services: ServicesDep, templates: TemplatesDep, next: str = "/facility"
 ) -> Response:
-    desk = services.facility
+    desk = services.facility.desk
     if desk.oidc is None:
         raise NotFound("OpenID Connect sign-in is not configured")
     pre, _new = _pre_session(request, templates)
@@ -189,7 +189,7 @@ def oidc_callback(
     code: str = "",
     error: str = "",
 ) -> Response:
-    desk = services.facility
+    desk = services.facility.desk
     if desk.oidc is None:
         raise NotFound("OpenID Connect sign-in is not configured")
     if error:
@@ -208,7 +208,7 @@ def search(
     dob: Annotated[str, Form(max_length=10)] = "",
     csrf_token: ShortField = "",
 ) -> Response:
-    desk = services.facility
+    desk = services.facility.desk
     session = _session(request, desk, templates)
     if session is None:
         return _redirect("/facility")
@@ -266,7 +266,7 @@ def test_print_pdf(
 def _print_view(
     request: Request, services: ServicesDep, templates: Templates, code: str, kind: str
 ) -> Response:
-    desk = services.facility
+    desk = services.facility.desk
     session = _session(request, desk, templates)
     if session is None:
         return _redirect("/facility")
@@ -289,7 +289,7 @@ def _print_view(
 def _print_pdf(
     request: Request, services: ServicesDep, templates: Templates, code: str, kind: str
 ) -> Response:
-    desk = services.facility
+    desk = services.facility.desk
     session = _session(request, desk, templates)
     if session is None:
         return _redirect("/facility")
@@ -325,7 +325,7 @@ def _kind_not_held(
 def logout(
     request: Request, services: ServicesDep, templates: TemplatesDep, csrf_token: ShortField = ""
 ) -> Response:
-    desk = services.facility
+    desk = services.facility.desk
     session = _session(request, desk, templates)
     if session is not None:
         desk.sessions.check_csrf(session, csrf_token)

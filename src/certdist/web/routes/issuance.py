@@ -130,7 +130,7 @@ def certify(
     """Sign and store one certificate per request, all or none. 409 if a live certificate
     exists for the same beneficiary, programme and dose (send a correction instead)."""
     _check_batch(services, len(requests))
-    return [issued.as_json() for issued in services.issuance.certify(requests)]
+    return [issued.as_json() for issued in services.issuance.certificates.certify(requests)]
 
 
 @router.post(
@@ -143,7 +143,7 @@ def certify_tests(
     services: ServicesDep, _: Issuer, requests: list[TestCertificationRequest]
 ) -> list[dict[str, Any]]:
     _check_batch(services, len(requests))
-    return [issued.as_json() for issued in services.issuance.certify(requests)]
+    return [issued.as_json() for issued in services.issuance.certificates.certify(requests)]
 
 
 @router.put(
@@ -160,7 +160,7 @@ def correct(
     """Issue a new certificate for the same dose; the live one is marked superseded by it
     (its id is returned as ``previousCertificateId``) and is never served again."""
     _check_batch(services, len(requests))
-    return [issued.as_json() for issued in services.issuance.correct(requests)]
+    return [issued.as_json() for issued in services.issuance.certificates.correct(requests)]
 
 
 @router.delete("/v1/certificates/{preEnrollmentCode}", summary="Revoke certificates")
@@ -179,7 +179,7 @@ def revoke(
         raise InvalidInput(
             "name the doses to revoke or set allDoses=true", [FieldError("doses", "required")]
         )
-    revoked = services.issuance.revoke(
+    revoked = services.issuance.certificates.revoke(
         preEnrollmentCode, None if allDoses else selected, reason="revoked by API"
     )
     return {"revoked": [{"certificateId": r.certificate_id, "dose": r.dose} for r in revoked]}
@@ -214,7 +214,8 @@ def signed_credential(
 ) -> Response:
     """The exact JSON text that was signed, byte for byte."""
     return Response(
-        services.issuance.signed_credential(certificateId), media_type="application/json"
+        services.issuance.certificates.signed_credential(certificateId),
+        media_type="application/json",
     )
 
 
@@ -228,7 +229,7 @@ def revocation_check(
 ) -> dict[str, Any]:
     """Public, as in DIVOC: 200 when the credential is revoked (or superseded by a
     correction), 404 when it is not."""
-    if not services.issuance.is_revoked(credential):
+    if not services.issuance.certificates.is_revoked(credential):
         raise NotFound("certificate is not revoked")
     return {"revoked": True}
 
@@ -243,8 +244,10 @@ async def _start_upload(
 ) -> UploadSummary:
     data = await file.read()
     parsed = read_csv(data, entity_type)
-    upload = services.bulk.start(file.filename or "upload.csv", entity_type, principal.username)
-    tasks.add_task(services.bulk.process, upload, parsed, program_id=program_id)
+    upload = services.issuance.bulk.start(
+        file.filename or "upload.csv", entity_type, principal.username
+    )
+    tasks.add_task(services.issuance.bulk.process, upload, parsed, program_id=program_id)
     return UploadSummary.of(upload)
 
 

@@ -60,7 +60,7 @@ async def partner_certificates(
 ) -> PartnerCertificates:
     """The beneficiary's live signed certificates, latest first, when ``mobile`` is the
     number they are registered to."""
-    found = services.partner.certificates(caller, lookup.mobile, lookup.beneficiaryId)
+    found = services.integrations.partner.certificates(caller, lookup.mobile, lookup.beneficiaryId)
     response.headers["Cache-Control"] = "no-store"  # names and dates of birth
     return PartnerCertificates(
         certificates=[
@@ -88,5 +88,5 @@ async def partner_certificate_pdf(
     services: ServicesDep, caller: PartnerCaller, lookup: PartnerLookup
 ) -> Response:
     """The PDF of the latest vaccination certificate, as the certificate API serves it."""
-    artifact = services.partner.pdf(caller, lookup.mobile, lookup.beneficiaryId)
+    artifact = services.integrations.partner.pdf(caller, lookup.mobile, lookup.beneficiaryId)
     return private_document(artifact)

@@ -17,8 +17,9 @@ from fastapi.responses import RedirectResponse
 
 from certdist.errors import AuthenticationFailed, InvalidInput
 from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
-from certdist.services.portal.service import CitizenPortal, DownloadFormat
+from certdist.services.portal.service import DownloadFormat
 from certdist.services.portal.sessions import PortalSession
+from certdist.services.portal.wiring import CitizenPortal
 from certdist.web import cookies
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from certdist.domain.printing import PrintJob
 from certdist.domain.roles import Permission, Principal
 from certdist.services.facility.printing import BatchFormat, parse_selection
-from certdist.storage.print_jobs import PrintJob
 from certdist.web.deps import ServicesDep, caller_with
 
 router = APIRouter(prefix="/certificate/api", tags=["printing"])
@@ -83,7 +83,7 @@ def _view(job: PrintJob) -> PrintJobView:
 def create_print_job(
     body: PrintJobRequest, services: ServicesDep, caller: PrintCaller
 ) -> JSONResponse:
-    printing = services.printing
+    printing = services.facility.printing
     selection = parse_selection(
         facility=body.facility, day=body.date, codes=body.codes, max_codes=printing.max_codes
     )
@@ -97,7 +97,7 @@ def create_print_job(
 
 @router.get("/print-jobs/{jobId}", response_model=PrintJobView)
 def get_print_job(jobId: JobId, services: ServicesDep, caller: PrintCaller) -> PrintJobView:
-    return _view(services.printing.job(jobId, caller))
+    return _view(services.facility.printing.job(jobId, caller))
 
 
 @router.get(
@@ -115,7 +115,7 @@ def get_print_job_output(
     services: ServicesDep,
     caller: PrintCaller,
 ) -> FileResponse:
-    output = services.printing.output(jobId, caller)
+    output = services.facility.printing.output(jobId, caller)
     return FileResponse(
         output.path,
         media_type=output.media_type,

@@ -22,6 +22,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from certdist.domain.sharing import ShareKind, ShareLink
 from certdist.errors import AuthenticationFailed, FieldError, InvalidInput, NotFound
 from certdist.services.sharing.links import (
     PASSCODE_FAILURE_CAP,
@@ -31,7 +32,6 @@ from certdist.services.sharing.links import (
     Expiry,
 )
 from certdist.services.sharing.mail import ShareMode
-from certdist.storage.share_links import ShareKind, ShareLink
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document
 from certdist.web.routes.portal import require_session
@@ -67,11 +67,11 @@ def _checked(token: str) -> str:
 
 
 def _link(services: ServicesDep, token: str) -> ShareLink:
-    return services.sharing.resolve(_checked(token))
+    return services.sharing.links.resolve(_checked(token))
 
 
 def _unlocked(request: Request, services: ServicesDep, link: ShareLink) -> bool:
-    return services.sharing.grant_valid(
+    return services.sharing.links.grant_valid(
         link, request.cookies.get(BROWSER_COOKIE, ""), request.cookies.get(UNLOCK_COOKIE)
     )
 
@@ -91,7 +91,7 @@ def _passcode_page(
         "share_passcode.html",
         {
             "token": token,
-            "form_token": services.sharing.form_token(browser),
+            "form_token": services.sharing.links.form_token(browser),
             "wrong": wrong,
             "cap": PASSCODE_FAILURE_CAP,
         },
@@ -116,7 +116,7 @@ def open_link(
     link = _link(services, token)
     if not _unlocked(request, services, link):
         return _passcode_page(request, services, templates, token)
-    view = services.sharing.view(link)
+    view = services.sharing.links.view(link)
     return templates.render(
         request,
         "share_view.html",
@@ -136,18 +136,18 @@ def enter_passcode(
 ) -> Response:
     link = _link(services, token)
     browser = request.cookies.get(BROWSER_COOKIE, "")
-    expected = services.sharing.form_token(browser) if browser else ""
+    expected = services.sharing.links.form_token(browser) if browser else ""
     # Bytes: compare_digest refuses non-ASCII str, and the form field may hold any text.
     if not expected or not hmac.compare_digest(form_token.encode(), expected.encode()):
         raise InvalidInput("the form has expired; open the link again")
     try:
-        services.sharing.try_passcode(token, passcode)
+        services.sharing.links.try_passcode(token, passcode)
     except AuthenticationFailed:
         return _passcode_page(request, services, templates, token, wrong=True, status_code=401)
     response = RedirectResponse(f"/s/{token}", status_code=303, headers=VISITOR_HEADERS)
     response.set_cookie(
         UNLOCK_COOKIE,
-        services.sharing.unlock_grant(link, browser),
+        services.sharing.links.unlock_grant(link, browser),
         max_age=int(UNLOCK_LIFETIME.total_seconds()),
         path="/s/",
         httponly=True,
@@ -161,7 +161,7 @@ def _document(request: Request, services: ServicesDep, token: str, format_name: 
     link = _link(services, token)
     if not _unlocked(request, services, link):
         raise AuthenticationFailed("enter the passcode first")
-    artifact = services.sharing.document(link, format_name)
+    artifact = services.sharing.links.document(link, format_name)
     # Server-chosen names: the artifact's own would carry the certificate id.
     if format_name == "pdf":
         return private_document(artifact, filename="certificate.pdf", headers=VISITOR_HEADERS)
@@ -183,7 +183,7 @@ def shared_qr(token: str, request: Request, services: ServicesDep) -> Response:
 @router.get("/s/{token}/link.png")
 def link_as_qr(token: str, services: ServicesDep) -> Response:
     """The link itself as a QR code, to pass it on from phone to phone."""
-    png = services.sharing.link_qr(_checked(token))
+    png = services.sharing.links.link_qr(_checked(token))
     return Response(png, media_type="image/png", headers=VISITOR_HEADERS)
 
 
@@ -253,7 +253,7 @@ def create_link(
         return RedirectResponse(f"/portal/certificates/{certificate_id}/confirm", 303)
     _ = templates.gettext(request)
     try:
-        created = services.sharing.create(
+        created = services.sharing.links.create(
             session.mobile,
             certificate_id,
             kind=_choice(ShareKind, kind, "kind"),
@@ -269,7 +269,7 @@ def create_link(
         return _share_page(
             request, services, templates, certificate_id, errors=errors, status_code=400
         )
-    qr = base64.b64encode(services.sharing.link_qr(created.token)).decode()
+    qr = base64.b64encode(services.sharing.links.link_qr(created.token)).decode()
     return templates.render(
         request,
         "share_created.html",
@@ -303,7 +303,7 @@ def email_certificate(
     if certificate.needs_birth_year:
         return RedirectResponse(f"/portal/certificates/{certificate_id}/confirm", 303)
     try:
-        services.share_mail.send(
+        services.sharing.mail.send(
             session.mobile,
             certificate_id,
             to,
@@ -328,7 +328,10 @@ def list_links(request: Request, services: ServicesDep, templates: TemplatesDep)
     return templates.render(
         request,
         "share_links.html",
-        {"links": services.sharing.links_of(session.mobile), "csrf_token": session.csrf_token},
+        {
+            "links": services.sharing.links.links_of(session.mobile),
+            "csrf_token": session.csrf_token,
+        },
     )
 
 
@@ -344,7 +347,7 @@ def revoke_link(
     if isinstance(session, Response):
         return session
     services.portal.sessions.check_csrf(session, csrf_token)
-    services.sharing.revoke(session.mobile, link_id)
+    services.sharing.links.revoke(session.mobile, link_id)
     return RedirectResponse("/portal/shares", 303)
 
 

@@ -221,7 +221,7 @@ def _form_error(problem: InvalidInput, _: Callable[[str], str]) -> str:
 
 def _count_attempt(request: Request, services: Services) -> None:
     client = request.client.host if request.client else "unknown"
-    services.rate_limiter.hit(
+    services.infrastructure.rate_limiter.hit(
         _RATE_SCOPE,
         services.hasher.digest("client-ip", client),
         limit=services.settings.verifier.requests_per_minute,

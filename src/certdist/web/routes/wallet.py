@@ -75,7 +75,7 @@ class EuNames(BaseModel):
 def _bundle(
     services: ServicesDep, caller: Caller, ref_id: str, format_name: str
 ) -> CertificateBundle:
-    return services.wallet.bundle(
+    return services.distribution.wallet.bundle(
         ref_id, caller=caller.principal, permission=caller.permission, format_name=format_name
     )
 
@@ -133,7 +133,7 @@ async def eu_certificate(
     bundle = _bundle(services, caller, refId, name)
     if names is None:
         return deliver_document(services, request, caller, bundle, name, attachment=pdf)
-    artifact = services.wallet.eu_dcc(
+    artifact = services.distribution.wallet.eu_dcc(
         bundle,
         names_from_request(names.model_dump()),
         pdf=pdf,
@@ -170,7 +170,7 @@ async def fhir_certificate(
 async def jwks(services: ServicesDep) -> JSONResponse:
     """The SMART Health Card issuer's public keys (also verify the FHIR bundle signature);
     ``crlVersion`` is the ``ctr`` of each key's revocation list."""
-    return JSONResponse(services.wallet.jwks(), headers=_PUBLIC_SHORT_CACHE)
+    return JSONResponse(services.distribution.wallet.jwks(), headers=_PUBLIC_SHORT_CACHE)
 
 
 @well_known.get(
@@ -189,4 +189,6 @@ async def revocation_list(
 ) -> JSONResponse:
     """The SMART Health Card revocation list (``method`` ``rid``): the ``rid`` of every card
     whose certificate was revoked or replaced by a correction."""
-    return JSONResponse(services.wallet.revocation_list(kid), headers=_PUBLIC_SHORT_CACHE)
+    return JSONResponse(
+        services.distribution.wallet.revocation_list(kid), headers=_PUBLIC_SHORT_CACHE
+    )

@@ -1,0 +1,38 @@
+"""Share links: a citizen's certificate opened by someone else, and each use of a link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class ShareKind(StrEnum):
+    FULL = "full"  # details, QR and PDF
+    QR_ONLY = "qr-only"
+
+
+@dataclass(frozen=True)
+class ShareLink:
+    id: str
+    token_hash: str
+    owner_hash: str
+    certificate_id: str
+    pre_enrollment_code: str
+    kind: ShareKind
+    passcode_hash: str | None
+    failed_attempts: int
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LinkAccess:
+    """One use of a link: ``event`` is what happened (``opened``, ``pdf``, ``qr``,
+    ``wrong-passcode``)."""
+
+    id: str
+    link_id: str
+    at: datetime
+    event: str

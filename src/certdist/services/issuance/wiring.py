@@ -1,0 +1,60 @@
+"""Building the issuance capability from its settings view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from certdist.config import CredentialSection
+from certdist.domain.credential import CredentialProfile
+from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.issuance.bulk import BulkIssuanceService
+from certdist.services.issuance.ids import CertificateIdGenerator, RandomCertificateIds
+from certdist.services.issuance.service import IssuanceService
+from certdist.signing.contexts import ContextLoader
+from certdist.signing.keys import KeyUse
+from certdist.signing.ldproof import CredentialSigner
+from certdist.storage.outbox import CompanionMessages
+
+
+@dataclass(frozen=True)
+class Issuance:
+    certificates: IssuanceService  # issue, correct, revoke one certificate at a time
+    bulk: BulkIssuanceService  # CSV uploads, row by row
+
+
+def credential_profile(section: CredentialSection) -> CredentialProfile:
+    return CredentialProfile(
+        issuer=section.issuer,
+        base_url=section.base_url,
+        vaccination_context=section.vaccination_context,
+        test_context=section.test_context,
+        did_prefix=section.did_prefix,
+        address_country=section.address_country,
+        vaccine_codes={name: dict(codes) for name, codes in section.vaccine_codes.items()},
+    )
+
+
+def wire(
+    section: CredentialSection,
+    infrastructure: Infrastructure,
+    *,
+    contexts: ContextLoader,
+    ids: CertificateIdGenerator | None = None,
+    companions: CompanionMessages | None = None,
+) -> Issuance:
+    """``companions``: the messages (notifications) stored in the same transaction as each
+    batch of new certificates, so none is announced that was not stored, nor stored silently."""
+    database = infrastructure.database
+    signer = CredentialSigner(infrastructure.keys.active(KeyUse.CREDENTIAL), contexts)
+    certificates = IssuanceService(
+        database.certificates(companions=companions),
+        signer,
+        credential_profile(section),
+        infrastructure.clock,
+        ids or RandomCertificateIds(),
+        phone_region=infrastructure.site.phone_region,
+    )
+    return Issuance(
+        certificates=certificates,
+        bulk=BulkIssuanceService(certificates, database.uploads(), infrastructure.clock),
+    )

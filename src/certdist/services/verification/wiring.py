@@ -1,0 +1,44 @@
+"""Building the verifier from the ``verifier`` settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cryptography import x509
+
+from certdist.config import VerifierSettings
+from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.verification.detect import ImageLimits
+from certdist.services.verification.eu_dcc import check_hc1
+from certdist.services.verification.fhir import check_fhir
+from certdist.services.verification.pdf import PdfLimits
+from certdist.services.verification.shc import check_shc
+from certdist.services.verification.trust import build_trust_store
+from certdist.services.verification.verifier import FormatCheckers, OwnCardRevocations, Verifier
+from certdist.signing.contexts import ContextLoader
+
+
+def wire(
+    section: VerifierSettings,
+    infrastructure: Infrastructure,
+    *,
+    contexts: ContextLoader,
+    own_document_signers: Sequence[x509.Certificate] = (),
+    own_cards: OwnCardRevocations | None = None,
+) -> Verifier:
+    """``own_document_signers`` and ``own_cards``: our EU DCC signers and our SMART Health
+    Card revocation list, so our own certificates verify without configuration."""
+    return Verifier(
+        build_trust_store(
+            section, infrastructure.site.public_url, infrastructure.keys, own_document_signers
+        ),
+        infrastructure.database.certificates(),
+        infrastructure.clock,
+        contexts,
+        checkers=FormatCheckers(hc1=check_hc1, shc=check_shc, fhir=check_fhir),
+        enforce_effective_until=section.enforce_effective_until,
+        image_limits=ImageLimits(section.max_image_bytes, section.max_image_pixels),
+        # A PDF upload shares the photo's byte limit (one limit for the upload routes).
+        pdf_limits=PdfLimits(max_bytes=section.max_image_bytes),
+        own_cards=own_cards,
+    )
