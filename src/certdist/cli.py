@@ -19,9 +19,7 @@ from certdist.domain.roles import Permission, Principal
 from certdist.errors import CertdistError, InvalidInput
 from certdist.formats.eu_dcc import names_from_request
 from certdist.observability import configure_logging
-from certdist.services.issuance.bulk import read_csv
-from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
-from certdist.services.issuance.service import AnyRequest
+from certdist.services.issuance import DEMO_MOBILE, AnyRequest, read_csv, seed_demo
 from certdist.services.verification import Status, VerificationOutcome
 from certdist.signing.keys import KeyUse
 from certdist.wiring import Services, build_services
@@ -384,7 +382,7 @@ def print_batch(
     """Print a facility-day or a list of beneficiaries into one PDF (or a ZIP of PDFs)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from certdist.services.facility.printing import BatchFormat, parse_selection, read_codes_file
+    from certdist.services.facility import BatchFormat, parse_selection, read_codes_file
 
     try:
         services = _services(ctx)
@@ -491,7 +489,7 @@ def worker(ctx: click.Context, once: bool) -> None:
     import signal
     import threading
 
-    from certdist.services.facility.printing import PrintJobRunner
+    from certdist.services.facility import PrintJobRunner
 
     try:
         services = _services(ctx)

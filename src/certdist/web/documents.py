@@ -11,7 +11,7 @@ from typing import Literal
 
 from starlette.responses import Response
 
-from certdist.services.distribution.service import Artifact
+from certdist.services.distribution import Artifact
 
 
 def private_document(

@@ -21,8 +21,7 @@ from jwcrypto.common import JWException
 
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed, PermissionDenied
-from certdist.services.common.clock import Clock
-from certdist.services.common.remote_keys import Fetch, RemoteKeySet, http_fetcher
+from certdist.services.common import Clock, Fetch, RemoteKeySet, http_fetcher
 
 log = logging.getLogger(__name__)
 

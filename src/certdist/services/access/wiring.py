@@ -17,7 +17,7 @@ from certdist.services.access.tokens import (
     TokenVerifier,
     remote_jwks,
 )
-from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.common import Infrastructure
 from certdist.signing.keys import KeyUse
 
 

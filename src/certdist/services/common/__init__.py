@@ -6,5 +6,17 @@ from certdist.services.common.hashing import KeyedHasher
 from certdist.services.common.ids import new_record_id
 from certdist.services.common.infrastructure import Infrastructure
 from certdist.services.common.ratelimit import RateLimiter
+from certdist.services.common.remote_keys import UNREADABLE, Fetch, RemoteKeySet, http_fetcher
 
-__all__ = ["Clock", "Infrastructure", "KeyedHasher", "RateLimiter", "SystemClock", "new_record_id"]
+__all__ = [
+    "UNREADABLE",
+    "Clock",
+    "Fetch",
+    "Infrastructure",
+    "KeyedHasher",
+    "RateLimiter",
+    "RemoteKeySet",
+    "SystemClock",
+    "http_fetcher",
+    "new_record_id",
+]

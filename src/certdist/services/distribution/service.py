@@ -20,8 +20,7 @@ from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import InvalidInput, NotFound
 from certdist.formats.registry import CertificateBundle, CertificateFormat, FormatRegistry
-from certdist.services.common.clock import Clock
-from certdist.services.common.ids import new_record_id
+from certdist.services.common import Clock, new_record_id
 from certdist.storage.repository import CertificateRepository, DownloadAudit
 
 

@@ -44,8 +44,7 @@ from certdist.formats.wallet_formats import (
     ShcPdfFormat,
     ShcQrFormat,
 )
-from certdist.services.common.clock import Clock
-from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common import Clock, KeyedHasher
 from certdist.services.distribution.service import Artifact, DistributionService
 from certdist.signing.dsc import DocumentSigners, ensure_local_signers, load_signers
 from certdist.signing.jose import p256_jwk, thumbprint

@@ -11,7 +11,7 @@ from certdist.formats.divoc_vc import SignedCredentialFormat
 from certdist.formats.pdf import FontPaths, PdfRenderer
 from certdist.formats.qr_code import DivocQrFormat
 from certdist.formats.registry import FormatRegistry
-from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.common import Infrastructure
 from certdist.services.distribution.service import DistributionService, RenderCache
 from certdist.services.distribution.wallet import (
     ShcRevocationList,

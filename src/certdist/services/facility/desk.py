@@ -22,9 +22,8 @@ from certdist.errors import NotFound
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
 from certdist.formats.qr_image import qr_svg
 from certdist.formats.registry import CertificateBundle
-from certdist.services.common.hashing import KeyedHasher
-from certdist.services.common.ratelimit import RateLimiter
-from certdist.services.distribution.service import Artifact, BeneficiarySummary, DistributionService
+from certdist.services.common import KeyedHasher, RateLimiter
+from certdist.services.distribution import Artifact, BeneficiarySummary, DistributionService
 from certdist.services.facility.staff_auth import LocalStaffSignIn, OidcStaffSignIn
 from certdist.services.facility.staff_sessions import StaffSession, StaffSessions
 

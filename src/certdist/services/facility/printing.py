@@ -40,8 +40,7 @@ from certdist.formats.pdf import PdfRenderer
 from certdist.formats.pdf.batch import BatchPdfWriter, BatchWriter, BatchZipWriter
 from certdist.formats.pdf.qr_pool import PreparedQr, QrPool
 from certdist.formats.registry import CertificateBundle
-from certdist.services.common.clock import Clock
-from certdist.services.common.ids import new_record_id
+from certdist.services.common import Clock, new_record_id
 from certdist.storage.print_jobs import (
     SelectedCertificate,
     SqlPrintJobRepository,

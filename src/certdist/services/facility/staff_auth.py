@@ -37,8 +37,8 @@ from jwcrypto.common import JWException
 
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed
-from certdist.services.access.tokens import Authorizer, IssuerTrust, TokenVerifier
-from certdist.services.common.clock import Clock
+from certdist.services.access import Authorizer, IssuerTrust, TokenVerifier
+from certdist.services.common import Clock
 from certdist.storage.state import SharedState
 
 #: How long a started sign-in may take at the provider.

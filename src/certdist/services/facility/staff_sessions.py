@@ -22,8 +22,7 @@ from datetime import datetime, timedelta
 
 from certdist.domain.roles import Principal
 from certdist.errors import PermissionDenied
-from certdist.services.common.clock import Clock
-from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common import Clock, KeyedHasher
 from certdist.storage.state import SharedState
 
 IDLE_SECONDS = 30 * 60

@@ -11,9 +11,9 @@ from certdist.domain.latest import LatestRule
 from certdist.domain.models import VACCINATION
 from certdist.domain.roles import Permission
 from certdist.errors import ConfigurationError
-from certdist.services.access.wiring import Access
-from certdist.services.common.infrastructure import Infrastructure
-from certdist.services.distribution.wiring import Distribution
+from certdist.services.access import Access
+from certdist.services.common import Infrastructure
+from certdist.services.distribution import Distribution
 from certdist.services.facility.desk import FacilityDesk, FacilityPrinting
 from certdist.services.facility.printing import PrintJobRunner, PrintOptions, PrintService
 from certdist.services.facility.staff_auth import LocalStaffSignIn, OidcClient, OidcStaffSignIn

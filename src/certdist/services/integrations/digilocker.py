@@ -51,10 +51,8 @@ from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed, ConfigurationError, InvalidInput, NotFound
 from certdist.formats import digilocker_xml
 from certdist.formats.registry import CertificateBundle
-from certdist.services.common.clock import Clock
-from certdist.services.common.hashing import KeyedHasher
-from certdist.services.common.ids import new_record_id
-from certdist.services.distribution.service import DistributionService
+from certdist.services.common import Clock, KeyedHasher, new_record_id
+from certdist.services.distribution import DistributionService
 from certdist.storage.integrations import IntegrationEvent, IssuedUri, SqlIntegrationRepository
 from certdist.storage.repository import CertificateRepository
 

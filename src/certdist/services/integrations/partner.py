@@ -20,10 +20,8 @@ from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import InvalidInput, NotFound, RateLimited
 from certdist.formats.registry import CertificateBundle
-from certdist.services.common.clock import Clock
-from certdist.services.common.ids import new_record_id
-from certdist.services.common.ratelimit import RateLimiter
-from certdist.services.distribution.service import Artifact, DistributionService
+from certdist.services.common import Clock, RateLimiter, new_record_id
+from certdist.services.distribution import Artifact, DistributionService
 from certdist.storage.integrations import IntegrationEvent, SqlIntegrationRepository
 from certdist.storage.repository import CertificateRepository
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from certdist.config import DigilockerSettings, PartnerSettings
-from certdist.services.common.infrastructure import Infrastructure
-from certdist.services.distribution.wiring import Distribution
+from certdist.services.common import Infrastructure
+from certdist.services.distribution import Distribution
 from certdist.services.integrations.digilocker import (
     DigilockerOptions,
     DigilockerService,

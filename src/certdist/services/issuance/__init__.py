@@ -1,16 +1,19 @@
 """Issuance: signing certificates one by one or from bulk CSV uploads, correcting and
 revoking them, and the demo family of the embedded default."""
 
-from certdist.services.issuance.bulk import BulkIssuanceService
+from certdist.services.issuance.bulk import BulkIssuanceService, read_csv
+from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
 from certdist.services.issuance.ids import (
     CertificateIdGenerator,
     RandomCertificateIds,
     SequentialCertificateIds,
 )
-from certdist.services.issuance.service import IssuanceService
+from certdist.services.issuance.service import AnyRequest, IssuanceService
 from certdist.services.issuance.wiring import Issuance, credential_profile, wire
 
 __all__ = [
+    "DEMO_MOBILE",
+    "AnyRequest",
     "BulkIssuanceService",
     "CertificateIdGenerator",
     "Issuance",
@@ -18,5 +21,7 @@ __all__ = [
     "RandomCertificateIds",
     "SequentialCertificateIds",
     "credential_profile",
+    "read_csv",
+    "seed_demo",
     "wire",
 ]

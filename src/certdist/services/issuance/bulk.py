@@ -18,8 +18,7 @@ from certdist.domain.requests import (
     field_errors,
 )
 from certdist.errors import CertdistError, FieldError, InvalidInput
-from certdist.services.common.clock import Clock
-from certdist.services.common.ids import new_record_id
+from certdist.services.common import Clock, new_record_id
 from certdist.services.issuance.service import AnyRequest, IssuanceService
 from certdist.storage.repository import UploadRepository
 

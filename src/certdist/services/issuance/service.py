@@ -18,8 +18,7 @@ from certdist.domain.models import TEST, VACCINATION, CertificateRecord
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.errors import Conflict, DuplicateCertificate, FieldError, InvalidInput, NotFound
-from certdist.services.common.clock import Clock
-from certdist.services.common.ids import new_record_id
+from certdist.services.common import Clock, new_record_id
 from certdist.services.issuance.ids import CertificateIdGenerator
 from certdist.storage.repository import CertificateRepository
 

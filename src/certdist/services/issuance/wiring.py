@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from certdist.config import CredentialSection
 from certdist.domain.credential import CredentialProfile
-from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.common import Infrastructure
 from certdist.services.issuance.bulk import BulkIssuanceService
 from certdist.services.issuance.ids import CertificateIdGenerator, RandomCertificateIds
 from certdist.services.issuance.service import IssuanceService

@@ -28,7 +28,7 @@ from certdist.config import MailSettings, SiteSection
 from certdist.domain.models import TEST, CertificateRecord
 from certdist.domain.phone import normalize_mobile
 from certdist.errors import ConfigurationError
-from certdist.services.common.clock import Clock
+from certdist.services.common import Clock
 from certdist.services.messaging.outbox import mail_message, sms_message
 from certdist.storage.outbox import NewMessage
 

@@ -32,8 +32,7 @@ from typing import Any
 
 from certdist.config import MailSettings
 from certdist.errors import DeliveryFailed, DeliveryRejected, StorageUnavailable
-from certdist.services.common.clock import Clock
-from certdist.services.common.ids import new_record_id
+from certdist.services.common import Clock, new_record_id
 from certdist.services.messaging.mail import Attachment, MailMessage, MailSender, message_id_for
 from certdist.services.messaging.sms import SmsSender
 from certdist.storage.database import Database

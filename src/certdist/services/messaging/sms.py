@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 
 from certdist.config import SmsSettings
 from certdist.errors import ConfigurationError, DeliveryFailed
-from certdist.services.common.clock import Clock
+from certdist.services.common import Clock
 from certdist.storage.dev_sms_inbox import DevSmsInbox, DevSmsMessage
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from certdist.config import MailSettings, SmsSettings
-from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.common import Infrastructure
 from certdist.services.messaging.mail import MailSender, build_mail_sender
 from certdist.services.messaging.notify import (
     IssuanceNotifier,

@@ -2,15 +2,17 @@
 logged-in citizen sees and downloads."""
 
 from certdist.services.portal.otp import OtpService
-from certdist.services.portal.service import PORTAL_ISSUER, PortalService
-from certdist.services.portal.sessions import SessionService
+from certdist.services.portal.service import PORTAL_ISSUER, DownloadFormat, PortalService
+from certdist.services.portal.sessions import PortalSession, SessionService
 from certdist.services.portal.wiring import CitizenPortal, wire
 
 __all__ = [
     "PORTAL_ISSUER",
     "CitizenPortal",
+    "DownloadFormat",
     "OtpService",
     "PortalService",
+    "PortalSession",
     "SessionService",
     "wire",
 ]

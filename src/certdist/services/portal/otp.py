@@ -24,10 +24,8 @@ from dataclasses import dataclass
 from certdist.config import PortalSettings
 from certdist.domain.phone import normalize_mobile
 from certdist.errors import AuthenticationFailed, DeliveryFailed, FieldError, InvalidInput
-from certdist.services.common.clock import Clock
-from certdist.services.common.hashing import KeyedHasher
-from certdist.services.common.ratelimit import RateLimiter
-from certdist.services.messaging.sms import OtpTexts, SmsSender
+from certdist.services.common import Clock, KeyedHasher, RateLimiter
+from certdist.services.messaging import OtpTexts, SmsSender
 from certdist.storage.state import SharedState
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,8 @@ from certdist.errors import FieldError, InvalidInput, NotFound
 from certdist.formats.eu_dcc import names_from_request
 from certdist.formats.registry import CertificateBundle, FormatRegistry, renders
 from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
-from certdist.services.common.hashing import KeyedHasher
-from certdist.services.common.ratelimit import RateLimiter
-from certdist.services.distribution.service import Artifact, DistributionService
+from certdist.services.common import KeyedHasher, RateLimiter
+from certdist.services.distribution import Artifact, DistributionService
 from certdist.storage.repository import CertificateRepository
 
 #: The issuer recorded in the download audit for portal downloads.

@@ -20,8 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from certdist.errors import PermissionDenied
-from certdist.services.common.clock import Clock
-from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common import Clock, KeyedHasher
 from certdist.storage.state import SharedState
 
 #: A session's last-seen time is written back at most this often (one write per minute,

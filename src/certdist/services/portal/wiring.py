@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from certdist.config import PortalSettings
-from certdist.services.common.infrastructure import Infrastructure
-from certdist.services.distribution.wiring import Distribution
-from certdist.services.messaging.sms import OtpTexts
-from certdist.services.messaging.wiring import Messaging
+from certdist.services.common import Infrastructure
+from certdist.services.distribution import Distribution
+from certdist.services.messaging import Messaging, OtpTexts
 from certdist.services.portal.otp import OtpService
 from certdist.services.portal.service import PortalService
 from certdist.services.portal.sessions import SessionService

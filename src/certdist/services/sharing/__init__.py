@@ -2,6 +2,10 @@
 and certificates or links sent by e-mail."""
 
 from certdist.services.sharing.links import (
+    PASSCODE_FAILURE_CAP,
+    PASSCODE_MAX,
+    PASSCODE_MIN,
+    UNLOCK_LIFETIME,
     CreatedLink,
     Expiry,
     LinkOverview,
@@ -13,6 +17,10 @@ from certdist.services.sharing.mail import ShareMailService, ShareMode
 from certdist.services.sharing.wiring import Sharing, wire
 
 __all__ = [
+    "PASSCODE_FAILURE_CAP",
+    "PASSCODE_MAX",
+    "PASSCODE_MIN",
+    "UNLOCK_LIFETIME",
     "CreatedLink",
     "Expiry",
     "LinkOverview",

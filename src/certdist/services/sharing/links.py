@@ -29,11 +29,8 @@ from certdist.domain.roles import Permission, Principal
 from certdist.domain.sharing import LinkAccess, ShareKind, ShareLink
 from certdist.errors import AuthenticationFailed, FieldError, InvalidInput, NotFound
 from certdist.formats.qr_image import qr_png
-from certdist.services.common.clock import Clock
-from certdist.services.common.hashing import KeyedHasher
-from certdist.services.common.ids import new_record_id
-from certdist.services.common.ratelimit import RateLimiter
-from certdist.services.distribution.service import Artifact, DistributionService
+from certdist.services.common import Clock, KeyedHasher, RateLimiter, new_record_id
+from certdist.services.distribution import Artifact, DistributionService
 from certdist.storage.repository import CertificateRepository
 from certdist.storage.share_links import SqlShareLinks
 

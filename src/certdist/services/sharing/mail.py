@@ -13,14 +13,14 @@ from enum import StrEnum
 
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import FieldError, InvalidInput
-from certdist.services.common.clock import Clock
-from certdist.services.common.hashing import KeyedHasher
-from certdist.services.common.ids import new_record_id
-from certdist.services.common.ratelimit import RateLimiter
-from certdist.services.distribution.service import DistributionService
-from certdist.services.messaging.mail import Attachment
-from certdist.services.messaging.notify import NotificationTemplates, valid_address
-from certdist.services.messaging.outbox import mail_message
+from certdist.services.common import Clock, KeyedHasher, RateLimiter, new_record_id
+from certdist.services.distribution import DistributionService
+from certdist.services.messaging import (
+    Attachment,
+    NotificationTemplates,
+    mail_message,
+    valid_address,
+)
 from certdist.services.sharing.links import Expiry, SharingService
 from certdist.storage.outbox import SqlOutbox
 

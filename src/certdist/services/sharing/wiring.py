@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from certdist.config import MailSettings
-from certdist.services.common.infrastructure import Infrastructure
-from certdist.services.distribution.wiring import Distribution
-from certdist.services.messaging.wiring import Messaging
+from certdist.services.common import Infrastructure
+from certdist.services.distribution import Distribution
+from certdist.services.messaging import Messaging
 from certdist.services.sharing.links import SharingService
 from certdist.services.sharing.mail import ShareMailService
 

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Final
 
 from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
 from certdist.services.verification.pdf import looks_like_pdf
+from certdist.services.verification.qr_reader import read_qr_codes
 
 if TYPE_CHECKING:
-    from PIL.Image import Image
+    pass
 
 #: The FieldError location of "the image holds no QR code" (a camera frame may miss it).
 NO_QR_CODE: Final = "image"
@@ -208,13 +209,3 @@ def scan_image(data: bytes, limits: ImageLimits) -> list[bytes]:
     if max(gray.size) > _MAX_SCAN_SIDE:
         gray.thumbnail((_MAX_SCAN_SIDE, _MAX_SCAN_SIDE))
     return read_qr_codes(gray)
-
-
-def read_qr_codes(image: Image) -> list[bytes]:
-    """The raw bytes of every QR code zxing-cpp reads in a (grayscale) image."""
-    import zxingcpp
-
-    found = zxingcpp.read_barcodes(
-        image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
-    )
-    return [bytes(barcode.bytes) for barcode in found if barcode.valid]

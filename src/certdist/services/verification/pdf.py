@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
+from certdist.services.verification.qr_reader import read_qr_codes
 
 if TYPE_CHECKING:
     import pypdfium2
@@ -98,8 +99,6 @@ def scan_pdf(data: bytes, limits: PdfLimits) -> list[bytes]:
 
 
 def _scan_page(document: pypdfium2.PdfDocument, index: int, max_pixels: int) -> list[bytes]:
-    from certdist.services.verification.detect import read_qr_codes
-
     page = document[index]
     try:
         width, height = page.get_size()

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from certdist.services.common.remote_keys import UNREADABLE, Fetch
+from certdist.services.common import UNREADABLE, Fetch
 from certdist.signing.trust import ShcRevocations
 
 __all__ = ["RemoteRevocationLists", "parse_revocation_list"]

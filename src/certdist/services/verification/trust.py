@@ -14,8 +14,8 @@ from jwcrypto import jwk
 
 from certdist.config import ForeignShcIssuer, VerifierSettings
 from certdist.errors import ConfigurationError, IssuerKeysUnavailable
-from certdist.services.access.tokens import StaticKeys
-from certdist.services.common.remote_keys import Fetch, RemoteKeySet, http_fetcher
+from certdist.services.access import StaticKeys
+from certdist.services.common import Fetch, RemoteKeySet, http_fetcher
 from certdist.services.verification.remote import RemoteRevocationLists
 from certdist.signing.keys import KeyStore
 from certdist.signing.trust import (

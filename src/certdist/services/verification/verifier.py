@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from certdist.errors import UnsupportedFormat, VerificationError
-from certdist.services.common.clock import Clock
+from certdist.services.common import Clock
 from certdist.services.verification.detect import (
     ImageLimits,
     InputKind,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from certdist.config import VerifierSettings
-from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.common import Infrastructure
 from certdist.services.verification.detect import ImageLimits
 from certdist.services.verification.eu_dcc import check_hc1
 from certdist.services.verification.fhir import check_fhir

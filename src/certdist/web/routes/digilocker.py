@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from certdist.errors import NotFound
-from certdist.services.integrations.digilocker import DigilockerService
+from certdist.services.integrations import DigilockerService
 from certdist.web.deps import ServicesDep
 
 router = APIRouter(prefix="/cert/api", tags=["digilocker"])

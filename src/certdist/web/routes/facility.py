@@ -22,8 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from certdist.domain.models import TEST, VACCINATION
 from certdist.errors import AuthenticationFailed, InvalidInput, NotFound
-from certdist.services.facility.desk import FacilityDesk, KindNotHeld
-from certdist.services.facility.staff_sessions import StaffSession
+from certdist.services.facility import FacilityDesk, KindNotHeld, StaffSession
 from certdist.web.cookies import clear_cookie, read_cookie, set_cookie
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document

@@ -16,7 +16,7 @@ from certdist.domain.requests import (
 )
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import FieldError, InvalidInput, NotFound
-from certdist.services.issuance.bulk import read_csv
+from certdist.services.issuance import read_csv
 from certdist.web.deps import ServicesDep, caller_with
 
 router = APIRouter(prefix="/divoc/api", tags=["issuance"])

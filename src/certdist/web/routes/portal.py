@@ -17,9 +17,7 @@ from fastapi.responses import RedirectResponse
 
 from certdist.errors import AuthenticationFailed, InvalidInput
 from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
-from certdist.services.portal.service import DownloadFormat
-from certdist.services.portal.sessions import PortalSession
-from certdist.services.portal.wiring import CitizenPortal
+from certdist.services.portal import CitizenPortal, DownloadFormat, PortalSession
 from certdist.web import cookies
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from certdist.domain.printing import PrintJob
 from certdist.domain.roles import Permission, Principal
-from certdist.services.facility.printing import BatchFormat, parse_selection
+from certdist.services.facility import BatchFormat, parse_selection
 from certdist.web.deps import ServicesDep, caller_with
 
 router = APIRouter(prefix="/certificate/api", tags=["printing"])

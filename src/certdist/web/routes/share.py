@@ -24,14 +24,14 @@ from fastapi.responses import RedirectResponse
 
 from certdist.domain.sharing import ShareKind, ShareLink
 from certdist.errors import AuthenticationFailed, FieldError, InvalidInput, NotFound
-from certdist.services.sharing.links import (
+from certdist.services.sharing import (
     PASSCODE_FAILURE_CAP,
     PASSCODE_MAX,
     PASSCODE_MIN,
     UNLOCK_LIFETIME,
     Expiry,
+    ShareMode,
 )
-from certdist.services.sharing.mail import ShareMode
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document
 from certdist.web.routes.portal import require_session
