@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import logging
@@ -182,7 +183,7 @@ def serve(
         click.echo(f"  demo beneficiaries: DEMO0001, DEMO0002, DEMO0003 (mobile {DEMO_MOBILE})")
         click.echo(
             f"  citizen portal: {base}/  (log in with {DEMO_MOBILE}; the one-time code is on "
-            f"{base}/dev/sms and in `certdist sms outbox`)"
+            f"{base}/dev/sms and in `certdist sms inbox`)"
         )
         click.echo(
             "  signed credential:  curl -H 'Authorization: Bearer $TOKEN' "
@@ -559,22 +560,26 @@ def sms() -> None:
     """Text messages (the development outbox)."""
 
 
-@sms.command("outbox")
+@sms.command("inbox")
 @click.option("--last", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.pass_context
-def sms_outbox(ctx: click.Context, last: int) -> None:
-    """Print the newest SMS of the development outbox (to read a one-time code)."""
+def sms_inbox(ctx: click.Context, last: int) -> None:
+    """Print the newest SMS of the development inbox (to read a one-time code)."""
     try:
-        outbox = _services(ctx).messaging.dev_inbox
-        if outbox is None or _settings(ctx).is_production:
-            raise CertdistError(
-                "the SMS outbox is used only in development with sms.backend=outbox"
-            )
-        for message in outbox.latest(last):
+        inbox = _services(ctx).messaging.dev_inbox
+        if inbox is None or _settings(ctx).is_production:
+            raise CertdistError("the SMS inbox is used only in development with sms.backend=inbox")
+        for message in inbox.latest(last):
             click.echo(f"{message.created_at:%Y-%m-%d %H:%M:%S} UTC  to {message.recipient}")
             click.echo("  " + message.body.replace("\n", "\n  "))
     except CertdistError as exc:
         _fail(exc)
+
+
+# The command's first name, from before "outbox" meant only the durable queue; still works.
+_former_sms_inbox = copy.copy(sms_inbox)
+_former_sms_inbox.hidden = True
+sms.add_command(_former_sms_inbox, "outbox")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -104,13 +104,15 @@ _DEFAULT_SMS_TEXTS = {
 
 
 class SmsSettings(Section):
-    """How SMS leave the service: the dev outbox or an HTTP gateway.
+    """How SMS leave the service: the development inbox or an HTTP gateway.
 
     ``texts`` holds the one-time-code message per language (``{code}``, ``{minutes}``);
     operators whose gateway only accepts registered templates put those texts here. The
     last line ``@<host> #<code>`` (WebOTP, for autofill) is always added."""
 
-    backend: Literal["outbox", "http"] = "outbox"
+    # "inbox" keeps messages for /dev/sms (development); "outbox" is its former name, still
+    # accepted. (The durable outbox of mail and SMS is another thing: see ``mail``.)
+    backend: Literal["inbox", "http"] = "inbox"
     texts: dict[str, str] = Field(default_factory=lambda: dict(_DEFAULT_SMS_TEXTS))
     default_language: str = "en"
     http_url: str | None = None
@@ -126,6 +128,11 @@ class SmsSettings(Section):
     http_retries: int = Field(default=2, ge=0, le=10)
     http_backoff_seconds: float = Field(default=0.5, ge=0, le=30)
 
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _former_name(cls, value: object) -> object:
+        return "inbox" if value == "outbox" else value
+
     @field_validator("http_url")
     @classmethod
     def _http_only(cls, value: str | None) -> str | None:
@@ -134,8 +141,8 @@ class SmsSettings(Section):
         return value
 
     def production_problems(self) -> list[str]:
-        if self.backend == "outbox":
-            return ["sms.backend 'outbox' only stores messages (development); use 'http'"]
+        if self.backend == "inbox":
+            return ["sms.backend 'inbox' only stores messages (development); use 'http'"]
         return []
 
 

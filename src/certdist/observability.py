@@ -1,5 +1,6 @@
 """Structured logs. Records carry ids and route templates, never personal data or secrets
-(DESIGN §4): request paths are logged as templates, since raw paths hold beneficiary ids."""
+(docs/architecture.md, “Security rules”): request paths are logged as templates, since raw paths
+hold beneficiary ids."""
 
 from __future__ import annotations
 

@@ -181,10 +181,11 @@ def test_the_outbox_keeps_messages_newest_first(database: Database) -> None:
     assert len(outbox.latest(1)) == 1
 
 
-def test_production_refuses_the_outbox() -> None:
+def test_production_refuses_the_development_inbox() -> None:
     assert SmsSettings().production_problems()
+    assert SmsSettings(backend="outbox").backend == "inbox"  # its former name is still read
     assert not SmsSettings(backend="http", http_url="https://sms.example").production_problems()
-    with pytest.raises(ConfigurationError, match="outbox"):
+    with pytest.raises(ConfigurationError, match="inbox"):
         Settings(mode=Mode.PRODUCTION).check()
 
 
@@ -197,7 +198,8 @@ def test_the_recording_sender_can_be_told_to_fail() -> None:
     assert sender.sent == [("+919000000001", "b")]
 
 
-def test_the_outbox_is_printed_by_the_command_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["inbox", "outbox"])  # "outbox": the former name
+def test_the_inbox_is_printed_by_the_command_line(tmp_path: Path, command: str) -> None:
     environment = {
         "CERTDIST_DATA_DIR": str(tmp_path / "data"),
         "CERTDIST_LOG_JSON": "false",
@@ -207,11 +209,11 @@ def test_the_outbox_is_printed_by_the_command_line(tmp_path: Path) -> None:
     try:
         sender = services.messaging.sms
         sender.send("+919000000001", "old one\n\n@x.in #111111")
-        time.sleep(0.01)  # the outbox orders by time
+        time.sleep(0.01)  # the inbox orders by time
         sender.send("+919000000001", "654321 is your code\n\n@x.in #654321")
     finally:
         services.close()
-    result = CliRunner().invoke(main, ["sms", "outbox", "--last", "1"], env=environment)
+    result = CliRunner().invoke(main, ["sms", command, "--last", "1"], env=environment)
     assert result.exit_code == 0, result.output
     assert "to +919000000001" in result.output
     assert "@x.in #654321" in result.output

@@ -1,10 +1,10 @@
-"""What a printed certificate shows, taken from DIVOC signed credentials (DESIGN §2).
+"""What a printed certificate shows, taken from DIVOC signed credentials.
 
 A :class:`CertificateView` is plain display data: every value is already the text to print
 (dates formatted, the identity number masked), so renderers (PDF, HTML, e-mail) only place
 strings and never interpret credentials. Only the standard library is used here.
 
-Rules from DESIGN §2 "Latest certificate": the title says *Provisional* while the dose is
+DIVOC's rules for the page: the title says *Provisional* while the dose is
 below the total, *Final* at the total and *Booster* beyond it; the doses table has one row
 per dose (the most recently issued certificate for that dose), highest dose first.
 """

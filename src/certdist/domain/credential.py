@@ -1,4 +1,5 @@
-"""Build the unsigned W3C credential exactly as DIVOC does (DESIGN §2).
+"""Build the unsigned W3C credential exactly as DIVOC does (docs/architecture.md, “Wire
+compatibility with DIVOC”).
 
 Key order matters only for the stored bytes (the signature covers the canonical form), but
 we keep DIVOC's order so our JSON looks like DIVOC's to anyone diffing them.

@@ -1,4 +1,4 @@
-"""Which certificate a beneficiary is served (DESIGN §2, "Latest certificate").
+"""Which certificate a beneficiary is served (DIVOC's rule, made strict).
 
 Only live certificates count: one superseded by a correction or revoked is never served
 (DIVOC's Node path served them, and citizens complained). For vaccinations the latest is the

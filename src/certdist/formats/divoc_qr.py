@@ -1,4 +1,5 @@
-"""The payload of a DIVOC certificate QR code (DESIGN §2, "QR payload").
+"""The payload of a DIVOC certificate QR code (docs/architecture.md, “Wire compatibility with
+DIVOC”).
 
 A DIVOC QR holds a ZIP archive with a single DEFLATE entry ``certificate.json`` containing the
 compact signed credential. DIVOC's Node service built the archive as a JavaScript string, so

@@ -1,7 +1,7 @@
 """EU Digital COVID Certificate (HC1) from a vaccination or lab-test credential, and its
 verification.
 
-Issuing (DESIGN §3): the payload (schema 1.3.x: a vaccination entry ``v`` or a test entry
+Issuing: the payload (schema 1.3.x: a vaccination entry ``v`` or a test entry
 ``t``, codes from the official value sets through the configured vaccine and lab-test
 mappings) → CWT ``{1: iss, 6: iat, 4: exp, -260: {1: payload}}`` →
 COSE_Sign1 with the active DSC's key (``kid`` of the DSC in the protected header) → zlib →

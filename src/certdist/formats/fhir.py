@@ -1,4 +1,4 @@
-"""A WHO DDCC:VS FHIR document bundle of a vaccination certificate, signed (DESIGN §3).
+"""A WHO DDCC:VS FHIR document bundle of a vaccination certificate, signed.
 
 The bundle is a FHIR R4 ``document``: a ``Composition`` (LOINC 82593-5, immunization
 summary) first, then the ``Patient`` and one ``Immunization`` per dose (vaccine as ICD-11,

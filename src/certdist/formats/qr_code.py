@@ -1,4 +1,4 @@
-"""The DIVOC QR code as a PNG image: the ZIP payload of the signed credential (DESIGN §2)."""
+"""The DIVOC QR code as a PNG image: the ZIP payload of the signed credential."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""SMART Health Cards: a FHIR R4 immunization or lab-result bundle in a compact ES256 JWS
-(DESIGN §3).
+"""SMART Health Cards: a FHIR R4 immunization or lab-result bundle in a compact ES256 JWS.
 
 Issuing: the bundle (``Patient`` and one ``Immunization`` per dose, or for a lab test one
 ``Observation`` with the result; ``resource:N`` references, no ids, narrative or coding

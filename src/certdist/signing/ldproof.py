@@ -1,4 +1,5 @@
-"""Linked-data proofs as jsonld-signatures v6 makes them (DIVOC's wire format, DESIGN §2).
+"""Linked-data proofs as jsonld-signatures v6 makes them (DIVOC's wire format;
+docs/architecture.md, “Wire compatibility with DIVOC”).
 
 A proof signs the canonical RDF of the credential, not its JSON text, so the same
 credential re-serialised with other key order or whitespace still verifies, while any

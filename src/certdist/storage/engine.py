@@ -1,12 +1,12 @@
 """Building a SQLAlchemy engine that never waits on the database without a deadline.
 
-DESIGN §5: a frozen primary must not hang a caller forever. Each dialect gets the knobs it
+A frozen primary must not hang a caller forever. Each dialect gets the knobs it
 has for that: SQLite a busy timeout; PostgreSQL a connect timeout, a per-session statement
 timeout, TCP keepalives and ``tcp_user_timeout`` (which bound waits on a dead host or network),
 plus a pool checkout timeout and pre-ping on both.
 
 Both engines hide bound parameters from error messages: they hold names, phone numbers and
-dates of birth, which must never reach a log (DESIGN §4).
+dates of birth, which must never reach a log.
 """
 
 from __future__ import annotations

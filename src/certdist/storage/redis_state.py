@@ -1,4 +1,4 @@
-"""``SharedState`` in Redis (DESIGN §5: short-lived shared state, Sentinel-capable).
+"""``SharedState`` in Redis (short-lived shared state, Sentinel-capable).
 
 Keys are prefixed so one Redis can serve several deployments. Every operation is a single
 atomic command (or a MULTI/EXEC pipeline), so concurrent processes never lose an update.

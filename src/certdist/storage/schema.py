@@ -3,7 +3,7 @@
 This is what the code queries; the Alembic migrations under ``migrations/versions`` are what
 creates it, and a test compares the two so they cannot drift apart.
 
-Rules from DESIGN §5 that shape it:
+Rules that shape it (docs/architecture.md, “Running many processes”):
 
 * ``certificates`` is hash-partitioned on ``pre_enrollment_code`` on PostgreSQL, so every
   primary or unique key on it starts with that column, and nothing references it by foreign key.
@@ -169,7 +169,7 @@ shared_state = Table(
 # --- citizen portal (migration 0004) --------------------------------------------------------
 
 #: The development SMS backend: messages are stored here instead of being sent, so a tester
-#: reads the one-time code on the developer page or with ``certdist sms outbox``. Refused in
+#: reads the one-time code on the developer page or with ``certdist sms inbox``. Refused in
 #: production mode, so real numbers and codes never rest here.
 sms_outbox = Table(
     "sms_outbox",

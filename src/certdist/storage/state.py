@@ -1,6 +1,6 @@
 """Short-lived state shared by every server process: sessions, OTP challenges, counters.
 
-DESIGN §5: no state may live only in one process's memory. :class:`SharedState` is the one
+No state may live only in one process's memory. :class:`SharedState` is the one
 interface; :class:`SqlSharedState` keeps entries in the database (the embedded default, and
 what runs when no Redis is configured), ``redis_state.RedisSharedState`` in Redis, and
 :class:`MemorySharedState` is the test implementation.

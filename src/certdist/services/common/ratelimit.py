@@ -4,7 +4,7 @@ A limit is (scope, key, limit, window): ``hit`` counts an attempt and refuses it
 ``RateLimited`` once more than ``limit`` attempts fell into the current window. Keys should
 already be keyed hashes when they carry personal data (phone numbers, IPs).
 
-DESIGN §5: a limiter that cannot reach its store fails open — an outage of Redis must not
+A limiter that cannot reach its store fails open — an outage of Redis must not
 lock every citizen out — and says so in the log.
 """
 

@@ -1,5 +1,6 @@
 """Batch printing: every certificate of a facility-day, or of a list of beneficiary ids, in one
-multi-page PDF or a ZIP of PDFs (DESIGN §1 "Paper", §5 slow work through durable jobs).
+multi-page PDF or a ZIP of PDFs (slow work goes through durable jobs: docs/architecture.md,
+“Running many processes”).
 
 Certificates are read from the database a chunk at a time and written to the file as they
 come, so memory does not grow with the batch. The file is written under a temporary name

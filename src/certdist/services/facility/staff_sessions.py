@@ -1,8 +1,9 @@
 """Facility staff sessions: who signed in, with which roles, until when.
 
 Kept in the shared state store like citizen sessions (several server processes), with the
-same rules (DESIGN §4): a 256-bit id known only to the browser (the store holds its keyed
-hash), a new id at every sign-in, an idle and an absolute timeout, a CSRF token per session.
+same rules (docs/architecture.md, “Security rules”): a 256-bit id known only to the browser
+(the store holds its keyed hash), a new id at every sign-in, an idle and an absolute
+timeout, a CSRF token per session.
 Staff roles are copied from the provider's token at sign-in; a session never outlives the
 absolute timeout, so a role removed at the provider stops working by then.
 

@@ -49,7 +49,7 @@ class Messaging:
 
 def wire(mail: MailSettings, sms: SmsSettings, infrastructure: Infrastructure) -> Messaging:
     site = infrastructure.site
-    inbox = infrastructure.database.dev_sms_inbox() if sms.backend == "outbox" else None
+    inbox = infrastructure.database.dev_sms_inbox() if sms.backend == "inbox" else None
     return Messaging(
         mail_settings=mail,
         sms_settings=sms,

@@ -1,4 +1,4 @@
-"""One-time codes by SMS for the citizen portal (DESIGN §4).
+"""One-time codes by SMS for the citizen portal (rules: docs/architecture.md, “Security rules”).
 
 * A code is 6 digits from ``secrets``, lives ``otp_ttl_seconds`` (5 minutes) and allows
   ``otp_guesses_per_code`` (3) guesses; asking again replaces it.

@@ -1,4 +1,5 @@
-"""Portal sessions in the shared state (DESIGN §4), so every server process sees them.
+"""Portal sessions in the shared state (rules: docs/architecture.md, “Security rules”),
+so every server process sees them.
 
 * A session id is ``secrets.token_urlsafe(32)`` (256 bits); only its keyed hash is a state
   key, so a leak of the state store reveals no usable cookie.

@@ -1,7 +1,7 @@
-"""Developer pages (development mode with the SMS outbox only; 404 otherwise).
+"""Developer pages (development mode with the SMS inbox only; 404 otherwise).
 
-``/dev/sms``: the newest messages of the SMS outbox, so a tester can read a one-time code
-without a phone. ``certdist sms outbox`` prints the same from the command line.
+``/dev/sms``: the newest messages of the development SMS inbox, so a tester can read a
+one-time code without a phone. ``certdist sms inbox`` prints the same from the command line.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 @router.get("/dev/sms")
-def sms_outbox(
+def sms_inbox(
     request: Request, services: ServicesDep, templates: TemplatesDep, last: int = 20
 ) -> Response:
-    outbox = services.messaging.dev_inbox
-    if services.settings.is_production or outbox is None:
+    inbox = services.messaging.dev_inbox
+    if services.settings.is_production or inbox is None:
         raise NotFound("no such page")
-    messages = outbox.latest(max(1, min(last, 200)))
+    messages = inbox.latest(max(1, min(last, 200)))
     return templates.render(request, "dev_sms.html", {"messages": messages})

@@ -1,5 +1,5 @@
-"""The citizen portal's pages: log in with mobile number and one-time code, see and
-download every certificate registered to that number (DESIGN §1, §4).
+"""The citizen portal's pages: log in with mobile number and one-time code, see and download
+every certificate registered to that number (rules: docs/architecture.md, “Security rules”).
 
 Thin on purpose: the rules live in ``services/portal/otp.py``, ``services/portal/sessions.py`` and
 ``services/portal/service.py``. Every form posts to this site with a CSRF token; every state change

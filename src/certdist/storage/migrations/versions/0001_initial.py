@@ -5,7 +5,8 @@ Revises:
 
 Written by hand, not imported from ``schema.py``: a migration is a frozen record of one step,
 and must not change when the current schema does. On PostgreSQL ``certificates`` is
-hash-partitioned on ``pre_enrollment_code`` into 16 partitions (DESIGN §5); changing that
+hash-partitioned on ``pre_enrollment_code`` into 16 partitions (docs/architecture.md,
+“Running many processes”); changing that
 count later means rewriting the table, so it is fixed here.
 """
 

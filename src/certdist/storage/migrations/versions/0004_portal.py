@@ -1,4 +1,4 @@
-"""Citizen portal: the SMS outbox (dev backend).
+"""Citizen portal: the development SMS inbox (table ``sms_outbox``).
 
 Revision ID: 0004_portal
 Revises: 0003_shared_state
