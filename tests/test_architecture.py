@@ -51,9 +51,10 @@ def _functions_taking_settings(path: Path) -> list[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
             for argument in arguments:
-                if argument.annotation is not None and "Settings" == ast.unparse(
-                    argument.annotation
-                ).strip("'\""):
+                if (
+                    argument.annotation is not None
+                    and ast.unparse(argument.annotation).strip("'\"") == "Settings"
+                ):
                     found.append(f"{path.name}:{node.lineno} {node.name}({argument.arg})")
     return found
 
