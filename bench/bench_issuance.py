@@ -29,7 +29,6 @@ from tests.factories import vaccination_request_body
 from certdist.config import Settings
 from certdist.domain.credential import vaccination_credential
 from certdist.domain.requests import CertificationRequest
-from certdist.services.issuance import credential_profile
 from certdist.signing.keys import KeyUse
 from certdist.storage.database import Database
 from certdist.wiring import build_services
@@ -93,7 +92,7 @@ def signing_rate(settings: Settings, count: int) -> float:
     from certdist.signing.ldproof import CredentialSigner
 
     signer = CredentialSigner(signer_key, ContextLoader())
-    profile = credential_profile(settings.credentials)
+    profile = settings.credentials
     now = datetime.now(UTC)
     credentials = [
         vaccination_credential(

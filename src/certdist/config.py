@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from certdist.domain.credential import CredentialProfile
 from certdist.domain.latest import LatestRule
 from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.roles import DEFAULT_ROLES, Permission
@@ -517,21 +518,6 @@ class AccessSection:
 
 
 @dataclass(frozen=True)
-class CredentialSection:
-    """What a signed DIVOC credential says about its issuer, and how it is signed."""
-
-    issuer: str
-    base_url: str
-    vaccination_context: str
-    test_context: str
-    context_aliases: Mapping[str, str]
-    key_algorithm: Literal["RSA", "Ed25519"]
-    did_prefix: str
-    address_country: str
-    vaccine_codes: Mapping[str, Mapping[str, str]]
-
-
-@dataclass(frozen=True)
 class DocumentSection:
     """How certificates are rendered (QR payload, PDF language and fonts) and served."""
 
@@ -720,14 +706,13 @@ class Settings(BaseSettings):
         )
 
     @property
-    def credentials(self) -> CredentialSection:
-        return CredentialSection(
+    def credentials(self) -> CredentialProfile:
+        """What a signed DIVOC credential says about its issuer."""
+        return CredentialProfile(
             issuer=self.credential_issuer,
             base_url=self.certificate_base_url,
             vaccination_context=self.vaccination_context,
             test_context=self.test_context,
-            context_aliases=self.context_aliases,
-            key_algorithm=self.credential_key_algorithm,
             did_prefix=self.did_prefix,
             address_country=self.address_country,
             vaccine_codes=self.vaccine_codes,

@@ -11,6 +11,7 @@ lock every citizen out — and says so in the log.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from certdist.errors import RateLimited, StorageUnavailable
 from certdist.storage.state import SharedState
@@ -28,23 +29,21 @@ class RateLimiter:
 
     def hit(self, scope: str, key: str, *, limit: int, window_seconds: int) -> None:
         """Count one attempt; raise ``RateLimited`` when it is over ``limit`` in the window."""
-        name = self._key(scope, key, window_seconds)
-        try:
-            count = self._state.incr(name, window_seconds)
-            if count <= limit:
-                return
-            retry_after = self._state.ttl(name) or window_seconds
-        except StorageUnavailable:
-            log.warning("rate limit store unavailable; allowing", extra={"scope": scope})
-            return
-        raise RateLimited(_message(retry_after), int(retry_after) + 1)
+        self._check(
+            scope, key, window_seconds, lambda name: self._state.incr(name, window_seconds) <= limit
+        )
 
     def peek(self, scope: str, key: str, *, limit: int, window_seconds: int) -> None:
         """Raise ``RateLimited`` when the window already holds ``limit`` attempts, without
         counting one (for checks before work whose failure alone should count)."""
+        self._check(scope, key, window_seconds, lambda name: self._state.count(name) < limit)
+
+    def _check(
+        self, scope: str, key: str, window_seconds: int, allowed: Callable[[str], bool]
+    ) -> None:
         name = self._key(scope, key, window_seconds)
         try:
-            if self._state.count(name) < limit:
+            if allowed(name):
                 return
             retry_after = self._state.ttl(name) or window_seconds
         except StorageUnavailable:

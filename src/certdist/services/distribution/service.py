@@ -148,7 +148,7 @@ class DistributionService:
         fmt = self._formats.get(format_name)
         content = fmt.render(bundle)
         self._cache.put(bundle.fingerprint(fmt.version), content)
-        return self._delivered(bundle, fmt, content, caller=caller, permission=permission)
+        return self.deliver(bundle, fmt, content, caller=caller, permission=permission)
 
     def render_if_cached(
         self,
@@ -163,7 +163,7 @@ class DistributionService:
         content = self._cache.get(bundle.fingerprint(fmt.version))
         if content is None:
             return None
-        return self._delivered(bundle, fmt, content, caller=caller, permission=permission)
+        return self.deliver(bundle, fmt, content, caller=caller, permission=permission)
 
     def deliver(
         self,
@@ -174,9 +174,17 @@ class DistributionService:
         caller: Principal,
         permission: Permission,
     ) -> Artifact:
-        """Audit a document rendered outside the cache (content that depends on the request,
-        like an EU DCC with names the person supplied) and wrap it as an :class:`Artifact`."""
-        return self._delivered(bundle, fmt, content, caller=caller, permission=permission)
+        """Audit a document (rendered here, or outside the cache because it depends on the
+        request, like an EU DCC with names the person supplied) and wrap it as an
+        :class:`Artifact`."""
+        record = bundle.latest
+        self.record_view(bundle, fmt.name, caller=caller, permission=permission)
+        return Artifact(
+            content=content,
+            etag=bundle.fingerprint(fmt.version),
+            media_type=fmt.media_type,
+            filename=f"certificate-{record.certificate_id}.{fmt.extension}",
+        )
 
     def record_view(
         self, bundle: CertificateBundle, label: str, *, caller: Principal, permission: Permission
@@ -194,24 +202,6 @@ class DistributionService:
                 pre_enrollment_code=bundle.latest.pre_enrollment_code,
                 format=label,
             )
-        )
-
-    def _delivered(
-        self,
-        bundle: CertificateBundle,
-        fmt: CertificateFormat,
-        content: bytes,
-        *,
-        caller: Principal,
-        permission: Permission,
-    ) -> Artifact:
-        record = bundle.latest
-        self.record_view(bundle, fmt.name, caller=caller, permission=permission)
-        return Artifact(
-            content=content,
-            etag=bundle.fingerprint(fmt.version),
-            media_type=fmt.media_type,
-            filename=f"certificate-{record.certificate_id}.{fmt.extension}",
         )
 
     def beneficiaries(self, phone: str, dob: date) -> list[BeneficiarySummary]:

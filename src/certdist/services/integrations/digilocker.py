@@ -51,9 +51,10 @@ from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed, ConfigurationError, InvalidInput, NotFound
 from certdist.formats import digilocker_xml
 from certdist.formats.registry import CertificateBundle
-from certdist.services.common import Clock, KeyedHasher, new_record_id
+from certdist.services.common import Clock, KeyedHasher
 from certdist.services.distribution import DistributionService
-from certdist.storage.integrations import IntegrationEvent, IssuedUri, SqlIntegrationRepository
+from certdist.services.integrations.calls import record_call
+from certdist.storage.integrations import IssuedUri, SqlIntegrationRepository
 from certdist.storage.repository import CertificateRepository
 
 log = logging.getLogger(__name__)
@@ -302,16 +303,14 @@ class DigilockerService:
     def _audit(
         self, channel: str, account: str, txn: str | None, outcome: str, certificate_id: str | None
     ) -> None:
-        self._integrations.record_event(
-            IntegrationEvent(
-                id=new_record_id(),
-                at=self._clock.now(),
-                channel=channel,
-                actor=account,
-                txn=txn,
-                outcome=outcome,
-                certificate_id=certificate_id,
-            )
+        record_call(
+            self._integrations,
+            self._clock,
+            channel=channel,
+            actor=account,
+            txn=txn,
+            outcome=outcome,
+            certificate_id=certificate_id,
         )
         log.info(
             "digilocker pull",

@@ -20,9 +20,10 @@ from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import InvalidInput, NotFound, RateLimited
 from certdist.formats.registry import CertificateBundle
-from certdist.services.common import Clock, RateLimiter, new_record_id
+from certdist.services.common import Clock, RateLimiter
 from certdist.services.distribution import Artifact, DistributionService
-from certdist.storage.integrations import IntegrationEvent, SqlIntegrationRepository
+from certdist.services.integrations.calls import record_call
+from certdist.storage.integrations import SqlIntegrationRepository
 from certdist.storage.repository import CertificateRepository
 
 log = logging.getLogger(__name__)
@@ -164,15 +165,13 @@ class PartnerService:
     def _audit(
         self, channel: str, caller: Principal, outcome: str, certificate_id: str | None
     ) -> None:
-        self._integrations.record_event(
-            IntegrationEvent(
-                id=new_record_id(),
-                at=self._clock.now(),
-                channel=channel,
-                actor=_partner_key(caller),
-                outcome=outcome,
-                certificate_id=certificate_id,
-            )
+        record_call(
+            self._integrations,
+            self._clock,
+            channel=channel,
+            actor=_partner_key(caller),
+            outcome=outcome,
+            certificate_id=certificate_id,
         )
         log.info("partner call", extra={"channel": channel, "outcome": outcome})
 

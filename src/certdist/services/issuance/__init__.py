@@ -9,7 +9,7 @@ from certdist.services.issuance.ids import (
     SequentialCertificateIds,
 )
 from certdist.services.issuance.service import AnyRequest, IssuanceService
-from certdist.services.issuance.wiring import Issuance, credential_profile, wire
+from certdist.services.issuance.wiring import Issuance, wire
 
 __all__ = [
     "DEMO_MOBILE",
@@ -20,7 +20,6 @@ __all__ = [
     "IssuanceService",
     "RandomCertificateIds",
     "SequentialCertificateIds",
-    "credential_profile",
     "read_csv",
     "seed_demo",
     "wire",

@@ -27,20 +27,37 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 100
 MAX_ROWS = 500_000
 
+
+def _recipient_columns(*, with_age: bool) -> list[str]:
+    return [
+        "preEnrollmentCode",
+        "recipientName",
+        "recipientMobileNumber",
+        "recipientDOB",
+        *(["recipientAge"] if with_age else []),
+        "recipientGender",
+        "recipientNationality",
+        "recipientIdentity",
+        "recipientAddressLine1",
+        "recipientAddressLine2",
+        "recipientDistrict",
+        "recipientState",
+        "recipientPincode",
+    ]
+
+
+_FACILITY_COLUMNS = [
+    "facilityName",
+    "facilityAddressLine1",
+    "facilityAddressLine2",
+    "facilityDistrict",
+    "facilityState",
+    "facilityPincode",
+]
+
+# DIVOC's column layouts, in its order (a CSV exported for DIVOC uploads here unchanged).
 VACCINATION_COLUMNS = [
-    "preEnrollmentCode",
-    "recipientName",
-    "recipientMobileNumber",
-    "recipientDOB",
-    "recipientAge",
-    "recipientGender",
-    "recipientNationality",
-    "recipientIdentity",
-    "recipientAddressLine1",
-    "recipientAddressLine2",
-    "recipientDistrict",
-    "recipientState",
-    "recipientPincode",
+    *_recipient_columns(with_age=True),
     "vaccinationBatch",
     "vaccinationDate",
     "vaccinationDose",
@@ -50,27 +67,11 @@ VACCINATION_COLUMNS = [
     "vaccinationManufacturer",
     "vaccinationName",
     "vaccinatorName",
-    "facilityName",
-    "facilityAddressLine1",
-    "facilityAddressLine2",
-    "facilityDistrict",
-    "facilityState",
-    "facilityPincode",
+    *_FACILITY_COLUMNS,
 ]
 
 TEST_COLUMNS = [
-    "preEnrollmentCode",
-    "recipientName",
-    "recipientMobileNumber",
-    "recipientDOB",
-    "recipientGender",
-    "recipientNationality",
-    "recipientIdentity",
-    "recipientAddressLine1",
-    "recipientAddressLine2",
-    "recipientDistrict",
-    "recipientState",
-    "recipientPincode",
+    *_recipient_columns(with_age=False),
     "testBatch",
     "disease",
     "testName",
@@ -81,12 +82,7 @@ TEST_COLUMNS = [
     "sampleCollectionTimestamp",
     "sampleOrigin",
     "verifier",
-    "facilityName",
-    "facilityAddressLine1",
-    "facilityAddressLine2",
-    "facilityDistrict",
-    "facilityState",
-    "facilityPincode",
+    *_FACILITY_COLUMNS,
 ]
 
 Progress = Callable[[int, int], None]  # (rows done, rows failed)

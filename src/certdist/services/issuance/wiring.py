@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from certdist.config import CredentialSection
 from certdist.domain.credential import CredentialProfile
 from certdist.services.common import Infrastructure
 from certdist.services.issuance.bulk import BulkIssuanceService
@@ -22,20 +21,8 @@ class Issuance:
     bulk: BulkIssuanceService  # CSV uploads, row by row
 
 
-def credential_profile(section: CredentialSection) -> CredentialProfile:
-    return CredentialProfile(
-        issuer=section.issuer,
-        base_url=section.base_url,
-        vaccination_context=section.vaccination_context,
-        test_context=section.test_context,
-        did_prefix=section.did_prefix,
-        address_country=section.address_country,
-        vaccine_codes={name: dict(codes) for name, codes in section.vaccine_codes.items()},
-    )
-
-
 def wire(
-    section: CredentialSection,
+    profile: CredentialProfile,
     infrastructure: Infrastructure,
     *,
     contexts: ContextLoader,
@@ -49,7 +36,7 @@ def wire(
     certificates = IssuanceService(
         database.certificates(companions=companions),
         signer,
-        credential_profile(section),
+        profile,
         infrastructure.clock,
         ids or RandomCertificateIds(),
         phone_region=infrastructure.site.phone_region,

@@ -101,17 +101,8 @@ class OtpService:
         mobile = self.normalize(raw_mobile)
         phone_key = self._hasher.digest("phone", mobile)
         limits = self._limits
-        self._limiter.hit(
-            "otp-send-ip",
-            self._hasher.digest("ip", client_ip),
-            limit=limits.otp_sends_per_ip,
-            window_seconds=limits.otp_ip_window_seconds,
-        )
-        self._limiter.hit(
-            "otp-send-phone",
-            phone_key,
-            limit=limits.otp_sends_per_phone,
-            window_seconds=limits.otp_phone_window_seconds,
+        self._count(
+            "otp-send", phone_key, client_ip, limits.otp_sends_per_phone, limits.otp_sends_per_ip
         )
         # Counted for every request, registered or not, so that running out of budget
         # answers everyone alike instead of revealing which numbers would get an SMS.
@@ -137,6 +128,25 @@ class OtpService:
             self._dispatch(lambda: self._send(mobile, text, phone_key))
         return mobile
 
+    def _count(
+        self, action: str, phone_key: str, client_ip: str, per_phone: int, per_ip: int
+    ) -> None:
+        """One more ``action`` (code sent, code guessed) against the address's and the
+        number's limits; ``RateLimited`` past either."""
+        limits = self._limits
+        self._limiter.hit(
+            f"{action}-ip",
+            self._hasher.digest("ip", client_ip),
+            limit=per_ip,
+            window_seconds=limits.otp_ip_window_seconds,
+        )
+        self._limiter.hit(
+            f"{action}-phone",
+            phone_key,
+            limit=per_phone,
+            window_seconds=limits.otp_phone_window_seconds,
+        )
+
     def verify(self, mobile: str, code: str, *, client_ip: str) -> None:
         """Accept the code once; ``AuthenticationFailed`` when it is wrong, used up or
         expired, ``RateLimited`` past the guess limits, ``InvalidInput`` when not 6 digits."""
@@ -147,17 +157,12 @@ class OtpService:
             )
         phone_key = self._hasher.digest("phone", mobile)
         limits = self._limits
-        self._limiter.hit(
-            "otp-guess-ip",
-            self._hasher.digest("ip", client_ip),
-            limit=limits.otp_guesses_per_ip,
-            window_seconds=limits.otp_ip_window_seconds,
-        )
-        self._limiter.hit(
-            "otp-guess-phone",
+        self._count(
+            "otp-guess",
             phone_key,
-            limit=limits.otp_guesses_per_phone,
-            window_seconds=limits.otp_phone_window_seconds,
+            client_ip,
+            limits.otp_guesses_per_phone,
+            limits.otp_guesses_per_ip,
         )
         raw = self._state.get(self._key(phone_key))
         if raw is None:
