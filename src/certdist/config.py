@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from certdist.domain import codes
+from certdist.domain.codes import DccTestResult, DccTestType
 from certdist.domain.credential import CredentialProfile
 from certdist.domain.latest import LatestRule
 from certdist.domain.models import TEST, VACCINATION
@@ -211,16 +213,12 @@ class CodingSetting(BaseModel):
     code: str
 
 
-_CVX = "http://hl7.org/fhir/sid/cvx"
-_ICD11 = "http://id.who.int/icd/release/11/mms"
-
-
 class LabTestTypeCodes(BaseModel):
     """Codes of one kind of lab test: EU DCC test type and the LOINC code of the SHC result."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dcc: Literal["LP6464-4", "LP217198-3"]  # the EU value set has these two
+    dcc: DccTestType
     loinc: str = Field(pattern=r"^\d{1,7}-\d$")
 
 
@@ -229,15 +227,49 @@ class LabResultCodes(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dcc: Literal["260415000", "260373001"]  # not detected, detected
+    dcc: DccTestResult
     snomed: str = Field(pattern=r"^\d{6,18}$")
 
 
-_NAAT = LabTestTypeCodes(dcc="LP6464-4", loinc="94500-6")  # SARS-CoV-2 RNA, NAA with probe
-_ANTIGEN = LabTestTypeCodes(dcc="LP217198-3", loinc="94558-4")  # SARS-CoV-2 Ag, immunoassay
-_NEGATIVE = LabResultCodes(dcc="260415000", snomed="260385009")
-_POSITIVE = LabResultCodes(dcc="260373001", snomed="10828004")
-_COVID_19_SNOMED = "840539006"
+# The code settings' defaults come from certdist.domain.codes, where each code is written once.
+
+
+def _default_vaccine_codes() -> dict[str, dict[str, str]]:
+    return {v.name: {"icd11Code": v.icd11, "prophylaxis": v.prophylaxis} for v in codes.VACCINES}
+
+
+def _default_dcc_vaccines() -> dict[str, DccVaccineCodes]:
+    return {v.name: DccVaccineCodes(vp=v.dcc_vp, mp=v.dcc_mp, ma=v.dcc_ma) for v in codes.VACCINES}
+
+
+def _default_shc_vaccine_codes() -> dict[str, list[CodingSetting]]:
+    return {
+        v.name: [
+            CodingSetting(system=codes.CVX, code=v.cvx),
+            CodingSetting(system=codes.ICD11_MMS, code=v.icd11),
+        ]
+        for v in codes.VACCINES
+    }
+
+
+def _default_lab_test_types() -> dict[str, LabTestTypeCodes]:
+    return {
+        text: LabTestTypeCodes(dcc=kind.dcc, loinc=kind.loinc)
+        for kind in codes.LAB_TEST_KINDS
+        for text in kind.texts
+    }
+
+
+def _default_lab_test_results() -> dict[str, LabResultCodes]:
+    return {
+        text: LabResultCodes(dcc=outcome.dcc, snomed=outcome.snomed)
+        for outcome in codes.LAB_TEST_OUTCOMES
+        for text in outcome.texts
+    }
+
+
+def _default_lab_test_diseases() -> dict[str, str]:
+    return {text: disease.snomed for disease in codes.TARGET_DISEASES for text in disease.texts}
 
 
 class WalletSettings(Section):
@@ -250,52 +282,22 @@ class WalletSettings(Section):
     )
     dcc_validity_days: int = Field(default=365, ge=1, le=3650)
     # Keyed by vaccine name (case-insensitive); codes from the EU value sets.
-    dcc_vaccines: dict[str, DccVaccineCodes] = Field(
-        default_factory=lambda: {
-            "covishield": DccVaccineCodes(vp="29061000087103", mp="Covishield", ma="ORG-100001981"),
-            "covaxin": DccVaccineCodes(vp="1157024006", mp="Covaxin", ma="Bharat-Biotech"),
-        }
-    )
+    dcc_vaccines: dict[str, DccVaccineCodes] = Field(default_factory=_default_dcc_vaccines)
     # Production: the DSC certificates (PEM or DER) a CSCA issued for the ``dcc`` keys in
     # ``keys``. Empty in development: a local CSCA and DSC are generated with the keys.
     dcc_dsc_certificate_files: list[Path] = Field(default_factory=list)
 
     # SMART Health Card vaccine codes, keyed by vaccine name (case-insensitive).
     shc_vaccine_codes: dict[str, list[CodingSetting]] = Field(
-        default_factory=lambda: {
-            "covishield": [
-                CodingSetting(system=_CVX, code="210"),
-                CodingSetting(system=_ICD11, code="XM9QW8"),
-            ],
-            "covaxin": [
-                CodingSetting(system=_CVX, code="502"),
-                CodingSetting(system=_ICD11, code="XM1NL1"),
-            ],
-        }
+        default_factory=_default_shc_vaccine_codes
     )
 
     # Lab tests: DIVOC's free texts (matched ignoring case and spacing) to codes. A text
     # without an entry makes the wallet formats refuse the certificate, naming the field.
-    lab_test_types: dict[str, LabTestTypeCodes] = Field(
-        default_factory=lambda: {
-            **dict.fromkeys(("RT-PCR", "RTPCR", "RT PCR", "PCR", "NAAT", "TrueNat"), _NAAT),
-            **dict.fromkeys(
-                ("RAT", "Antigen", "Rapid Antigen", "Rapid Antigen Test", "Rapid"), _ANTIGEN
-            ),
-        }
-    )
-    lab_test_results: dict[str, LabResultCodes] = Field(
-        default_factory=lambda: {
-            **dict.fromkeys(("Negative", "Not detected"), _NEGATIVE),
-            **dict.fromkeys(("Positive", "Detected"), _POSITIVE),
-        }
-    )
+    lab_test_types: dict[str, LabTestTypeCodes] = Field(default_factory=_default_lab_test_types)
+    lab_test_results: dict[str, LabResultCodes] = Field(default_factory=_default_lab_test_results)
     # Disease texts to the SNOMED code of the disease targeted (EU value set: COVID-19 only).
-    lab_test_diseases: dict[str, str] = Field(
-        default_factory=lambda: dict.fromkeys(
-            ("COVID-19", "COVID19", "COVID", "SARS-CoV-2"), _COVID_19_SNOMED
-        )
-    )
+    lab_test_diseases: dict[str, str] = Field(default_factory=_default_lab_test_diseases)
     # EU DCC ``ma`` of rapid antigen tests (EU test-manf value set), keyed by manufacturer or
     # test name; none by default, and a rapid test without an entry has no ``ma``.
     dcc_test_devices: dict[str, str] = Field(default_factory=dict)
@@ -560,19 +562,8 @@ class Settings(BaseSettings):
     did_prefix: str = "did:divoc"
     address_country: str = "IN"
     default_phone_region: str = "IN"
-    vaccine_codes: dict[str, dict[str, str]] = Field(
-        default_factory=lambda: {
-            # CoWIN's v2 credentials carry the ICD-11 code and prophylaxis of the vaccine.
-            "covishield": {
-                "icd11Code": "XM9QW8",
-                "prophylaxis": "COVID-19 vaccine, non-replicating viral vector",
-            },
-            "covaxin": {
-                "icd11Code": "XM1NL1",
-                "prophylaxis": "COVID-19 vaccine, inactivated virus",
-            },
-        }
-    )
+    # CoWIN's v2 credentials carry the ICD-11 code and prophylaxis of the vaccine.
+    vaccine_codes: dict[str, dict[str, str]] = Field(default_factory=_default_vaccine_codes)
 
     keys: list[KeyFile] = Field(default_factory=list)
 

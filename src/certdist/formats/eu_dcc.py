@@ -29,6 +29,7 @@ from typing import Any, Final
 import cbor2
 from cryptography import x509
 
+from certdist.domain import codes
 from certdist.domain.icao import (
     MAX_TRANSLITERATED_LENGTH,
     NotTransliterable,
@@ -54,7 +55,7 @@ from certdist.signing.keys import PublicKey
 
 PREFIX: Final = "HC1:"
 SCHEMA_VERSION: Final = "1.3.0"
-COVID_19: Final = "840539006"  # SNOMED CT, value set disease-agent-targeted
+COVID_19: Final = codes.COVID_19.snomed  # value set disease-agent-targeted
 STEPS: Final = ("prefix", "base45", "zlib", "cose", "cwt", "signature", "expiry")
 #: The certificate kinds an EU DCC renders (its recovery entry has no DIVOC counterpart).
 ENTITY_TYPES: Final = frozenset({VACCINATION, TEST})

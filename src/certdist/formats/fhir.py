@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certdist.domain import codes
 from certdist.domain.models import VACCINATION
 from certdist.errors import InvalidInput, UnknownKey, VerificationError
 from certdist.formats.registry import CertificateBundle
@@ -32,7 +33,7 @@ from certdist.formats.shc import split_name
 from certdist.signing.jose import b64url, b64url_decode, es256_sign, es256_verify, thumbprint
 from certdist.signing.keys import PublicKey, SigningKey
 
-ICD11: Final = "http://id.who.int/icd/release/11/mms"
+ICD11: Final = codes.ICD11_MMS
 COVID_19_ICD11: Final = "RA01"
 COUNTRY_EXTENSION: Final = (
     "http://worldhealthorganization.github.io/ddcc/StructureDefinition/DDCCCountryOfEventExtension"

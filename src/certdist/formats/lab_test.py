@@ -16,13 +16,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
+from certdist.domain import codes
 from certdist.errors import FieldError, InvalidInput
 
 #: The DIVOC evidence type of a lab test (``evidence[0].type``).
 EVIDENCE_TYPE: Final = "TestDetails"
 #: EU DCC test types (value set covid-19-lab-test-type): which one decides nm or ma.
-NAAT: Final = "LP6464-4"
-RAPID_ANTIGEN: Final = "LP217198-3"
+NAAT: Final = codes.NAAT.dcc
+RAPID_ANTIGEN: Final = codes.RAPID_ANTIGEN.dcc
 
 T = TypeVar("T")
 

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from certdist.domain import codes
 from certdist.domain.models import TEST, VACCINATION
 from certdist.errors import InvalidInput, UnknownKey, VerificationError
 from certdist.formats.lab_test import LabTestCodes, is_lab_test, lab_test_of, utc_text
@@ -64,8 +65,8 @@ LAB_CARD_TYPES: Final = (
 #: The certificate kinds a card renders.
 ENTITY_TYPES: Final = frozenset({VACCINATION, TEST})
 FHIR_VERSION: Final = "4.0.1"
-LOINC: Final = "http://loinc.org"
-SNOMED: Final = "http://snomed.info/sct"
+LOINC: Final = codes.LOINC
+SNOMED: Final = codes.SNOMED_CT
 #: A ``rid`` is this many leading bytes of the keyed hash (64 bits: 11 base64url characters).
 RID_BYTES: Final = 8
 _MAX_PAYLOAD_BYTES: Final = 256 * 1024  # an inflated card is a few KB; refuse DEFLATE bombs
