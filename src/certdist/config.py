@@ -71,7 +71,7 @@ class Section(BaseModel):
 
 
 class PortalSettings(Section):
-    """The citizen portal: OTP login, sessions, pages (DESIGN §4).
+    """The citizen portal: OTP login, sessions, pages (rules: docs/portal-login.md).
 
     Every limit counts in a fixed window; a new code never resets a counter."""
 
@@ -273,7 +273,7 @@ def _default_lab_test_diseases() -> dict[str, str]:
 
 
 class WalletSettings(Section):
-    """Health-wallet formats: EU DCC and SMART Health Card (DESIGN §3)."""
+    """Health-wallet formats: EU DCC and SMART Health Card (codes: ``certdist.domain.codes``)."""
 
     # EU DCC. ``dcc_country`` is the CWT issuer, the country of vaccination and the UVCI's.
     dcc_country: str = Field(default="IN", pattern=r"^[A-Z]{2}$")
@@ -397,7 +397,7 @@ DIGILOCKER_DEV_API_KEY = "certdist-dev-digilocker-key"
 
 
 class DigilockerSettings(Section):
-    """The DigiLocker issuer (pull) API (DESIGN §3).
+    """The DigiLocker issuer (pull) API.
 
     ``enabled`` with no key: development uses ``DIGILOCKER_DEV_API_KEY``; production refuses
     to start. ``enabled = false`` makes both endpoints answer 404.
@@ -552,7 +552,7 @@ class Settings(BaseSettings):
     # (one-time codes, verifier) then count the citizen's address, not the proxy's.
     forwarded_allow_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
 
-    # The signed credential (DESIGN §2).
+    # The signed credential (docs/architecture.md, “Wire compatibility with DIVOC”).
     credential_issuer: str = "https://divoc.dev/"
     certificate_base_url: str = "https://divoc.dev/"
     vaccination_context: str = "https://cowin.gov.in/credentials/vaccination/v1"
@@ -567,7 +567,7 @@ class Settings(BaseSettings):
 
     keys: list[KeyFile] = Field(default_factory=list)
 
-    # Distribution (DESIGN §2 "QR payload", "Latest certificate").
+    # Distribution: the QR payload form and how the latest certificate is chosen.
     qr_payload_form: Literal["zip", "zip-latin1-utf8"] = "zip"
     pdf_second_language: str | None = "hi"
     pdf_template_dir: Path | None = None
