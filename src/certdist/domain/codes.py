@@ -102,9 +102,11 @@ class LabTestOutcome:
 
 @dataclass(frozen=True)
 class TargetDisease:
-    """A disease a test looks for: its SNOMED CT code and the texts DIVOC requests use."""
+    """A disease a test (or a vaccine) targets: its SNOMED CT and ICD-11 codes and the texts
+    DIVOC requests use."""
 
     snomed: str
+    icd11: str  # WHO DDCC:VS documents name the target disease in ICD-11
     texts: tuple[str, ...]
 
 
@@ -133,7 +135,8 @@ POSITIVE: Final = LabTestOutcome(dcc="260373001", snomed="10828004", texts=("Pos
 LAB_TEST_OUTCOMES: Final = (NEGATIVE, POSITIVE)
 
 # EU disease-agent-targeted has COVID-19 only; SMART Health Cards take the same SNOMED code.
+# ICD-11 RA01 is "COVID-19" in the MMS linearization.
 COVID_19: Final = TargetDisease(
-    snomed="840539006", texts=("COVID-19", "COVID19", "COVID", "SARS-CoV-2")
+    snomed="840539006", icd11="RA01", texts=("COVID-19", "COVID19", "COVID", "SARS-CoV-2")
 )
 TARGET_DISEASES: Final = (COVID_19,)

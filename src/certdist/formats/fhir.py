@@ -34,7 +34,7 @@ from certdist.signing.jose import b64url, b64url_decode, es256_sign, es256_verif
 from certdist.signing.keys import PublicKey, SigningKey
 
 ICD11: Final = codes.ICD11_MMS
-COVID_19_ICD11: Final = "RA01"
+COVID_19_ICD11: Final = codes.COVID_19.icd11
 COUNTRY_EXTENSION: Final = (
     "http://worldhealthorganization.github.io/ddcc/StructureDefinition/DDCCCountryOfEventExtension"
 )
