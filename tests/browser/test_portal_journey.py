@@ -67,8 +67,9 @@ class Journey:
     def button(self, text: str) -> Any:
         return self.page.get_by_role("button", name=self.t(text), exact=True)
 
-    def field(self, text: str) -> Any:
-        return self.page.get_by_label(self.t(text), exact=True)
+    def field(self, text: str, **values: object) -> Any:
+        label = self.t(text) % values if values else self.t(text)
+        return self.page.get_by_label(label, exact=True)
 
     def download(self, text: str, person: str) -> bytes:
         with self.page.expect_download() as started:
@@ -138,7 +139,7 @@ def test_the_whole_journey(
     journey.field("Mobile number").fill("90000 00001")
     journey.button("Send code").click()
     page.wait_for_url(journey.url("/portal/verify"))
-    code_field = journey.field("6-digit code")
+    code_field = journey.field("%(digits)s-digit code", digits=6)
     assert code_field.get_attribute("autocomplete") == "one-time-code"
     assert code_field.get_attribute("inputmode") == "numeric"
     journey.check("code")
@@ -154,7 +155,7 @@ def test_the_whole_journey(
     assert wrong in page.get_by_role("alert").inner_text()
     journey.check("code-error")
 
-    journey.field("6-digit code").fill(code)
+    journey.field("%(digits)s-digit code", digits=6).fill(code)
     journey.button("Continue").click()
     page.wait_for_url(journey.url("/portal/certificates"))
     headings = page.get_by_role("heading", level=2).all_inner_texts()
@@ -244,7 +245,7 @@ def test_the_year_of_birth_check(
     before = sent_count(outbox, DEMO_MOBILE)
     journey.field("Mobile number").fill(DEMO_MOBILE)
     journey.button("Send code").click()
-    journey.field("6-digit code").fill(
+    journey.field("%(digits)s-digit code", digits=6).fill(
         wait_for_code(outbox_reader(outbox), DEMO_MOBILE, not_before=before)
     )
     journey.button("Continue").click()

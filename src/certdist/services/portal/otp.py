@@ -1,12 +1,17 @@
-"""One-time codes by SMS for the citizen portal (rules: docs/architecture.md, “Security rules”).
+"""One-time codes by SMS for the citizen portal. The policy and its numbers are in
+docs/portal-login.md; in short:
 
-* A code is 6 digits from ``secrets``, lives ``otp_ttl_seconds`` (5 minutes) and allows
-  ``otp_guesses_per_code`` (3) guesses; asking again replaces it.
-* Counters per phone number (codes sent, guesses) and per client address count in fixed
-  windows in the shared state; a new code never resets them. A global daily budget caps the
-  SMS the service sends.
-* Only a keyed hash of the code is stored (bound to the phone and the challenge), compared in
-  constant time; codes and numbers are never logged (keyed hashes only).
+* A code is 6 digits from ``secrets`` (10 once the number has drawn wrong guesses lately),
+  lives ``otp_ttl_seconds`` and allows ``otp_guesses_per_code`` guesses.
+* Every browser (its device cookie; its address when it sends no cookie) has its own code
+  and its own counters for each number, so what a stranger does to a number never touches
+  the owner's code or counters.
+* Number-wide, strangers together meet an exponential back-off (capped at a few minutes,
+  never a long lock) once they have sent many codes or guessed wrong many times; a browser
+  that logged in as the number before is recognised and passes.
+* Per client address, across numbers, and a global daily SMS budget, counted in fixed windows.
+* Only a keyed hash of the code is stored (bound to the number, the browser and the
+  challenge), compared in constant time; codes and numbers are never logged.
 * A number with no certificate gets exactly the same treatment — limits, a stored challenge,
   the same answer — only no SMS leaves. SMS are handed to ``dispatch`` (a background thread
   in the service), so the answer does not wait for the gateway either way.
@@ -23,7 +28,13 @@ from dataclasses import dataclass
 
 from certdist.config import PortalSettings
 from certdist.domain.phone import normalize_mobile
-from certdist.errors import AuthenticationFailed, DeliveryFailed, FieldError, InvalidInput
+from certdist.errors import (
+    AuthenticationFailed,
+    DeliveryFailed,
+    FieldError,
+    InvalidInput,
+    RateLimited,
+)
 from certdist.services.common import Clock, KeyedHasher, RateLimiter
 from certdist.services.messaging import OtpTexts, SmsSender
 from certdist.storage.state import SharedState
@@ -44,14 +55,33 @@ class _Challenge:
     id: str
     code_hash: str
     deliverable: bool
+    digits: int = CODE_DIGITS
 
     def encode(self) -> bytes:
-        return json.dumps({"id": self.id, "h": self.code_hash, "d": self.deliverable}).encode()
+        data = {"id": self.id, "h": self.code_hash, "d": self.deliverable, "n": self.digits}
+        return json.dumps(data).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> _Challenge:
         data = json.loads(raw)
-        return cls(id=str(data["id"]), code_hash=str(data["h"]), deliverable=bool(data["d"]))
+        return cls(
+            id=str(data["id"]),
+            code_hash=str(data["h"]),
+            deliverable=bool(data["d"]),
+            digits=int(data.get("n", CODE_DIGITS)),
+        )
+
+
+@dataclass(frozen=True)
+class _Caller:
+    """Who asks: the number (keyed hash), the browser (keyed hash of its device cookie, or of
+    its address without one), the address, and whether the browser logged in as the number
+    before."""
+
+    phone: str
+    client: str
+    address: str
+    recognised: bool
 
 
 class OtpService:
@@ -93,17 +123,21 @@ class OtpService:
                 "not a mobile number", [FieldError("mobile", "enter a valid mobile number")]
             ) from exc
 
-    def request_code(self, raw_mobile: str, *, client_ip: str, language: str) -> str:
+    def request_code(
+        self, raw_mobile: str, *, client_ip: str, language: str, device: str | None = None
+    ) -> str:
         """Send a new code to the number if it has certificates; returns the E.164 number.
+        ``device``: the browser's device cookie, if it sent one.
 
         Raises ``InvalidInput`` (not a number) or ``RateLimited``; never says whether the
         number is registered."""
         mobile = self.normalize(raw_mobile)
-        phone_key = self._hasher.digest("phone", mobile)
+        caller = self._caller(mobile, client_ip, device)
         limits = self._limits
         self._count(
-            "otp-send", phone_key, client_ip, limits.otp_sends_per_phone, limits.otp_sends_per_ip
+            "otp-send", caller, per_phone=limits.otp_sends_per_phone, per_ip=limits.otp_sends_per_ip
         )
+        self._number_wide("send", caller, free=limits.otp_number_free_sends)
         # Counted for every request, registered or not, so that running out of budget
         # answers everyone alike instead of revealing which numbers would get an SMS.
         self._limiter.hit(
@@ -112,81 +146,156 @@ class OtpService:
             limit=limits.sms_daily_budget,
             window_seconds=24 * 3600,
         )
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        digits = self._digits(caller)
+        code = f"{secrets.randbelow(10**digits):0{digits}d}"
         challenge_id = secrets.token_hex(8)
         challenge = _Challenge(
             id=challenge_id,
-            code_hash=self._code_hash(phone_key, challenge_id, code),
+            code_hash=self._code_hash(caller, challenge_id, code),
             deliverable=self._is_registered(mobile),
+            digits=digits,
         )
-        self._state.put(self._key(phone_key), challenge.encode(), limits.otp_ttl_seconds)
-        log.info("one-time code issued", extra={"phone": phone_key[:16]})
+        self._state.put(self._key(caller), challenge.encode(), limits.otp_ttl_seconds)
+        log.info("one-time code issued", extra={"phone": caller.phone[:16]})
         if challenge.deliverable:
             text = self._texts.render(
                 code, language=language, minutes=max(1, limits.otp_ttl_seconds // 60)
             )
-            self._dispatch(lambda: self._send(mobile, text, phone_key))
+            self._dispatch(lambda: self._send(mobile, text, caller.phone))
         return mobile
 
-    def _count(
-        self, action: str, phone_key: str, client_ip: str, per_phone: int, per_ip: int
-    ) -> None:
-        """One more ``action`` (code sent, code guessed) against the address's and the
-        number's limits; ``RateLimited`` past either."""
+    def _caller(self, mobile: str, client_ip: str, device: str | None) -> _Caller:
+        phone = self._hasher.digest("phone", mobile)
+        address = self._hasher.digest("ip", client_ip)
+        if device:
+            client = self._hasher.digest("device", device)
+            recognised = self._state.get(self._known_key(phone, client)) is not None
+        else:
+            client, recognised = address, False
+        return _Caller(phone=phone, client=client, address=address, recognised=recognised)
+
+    def _count(self, action: str, caller: _Caller, *, per_phone: int, per_ip: int) -> None:
+        """One more ``action`` (code sent, code guessed) against the address's limit (across
+        numbers) and this browser's limit for this number; ``RateLimited`` past either."""
         limits = self._limits
         self._limiter.hit(
             f"{action}-ip",
-            self._hasher.digest("ip", client_ip),
+            caller.address,
             limit=per_ip,
             window_seconds=limits.otp_ip_window_seconds,
         )
         self._limiter.hit(
             f"{action}-phone",
-            phone_key,
+            f"{caller.phone}:{caller.client}",
             limit=per_phone,
             window_seconds=limits.otp_phone_window_seconds,
         )
 
-    def verify(self, mobile: str, code: str, *, client_ip: str) -> None:
-        """Accept the code once; ``AuthenticationFailed`` when it is wrong, used up or
-        expired, ``RateLimited`` past the guess limits, ``InvalidInput`` when not 6 digits."""
-        entered = "".join(code.split())
-        if len(entered) != CODE_DIGITS or not entered.isascii() or not entered.isdigit():
-            raise InvalidInput(
-                "not a code", [FieldError("code", f"enter the {CODE_DIGITS}-digit code")]
+    def _number_wide(self, action: str, caller: _Caller, *, free: int) -> None:
+        """The number-wide back-off of browsers not recognised for the number: after ``free``
+        ``action``s in a day, each one more makes the next wait twice as long as the last,
+        from ``otp_backoff_base_seconds`` up to ``otp_backoff_max_seconds``."""
+        if caller.recognised:
+            return
+        wait_key = f"otp-wait-{action}:{caller.phone}"
+        waiting = self._state.ttl(wait_key)
+        if waiting:
+            raise RateLimited(
+                f"too many attempts; try again in {int(waiting) + 1} s", int(waiting) + 1
             )
-        phone_key = self._hasher.digest("phone", mobile)
+        if action == "guess":
+            return  # a guess counts only once it was wrong (see _wrong_guess)
+        self._arm(action, caller, free)
+
+    def _arm(self, action: str, caller: _Caller, free: int) -> None:
+        limits = self._limits
+        done = self._state.incr(f"otp-{action}s:{caller.phone}", 24 * 3600)
+        if done > free:
+            delay = min(
+                limits.otp_backoff_max_seconds,
+                limits.otp_backoff_base_seconds * 2 ** min(done - free - 1, 20),
+            )
+            self._state.put(f"otp-wait-{action}:{caller.phone}", b"1", delay)
+
+    def _wrong_guess(self, caller: _Caller) -> AuthenticationFailed:
+        log.info("one-time code refused", extra={"phone": caller.phone[:16]})
+        if not caller.recognised:
+            limits = self._limits
+            self._arm("guess", caller, limits.otp_number_free_guesses)
+            window = limits.otp_long_code_window_days * 24 * 3600
+            self._state.incr(f"otp-wrong-long:{caller.phone}", window)
+        return _wrong_code()
+
+    def _digits(self, caller: _Caller) -> int:
+        """Longer codes for a number strangers have guessed at lately (each guess then has a
+        chance of one in 10^10 instead of 10^6); a recognised browser keeps short ones."""
+        limits = self._limits
+        if caller.recognised:
+            return CODE_DIGITS
+        wrong = self._state.count(f"otp-wrong-long:{caller.phone}")
+        return limits.otp_long_code_digits if wrong >= limits.otp_long_code_after else CODE_DIGITS
+
+    def code_digits(self, mobile: str, *, client_ip: str, device: str | None = None) -> int:
+        """How many digits the code this browser asked for has (what the page asks for)."""
+        raw = self._state.get(self._key(self._caller(mobile, client_ip, device)))
+        return _Challenge.decode(raw).digits if raw is not None else CODE_DIGITS
+
+    def recognise(self, mobile: str, device: str | None) -> None:
+        """Remember that this browser logged in as ``mobile`` (after a right code), so that
+        strangers' attempts on the number never slow it down."""
+        if not device:
+            return
+        phone = self._hasher.digest("phone", mobile)
+        client = self._hasher.digest("device", device)
+        days = self._limits.device_recognition_days
+        self._state.put(self._known_key(phone, client), b"1", days * 24 * 3600)
+
+    def verify(self, mobile: str, code: str, *, client_ip: str, device: str | None = None) -> None:
+        """Accept the code once; ``AuthenticationFailed`` when it is wrong, used up or
+        expired, ``RateLimited`` past the guess limits, ``InvalidInput`` when not a code."""
+        entered = "".join(code.split())
+        lengths = {CODE_DIGITS, self._limits.otp_long_code_digits}
+        if len(entered) not in lengths or not entered.isascii() or not entered.isdigit():
+            raise InvalidInput(
+                "not a code", [FieldError("code", "enter the code from the SMS (digits only)")]
+            )
+        caller = self._caller(mobile, client_ip, device)
         limits = self._limits
         self._count(
             "otp-guess",
-            phone_key,
-            client_ip,
-            limits.otp_guesses_per_phone,
-            limits.otp_guesses_per_ip,
+            caller,
+            per_phone=limits.otp_guesses_per_phone,
+            per_ip=limits.otp_guesses_per_ip,
         )
-        raw = self._state.get(self._key(phone_key))
+        self._number_wide("guess", caller, free=limits.otp_number_free_guesses)
+        raw = self._state.get(self._key(caller))
         if raw is None:
-            raise _wrong_code()
+            raise self._wrong_guess(caller)
         challenge = _Challenge.decode(raw)
-        tries = self._state.incr(f"otp-tries:{phone_key}:{challenge.id}", limits.otp_ttl_seconds)
-        matches = hmac.compare_digest(
-            self._code_hash(phone_key, challenge.id, entered), challenge.code_hash
+        tries = self._state.incr(
+            f"otp-tries:{caller.phone}:{caller.client}:{challenge.id}", limits.otp_ttl_seconds
+        )
+        matches = len(entered) == challenge.digits and hmac.compare_digest(
+            self._code_hash(caller, challenge.id, entered), challenge.code_hash
         )
         if tries > limits.otp_guesses_per_code or not matches or not challenge.deliverable:
-            log.info("one-time code refused", extra={"phone": phone_key[:16]})
-            raise _wrong_code()
+            raise self._wrong_guess(caller)
         # One-time: of two concurrent right answers only the one that removes it wins.
-        consumed = self._state.pop(self._key(phone_key))
+        consumed = self._state.pop(self._key(caller))
         if consumed is None or _Challenge.decode(consumed).id != challenge.id:
             raise _wrong_code()
-        log.info("one-time code accepted", extra={"phone": phone_key[:16]})
+        log.info("one-time code accepted", extra={"phone": caller.phone[:16]})
 
-    def _code_hash(self, phone_key: str, challenge_id: str, code: str) -> str:
-        return self._hasher.digest("otp", f"{phone_key}:{challenge_id}:{code}")
+    def _code_hash(self, caller: _Caller, challenge_id: str, code: str) -> str:
+        return self._hasher.digest("otp", f"{caller.phone}:{caller.client}:{challenge_id}:{code}")
 
     @staticmethod
-    def _key(phone_key: str) -> str:
-        return f"otp:{phone_key}"
+    def _key(caller: _Caller) -> str:
+        return f"otp:{caller.phone}:{caller.client}"
+
+    @staticmethod
+    def _known_key(phone: str, client: str) -> str:
+        return f"otp-known:{phone}:{client}"
 
     def _send(self, mobile: str, text: str, phone_key: str) -> None:
         try:

@@ -9,6 +9,8 @@ no JavaScript.
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -27,6 +29,10 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 SESSION_COOKIE = "certdist_session"
 LOGIN_COOKIE = "certdist_login"
+#: A random id per browser, so that login limits count per browser and a browser that logged
+#: in as a number before is recognised for it (docs/portal-login.md).
+DEVICE_COOKIE = "certdist_device"
+_DEVICE_ID = re.compile(r"[A-Za-z0-9_\-]{22,64}")
 ShortField = Annotated[str, Form(max_length=64)]
 
 _EU_DCC_FORMATS = (EuDccQrFormat.name, EuDccPdfFormat.name)
@@ -55,6 +61,22 @@ def _redirect(url: str) -> RedirectResponse:
 
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def _device(request: Request, templates: Templates) -> str | None:
+    value = request.cookies.get(_cookie_name(templates, DEVICE_COOKIE))
+    return value if value and _DEVICE_ID.fullmatch(value) else None
+
+
+def _keep_device(
+    response: Response, request: Request, templates: Templates, portal: CitizenPortal
+) -> None:
+    """Give the browser a device id on its first login page (renewed on every one)."""
+    device = _device(request, templates) or secrets.token_urlsafe(24)
+    max_age = portal.otp.limits.device_recognition_days * 24 * 3600
+    cookies.set_cookie(
+        response, DEVICE_COOKIE, device, secure=templates.secure_cookies, max_age=max_age
+    )
 
 
 def _session(request: Request, portal: CitizenPortal, templates: Templates) -> PortalSession | None:
@@ -90,7 +112,7 @@ def _ordered(formats: list[DownloadFormat]) -> list[DownloadFormat]:
 def _field_messages(error: InvalidInput, _: Callable[[str], str]) -> dict[str, str]:
     texts = {
         "mobile": _("Enter a valid mobile number, for example 98765 43210."),
-        "code": _("Enter the 6-digit code from the SMS."),
+        "code": _("Enter the code from the SMS (digits only)."),
         "year": _("The year of birth does not match our records."),
     }
     return {e.location: texts.get(e.location, e.message) for e in error.errors}
@@ -130,6 +152,7 @@ def _login_page(
         status_code=status_code,
     )
     _set_cookie(response, templates, LOGIN_COOKIE, pre_session)
+    _keep_device(response, request, templates, portal)
     return response
 
 
@@ -160,7 +183,10 @@ def request_code(
     assert pre_session is not None
     try:
         normalized = portal.otp.request_code(
-            mobile, client_ip=_client_ip(request), language=templates.language(request)
+            mobile,
+            client_ip=_client_ip(request),
+            language=templates.language(request),
+            device=_device(request, templates),
         )
     except InvalidInput as error:
         return _login_page(
@@ -191,6 +217,9 @@ def _verify_page(
         "otp.html",
         {
             "csrf_token": portal.sessions.pre_session_csrf(pre_session),
+            "digits": portal.otp.code_digits(
+                mobile, client_ip=_client_ip(request), device=_device(request, templates)
+            ),
             "masked_mobile": _masked(mobile),
             "errors": errors or {},
             "resent": request.query_params.get("resent") == "1",
@@ -233,7 +262,9 @@ def check_code(
         return _redirect("/portal/login")
     _ = templates.gettext(request)
     try:
-        portal.otp.verify(mobile, code, client_ip=_client_ip(request))
+        portal.otp.verify(
+            mobile, code, client_ip=_client_ip(request), device=_device(request, templates)
+        )
     except InvalidInput as error:
         errors = _field_messages(error, _)
         return _verify_page(
@@ -252,6 +283,7 @@ def check_code(
         mobile, replacing=request.cookies.get(_cookie_name(templates, SESSION_COOKIE))
     )
     portal.sessions.forget_login(pre_session)
+    portal.otp.recognise(mobile, _device(request, templates))
     response = _redirect("/portal/certificates")
     _set_cookie(response, templates, SESSION_COOKIE, session.id)
     _clear_cookie(response, templates, LOGIN_COOKIE)
@@ -269,7 +301,10 @@ def resend_code(
     if mobile is None:
         return _redirect("/portal/login")
     portal.otp.request_code(
-        mobile, client_ip=_client_ip(request), language=templates.language(request)
+        mobile,
+        client_ip=_client_ip(request),
+        language=templates.language(request),
+        device=_device(request, templates),
     )
     return _redirect("/portal/verify?resent=1")
 
