@@ -179,6 +179,11 @@ def serve(
             f"  facility desk: {base}/facility  (local sign-in: any user name, password "
             f"{settings.printing.local_staff_password!r})"
         )
+    if settings.sms.backend == "inbox" and not settings.is_production:
+        click.echo(
+            f"  SMS inbox:     {base}/dev/sms  (answers this machine only: it shows every "
+            "one-time code)"
+        )
     if demo:
         click.echo(f"  demo beneficiaries: DEMO0001, DEMO0002, DEMO0003 (mobile {DEMO_MOBILE})")
         click.echo(

@@ -83,7 +83,7 @@ class PortalSettings(Section):
     otp_guesses_per_phone: int = Field(default=10, ge=1)
     otp_phone_window_seconds: int = Field(default=3600, ge=60)
     # Per phone number, all browsers not recognised for it together (docs/portal-login.md):
-    # after this many codes sent / wrong guesses in a day, each one more doubles a wait from
+    # this many codes sent / guesses a day, then one per back-off period, which doubles from
     # otp_backoff_base_seconds up to otp_backoff_max_seconds (never a long lock).
     otp_number_free_sends: int = Field(default=10, ge=1)
     otp_number_free_guesses: int = Field(default=20, ge=1)
@@ -92,7 +92,7 @@ class PortalSettings(Section):
     # After this many wrong guesses at a number within the window, its codes get longer.
     otp_long_code_after: int = Field(default=5, ge=1)
     otp_long_code_digits: int = Field(default=10, ge=7, le=12)
-    otp_long_code_window_days: int = Field(default=90, ge=1)
+    otp_long_code_window_days: int = Field(default=365, ge=1)
     # How long a browser that logged in as a number is recognised for it.
     device_recognition_days: int = Field(default=180, ge=1, le=400)
     # Per client address: many phones from one address (enumeration, SMS pumping).

@@ -6,9 +6,9 @@ docs/portal-login.md; in short:
 * Every browser (its device cookie; its address when it sends no cookie) has its own code
   and its own counters for each number, so what a stranger does to a number never touches
   the owner's code or counters.
-* Number-wide, strangers together meet an exponential back-off (capped at a few minutes,
-  never a long lock) once they have sent many codes or guessed wrong many times; a browser
-  that logged in as the number before is recognised and passes.
+* Number-wide, strangers together get a daily allowance of sends and guesses and then one
+  attempt per back-off period (doubling, capped at a few minutes, never a long lock); a
+  browser that logged in as the number before is recognised and passes.
 * Per client address, across numbers, and a global daily SMS budget, counted in fixed windows.
 * Only a keyed hash of the code is stored (bound to the number, the browser and the
   challenge), compared in constant time; codes and numbers are never logged.
@@ -192,38 +192,31 @@ class OtpService:
         )
 
     def _number_wide(self, action: str, caller: _Caller, *, free: int) -> None:
-        """The number-wide back-off of browsers not recognised for the number: after ``free``
-        ``action``s in a day, each one more makes the next wait twice as long as the last,
-        from ``otp_backoff_base_seconds`` up to ``otp_backoff_max_seconds``."""
+        """The number-wide budget of browsers not recognised for the number: ``free``
+        attempts (``action``: send or guess) a day, then one attempt per back-off period, which
+        doubles from ``otp_backoff_base_seconds`` with every attempt up to
+        ``otp_backoff_max_seconds``. Both counts are atomic increments, so parallel requests
+        cannot slip through together."""
         if caller.recognised:
             return
-        wait_key = f"otp-wait-{action}:{caller.phone}"
-        waiting = self._state.ttl(wait_key)
-        if waiting:
-            raise RateLimited(
-                f"too many attempts; try again in {int(waiting) + 1} s", int(waiting) + 1
-            )
-        if action == "guess":
-            return  # a guess counts only once it was wrong (see _wrong_guess)
-        self._arm(action, caller, free)
-
-    def _arm(self, action: str, caller: _Caller, free: int) -> None:
         limits = self._limits
         done = self._state.incr(f"otp-{action}s:{caller.phone}", 24 * 3600)
-        if done > free:
-            delay = min(
-                limits.otp_backoff_max_seconds,
-                limits.otp_backoff_base_seconds * 2 ** min(done - free - 1, 20),
-            )
-            self._state.put(f"otp-wait-{action}:{caller.phone}", b"1", delay)
+        if done <= free:
+            return
+        period = min(
+            limits.otp_backoff_max_seconds,
+            limits.otp_backoff_base_seconds * 2 ** min(done - free - 1, 20),
+        )
+        permit = f"otp-permit-{action}:{caller.phone}"
+        if self._state.incr(permit, period) > 1:
+            wait = int(self._state.ttl(permit) or period) + 1
+            raise RateLimited(f"too many attempts; try again in {wait} s", wait)
 
     def _wrong_guess(self, caller: _Caller) -> AuthenticationFailed:
         log.info("one-time code refused", extra={"phone": caller.phone[:16]})
         if not caller.recognised:
-            limits = self._limits
-            self._arm("guess", caller, limits.otp_number_free_guesses)
-            window = limits.otp_long_code_window_days * 24 * 3600
-            self._state.incr(f"otp-wrong-long:{caller.phone}", window)
+            window = self._limits.otp_long_code_window_days * 24 * 3600
+            self._state.incr(f"otp-wrong:{caller.phone}", window)
         return _wrong_code()
 
     def _digits(self, caller: _Caller) -> int:
@@ -232,7 +225,7 @@ class OtpService:
         limits = self._limits
         if caller.recognised:
             return CODE_DIGITS
-        wrong = self._state.count(f"otp-wrong-long:{caller.phone}")
+        wrong = self._state.count(f"otp-wrong:{caller.phone}")
         return limits.otp_long_code_digits if wrong >= limits.otp_long_code_after else CODE_DIGITS
 
     def code_digits(self, mobile: str, *, client_ip: str, device: str | None = None) -> int:
