@@ -301,7 +301,7 @@ def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) 
         f"upload {result.id}: {result.succeeded} issued, {result.failed} failed "
         f"of {result.total_rows} rows ({result.status.value})"
     )
-    errors = services.database.uploads().errors(result.id)
+    errors = services.issuance.bulk.row_errors(result.id)
     for error in errors[:50]:
         details = "; ".join(f"{e.location}: {e.message}" for e in error.errors)
         click.echo(f"  row {error.row}: {details}")

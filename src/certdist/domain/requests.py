@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -37,11 +39,39 @@ def _to_str(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=256)]
-RequiredText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)
+#: What a spreadsheet takes for the start of a formula; a name starting so would run as one
+#: in whatever sheet a certificate's data is later exported to.
+FORMULA_PREFIXES = ("=", "+", "@")
+
+
+def _printable(value: str) -> str:
+    # Tabs and line breaks were folded into spaces already (``_Model``); any other control
+    # character (C0, DEL, C1) would be signed into the certificate and printed as garbage.
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _not_a_formula(value: str) -> str:
+    if value.startswith(FORMULA_PREFIXES):
+        raise ValueError("must not begin with =, + or @ (a spreadsheet would run it as a formula)")
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=256), AfterValidator(_printable)
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+RequiredText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_printable),
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable),
+    AfterValidator(_not_a_formula),
+]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PRE_ENROLLMENT_CODE_PATTERN)]
 Pincode = Annotated[
     str,

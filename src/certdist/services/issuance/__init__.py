@@ -1,7 +1,7 @@
 """Issuance: signing certificates one by one or from bulk CSV uploads, correcting and
 revoking them, and the demo family of the embedded default."""
 
-from certdist.services.issuance.bulk import BulkIssuanceService, read_csv
+from certdist.services.issuance.bulk import BulkIssuanceService, errors_csv, read_csv
 from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
 from certdist.services.issuance.ids import (
     CertificateIdGenerator,
@@ -20,6 +20,7 @@ __all__ = [
     "IssuanceService",
     "RandomCertificateIds",
     "SequentialCertificateIds",
+    "errors_csv",
     "read_csv",
     "seed_demo",
     "wire",

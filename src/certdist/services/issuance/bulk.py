@@ -17,7 +17,7 @@ from certdist.domain.requests import (
     TestCertificationRequest,
     field_errors,
 )
-from certdist.errors import CertdistError, FieldError, InvalidInput
+from certdist.errors import CertdistError, FieldError, InvalidInput, NotFound
 from certdist.services.common import Clock, new_record_id
 from certdist.services.issuance.service import AnyRequest, IssuanceService
 from certdist.storage.repository import UploadRepository
@@ -295,6 +295,17 @@ class BulkIssuanceService:
         self._uploads.create(upload)
         return upload
 
+    def uploads_of(self, uploaded_by: str) -> list[Upload]:
+        """The newest uploads of one uploader."""
+        return self._uploads.list(uploaded_by=uploaded_by)
+
+    def row_errors(self, upload_id: str, *, uploaded_by: str | None = None) -> list[UploadRowError]:
+        """Why each failed row failed; ``NotFound`` for another uploader's upload."""
+        upload = self._uploads.get(upload_id)
+        if upload is None or (uploaded_by is not None and upload.uploaded_by != uploaded_by):
+            raise NotFound("no such upload")
+        return self._uploads.errors(upload_id)
+
     def process(
         self,
         upload: Upload,
@@ -397,3 +408,23 @@ class BulkIssuanceService:
                 )
             ]
         )
+
+
+def errors_csv(errors: Sequence[UploadRowError]) -> str:
+    """The failed rows as CSV, one line per field error, for the uploader's spreadsheet.
+
+    Every cell that a spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return) gets a leading apostrophe, so opening the report never
+    runs what an uploaded file held."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["row", "preEnrollmentCode", "field", "message"])
+    for error in errors:
+        for problem in error.errors or (FieldError("", ""),):
+            cells = [str(error.row), error.pre_enrollment_code, problem.location, problem.message]
+            writer.writerow([_inert(cell) for cell in cells])
+    return out.getvalue()
+
+
+def _inert(cell: str) -> str:
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell

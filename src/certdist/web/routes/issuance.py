@@ -16,7 +16,7 @@ from certdist.domain.requests import (
 )
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import FieldError, InvalidInput, NotFound
-from certdist.services.issuance import read_csv
+from certdist.services.issuance import errors_csv, read_csv
 from certdist.web.deps import ServicesDep, caller_with
 
 router = APIRouter(prefix="/divoc/api", tags=["issuance"])
@@ -281,10 +281,10 @@ async def bulk_certify_tests(
 
 @router.get("/v1/certify/uploads", response_model=list[UploadSummary], summary="My uploads")
 def uploads(services: ServicesDep, principal: Issuer) -> list[UploadSummary]:
-    return [
-        UploadSummary.of(u)
-        for u in services.database.uploads().list(uploaded_by=principal.username)
-    ]
+    return [UploadSummary.of(u) for u in services.issuance.bulk.uploads_of(principal.username)]
+
+
+UploadId = Annotated[str, Path(pattern=r"^[0-9a-f\-]{36}$")]
 
 
 @router.get(
@@ -292,20 +292,29 @@ def uploads(services: ServicesDep, principal: Issuer) -> list[UploadSummary]:
     response_model=list[RowError],
     summary="Rows that failed",
 )
-def upload_errors(
-    services: ServicesDep,
-    principal: Issuer,
-    uploadId: Annotated[str, Path(pattern=r"^[0-9a-f\-]{36}$")],
-) -> list[RowError]:
-    repository = services.database.uploads()
-    upload = repository.get(uploadId)
-    if upload is None or upload.uploaded_by != principal.username:
-        raise NotFound("no such upload")
+def upload_errors(services: ServicesDep, principal: Issuer, uploadId: UploadId) -> list[RowError]:
     return [
         RowError(
             row=e.row,
             preEnrollmentCode=e.pre_enrollment_code,
             errors=[{"field": f.location, "message": f.message} for f in e.errors],
         )
-        for e in repository.errors(uploadId)
+        for e in services.issuance.bulk.row_errors(uploadId, uploaded_by=principal.username)
     ]
+
+
+@router.get(
+    "/v1/certify/uploads/{uploadId}/errors.csv",
+    summary="Rows that failed, as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+def upload_errors_csv(services: ServicesDep, principal: Issuer, uploadId: UploadId) -> Response:
+    """One line per field error (row, preEnrollmentCode, field, message) to open in a
+    spreadsheet; cells that would start a formula are prefixed with an apostrophe."""
+    errors = services.issuance.bulk.row_errors(uploadId, uploaded_by=principal.username)
+    return Response(
+        errors_csv(errors),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="upload-{uploadId}-errors.csv"'},
+    )
