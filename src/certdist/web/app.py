@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from certdist import __version__
 from certdist.config import Settings, load_settings
 from certdist.observability import configure_logging
+from certdist.web.api_docs import install_api_docs
 from certdist.web.errors import install_error_handlers
 from certdist.web.fast_reads import FastReads
 from certdist.web.i18n import Catalogs
@@ -67,7 +68,10 @@ def create_app(
         version=__version__,
         description="Distribution of signed health certificates, wire-compatible with DIVOC.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package instead (web/api_docs.py)
+        redoc_url=None,
     )
+    install_api_docs(app, title="certdist")
     app.state.services = built
     # HTML pages: one Jinja2 environment, every catalog compiled once (web/templating.py).
     app.state.templates = Templates(Catalogs(), secure_cookies=secure_cookies(settings))
