@@ -4,22 +4,21 @@ stdout, audited; EU DCC names from options or derived from the certificate."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from certdist.cli import EXPORT_FORMATS, main
-from certdist.config import Settings
-from certdist.domain.requests import CertificationRequest, TestCertificationRequest
+from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.eu_dcc import verify_hc1
 from certdist.formats.fhir import verify_fhir
 from certdist.formats.shc import verify_shc
 from certdist.signing.jose import public_key_from_jwk
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.formats.imaging import open_image, scan
+from certdist.wiring import Services
+from tests.support.imaging import open_image, scan
+from tests.support.issuing import certify
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
 
 MAGIC = {"application/pdf": b"%PDF-", "image/png": b"\x89PNG"}
 
@@ -35,16 +34,10 @@ def env(tmp_path: Path, migrated_database_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
-    built = build_services(Settings(data_dir=tmp_path / "data", database_url=migrated_database_url))
-    built.issuance.certificates.certify(
-        [
-            CertificationRequest.model_validate(vaccination_request_body("X1", dose=d))
-            for d in (1, 2)
-        ]
-    )
-    yield built
-    built.close()
+def services(services: Services) -> Services:
+    """The standard service with two doses of beneficiary X1."""
+    certify(services, *(vaccination_request_body("X1", dose=d) for d in (1, 2)))
+    return services
 
 
 def export(env: dict[str, str], *args: str) -> Result:

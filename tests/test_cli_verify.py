@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from certdist.cli import main
-from certdist.config import Settings
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
+from certdist.wiring import Services
+from tests.support.issuing import issue_signed
+from tests.support.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
 
 
 @pytest.fixture
@@ -27,13 +26,6 @@ def env(tmp_path: Path, migrated_database_url: str) -> dict[str, str]:
         "CERTDIST_LOG_JSON": "false",
         "CERTDIST_LOG_LEVEL": "WARNING",
     }
-
-
-@pytest.fixture
-def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
-    built = build_services(Settings(data_dir=tmp_path / "data", database_url=migrated_database_url))
-    yield built
-    built.close()
 
 
 def verify(env: dict[str, str], *args: str, stdin: bytes | None = None) -> Result:
@@ -48,15 +40,9 @@ def verify_unreadable(env: dict[str, str], path: Path, content: bytes) -> Result
     return result
 
 
-def issued_credential(services: Services) -> str:
-    request = CertificationRequest.model_validate(vaccination_request_body())
-    issued = services.issuance.certificates.certify([request])
-    return services.issuance.certificates.signed_credential(issued[0].certificate_id)
-
-
 def test_a_valid_qr_image(env: dict[str, str], services: Services, tmp_path: Path) -> None:
     image = tmp_path / "qr.png"
-    image.write_bytes(qr_png(encode_payload(issued_credential(services))))
+    image.write_bytes(qr_png(encode_payload(issue_signed(services))))
     result = verify(env, str(image))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("VALID: ")
@@ -65,13 +51,13 @@ def test_a_valid_qr_image(env: dict[str, str], services: Services, tmp_path: Pat
 
 
 def test_standard_input(env: dict[str, str], services: Services) -> None:
-    result = verify(env, "-", stdin=issued_credential(services).encode())
+    result = verify(env, "-", stdin=issue_signed(services).encode())
     assert result.exit_code == 0, result.output
 
 
 def test_tampered_is_exit_1(env: dict[str, str], services: Services, tmp_path: Path) -> None:
     path = tmp_path / "certificate.json"
-    path.write_text(issued_credential(services).replace("Bhaya", "Bhayya"))
+    path.write_text(issue_signed(services).replace("Bhaya", "Bhayya"))
     result = verify(env, str(path))
     assert result.exit_code == 1
     assert result.stdout.startswith("INVALID: the signature does not match")
@@ -80,7 +66,7 @@ def test_tampered_is_exit_1(env: dict[str, str], services: Services, tmp_path: P
 
 def test_revoked_is_exit_1(env: dict[str, str], services: Services, tmp_path: Path) -> None:
     path = tmp_path / "certificate.json"
-    path.write_text(issued_credential(services))
+    path.write_text(issue_signed(services))
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     result = verify(env, str(path))
     assert result.exit_code == 1
@@ -177,7 +163,7 @@ def test_our_pdfs_verify(
 
 
 def test_a_pdf_from_standard_input(env: dict[str, str], services: Services) -> None:
-    pdf = pdf_of_pages(page_with(qr_png(encode_payload(issued_credential(services)))))
+    pdf = pdf_of_pages(page_with(qr_png(encode_payload(issue_signed(services)))))
     result = verify(env, "-", stdin=pdf)
     assert result.exit_code == 0, result.output
 
@@ -212,7 +198,7 @@ def test_a_too_large_pdf_is_exit_2(env: dict[str, str], tmp_path: Path) -> None:
 
 def exported_fhir(env: dict[str, str], services: Services, tmp_path: Path) -> Path:
     """``certdist export --format fhir`` of an issued vaccination, as a file."""
-    issued_credential(services)
+    issue_signed(services)
     path = tmp_path / "bundle.fhir.json"
     result = CliRunner().invoke(
         main, ["export", "--format", "fhir", "--out", str(path), "BEN0001"], env=env

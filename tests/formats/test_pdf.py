@@ -26,9 +26,9 @@ from certdist.errors import ConfigurationError
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
 from certdist.formats.pdf import DEFAULT_TEMPLATE_DIR, FontPaths, PdfRenderer
 from certdist.formats.qr_image import qr_matrix
-from tests.conftest import require
-from tests.formats.credentials import make_credential, make_test_credential
-from tests.formats.imaging import pdf_text, rasterise_pdf, scan
+from tests.support.credentials import make_credential, make_test_credential
+from tests.support.environment import require
+from tests.support.imaging import pdf_text, rasterise_pdf, scan
 
 HINDI = json.loads((DEFAULT_TEMPLATE_DIR / "labels" / "hi.json").read_text(encoding="utf-8"))
 A4 = (595.28, 841.89)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from defusedxml.ElementTree import fromstring as parse_xml
 from pydantic import SecretStr
 
-from certdist.config import DIGILOCKER_DEV_API_KEY, DigilockerSettings, Settings
+from certdist.config import DIGILOCKER_DEV_API_KEY, DigilockerSettings
 from certdist.domain.requests import CertificationRequest
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed, ConfigurationError, InvalidInput
@@ -26,10 +25,11 @@ from certdist.services.integrations.digilocker import (
     load_api_key,
 )
 from certdist.signing.ldproof import verify_credential
-from certdist.wiring import Services, build_services
-from tests import digilocker_bodies
-from tests.digilocker_bodies import OTHER_DIGILOCKER_ID, hmac_header
-from tests.factories import vaccination_request_body
+from certdist.wiring import Services
+from tests.support import digilocker_bodies
+from tests.support.digilocker_bodies import OTHER_DIGILOCKER_ID, hmac_header
+from tests.support.request_bodies import vaccination_request_body
+from tests.support.services import ServicesFactory
 
 KEY = b"test-digilocker-key"
 NOW = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
@@ -47,15 +47,9 @@ def pull_doc_body(**fields: Any) -> bytes:
 
 
 @pytest.fixture
-def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        digilocker=DigilockerSettings(api_key=SecretStr(KEY.decode())),
-    )
-    built = build_services(settings, clock=FixedClock(NOW))
-    yield built
-    built.close()
+def services(make_services: ServicesFactory) -> Services:
+    digilocker = DigilockerSettings(api_key=SecretStr(KEY.decode()))
+    return make_services(digilocker=digilocker, clock=FixedClock(NOW))
 
 
 @pytest.fixture

@@ -3,33 +3,21 @@ the beneficiary does not hold is told apart from a beneficiary the session did n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from certdist.config import Settings
 from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.domain.roles import Principal
 from certdist.errors import NotFound
 from certdist.services.facility.desk import KindNotHeld
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
+from certdist.wiring import Services
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
 
 MOBILE = "9880414889"
 DOB = date(1994, 11, 30)  # the factories' date of birth
 STAFF = Principal("sub-1", "nurse-7", frozenset({"facility-print"}), issuer="https://idp")
-
-
-@pytest.fixture
-def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
-    built = build_services(
-        Settings(data_dir=tmp_path / "data", database_url=migrated_database_url, log_json=False)
-    )
-    yield built
-    built.close()
 
 
 def _lab_test(services: Services, code: str, *, dob: str = DOB.isoformat()) -> None:

@@ -18,25 +18,17 @@ from certdist.services.messaging.mail import (
     SmtpMailSender,
     message_id_for,
 )
-from tests.services import smtp
-from tests.services.smtp import SmtpServer, TlsSmtpServer
-
-smtp_server = smtp.smtp_server  # fixture
+from tests.support.smtp import SmtpServer, TlsSmtpServer
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
 
 def settings_for(server: SmtpServer, **overrides: object) -> MailSettings:
-    values: dict[str, object] = {
-        "backend": "smtp",
-        "smtp_host": "127.0.0.1",
-        "smtp_port": server.port,
-        "smtp_starttls": False,
-        "smtp_timeout_seconds": 5,
-        "from_address": "certificates@health.example",
-    }
-    values.update(overrides)
-    return MailSettings.model_validate(values)
+    return MailSettings.model_validate(
+        server.mail_fields(
+            smtp_timeout_seconds=5, from_address="certificates@health.example", **overrides
+        )
+    )
 
 
 def sample(attachment: Attachment | None = None) -> MailMessage:

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from certdist.config import Settings
 from certdist.errors import ConfigurationError, DuplicateCertificate
 from certdist.services.common.clock import FixedClock
-from certdist.services.issuance.ids import SequentialCertificateIds
 from certdist.services.messaging.mail import RecordingMailSender
 from certdist.services.messaging.notify import (
     PACKAGED_TEMPLATES,
@@ -22,17 +20,15 @@ from certdist.services.messaging.notify import (
 from certdist.services.messaging.outbox import OutboxWorker
 from certdist.services.messaging.sms import RecordingSms
 from certdist.storage.outbox import MessageKind, OutboxMessage
-from certdist.wiring import Services, build_services
-from tests.services import delivery_fixtures
-from tests.services.delivery_fixtures import MOBILE, delivery_settings, request
-
-clock = delivery_fixtures.clock
-services = delivery_fixtures.services
-mail = delivery_fixtures.mail
-sms = delivery_fixtures.sms
-worker = delivery_fixtures.worker
+from certdist.wiring import Services
+from tests.support.delivery import MOBILE, DeliveryServicesFactory, request
 
 CONTACTS = (f"tel:{MOBILE}", "mailto:asha@example.org")
+
+
+@pytest.fixture
+def services(make_delivery_services: DeliveryServicesFactory) -> Services:
+    return make_delivery_services()
 
 
 def queued(services: Services) -> list[OutboxMessage]:
@@ -94,17 +90,11 @@ def test_an_unknown_meta_language_falls_back_to_the_default(services: Services) 
     assert text.payload["text"].startswith("Your vaccination certificate")
 
 
-def test_default_language_is_a_setting(
-    tmp_path: Path, migrated_database_url: str, clock: FixedClock
-) -> None:
-    settings = delivery_settings(tmp_path, migrated_database_url, default_language="hi")
-    built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
-    try:
-        built.issuance.certificates.certify([request("NOT0005", contacts=CONTACTS)])
-        [mailed] = by_kind(queued(built), MessageKind.MAIL)
-        assert mailed.payload["subject"] == "आपका टीकाकरण प्रमाणपत्र तैयार है"
-    finally:
-        built.close()
+def test_default_language_is_a_setting(make_delivery_services: DeliveryServicesFactory) -> None:
+    built = make_delivery_services(default_language="hi")
+    built.issuance.certificates.certify([request("NOT0005", contacts=CONTACTS)])
+    [mailed] = by_kind(queued(built), MessageKind.MAIL)
+    assert mailed.payload["subject"] == "आपका टीकाकरण प्रमाणपत्र तैयार है"
 
 
 def test_a_failed_issuance_enqueues_nothing(services: Services) -> None:
@@ -162,15 +152,11 @@ def test_only_plain_addresses_are_mailed(address: str) -> None:
 
 
 def test_notifications_can_be_switched_off(
-    tmp_path: Path, migrated_database_url: str, clock: FixedClock
+    make_delivery_services: DeliveryServicesFactory,
 ) -> None:
-    settings = delivery_settings(tmp_path, migrated_database_url, notify_on_issue=False)
-    built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
-    try:
-        built.issuance.certificates.certify([request("NOT0010", contacts=CONTACTS)])
-        assert queued(built) == []
-    finally:
-        built.close()
+    built = make_delivery_services(notify_on_issue=False)
+    built.issuance.certificates.certify([request("NOT0010", contacts=CONTACTS)])
+    assert queued(built) == []
 
 
 def test_the_worker_delivers_notifications(
@@ -197,8 +183,7 @@ def test_a_template_set_missing_a_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_settings_refuse_a_default_language_without_templates(
-    tmp_path: Path, migrated_database_url: str
+    make_delivery_services: DeliveryServicesFactory,
 ) -> None:
-    settings: Settings = delivery_settings(tmp_path, migrated_database_url, default_language="fr")
     with pytest.raises(ConfigurationError, match="'fr'"):
-        build_services(settings)
+        make_delivery_services(default_language="fr")

@@ -7,14 +7,12 @@ import random
 import threading
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from certdist.config import MailSettings
 from certdist.errors import DeliveryFailed
 from certdist.services.common.clock import FixedClock
-from certdist.services.issuance.ids import SequentialCertificateIds
 from certdist.services.messaging.mail import (
     MailMessage,
     RecordingMailSender,
@@ -24,20 +22,16 @@ from certdist.services.messaging.mail import (
 from certdist.services.messaging.outbox import OutboxWorker, RetryPolicy, build_worker, mail_message
 from certdist.services.messaging.sms import RecordingSms
 from certdist.storage.outbox import MessageStatus, SqlOutbox
-from certdist.wiring import Services, build_services
-from tests.services import delivery_fixtures, smtp
-from tests.services.delivery_fixtures import delivery_settings, request
-from tests.services.smtp import SmtpServer
-
-# Fixtures used here.
-clock = delivery_fixtures.clock
-services = delivery_fixtures.services
-mail = delivery_fixtures.mail
-sms = delivery_fixtures.sms
-worker = delivery_fixtures.worker
-smtp_server = smtp.smtp_server
+from certdist.wiring import Services
+from tests.support.delivery import DeliveryServicesFactory, request, smtp_worker
+from tests.support.smtp import SmtpServer
 
 FROM = "certdist@localhost"
+
+
+@pytest.fixture
+def services(make_delivery_services: DeliveryServicesFactory) -> Services:
+    return make_delivery_services()
 
 
 def enqueue(outbox: SqlOutbox, clock: FixedClock, n: int = 1) -> list[str]:
@@ -220,47 +214,34 @@ def test_sms_failures_are_retried_too(
 
 
 def test_smtp_outage_delays_mail_but_every_message_arrives_exactly_once(
-    tmp_path: Path, migrated_database_url: str, smtp_server: SmtpServer, clock: FixedClock
+    make_delivery_services: DeliveryServicesFactory, smtp_server: SmtpServer, clock: FixedClock
 ) -> None:
-    settings = delivery_settings(
-        tmp_path,
-        migrated_database_url,
-        backend="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_server.port,
-        smtp_starttls=False,
-        smtp_timeout_seconds=5,
+    built = make_delivery_services(**smtp_server.mail_fields(smtp_timeout_seconds=5))
+    smtp_server.stop()
+    codes = [f"OUT{i:04d}" for i in range(5)]
+    built.issuance.certificates.certify(
+        [request(code, contacts=(f"mailto:{code.lower()}@example.org",)) for code in codes]
     )
-    built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
-    try:
-        smtp_server.stop()
-        codes = [f"OUT{i:04d}" for i in range(5)]
-        built.issuance.certificates.certify(
-            [request(code, contacts=(f"mailto:{code.lower()}@example.org",)) for code in codes]
-        )
-        worker = build_worker(
-            settings.mail, built.database, SmtpMailSender(settings.mail), RecordingSms(), clock
-        )
-        assert worker.run_once() == 5
-        outbox = built.database.outbox()
-        queued = outbox.messages(status=MessageStatus.QUEUED)
-        assert len(queued) == 5
-        assert all(m.next_attempt_at > clock.now() for m in queued)
-        assert worker.run_once() == 0  # backing off
-        clock.advance(timedelta(minutes=5))
-        assert worker.run_once() == 5  # still down: second attempt fails too
-        smtp_server.start()
-        clock.advance(timedelta(hours=1))
-        assert worker.run_once() == 5
-        clock.advance(timedelta(days=1))
-        assert worker.run_once() == 0
-        received = Counter(smtp_server.mailbox.message_ids())
-        assert received == Counter(message_id_for(m.id, settings.mail.from_address) for m in queued)
-        assert sorted(str(m["To"]) for m in smtp_server.mailbox.messages) == [
-            f"{code.lower()}@example.org" for code in codes
-        ]
-    finally:
-        built.close()
+    worker = smtp_worker(built)
+    assert worker.run_once() == 5
+    outbox = built.database.outbox()
+    queued = outbox.messages(status=MessageStatus.QUEUED)
+    assert len(queued) == 5
+    assert all(m.next_attempt_at > clock.now() for m in queued)
+    assert worker.run_once() == 0  # backing off
+    clock.advance(timedelta(minutes=5))
+    assert worker.run_once() == 5  # still down: second attempt fails too
+    smtp_server.start()
+    clock.advance(timedelta(hours=1))
+    assert worker.run_once() == 5
+    clock.advance(timedelta(days=1))
+    assert worker.run_once() == 0
+    received = Counter(smtp_server.mailbox.message_ids())
+    from_address = built.settings.mail.from_address
+    assert received == Counter(message_id_for(m.id, from_address) for m in queued)
+    assert sorted(str(m["To"]) for m in smtp_server.mailbox.messages) == [
+        f"{code.lower()}@example.org" for code in codes
+    ]
 
 
 def test_delivery_failed_carries_no_recipient(smtp_server: SmtpServer) -> None:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from certdist.config import PartnerSettings, Settings
-from certdist.domain.requests import CertificationRequest, TestCertificationRequest
+from certdist.config import PartnerSettings
 from certdist.domain.roles import Principal
 from certdist.errors import InvalidInput, NotFound, RateLimited
 from certdist.services.common.clock import FixedClock
@@ -21,8 +18,10 @@ from certdist.services.integrations.partner import (
     NOT_FOUND_MESSAGE,
 )
 from certdist.signing.ldproof import verify_credential
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
+from certdist.wiring import Services
+from tests.support.issuing import certify
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.services import ServicesFactory
 
 NOW = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 MOBILE = "9880414889"
@@ -38,22 +37,15 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def services(tmp_path: Path, migrated_database_url: str, clock: FixedClock) -> Iterator[Services]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        partner=PartnerSettings(requests_per_window=5, misses_per_window=2, window_seconds=60),
-    )
-    built = build_services(settings, clock=clock)
-    yield built
-    built.close()
+def services(make_services: ServicesFactory, clock: FixedClock) -> Services:
+    limits = PartnerSettings(requests_per_window=5, misses_per_window=2, window_seconds=60)
+    return make_services(partner=limits, clock=clock)
 
 
 def _issue(services: Services, clock: FixedClock, *bodies: dict[str, Any]) -> list[str]:
     ids = []
     for body in bodies:
-        model = TestCertificationRequest if "testDetails" in body else CertificationRequest
-        [issued] = services.issuance.certificates.certify([model.model_validate(body)])
+        [issued] = certify(services, body)
         ids.append(issued.certificate_id)
         clock.advance(timedelta(seconds=1))
     return ids

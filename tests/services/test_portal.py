@@ -3,41 +3,24 @@ registry, the optional year-of-birth check."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from certdist.config import PortalSettings, Settings
+from certdist.config import PortalSettings
 from certdist.domain.models import TEST, VACCINATION
-from certdist.domain.requests import CertificationRequest, TestCertificationRequest
+from certdist.domain.requests import TestCertificationRequest
 from certdist.errors import InvalidInput, NotFound, RateLimited
-from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-
-NEIGHBOUR = "+919880414889"
-
-
-def _services(tmp_path: Path, url: str, **portal: object) -> Services:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=url,
-        log_json=False,
-        portal=PortalSettings.model_validate(portal),
-    )
-    services = build_services(settings)
-    seed_demo(services.issuance.certificates)
-    neighbour = vaccination_request_body("NBR0001", mobile=NEIGHBOUR, name="Neighbour")
-    services.issuance.certificates.certify([CertificationRequest.model_validate(neighbour)])
-    return services
+from certdist.services.issuance.demo import DEMO_MOBILE
+from certdist.wiring import Services
+from tests.support.portal import NEIGHBOUR, seed_portal
+from tests.support.request_bodies import lab_test_request_body
+from tests.support.services import ServicesFactory
 
 
 @pytest.fixture
-def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
-    built = _services(tmp_path, migrated_database_url)
-    yield built
-    built.close()
+def services(services: Services) -> Services:
+    """The standard service with the demo family and a neighbour."""
+    seed_portal(services)
+    return services
 
 
 def test_every_beneficiary_on_the_number_with_every_dose(services: Services) -> None:
@@ -97,30 +80,27 @@ def test_portal_downloads_are_audited_without_the_number(services: Services) -> 
     assert DEMO_MOBILE[3:] not in entry.actor
 
 
-def test_the_year_of_birth_check_guards_downloads(tmp_path: Path, sqlite_database_url: str) -> None:
-    services = _services(
-        tmp_path, sqlite_database_url, require_birth_year=True, birth_year_attempts=3
-    )
-    try:
-        portal = services.portal.certificates
-        asha = portal.beneficiaries(DEMO_MOBILE, frozenset())[0].certificates[0]
-        assert asha.needs_birth_year
-        with pytest.raises(NotFound):
-            portal.download(DEMO_MOBILE, asha.certificate_id, "pdf", frozenset())
-        with pytest.raises(InvalidInput):
-            portal.confirm_birth_year(DEMO_MOBILE, asha.certificate_id, "1969", session_key="s")
-        code = portal.confirm_birth_year(DEMO_MOBILE, asha.certificate_id, "1968", session_key="s")
-        assert code == "DEMO0001"
-        confirmed = frozenset({code})
-        assert portal.download(DEMO_MOBILE, asha.certificate_id, "pdf", confirmed).content
-        ravi = portal.beneficiaries(DEMO_MOBILE, confirmed)[1].certificates[0]
-        assert ravi.needs_birth_year  # each beneficiary is confirmed on its own
-        with pytest.raises(InvalidInput):
-            portal.confirm_birth_year(DEMO_MOBILE, ravi.certificate_id, "1900", session_key="s")
-        with pytest.raises(RateLimited):  # the 4th try of this session, even a right one
-            portal.confirm_birth_year(DEMO_MOBILE, ravi.certificate_id, "1965", session_key="s")
-    finally:
-        services.close()
+def test_the_year_of_birth_check_guards_downloads(make_sqlite_services: ServicesFactory) -> None:
+    checked = PortalSettings(require_birth_year=True, birth_year_attempts=3)
+    services = make_sqlite_services(portal=checked)
+    seed_portal(services)
+    portal = services.portal.certificates
+    asha = portal.beneficiaries(DEMO_MOBILE, frozenset())[0].certificates[0]
+    assert asha.needs_birth_year
+    with pytest.raises(NotFound):
+        portal.download(DEMO_MOBILE, asha.certificate_id, "pdf", frozenset())
+    with pytest.raises(InvalidInput):
+        portal.confirm_birth_year(DEMO_MOBILE, asha.certificate_id, "1969", session_key="s")
+    code = portal.confirm_birth_year(DEMO_MOBILE, asha.certificate_id, "1968", session_key="s")
+    assert code == "DEMO0001"
+    confirmed = frozenset({code})
+    assert portal.download(DEMO_MOBILE, asha.certificate_id, "pdf", confirmed).content
+    ravi = portal.beneficiaries(DEMO_MOBILE, confirmed)[1].certificates[0]
+    assert ravi.needs_birth_year  # each beneficiary is confirmed on its own
+    with pytest.raises(InvalidInput):
+        portal.confirm_birth_year(DEMO_MOBILE, ravi.certificate_id, "1900", session_key="s")
+    with pytest.raises(RateLimited):  # the 4th try of this session, even a right one
+        portal.confirm_birth_year(DEMO_MOBILE, ravi.certificate_id, "1965", session_key="s")
 
 
 def test_formats_are_listed_per_kind_of_certificate(services: Services) -> None:

@@ -31,9 +31,9 @@ from certdist.services.facility.printing import (
     read_codes_file,
 )
 from certdist.storage import Database
-from tests.conftest import require
-from tests.formats.credentials import make_credential
-from tests.formats.imaging import pdf_text
+from tests.support.credentials import make_credential
+from tests.support.environment import require
+from tests.support.imaging import pdf_text
 
 T0 = datetime(2021, 7, 1, 9, 0, tzinfo=UTC)
 HERE = "PHC Indiranagar"

@@ -11,7 +11,7 @@ from jwcrypto import jwk
 
 from certdist.errors import AuthenticationFailed
 from certdist.services.common.remote_keys import RemoteKeySet, http_fetcher
-from tests.loopback import QuietHandler, serving
+from tests.support.loopback import QuietHandler, serving
 
 KEYSET = jwk.JWKSet()
 KEYSET.add(jwk.JWK.generate(kty="EC", crv="P-256", kid="k1"))

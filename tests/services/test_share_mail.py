@@ -5,29 +5,24 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import InvalidInput, NotFound, RateLimited
 from certdist.services.common.clock import FixedClock
-from certdist.services.issuance.ids import SequentialCertificateIds
-from certdist.services.messaging.mail import SmtpMailSender
-from certdist.services.messaging.outbox import build_worker
-from certdist.services.messaging.sms import RecordingSms
 from certdist.services.sharing.mail import ATTACHMENT_NAME, ShareMode
 from certdist.storage.outbox import MessageKind
-from certdist.wiring import Services, build_services
-from tests.services import delivery_fixtures, smtp
-from tests.services.delivery_fixtures import MOBILE, delivery_settings, request
-from tests.services.smtp import SmtpServer
-
-clock = delivery_fixtures.clock
-services = delivery_fixtures.services
-smtp_server = smtp.smtp_server
+from certdist.wiring import Services
+from tests.support.delivery import MOBILE, DeliveryServicesFactory, request, smtp_worker
+from tests.support.smtp import SmtpServer
 
 FRIEND = "friend@example.org"
+
+
+@pytest.fixture
+def services(make_delivery_services: DeliveryServicesFactory) -> Services:
+    return make_delivery_services()
 
 
 def issue(services: Services, code: str = "MAIL0001") -> str:
@@ -89,56 +84,35 @@ def test_only_the_owner_can_mail_a_certificate(services: Services) -> None:
 
 
 def test_limits_per_recipient_and_per_account(
-    tmp_path: Path, migrated_database_url: str, clock: FixedClock
+    make_delivery_services: DeliveryServicesFactory, clock: FixedClock
 ) -> None:
-    settings = delivery_settings(
-        tmp_path,
-        migrated_database_url,
+    built = make_delivery_services(
         share_mail_per_account_per_day=3,
         share_mail_per_recipient_per_day=2,
         notify_on_issue=False,
     )
-    built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
-    try:
-        certificate_id = issue(built)
+    certificate_id = issue(built)
+    built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
+    built.sharing.mail.send(MOBILE, certificate_id, FRIEND.upper())
+    with pytest.raises(RateLimited):
         built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
-        built.sharing.mail.send(MOBILE, certificate_id, FRIEND.upper())
-        with pytest.raises(RateLimited):
-            built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
-        built.sharing.mail.send(MOBILE, certificate_id, "other@example.org")
-        with pytest.raises(RateLimited):
-            built.sharing.mail.send(MOBILE, certificate_id, "third@example.org")
-        assert len(built.database.outbox().messages()) == 3
-        clock.advance(timedelta(days=1))
-        built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
-    finally:
-        built.close()
+    built.sharing.mail.send(MOBILE, certificate_id, "other@example.org")
+    with pytest.raises(RateLimited):
+        built.sharing.mail.send(MOBILE, certificate_id, "third@example.org")
+    assert len(built.database.outbox().messages()) == 3
+    clock.advance(timedelta(days=1))
+    built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
 
 
 def test_delivered_over_smtp_byte_for_byte(
-    tmp_path: Path, migrated_database_url: str, clock: FixedClock, smtp_server: SmtpServer
+    make_delivery_services: DeliveryServicesFactory, smtp_server: SmtpServer
 ) -> None:
-    settings = delivery_settings(
-        tmp_path,
-        migrated_database_url,
-        backend="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_server.port,
-        smtp_starttls=False,
-        notify_on_issue=False,
-    )
-    built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
-    try:
-        certificate_id = issue(built)
-        built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
-        worker = build_worker(
-            settings.mail, built.database, SmtpMailSender(settings.mail), RecordingSms(), clock
-        )
-        assert worker.run_once() == 1
-        [received] = smtp_server.mailbox.messages
-        [part] = list(received.iter_attachments())
-        assert part.get_filename() == ATTACHMENT_NAME
-        assert part.get_content() == owners_download(built, certificate_id)
-        assert "Bhaya" not in str(received["Subject"])
-    finally:
-        built.close()
+    built = make_delivery_services(**smtp_server.mail_fields(notify_on_issue=False))
+    certificate_id = issue(built)
+    built.sharing.mail.send(MOBILE, certificate_id, FRIEND)
+    assert smtp_worker(built).run_once() == 1
+    [received] = smtp_server.mailbox.messages
+    [part] = list(received.iter_attachments())
+    assert part.get_filename() == ATTACHMENT_NAME
+    assert part.get_content() == owners_download(built, certificate_id)
+    assert "Bhaya" not in str(received["Subject"])

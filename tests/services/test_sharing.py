@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import zxingcpp
@@ -15,7 +14,6 @@ from PIL import Image
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import AuthenticationFailed, InvalidInput, NotFound, RateLimited
 from certdist.services.common.clock import FixedClock
-from certdist.services.issuance.ids import SequentialCertificateIds
 from certdist.services.sharing.links import (
     PASSCODE_FAILURE_CAP,
     UNLOCK_LIFETIME,
@@ -23,14 +21,15 @@ from certdist.services.sharing.links import (
     LinkState,
 )
 from certdist.storage.share_links import ShareKind
-from certdist.wiring import Services, build_services
-from tests.services import delivery_fixtures
-from tests.services.delivery_fixtures import MOBILE, delivery_settings, request
-
-clock = delivery_fixtures.clock
-services = delivery_fixtures.services
+from certdist.wiring import Services
+from tests.support.delivery import MOBILE, DeliveryServicesFactory, request
 
 OTHER_MOBILE = "+919000000002"
+
+
+@pytest.fixture
+def services(make_delivery_services: DeliveryServicesFactory) -> Services:
+    return make_delivery_services()
 
 
 def issue(services: Services, code: str = "SHR0001") -> str:
@@ -242,17 +241,13 @@ def test_unlock_grants_are_bound_to_link_and_browser_and_expire(
 
 
 def test_links_per_account_are_limited(
-    tmp_path: Path, migrated_database_url: str, clock: FixedClock
+    make_delivery_services: DeliveryServicesFactory, clock: FixedClock
 ) -> None:
-    settings = delivery_settings(tmp_path, migrated_database_url, share_links_per_account_per_day=2)
-    built = build_services(settings, clock=clock, ids=SequentialCertificateIds())
-    try:
-        certificate_id = issue(built)
+    built = make_delivery_services(share_links_per_account_per_day=2)
+    certificate_id = issue(built)
+    built.sharing.links.create(MOBILE, certificate_id)
+    built.sharing.links.create(MOBILE, certificate_id)
+    with pytest.raises(RateLimited):
         built.sharing.links.create(MOBILE, certificate_id)
-        built.sharing.links.create(MOBILE, certificate_id)
-        with pytest.raises(RateLimited):
-            built.sharing.links.create(MOBILE, certificate_id)
-        clock.advance(timedelta(days=1))
-        built.sharing.links.create(MOBILE, certificate_id)
-    finally:
-        built.close()
+    clock.advance(timedelta(days=1))
+    built.sharing.links.create(MOBILE, certificate_id)

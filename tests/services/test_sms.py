@@ -28,7 +28,7 @@ from certdist.services.messaging.sms import (
 )
 from certdist.storage import Database
 from certdist.wiring import build_services
-from tests.loopback import QuietHandler, serving
+from tests.support.loopback import QuietHandler, serving
 
 TEXT = 'Code 123456 "quoted" \\ हिन्दी\n\n@x.in #123456'
 

@@ -19,7 +19,7 @@ from certdist.services.facility.staff_auth import (
     pkce_challenge,
 )
 from certdist.storage.state import MemorySharedState
-from tests.oidc_provider import CLIENT_ID, ISSUER, FakeOidcProvider
+from tests.support.oidc_provider import CLIENT_ID, ISSUER, FakeOidcProvider
 
 REDIRECT = "https://certdist.example/facility/oidc/callback"
 BROWSER = "browser-binding-cookie"

@@ -4,7 +4,6 @@ Health Card revocation list."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from cryptography.hazmat.primitives import serialization
 
 from certdist.config import Settings, WalletSettings
 from certdist.domain.models import TEST, VACCINATION
-from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import ConfigurationError, InvalidInput, NotFound
 from certdist.formats.shc import ShcIssuer, qr_text, verify_shc
@@ -29,9 +27,11 @@ from certdist.services.verification.outcome import Status
 from certdist.signing.jose import public_key_from_jwk, thumbprint
 from certdist.signing.keys import KeyStore, KeyUse
 from certdist.storage.repository import WithdrawnCertificate, WithdrawnCertificates
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.formats.wallet_samples import NOW, SHC_CODES, bundle, sample_revocation_id
+from certdist.wiring import Services
+from tests.support.issuing import certify
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.services import ServicesFactory
+from tests.support.wallet_samples import NOW, SHC_CODES, bundle, sample_revocation_id
 
 
 def test_jwks_lists_active_and_retired_shc_keys_and_both_verify(tmp_path: Path) -> None:
@@ -171,21 +171,17 @@ def test_revocation_list_names_withdrawn_lab_tests_too() -> None:
 
 
 @pytest.fixture
-def lab_services(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
+def lab_services(make_sqlite_services: ServicesFactory) -> Services:
     """A service with one beneficiary who has only a lab-test certificate (LAB1), and one
     with a vaccination and a lab test (BOTH1)."""
-    built = build_services(
-        Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url, log_json=False)
+    built = make_sqlite_services()
+    certify(
+        built,
+        lab_test_request_body("LAB1"),
+        lab_test_request_body("BOTH1"),
+        vaccination_request_body("BOTH1"),
     )
-    built.issuance.certificates.certify(
-        [
-            TestCertificationRequest.model_validate(lab_test_request_body("LAB1")),
-            TestCertificationRequest.model_validate(lab_test_request_body("BOTH1")),
-            CertificationRequest.model_validate(vaccination_request_body("BOTH1")),
-        ]
-    )
-    yield built
-    built.close()
+    return built
 
 
 OPERATOR = Principal(subject="ops", username="ops", roles=frozenset(), issuer="test")

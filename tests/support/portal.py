@@ -1,5 +1,6 @@
-"""Driving the citizen portal over HTTP in tests: log in by reading the code from the SMS
-outbox (the development backend). Shared by the HTTP and browser tests."""
+"""The citizen portal in tests: the people it knows (:func:`seed_portal`), and driving it
+over HTTP: log in by reading the code from the SMS outbox (the development backend). Shared
+by the service, HTTP and browser tests."""
 
 from __future__ import annotations
 
@@ -10,10 +11,24 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from certdist.domain.requests import CertificationRequest
+from certdist.services.issuance.demo import seed_demo
 from certdist.storage.dev_sms_inbox import DevSmsInbox
+from certdist.wiring import Services
+from tests.support.request_bodies import vaccination_request_body
 
+#: A number with one beneficiary of its own, next to the demo family on ``DEMO_MOBILE``.
+NEIGHBOUR = "+919880414889"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODE = re.compile(r"#(\d{6})$")
+
+
+def seed_portal(services: Services) -> None:
+    """The demo certificates (a family of three on ``DEMO_MOBILE``) and a neighbour with a
+    number of their own (``NBR0001`` on :data:`NEIGHBOUR`)."""
+    seed_demo(services.issuance.certificates)
+    neighbour = vaccination_request_body("NBR0001", mobile=NEIGHBOUR, name="Neighbour")
+    services.issuance.certificates.certify([CertificationRequest.model_validate(neighbour)])
 
 
 def csrf_of(html: str) -> str:

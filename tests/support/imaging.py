@@ -10,7 +10,7 @@ from typing import Any
 
 import zxingcpp
 
-from tests.conftest import require
+from tests.support.environment import require
 
 
 def open_image(data: bytes) -> Any:

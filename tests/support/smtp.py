@@ -1,10 +1,13 @@
 """A real SMTP server in the test process (aiosmtpd over loopback), stoppable and restartable
-on the same port to simulate an outage."""
+on the same port to simulate an outage.
+
+A pytest plugin (``tests/conftest.py``) for the ``smtp_server`` fixture: a started
+:class:`SmtpServer`, stopped after the test.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -21,6 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.support.loopback import free_port
 
 
 class Mailbox:
@@ -59,9 +64,7 @@ class Mailbox:
 class SmtpServer:
     def __init__(self) -> None:
         self.mailbox = Mailbox()
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port: int = probe.getsockname()[1]
+        self.port = free_port()
         self._controller: Controller | None = None
 
     def start(self) -> None:
@@ -72,6 +75,17 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    def mail_fields(self, **overrides: Any) -> dict[str, Any]:
+        """The ``MailSettings`` fields that send to this server over plain SMTP, changed by
+        ``overrides``."""
+        return {
+            "backend": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": self.port,
+            "smtp_starttls": False,
+            **overrides,
+        }
 
 
 @pytest.fixture

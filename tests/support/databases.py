@@ -1,6 +1,5 @@
-"""Database fixtures for every test that stores something (a pytest plugin module).
-
-Register once in ``tests/conftest.py`` with ``pytest_plugins = ["tests.db_fixtures"]``.
+"""Database fixtures for every test that stores something (a pytest plugin, registered for
+the whole suite in ``tests/conftest.py``).
 
 ``database`` is the fixture most tests want: a migrated, empty
 :class:`certdist.storage.Database`, parametrised so that each test runs once on SQLite and
@@ -17,7 +16,7 @@ The fixtures, all parametrised over both backends:
 
 * ``database`` — a migrated, empty ``Database`` (disposed after the test);
 * ``migrated_database_url`` — the URL of such a database, for code that opens its own
-  (``build_services(Settings(database_url=...))``);
+  (the whole service: ``make_services`` in ``tests/support/services.py``);
 * ``database_url`` — the URL of a brand-new, unmigrated database (a fresh PostgreSQL
   database per test, slower), for tests of migrations and startup.
 
@@ -27,7 +26,7 @@ unmigrated), ``postgresql_module_database_url`` (migrated, shared by the module,
 The PostgreSQL server is ``postgresql+psycopg://postgres@127.0.0.1:5432/test`` unless
 ``CERTDIST_TEST_POSTGRES_URL`` names another; its database is only used to create and drop
 the test databases. When the server cannot be reached, PostgreSQL runs skip (or fail under
-``CERTDIST_TEST_STRICT=1``) through :func:`tests.conftest.require`.
+``CERTDIST_TEST_STRICT=1``) through :func:`tests.support.environment.require`.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from certdist.storage import Database
-from tests.conftest import require
+from tests.support.environment import require
 
 POSTGRES_URL_VARIABLE = "CERTDIST_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,9 +1,9 @@
-"""Certificates, images and settings the verifier tests share."""
+"""Certificates, images and settings for the verifier's tests: QR codes as PNG and JPEG
+pictures, signed credentials, the SMART Health Cards example issuer of the test vectors."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,24 +11,13 @@ from typing import Any
 from PIL import Image
 
 from certdist.config import ForeignShcIssuer, VerifierSettings
-from certdist.domain.requests import CertificationRequest
 from certdist.formats.qr_image import qr_png
 from certdist.services.issuance.service import dump_signed
 from certdist.signing.keys import SigningKey
 from certdist.signing.ldproof import sign_credential
-from certdist.wiring import Services
-from tests.factories import vaccination_request_body
 
 SHC_ISSUER = "https://spec.smarthealth.cards/examples/issuer"
 SHC_KID = "3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s"
-
-ServicesFactory = Callable[..., Services]
-
-
-def issue(services: Services, code: str = "BEN0001", **options: Any) -> str:
-    request = CertificationRequest.model_validate(vaccination_request_body(code, **options))
-    issued = services.issuance.certificates.certify([request])
-    return services.issuance.certificates.signed_credential(issued[0].certificate_id)
 
 
 def png_of(payload: bytes) -> bytes:

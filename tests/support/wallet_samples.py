@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import zlib
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import jsonschema
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -19,16 +22,17 @@ from certdist.config import WalletSettings
 from certdist.domain.credential import CredentialProfile, lab_test_credential
 from certdist.domain.models import TEST, VACCINATION, CertificateRecord
 from certdist.domain.requests import TestCertificationRequest
-from certdist.formats.eu_dcc import DccIssuer, DccNames, DccProfile, DccVaccine
+from certdist.formats.base45 import b45decode, b45encode
+from certdist.formats.eu_dcc import PREFIX, DccIssuer, DccNames, DccProfile, DccVaccine
 from certdist.formats.lab_test import LabTestCodes
 from certdist.formats.registry import CertificateBundle
 from certdist.formats.shc import Coding, ShcIssuer, revocation_id
 from certdist.services.distribution.wallet import lab_test_codes
 from certdist.signing.dsc import DocumentSigner, DocumentSigners, ensure_local_signers
 from certdist.signing.keys import KeyStore, KeyUse
-from tests.conftest import VECTORS, require
-from tests.factories import lab_test_request_body
-from tests.formats.credentials import make_credential
+from tests.support.credentials import make_credential
+from tests.support.environment import VECTORS, require
+from tests.support.request_bodies import lab_test_request_body
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 ISSUED = datetime(2021, 8, 1, 6, 0, tzinfo=UTC)
@@ -204,3 +208,42 @@ def document_signer_valid(not_before: datetime, not_after: datetime) -> Document
         .sign(key, hashes.SHA256())
     )
     return DocumentSigner(certificate, "short-lived", key)
+
+
+# --- forged EU DCCs: an HC1 text changed after signing --------------------------------------
+
+
+def _resigned_claims(text: str, change: Callable[[dict[str, Any]], None]) -> str:
+    """``text`` with ``change`` made to the certificate in its claims and the original
+    signature kept (so the signature no longer matches)."""
+    cose = cbor2.loads(zlib.decompress(b45decode(text.removeprefix(PREFIX))))
+    claims = cbor2.loads(cose.value[2])
+    change(claims[-260][1])
+    forged = cbor2.CBORTag(18, [cose.value[0], {}, cbor2.dumps(claims), cose.value[3]])
+    return PREFIX + b45encode(zlib.compress(cbor2.dumps(forged)))
+
+
+def tampered_variants(text: str) -> dict[str, str]:
+    """Copies of a vaccination HC1, each broken at one step of verification (the key)."""
+
+    def another_dose(certificate: dict[str, Any]) -> None:
+        entry = certificate["v"][0]
+        entry["dn"] = entry["dn"] % 9 + 1  # always a different dose
+
+    cose = cbor2.loads(zlib.decompress(b45decode(text[4:])))
+    return {
+        "signature": _resigned_claims(text, another_dose),
+        "prefix": "HC2:" + text[4:],
+        "base45": text[:-1] + "a",
+        "zlib": "HC1:" + b45encode(cbor2.dumps(cose)),
+    }
+
+
+def tampered_result(text: str) -> str:
+    """The same lab-test HC1 with its test result flipped, the signature kept."""
+
+    def other_result(certificate: dict[str, Any]) -> None:
+        entry = certificate["t"][0]
+        entry["tr"] = "260373001" if entry["tr"] == "260415000" else "260415000"
+
+    return _resigned_claims(text, other_result)
