@@ -11,8 +11,10 @@ pytest_plugins = [
     "tests.support.environment",  # testdata
     "tests.support.databases",  # database, migrated_database_url, database_url, …
     "tests.support.services",  # make_services, make_sqlite_services, settings, services
-    "tests.support.clients",  # client, auth
+    "tests.support.clients",  # client, auth, make_client
+    "tests.support.cli",  # cli_env
     "tests.support.delivery",  # clock, make_delivery_services, mail, sms, worker
     "tests.support.smtp",  # smtp_server
     "tests.support.node_verifiers",  # node_verifiers
+    "tests.support.rendering",  # renderer
 ]

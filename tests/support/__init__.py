@@ -15,16 +15,17 @@ Fixtures (plugins):
   ``make_sqlite_services``, ``settings``, ``services``;
 * ``clients`` — the HTTP application: ``client``, ``auth`` (bearer tokens),
   ``make_client``; ``client_for()`` and ``bearer()`` for services of a test's own;
+* ``cli`` — the ``certdist`` command run in-process (``Cli``), ``cli_env``;
 * ``delivery`` — the service as the delivery tests want it (fixed ``clock``, sequential
   ids, public URL): ``make_delivery_services``, ``mail``, ``sms``, ``worker``;
 * ``smtp`` — a real SMTP server on loopback: ``smtp_server``, ``TlsSmtpServer``;
-* ``node_verifiers`` — the independent verifiers from npm (``*_node`` tests).
+* ``node_verifiers`` — the independent verifiers from npm (``*_node`` tests);
+* ``rendering`` — the PDF ``renderer`` with the shipped fonts, ``require_fonts()``.
 
 Helpers:
 
 * ``request_bodies`` — DIVOC-shaped vaccination and lab-test request bodies;
 * ``issuing`` — issuing those through the service (``certify``, ``issue_signed``);
-* ``cli`` — the ``certdist`` command run in-process (``Cli``);
 * ``portal`` — the demo family and a neighbour (``seed_portal``), logging in to the portal;
 * ``credentials`` — unsigned DIVOC credentials for the renderers;
 * ``wallet_samples`` — bundles, signers and issuers of the health-wallet formats (EU DCC,

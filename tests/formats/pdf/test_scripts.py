@@ -57,11 +57,6 @@ RLE, PDF_MARK = "\u202b", "\u202c"
 
 
 @pytest.fixture(scope="module")
-def renderer() -> PdfRenderer:
-    return PdfRenderer()
-
-
-@pytest.fixture(scope="module")
 def english() -> PdfRenderer:
     # English labels only: then the name is the only non-Latin text on the page.
     return PdfRenderer(second_language=None)

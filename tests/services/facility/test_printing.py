@@ -18,7 +18,7 @@ from certdist.domain.models import VACCINATION, CertificateRecord
 from certdist.domain.printing import PrintJobStatus
 from certdist.domain.roles import Principal
 from certdist.errors import Conflict, InvalidInput, NotFound
-from certdist.formats.pdf import FontPaths, PdfRenderer
+from certdist.formats.pdf import PdfRenderer
 from certdist.services.common.clock import FixedClock
 from certdist.services.facility import printing
 from certdist.services.facility.printing import (
@@ -32,7 +32,6 @@ from certdist.services.facility.printing import (
 )
 from certdist.storage import Database
 from tests.support.credentials import make_credential
-from tests.support.environment import require
 from tests.support.imaging import pdf_text
 
 T0 = datetime(2021, 7, 1, 9, 0, tzinfo=UTC)
@@ -43,17 +42,6 @@ OWNER = Principal(subject="s1", username="printer-1", roles=frozenset({"facility
 OTHER = Principal(subject="s2", username="printer-2", roles=frozenset({"facility-print"}))
 
 MakeRecord = Callable[..., CertificateRecord]
-
-
-@pytest.fixture(scope="module")
-def renderer() -> PdfRenderer:
-    defaults = FontPaths()
-    present = all(
-        p is not None and p.is_file()
-        for p in (defaults.regular, defaults.bold, defaults.second_regular)
-    )
-    require(present, "Noto fonts not found (Debian package fonts-noto-core)")
-    return PdfRenderer()
 
 
 @pytest.fixture
