@@ -1,8 +1,9 @@
 """The whole service over a real database with a fixed clock, for the tests of what it
 delivers: notifications, the outbox, share links and shared mail.
 
-A pytest plugin (``tests/conftest.py``). A module whose tests want that service overrides
-``services`` with it::
+A pytest plugin (``tests/conftest.py``). A folder (or module) whose tests want that service
+overrides ``services`` with it, as ``tests/services/messaging/conftest.py`` and
+``tests/services/sharing/conftest.py`` do::
 
     @pytest.fixture
     def services(make_delivery_services: DeliveryServicesFactory) -> Services:

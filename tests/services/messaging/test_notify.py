@@ -26,11 +26,6 @@ from tests.support.delivery import MOBILE, DeliveryServicesFactory, request
 CONTACTS = (f"tel:{MOBILE}", "mailto:asha@example.org")
 
 
-@pytest.fixture
-def services(make_delivery_services: DeliveryServicesFactory) -> Services:
-    return make_delivery_services()
-
-
 def queued(services: Services) -> list[OutboxMessage]:
     return services.database.outbox().messages()
 

@@ -29,11 +29,6 @@ from tests.support.smtp import SmtpServer
 FROM = "certdist@localhost"
 
 
-@pytest.fixture
-def services(make_delivery_services: DeliveryServicesFactory) -> Services:
-    return make_delivery_services()
-
-
 def enqueue(outbox: SqlOutbox, clock: FixedClock, n: int = 1) -> list[str]:
     messages = [
         mail_message(f"person{i}@example.org", "s", "t", idempotency_key=f"k{i}", clock=clock)

@@ -27,11 +27,6 @@ from tests.support.delivery import MOBILE, DeliveryServicesFactory, request
 OTHER_MOBILE = "+919000000002"
 
 
-@pytest.fixture
-def services(make_delivery_services: DeliveryServicesFactory) -> Services:
-    return make_delivery_services()
-
-
 def issue(services: Services, code: str = "SHR0001") -> str:
     [issued] = services.issuance.certificates.certify([request(code)])
     return issued.certificate_id

@@ -20,11 +20,6 @@ from tests.support.smtp import SmtpServer
 FRIEND = "friend@example.org"
 
 
-@pytest.fixture
-def services(make_delivery_services: DeliveryServicesFactory) -> Services:
-    return make_delivery_services()
-
-
 def issue(services: Services, code: str = "MAIL0001") -> str:
     [issued] = services.issuance.certificates.certify([request(code)])
     return issued.certificate_id
