@@ -7,6 +7,11 @@ browser) call :func:`tests.support.environment.require`: a missing piece skips t
 the reason, or fails it when ``CERTDIST_TEST_STRICT=1`` (set by ``.ci/run``).
 """
 
+import pytest
+
+# The helpers' asserts explain themselves on failure, as the tests' own do.
+pytest.register_assert_rewrite("tests.support")
+
 pytest_plugins = [
     "tests.support.environment",  # testdata
     "tests.support.databases",  # database, migrated_database_url, database_url, …
