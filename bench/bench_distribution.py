@@ -55,7 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.factories import vaccination_request_body  # noqa: E402
+from tests.support.request_bodies import vaccination_request_body  # noqa: E402
 
 from certdist.config import Settings  # noqa: E402
 from certdist.domain.models import VACCINATION  # noqa: E402

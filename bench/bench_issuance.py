@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.factories import vaccination_request_body
+from tests.support.request_bodies import vaccination_request_body
 
 from certdist.config import Settings
 from certdist.domain.credential import vaccination_credential

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.factories import vaccination_request_body
+from tests.support.request_bodies import vaccination_request_body
 
 from certdist.config import Settings
 from certdist.domain.requests import CertificationRequest
@@ -43,7 +43,7 @@ from certdist.wiring import build_services
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench_print"
-FACILITY = "ABC Medical Center"  # tests/factories.py's facility
+FACILITY = "ABC Medical Center"  # tests/support/request_bodies.py's facility
 DAY = "2021-05-02"
 CERTDIST = ROOT / ".venv" / "bin" / "certdist"
 TARGET_SECONDS = 30.0
@@ -132,7 +132,7 @@ def _baseline(data_dir: str, count: int) -> None:
 
 def _check(batch: Path, count: int, work: Path) -> str:
     import pypdf
-    from tests.formats.imaging import open_image, scan
+    from tests.support.imaging import open_image, scan
 
     reader = pypdf.PdfReader(batch)
     pages = len(reader.pages)

@@ -1,38 +1,25 @@
-"""Shared test fixtures.
+"""The fixtures the whole suite shares, from the test-support package ``tests/support/``
+(each module's docstring says what it holds). Helpers are imported from there too:
+``from tests.support.request_bodies import vaccination_request_body``.
 
 Tests that need something outside the project (the PostgreSQL server, Node.js, the Chromium
-browser) call :func:`require`. On a developer's machine a missing piece skips the test
-with the reason; when ``CERTDIST_TEST_STRICT=1`` (set by ``.ci/run``) it fails instead, so CI
-can never go green by skipping.
+browser) call :func:`tests.support.environment.require`: a missing piece skips the test with
+the reason, or fails it when ``CERTDIST_TEST_STRICT=1`` (set by ``.ci/run``).
 """
-
-from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.db_fixtures"]
+# The helpers' asserts explain themselves on failure, as the tests' own do.
+pytest.register_assert_rewrite("tests.support")
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-VECTORS = PROJECT_ROOT / "tests" / "vectors"
-
-
-def strict() -> bool:
-    return os.environ.get("CERTDIST_TEST_STRICT", "") not in ("", "0", "false")
-
-
-def require(condition: object, reason: str) -> None:
-    """Skip (or, in strict mode, fail) the calling test unless ``condition`` holds."""
-    if condition:
-        return
-    if strict():
-        pytest.fail(f"required for this test but missing (CERTDIST_TEST_STRICT is set): {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def testdata() -> Path:
-    """The public test vectors kept in ``tests/vectors`` (sources and licences in its README)."""
-    return VECTORS
+pytest_plugins = [
+    "tests.support.environment",  # testdata
+    "tests.support.databases",  # database, migrated_database_url, database_url, …
+    "tests.support.services",  # make_services, make_sqlite_services, settings, services
+    "tests.support.clients",  # client, auth, make_client
+    "tests.support.cli",  # cli_env
+    "tests.support.delivery",  # clock, make_delivery_services, mail, sms, worker
+    "tests.support.smtp",  # smtp_server
+    "tests.support.node_verifiers",  # node_verifiers
+    "tests.support.rendering",  # renderer
+]

@@ -8,33 +8,20 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from certdist.cli import command_log_level, main
 from certdist.config import Settings
 from certdist.signing.ldproof import verify_credential
-from certdist.wiring import build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-
-
-class Cli:
-    """Runs ``certdist`` with a data directory and database of its own."""
-
-    def __init__(self, data_dir: Path, database_url: str) -> None:
-        self.env = {
-            "CERTDIST_DATA_DIR": str(data_dir),
-            "CERTDIST_DATABASE_URL": database_url,
-            "CERTDIST_LOG_JSON": "false",
-        }
-
-    def __call__(self, *args: str, extra_env: dict[str, str] | None = None) -> Result:
-        env = {**self.env, **(extra_env or {})}
-        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+from tests.support.cli import Cli
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.services import ServicesFactory
 
 
 @pytest.fixture
-def run(tmp_path: Path, migrated_database_url: str) -> Cli:
-    return Cli(tmp_path / "data", migrated_database_url)
+def run(make_services: ServicesFactory) -> Cli:
+    """``certdist`` on the data folder and database of ``make_services``."""
+    return Cli(make_services.data_dir, make_services.database_url)
 
 
 def test_init_is_idempotent_and_keys_are_private(run: Cli, tmp_path: Path) -> None:
@@ -58,17 +45,10 @@ def test_keys_public_prints_pem_with_id_and_use(run: Cli) -> None:
     assert "PRIVATE" not in result.output
 
 
-def test_token_is_accepted_by_the_service(
-    run: Cli, tmp_path: Path, migrated_database_url: str
-) -> None:
+def test_token_is_accepted_by_the_service(run: Cli, make_services: ServicesFactory) -> None:
     result = run("token", "--role", "certificate-issuer", "--mobile", "+919880414889")
     assert result.exit_code == 0, result.output
-    settings = Settings(data_dir=tmp_path / "data", database_url=migrated_database_url)
-    services = build_services(settings)
-    try:
-        principal = services.access.tokens.verify(result.stdout.strip())
-    finally:
-        services.close()
+    principal = make_services().access.tokens.verify(result.stdout.strip())
     assert principal.roles == {"certificate-issuer"}
     assert principal.mobile == "+919880414889"
 
@@ -126,7 +106,7 @@ def test_issue_csv_shows_summary_of_failures(run: Cli, tmp_path: Path, testdata:
 
 
 def test_rotated_key_signs_new_certificates_and_old_ones_keep_verifying(
-    run: Cli, tmp_path: Path, migrated_database_url: str
+    run: Cli, tmp_path: Path, make_services: ServicesFactory
 ) -> None:
     first = tmp_path / "first.json"
     first.write_text(json.dumps([vaccination_request_body("ROT1")]))
@@ -137,17 +117,13 @@ def test_rotated_key_signs_new_certificates_and_old_ones_keep_verifying(
     second.write_text(json.dumps([vaccination_request_body("ROT2")]))
     [new] = [json.loads(line) for line in run("issue", str(second)).stdout.splitlines()]
 
-    settings = Settings(data_dir=tmp_path / "data", database_url=migrated_database_url)
-    services = build_services(settings)
-    try:
-        methods = []
-        for issued in (old, new):
-            credential = json.loads(
-                services.issuance.certificates.signed_credential(issued["certificateId"])
-            )
-            methods.append(verify_credential(credential, services.keys.public_key))
-    finally:
-        services.close()
+    services = make_services()
+    methods = []
+    for issued in (old, new):
+        credential = json.loads(
+            services.issuance.certificates.signed_credential(issued["certificateId"])
+        )
+        methods.append(verify_credential(credential, services.keys.public_key))
     assert methods[0] != methods[1]
     assert rotated.stdout.strip().endswith(methods[1])
 

@@ -8,26 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from certdist.config import Settings
-from certdist.domain.requests import CertificationRequest
-from certdist.wiring import build_services
-from tests.factories import vaccination_request_body
-from tests.formats.imaging import pdf_text
-from tests.test_cli import Cli
+from tests.support.cli import Cli
+from tests.support.imaging import pdf_text
+from tests.support.issuing import certify
+from tests.support.request_bodies import vaccination_request_body
+from tests.support.services import ServicesFactory
 
-FACILITY = "ABC Medical Center"  # tests/factories.py
+FACILITY = "ABC Medical Center"  # tests/support/request_bodies.py
 DAY = "2021-05-02"
 
 
 @pytest.fixture
-def run(tmp_path: Path, migrated_database_url: str) -> Cli:
-    settings = Settings(data_dir=tmp_path / "data", database_url=migrated_database_url)
-    services = build_services(settings)
+def run(make_services: ServicesFactory) -> Cli:
     bodies = [vaccination_request_body(code) for code in ("BEN-1", "BEN-2", "BEN-3")]
     bodies[2]["facility"]["name"] = "Another Clinic"
-    services.issuance.certificates.certify([CertificationRequest.model_validate(b) for b in bodies])
-    services.close()
-    return Cli(tmp_path / "data", migrated_database_url)
+    certify(make_services(), *bodies)
+    return Cli(make_services.data_dir, make_services.database_url)
 
 
 def test_facility_day_to_one_pdf(run: Cli, tmp_path: Path) -> None:

@@ -3,95 +3,71 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from certdist.cli import main
-from certdist.config import Settings
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
+from certdist.wiring import Services
+from tests.support.issuing import issue_signed
+from tests.support.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
 
 
-@pytest.fixture
-def env(tmp_path: Path, migrated_database_url: str) -> dict[str, str]:
-    return {
-        "CERTDIST_DATA_DIR": str(tmp_path / "data"),
-        "CERTDIST_DATABASE_URL": migrated_database_url,
-        "CERTDIST_LOG_JSON": "false",
-        "CERTDIST_LOG_LEVEL": "WARNING",
-    }
+def verify(cli_env: dict[str, str], *args: str, stdin: bytes | None = None) -> Result:
+    return CliRunner().invoke(main, ["verify", *args], env=cli_env, input=stdin)
 
 
-@pytest.fixture
-def services(tmp_path: Path, migrated_database_url: str) -> Iterator[Services]:
-    built = build_services(Settings(data_dir=tmp_path / "data", database_url=migrated_database_url))
-    yield built
-    built.close()
-
-
-def verify(env: dict[str, str], *args: str, stdin: bytes | None = None) -> Result:
-    return CliRunner().invoke(main, ["verify", *args], env=env, input=stdin)
-
-
-def verify_unreadable(env: dict[str, str], path: Path, content: bytes) -> Result:
+def verify_unreadable(cli_env: dict[str, str], path: Path, content: bytes) -> Result:
     """``certdist verify`` of a file with ``content``, which must be exit 2 (unreadable)."""
     path.write_bytes(content)
-    result = verify(env, str(path))
+    result = verify(cli_env, str(path))
     assert result.exit_code == 2, result.output
     return result
 
 
-def issued_credential(services: Services) -> str:
-    request = CertificationRequest.model_validate(vaccination_request_body())
-    issued = services.issuance.certificates.certify([request])
-    return services.issuance.certificates.signed_credential(issued[0].certificate_id)
-
-
-def test_a_valid_qr_image(env: dict[str, str], services: Services, tmp_path: Path) -> None:
+def test_a_valid_qr_image(cli_env: dict[str, str], services: Services, tmp_path: Path) -> None:
     image = tmp_path / "qr.png"
-    image.write_bytes(qr_png(encode_payload(issued_credential(services))))
-    result = verify(env, str(image))
+    image.write_bytes(qr_png(encode_payload(issue_signed(services))))
+    result = verify(cli_env, str(image))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("VALID: ")
     assert "Bhaya Mitra" in result.stdout
     assert "Covishield" in result.stdout
 
 
-def test_standard_input(env: dict[str, str], services: Services) -> None:
-    result = verify(env, "-", stdin=issued_credential(services).encode())
+def test_standard_input(cli_env: dict[str, str], services: Services) -> None:
+    result = verify(cli_env, "-", stdin=issue_signed(services).encode())
     assert result.exit_code == 0, result.output
 
 
-def test_tampered_is_exit_1(env: dict[str, str], services: Services, tmp_path: Path) -> None:
+def test_tampered_is_exit_1(cli_env: dict[str, str], services: Services, tmp_path: Path) -> None:
     path = tmp_path / "certificate.json"
-    path.write_text(issued_credential(services).replace("Bhaya", "Bhayya"))
-    result = verify(env, str(path))
+    path.write_text(issue_signed(services).replace("Bhaya", "Bhayya"))
+    result = verify(cli_env, str(path))
     assert result.exit_code == 1
     assert result.stdout.startswith("INVALID: the signature does not match")
     assert "Bhayya" not in result.stdout  # nothing of an invalid document is shown
 
 
-def test_revoked_is_exit_1(env: dict[str, str], services: Services, tmp_path: Path) -> None:
+def test_revoked_is_exit_1(cli_env: dict[str, str], services: Services, tmp_path: Path) -> None:
     path = tmp_path / "certificate.json"
-    path.write_text(issued_credential(services))
+    path.write_text(issue_signed(services))
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
-    result = verify(env, str(path))
+    result = verify(cli_env, str(path))
     assert result.exit_code == 1
     assert result.stdout.startswith("REVOKED: ")
 
 
-def test_foreign_key_from_settings(env: dict[str, str], testdata: Path) -> None:
+def test_foreign_key_from_settings(cli_env: dict[str, str], testdata: Path) -> None:
     signed = str(testdata / "divoc" / "rsa2018-signed.json")
-    assert verify(env, signed).exit_code == 1  # did:india is not trusted by default
+    assert verify(cli_env, signed).exit_code == 1  # did:india is not trusted by default
     key = [{"id": "did:india", "path": str(testdata / "divoc" / "rsa2018-public.pem")}]
-    trusted = {**env, "CERTDIST_VERIFIER__CREDENTIAL_KEYS": json.dumps(key)}
+    trusted = {**cli_env, "CERTDIST_VERIFIER__CREDENTIAL_KEYS": json.dumps(key)}
     assert verify(trusted, signed).exit_code == 0
     assert verify(trusted, str(testdata / "divoc" / "rsa2018-tampered.json")).exit_code == 1
 
@@ -104,34 +80,34 @@ def test_foreign_key_from_settings(env: dict[str, str], testdata: Path) -> None:
         ("shc:/1", "error: a shc:/ payload must be followed by pairs of digits"),
     ],
 )
-def test_unreadable_is_exit_2(env: dict[str, str], argument: str, message: str) -> None:
-    result = verify(env, argument)
+def test_unreadable_is_exit_2(cli_env: dict[str, str], argument: str, message: str) -> None:
+    result = verify(cli_env, argument)
     assert result.exit_code == 2
     assert result.stderr.startswith(message)
 
 
-def test_too_large_is_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+def test_too_large_is_exit_2(cli_env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     path.write_bytes(b"x" * 5000)
-    result = verify({**env, "CERTDIST_VERIFIER__MAX_IMAGE_BYTES": "4096"}, str(path))
+    result = verify({**cli_env, "CERTDIST_VERIFIER__MAX_IMAGE_BYTES": "4096"}, str(path))
     assert result.exit_code == 2
     assert "larger than 4096 bytes" in result.stderr
 
 
 def test_certificate_text_is_never_read_as_markup(
-    env: dict[str, str], services: Services, tmp_path: Path
+    cli_env: dict[str, str], services: Services, tmp_path: Path
 ) -> None:
     request = CertificationRequest.model_validate(vaccination_request_body(name="Bhaya [/] Mitra"))
     issued = services.issuance.certificates.certify([request])
     path = tmp_path / "certificate.json"
     path.write_text(services.issuance.certificates.signed_credential(issued[0].certificate_id))
-    result = verify(env, str(path))
+    result = verify(cli_env, str(path))
     assert result.exit_code == 0, result.output
     assert "Bhaya [/] Mitra" in result.stdout
 
 
 def test_a_revocation_list_that_cannot_be_fetched_is_exit_1(
-    env: dict[str, str], testdata: Path
+    cli_env: dict[str, str], testdata: Path
 ) -> None:
     examples = testdata / "shc" / "examples"
     issuer = {
@@ -139,7 +115,7 @@ def test_a_revocation_list_that_cannot_be_fetched_is_exit_1(
         "jwks_file": str(examples / "issuer" / ".well-known" / "jwks.json"),
         "crl_base_url": "http://127.0.0.1:9/crl",  # the discard port: nothing listens
     }
-    configured = {**env, "CERTDIST_VERIFIER__SHC_ISSUERS": json.dumps([issuer])}
+    configured = {**cli_env, "CERTDIST_VERIFIER__SHC_ISSUERS": json.dumps([issuer])}
     result = verify(configured, str(examples / "example-00-d-jws.txt"))
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith("INVALID: revocation: the issuer's revocation list could not")
@@ -160,7 +136,7 @@ def test_a_revocation_list_that_cannot_be_fetched_is_exit_1(
     ],
 )
 def test_our_pdfs_verify(
-    env: dict[str, str],
+    cli_env: dict[str, str],
     services: Services,
     tmp_path: Path,
     request_body: dict[str, object],
@@ -170,15 +146,15 @@ def test_our_pdfs_verify(
     services.issuance.certificates.certify([model.model_validate(request_body)])
     path = tmp_path / "certificate.pdf"
     path.write_bytes(certificate_pdf(services, "PDF0001", format_name))
-    result = verify(env, str(path))
+    result = verify(cli_env, str(path))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("VALID: ")
     assert "Bhaya Mitra" in result.stdout
 
 
-def test_a_pdf_from_standard_input(env: dict[str, str], services: Services) -> None:
-    pdf = pdf_of_pages(page_with(qr_png(encode_payload(issued_credential(services)))))
-    result = verify(env, "-", stdin=pdf)
+def test_a_pdf_from_standard_input(cli_env: dict[str, str], services: Services) -> None:
+    pdf = pdf_of_pages(page_with(qr_png(encode_payload(issue_signed(services)))))
+    result = verify(cli_env, "-", stdin=pdf)
     assert result.exit_code == 0, result.output
 
 
@@ -193,16 +169,16 @@ def test_a_pdf_from_standard_input(env: dict[str, str], services: Services) -> N
     ids=["no-qr", "truncated", "text-named-pdf", "png-named-pdf"],
 )
 def test_unreadable_pdfs_are_exit_2(
-    env: dict[str, str], tmp_path: Path, content: bytes, message: str
+    cli_env: dict[str, str], tmp_path: Path, content: bytes, message: str
 ) -> None:
-    result = verify_unreadable(env, tmp_path / "certificate.pdf", content)
+    result = verify_unreadable(cli_env, tmp_path / "certificate.pdf", content)
     assert result.stderr.startswith(message)
 
 
-def test_a_too_large_pdf_is_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+def test_a_too_large_pdf_is_exit_2(cli_env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "certificate.pdf"
     path.write_bytes(pdf_of_pages(blank_page()) + b"%" * 5000)
-    result = verify({**env, "CERTDIST_VERIFIER__MAX_IMAGE_BYTES": "4096"}, str(path))
+    result = verify({**cli_env, "CERTDIST_VERIFIER__MAX_IMAGE_BYTES": "4096"}, str(path))
     assert result.exit_code == 2
     assert "larger than 4096 bytes" in result.stderr
 
@@ -210,22 +186,22 @@ def test_a_too_large_pdf_is_exit_2(env: dict[str, str], tmp_path: Path) -> None:
 # --- FHIR bundles ----------------------------------------------------------------------------
 
 
-def exported_fhir(env: dict[str, str], services: Services, tmp_path: Path) -> Path:
+def exported_fhir(cli_env: dict[str, str], services: Services, tmp_path: Path) -> Path:
     """``certdist export --format fhir`` of an issued vaccination, as a file."""
-    issued_credential(services)
+    issue_signed(services)
     path = tmp_path / "bundle.fhir.json"
     result = CliRunner().invoke(
-        main, ["export", "--format", "fhir", "--out", str(path), "BEN0001"], env=env
+        main, ["export", "--format", "fhir", "--out", str(path), "BEN0001"], env=cli_env
     )
     assert result.exit_code == 0, result.output
     return path
 
 
 def test_an_exported_fhir_bundle_verifies(
-    env: dict[str, str], services: Services, tmp_path: Path
+    cli_env: dict[str, str], services: Services, tmp_path: Path
 ) -> None:
-    path = exported_fhir(env, services, tmp_path)
-    for result in (verify(env, str(path)), verify(env, "-", stdin=path.read_bytes())):
+    path = exported_fhir(cli_env, services, tmp_path)
+    for result in (verify(cli_env, str(path)), verify(cli_env, "-", stdin=path.read_bytes())):
         assert result.exit_code == 0, result.output
         assert result.stdout.startswith("VALID: ")
         assert "fhir" in result.stdout
@@ -233,22 +209,22 @@ def test_an_exported_fhir_bundle_verifies(
 
 
 def test_a_tampered_fhir_bundle_is_exit_1(
-    env: dict[str, str], services: Services, tmp_path: Path
+    cli_env: dict[str, str], services: Services, tmp_path: Path
 ) -> None:
-    path = exported_fhir(env, services, tmp_path)
+    path = exported_fhir(cli_env, services, tmp_path)
     path.write_text(path.read_text(encoding="utf-8").replace("Bhaya", "Bhaja"), encoding="utf-8")
-    result = verify(env, str(path))
+    result = verify(cli_env, str(path))
     assert result.exit_code == 1
     assert result.stdout.startswith("INVALID: the bundle signature does not match its content")
     assert "Bhaja" not in result.stdout
 
 
 def test_a_revoked_fhir_bundle_is_exit_1(
-    env: dict[str, str], services: Services, tmp_path: Path
+    cli_env: dict[str, str], services: Services, tmp_path: Path
 ) -> None:
-    path = exported_fhir(env, services, tmp_path)
+    path = exported_fhir(cli_env, services, tmp_path)
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
-    result = verify(env, str(path))
+    result = verify(cli_env, str(path))
     assert result.exit_code == 1
     assert result.stdout.startswith("REVOKED: ")
 
@@ -263,7 +239,7 @@ def test_a_revoked_fhir_bundle_is_exit_1(
     ],
 )
 def test_unreadable_fhir_bundles_are_exit_2(
-    env: dict[str, str], tmp_path: Path, content: bytes, message: str
+    cli_env: dict[str, str], tmp_path: Path, content: bytes, message: str
 ) -> None:
-    result = verify_unreadable(env, tmp_path / "bundle.json", content)
+    result = verify_unreadable(cli_env, tmp_path / "bundle.json", content)
     assert message in result.output

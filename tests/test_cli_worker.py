@@ -13,14 +13,14 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from certdist.config import MailSettings, Settings
+from certdist.config import MailSettings
 from certdist.domain.roles import Principal
 from certdist.services.facility.printing import BatchFormat, BeneficiaryList
 from certdist.services.messaging.outbox import embedded_worker_enabled
 from certdist.web.app import create_app
-from certdist.wiring import build_services
-from tests.factories import vaccination_request_body
-from tests.test_cli import Cli
+from tests.support.cli import Cli
+from tests.support.request_bodies import vaccination_request_body
+from tests.support.services import ServicesFactory
 
 MAILTO = "mailto:asha@example.org"
 
@@ -85,20 +85,15 @@ def test_worker_runs_until_sigterm(tmp_path: Path, migrated_database_url: str) -
 
 
 def test_the_server_process_runs_the_worker_when_embedded(
-    tmp_path: Path, migrated_database_url: str
+    tmp_path: Path, make_services: ServicesFactory
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        log_json=False,
-        mail=MailSettings(worker_poll_seconds=0.1),
-    )
+    settings = make_services.settings(mail=MailSettings(worker_poll_seconds=0.1))
     assert embedded_worker_enabled(settings.mail, production=False)
     assert not embedded_worker_enabled(settings.mail, production=True)
     assert not embedded_worker_enabled(MailSettings(embedded_worker=False), production=False)
-    run = Cli(tmp_path / "data", migrated_database_url)
+    run = Cli(make_services.data_dir, make_services.database_url)
     issue_with_mail_contact(run, tmp_path, "CLIW0003")
-    services = build_services(settings)
+    services = make_services(settings)
     with TestClient(create_app(settings, services=services, embedded_worker=True)):
         deadline = time.monotonic() + 20
         while not mail_files(tmp_path / "data") and time.monotonic() < deadline:
@@ -106,20 +101,16 @@ def test_the_server_process_runs_the_worker_when_embedded(
     assert len(mail_files(tmp_path / "data")) == 1
 
 
-def test_worker_once_runs_queued_print_jobs(tmp_path: Path, migrated_database_url: str) -> None:
-    run = Cli(tmp_path / "data", migrated_database_url)
+def test_worker_once_runs_queued_print_jobs(tmp_path: Path, make_services: ServicesFactory) -> None:
+    run = Cli(make_services.data_dir, make_services.database_url)
     issue_with_mail_contact(run, tmp_path, "CLIW0003")
-    settings = Settings(data_dir=tmp_path / "data", database_url=migrated_database_url)
-    services = build_services(settings)
-    try:
-        staff = Principal("staff", "staff", frozenset({"facility-print"}))
-        job = services.facility.printing.submit(
-            staff, BeneficiaryList(codes=("CLIW0003",)), BatchFormat.PDF
-        )
-        result = run("worker", "--once")
-        assert result.exit_code == 0, result.output
-        assert "print jobs run: 1" in result.output
-        output = services.facility.printing.output(job.id, staff)
-        assert output.path.read_bytes().startswith(b"%PDF-")
-    finally:
-        services.close()
+    services = make_services()
+    staff = Principal("staff", "staff", frozenset({"facility-print"}))
+    job = services.facility.printing.submit(
+        staff, BeneficiaryList(codes=("CLIW0003",)), BatchFormat.PDF
+    )
+    result = run("worker", "--once")
+    assert result.exit_code == 0, result.output
+    assert "print jobs run: 1" in result.output
+    output = services.facility.printing.output(job.id, staff)
+    assert output.path.read_bytes().startswith(b"%PDF-")

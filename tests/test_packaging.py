@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, require
+from tests.support.environment import PROJECT_ROOT, require
 
 # Folders of third-party material inside the package, and the files that hold its licences.
 BUNDLED_WITH_LICENCE = {

@@ -17,7 +17,7 @@ import pytest
 
 from certdist.formats.divoc_qr import decode_payload
 from certdist.services.verification import shc_numeric_to_jws
-from tests.conftest import PROJECT_ROOT
+from tests.support.environment import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -28,11 +27,12 @@ from typing import Any
 import pytest
 import uvicorn
 
-from certdist.config import Settings
 from certdist.services.issuance.demo import seed_demo
 from certdist.web.app import create_app
-from certdist.wiring import Services, build_services
-from tests.conftest import PROJECT_ROOT, require
+from certdist.wiring import Services
+from tests.support.environment import PROJECT_ROOT, require
+from tests.support.loopback import free_port
+from tests.support.services import ServicesFactory
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -50,31 +50,18 @@ class LiveServer:
     services: Services
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live_server(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_database_url: str
+    request: pytest.FixtureRequest, make_sqlite_services: ServicesFactory
 ) -> Iterator[LiveServer]:
-    port = _free_port()
+    port = free_port()
     overrides: dict[str, Any] = getattr(request, "param", {})
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=sqlite_database_url,
-        public_url=f"http://127.0.0.1:{port}",
-        log_json=False,
-        access_log=False,
-        **overrides,
+    services = make_sqlite_services(
+        public_url=f"http://127.0.0.1:{port}", access_log=False, **overrides
     )
-    services = build_services(settings)
     seed_demo(services.issuance.certificates)
     config = uvicorn.Config(
-        create_app(settings, services=services),
+        create_app(services.settings, services=services),
         host="127.0.0.1",
         port=port,
         log_config=None,

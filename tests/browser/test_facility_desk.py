@@ -16,8 +16,8 @@ from certdist.formats.divoc_qr import encode_payload
 from certdist.services.issuance.demo import DEMO_MOBILE
 from certdist.services.issuance.service import IssuanceService
 from tests.browser.conftest import LiveServer, assert_accessible
-from tests.factories import lab_test_request_body
-from tests.formats.imaging import rasterise_pdf, scan
+from tests.support.imaging import rasterise_pdf, scan
+from tests.support.request_bodies import lab_test_request_body
 
 
 def test_staff_finds_and_prints_a_certificate(

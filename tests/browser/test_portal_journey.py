@@ -13,7 +13,7 @@ import pytest
 from certdist.services.issuance.demo import DEMO_MOBILE
 from certdist.web.i18n import Catalogs
 from tests.browser.conftest import LiveServer, assert_accessible
-from tests.web.portal_helpers import outbox_reader, sent_count, wait_for_code
+from tests.support.portal import outbox_reader, sent_count, wait_for_code
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 390, "height": 844}}
 FAMILY = ("Asha Devi", "Ravi Kumar", "प्रिया शर्मा")

@@ -4,11 +4,11 @@ for on one process is accepted by the other, and the session works on both."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -17,20 +17,14 @@ import redis
 
 from certdist.config import Settings
 from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
-from certdist.wiring import build_services
-from tests.conftest import require
-from tests.web.portal_helpers import csrf_of, outbox_reader, wait_for_code
+from tests.support.environment import require
+from tests.support.loopback import free_port
+from tests.support.portal import csrf_of, outbox_reader, wait_for_code
+from tests.support.services import ServicesFactory
 
 pytestmark = pytest.mark.postgres
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _redis_problem() -> str | None:
@@ -42,24 +36,25 @@ def _redis_problem() -> str | None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, postgresql_database_url: str) -> Settings:
-    problem = _redis_problem()
-    require(problem is None, f"Redis not reachable at {REDIS_URL} ({problem})")
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=postgresql_database_url,
-        redis_url=REDIS_URL,
-        log_json=False,
-    )
+def make_services(tmp_path: Path, postgresql_database_url: str) -> Iterator[ServicesFactory]:
+    """This module's services: on a new PostgreSQL database only (unmigrated), which the
+    server processes share."""
+    with closing(ServicesFactory(tmp_path / "data", postgresql_database_url)) as factory:
+        yield factory
 
 
 @pytest.fixture
-def servers(settings: Settings) -> Iterator[list[str]]:
+def settings(make_services: ServicesFactory) -> Settings:
+    problem = _redis_problem()
+    require(problem is None, f"Redis not reachable at {REDIS_URL} ({problem})")
+    return make_services.settings(redis_url=REDIS_URL)
+
+
+@pytest.fixture
+def servers(make_services: ServicesFactory, settings: Settings) -> Iterator[list[str]]:
     """Two uvicorn processes, as ``certdist serve`` starts workers: settings from the
     environment, the schema migrated (and demo data issued) once beforehand."""
-    services = build_services(settings)
-    seed_demo(services.issuance.certificates)
-    services.close()
+    seed_demo(make_services(settings).issuance.certificates)
     environment = {
         **os.environ,
         "CERTDIST_DATA_DIR": str(settings.data_dir),
@@ -70,7 +65,7 @@ def servers(settings: Settings) -> Iterator[list[str]]:
     }
     processes, urls = [], []
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         processes.append(
             subprocess.Popen(
                 [
@@ -123,32 +118,27 @@ def _wait_until_ready(process: subprocess.Popen[bytes], url: str) -> None:
 
 
 def test_a_code_asked_on_one_process_is_accepted_by_the_other(
-    servers: list[str], settings: Settings
+    servers: list[str], make_services: ServicesFactory, settings: Settings
 ) -> None:
     first, second = servers
-    services = build_services(settings, migrate=False)
-    try:
-        # Cookies belong to the host, not the port: one client talks to both processes.
-        with httpx.Client(timeout=30) as browser:
-            token = csrf_of(browser.get(f"{first}/portal/login").text)
-            asked = browser.post(
-                f"{first}/portal/login", data={"mobile": DEMO_MOBILE, "csrf_token": token}
-            )
-            assert asked.status_code == 303
-            code = wait_for_code(outbox_reader(services.messaging.dev_inbox), DEMO_MOBILE)
-            assert browser.get(f"{second}/portal/verify").status_code == 200
-            accepted = browser.post(
-                f"{second}/portal/verify", data={"code": code, "csrf_token": token}
-            )
-            assert accepted.headers["location"] == "/portal/certificates"
-            for server in (first, second):
-                page = browser.get(f"{server}/portal/certificates")
-                assert page.status_code == 200
-                assert "Asha Devi" in page.text
-            again = browser.post(f"{first}/portal/verify", data={"code": code, "csrf_token": token})
-            # The login is over on every process: its pre-session is gone with the code.
-            assert again.status_code == 403
-    finally:
-        services.close()
+    services = make_services(settings, migrate=False)
+    # Cookies belong to the host, not the port: one client talks to both processes.
+    with httpx.Client(timeout=30) as browser:
+        token = csrf_of(browser.get(f"{first}/portal/login").text)
+        asked = browser.post(
+            f"{first}/portal/login", data={"mobile": DEMO_MOBILE, "csrf_token": token}
+        )
+        assert asked.status_code == 303
+        code = wait_for_code(outbox_reader(services.messaging.dev_inbox), DEMO_MOBILE)
+        assert browser.get(f"{second}/portal/verify").status_code == 200
+        accepted = browser.post(f"{second}/portal/verify", data={"code": code, "csrf_token": token})
+        assert accepted.headers["location"] == "/portal/certificates"
+        for server in (first, second):
+            page = browser.get(f"{server}/portal/certificates")
+            assert page.status_code == 200
+            assert "Asha Devi" in page.text
+        again = browser.post(f"{first}/portal/verify", data={"code": code, "csrf_token": token})
+        # The login is over on every process: its pre-session is gone with the code.
+        assert again.status_code == 403
     keys = redis.Redis.from_url(REDIS_URL).keys("certdist:session:*")
     assert keys, "the session lives in Redis"

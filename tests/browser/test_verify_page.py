@@ -12,7 +12,7 @@ from certdist.domain.requests import CertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
 from tests.browser.conftest import LiveServer, assert_accessible, launch_chromium
-from tests.factories import vaccination_request_body
+from tests.support.request_bodies import vaccination_request_body
 
 
 def qr_photo(server: LiveServer, directory: Path) -> Path:

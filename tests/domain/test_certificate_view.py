@@ -21,7 +21,7 @@ from certdist.domain.certificate_view import (
     parse_int,
     title_kind,
 )
-from tests.formats.credentials import make_credential, make_test_credential
+from tests.support.credentials import make_credential, make_test_credential
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 

@@ -8,7 +8,7 @@ from certdist.domain.credential import (
     vaccination_credential,
 )
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
-from tests.factories import lab_test_request_body, vaccination_request_body
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
 
 PROFILE = CredentialProfile(
     issuer="https://divoc.dev/",

@@ -7,7 +7,7 @@ import pytest
 
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest, parse_batch
 from certdist.errors import InvalidInput
-from tests.factories import lab_test_request_body, vaccination_request_body
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from certdist.signing.dsc import DocumentSigners
-from tests.formats.wallet_samples import dcc_schema_validator, document_signers
+from tests.support.wallet_samples import dcc_schema_validator, document_signers
 
 
 @pytest.fixture(scope="session")

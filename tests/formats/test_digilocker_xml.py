@@ -12,7 +12,7 @@ from certdist.domain.digilocker import IssuedPerson, PullAnswer, PullFormat
 from certdist.domain.models import VACCINATION, CertificateRecord
 from certdist.errors import InvalidInput
 from certdist.formats import digilocker_xml
-from tests.digilocker_bodies import pull_doc_body, pull_uri_body
+from tests.support.digilocker_bodies import pull_doc_body, pull_uri_body
 
 ELEMENTS = {"tracking_id_element": "tracking_id", "mobile_element": "Mobile"}
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -22,7 +22,7 @@ from certdist.formats.divoc_qr import (
     decode_payload,
     encode_payload,
 )
-from tests.formats.credentials import make_credential
+from tests.support.credentials import make_credential
 
 CERT = json.dumps(
     make_credential(name="श्रीमती क्षमा त्रिपाठी"), separators=(",", ":"), ensure_ascii=False

@@ -12,28 +12,25 @@ that form exists, and why it is a setting).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import zxingcpp
 
-from certdist.config import Settings
 from certdist.domain.requests import CertificationRequest
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
 from certdist.formats.qr_image import qr_png
 from certdist.signing.keys import KeyUse
-from certdist.wiring import Services, build_services
-from tests.factories import vaccination_request_body
-from tests.formats.imaging import open_image
-from tests.node_verifiers import (  # the fixture is shared with the other *_node tests
+from certdist.wiring import Services
+from tests.support.imaging import open_image
+from tests.support.node_verifiers import (
     CACHE_DIR,
     HARNESS_PRELUDE,
     NodeVerifiers,
-    node_verifiers,
     write_if_changed,
 )
+from tests.support.request_bodies import vaccination_request_body
+from tests.support.services import ServicesFactory
 
 pytestmark = pytest.mark.node
 
@@ -53,16 +50,10 @@ main(async (testCase) => {
 """
 )
 
-__all__ = ["node_verifiers"]
-
 
 @pytest.fixture
-def issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
-    services = build_services(
-        Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url)
-    )
-    yield services
-    services.close()
+def issuing(make_sqlite_services: ServicesFactory) -> Services:
+    return make_sqlite_services()
 
 
 SCANNER_CHARSET = {"zip": "iso-8859-1", "zip-latin1-utf8": "utf-8"}

@@ -27,17 +27,18 @@ from certdist.formats.eu_dcc import (
     verify_hc1,
 )
 from certdist.formats.qr_image import matrix_png
-from tests.formats.imaging import open_image
-from tests.formats.wallet_samples import (
+from tests.support.imaging import open_image
+from tests.support.immutable_cbor import immutable_loads
+from tests.support.wallet_samples import (
     DCC_NAMES,
     NOW,
     PROFILE,
     bundle,
     dcc_issuer,
     document_signer_valid,
+    tampered_variants,
     value_set,
 )
-from tests.immutable_cbor import immutable_loads
 
 
 def test_payload_is_schema_valid_with_official_codes(
@@ -125,22 +126,6 @@ def test_verify_hc1_takes_immutable_decoded_cbor_and_gives_json(
     assert type(verified.payload["v"]) is list
     assert type(verified.payload["nam"]) is dict
     assert json.loads(json.dumps(verified.payload)) == expected
-
-
-def tampered_variants(text: str) -> dict[str, str]:
-    cose = cbor2.loads(zlib.decompress(b45decode(text[4:])))
-    claims = cbor2.loads(cose.value[2])
-    entry = claims[-260][1]["v"][0]
-    entry["dn"] = entry["dn"] % 9 + 1  # always a different dose
-    forged = cbor2.CBORTag(18, [cose.value[0], {}, cbor2.dumps(claims), cose.value[3]])
-    from certdist.formats.base45 import b45encode
-
-    return {
-        "signature": "HC1:" + b45encode(zlib.compress(cbor2.dumps(forged))),
-        "prefix": "HC2:" + text[4:],
-        "base45": text[:-1] + "a",
-        "zlib": "HC1:" + b45encode(cbor2.dumps(cose)),
-    }
 
 
 def test_tampered_copies_fail_at_the_right_step(tmp_path: Path) -> None:

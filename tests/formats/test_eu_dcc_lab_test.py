@@ -4,25 +4,23 @@ the configured mappings, signed and verifiable like a vaccination."""
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from datetime import datetime
 from pathlib import Path
 
-import cbor2
 import jsonschema
 import pytest
 
 from certdist.errors import InvalidInput, VerificationError
-from certdist.formats.base45 import b45decode, b45encode
-from certdist.formats.eu_dcc import PREFIX, DccIssuer, build_payload, verify_hc1
+from certdist.formats.eu_dcc import DccIssuer, build_payload, verify_hc1
 from certdist.formats.lab_test import LabTestCodes
 from certdist.signing.dsc import DocumentSigners
-from tests.formats.wallet_samples import (
+from tests.support.wallet_samples import (
     DCC_NAMES,
     LAB_CODES,
     NOW,
     PROFILE,
     lab_bundle,
+    tampered_result,
     value_set,
 )
 
@@ -125,16 +123,6 @@ def test_the_version_names_the_lab_test_codes(signers: DocumentSigners) -> None:
         dataclasses.replace(PROFILE, lab_tests=LabTestCodes()), signers.active, lambda: NOW
     )
     assert ours.version != other.version
-
-
-def tampered_result(text: str) -> str:
-    """The same HC1 with its test result flipped, the signature kept."""
-    cose = cbor2.loads(zlib.decompress(b45decode(text[len(PREFIX) :])))
-    claims = cbor2.loads(cose.value[2])
-    entry = claims[-260][1]["t"][0]
-    entry["tr"] = "260373001" if entry["tr"] == "260415000" else "260415000"
-    forged = cbor2.CBORTag(18, [cose.value[0], {}, cbor2.dumps(claims), cose.value[3]])
-    return PREFIX + b45encode(zlib.compress(cbor2.dumps(forged)))
 
 
 def test_a_lab_test_hc1_with_another_result_fails(signers: DocumentSigners) -> None:

@@ -24,9 +24,9 @@ from certdist.errors import VerificationError
 from certdist.formats.eu_dcc import STEPS, dsc_may_sign, verify_hc1
 from certdist.signing.cose import certificate_kid
 from certdist.signing.keys import PublicKey
-from tests.conftest import VECTORS, require
-from tests.formats.imaging import open_image, scan
-from tests.formats.wallet_samples import dcc_schema_validator
+from tests.support.environment import VECTORS, require
+from tests.support.imaging import open_image, scan
+from tests.support.wallet_samples import dcc_schema_validator
 
 DCC_VECTORS = VECTORS / "eu-dcc" / "vectors"
 # Which verify_hc1 step each expectation is about.

@@ -10,7 +10,7 @@ import pytest
 from certdist.errors import InvalidInput, UnknownKey, VerificationError
 from certdist.formats.fhir import ICD11, FhirDocumentIssuer, canonical, verify_fhir
 from certdist.signing.keys import KeyUse
-from tests.formats.wallet_samples import bundle, key_store
+from tests.support.wallet_samples import bundle, key_store
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from certdist.formats.lab_test import (
     utc_text,
 )
 from certdist.services.distribution.wallet import lab_test_codes
-from tests.formats.wallet_samples import LAB_CODES, bundle, lab_bundle
+from tests.support.wallet_samples import LAB_CODES, bundle, lab_bundle
 
 
 def a_test(**fields: str) -> LabTest:

@@ -26,24 +26,13 @@ from certdist.errors import ConfigurationError
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
 from certdist.formats.pdf import DEFAULT_TEMPLATE_DIR, FontPaths, PdfRenderer
 from certdist.formats.qr_image import qr_matrix
-from tests.conftest import require
-from tests.formats.credentials import make_credential, make_test_credential
-from tests.formats.imaging import pdf_text, rasterise_pdf, scan
+from tests.support.credentials import make_credential, make_test_credential
+from tests.support.environment import require
+from tests.support.imaging import pdf_text, rasterise_pdf, scan
+from tests.support.rendering import require_fonts
 
 HINDI = json.loads((DEFAULT_TEMPLATE_DIR / "labels" / "hi.json").read_text(encoding="utf-8"))
 A4 = (595.28, 841.89)
-
-
-def _fonts_present() -> bool:
-    defaults = FontPaths()
-    paths = (defaults.regular, defaults.bold, defaults.second_regular)
-    return all(p is not None and p.is_file() for p in paths)
-
-
-@pytest.fixture(scope="module")
-def renderer() -> PdfRenderer:
-    require(_fonts_present(), "shipped fonts missing (src/certdist/formats/pdf/fontfiles)")
-    return PdfRenderer()
 
 
 def _view(
@@ -264,7 +253,7 @@ def test_templates_are_files_that_change_without_code(
 
 
 def test_english_only_certificate(tmp_path: Path) -> None:
-    require(_fonts_present(), "shipped fonts missing (src/certdist/formats/pdf/fontfiles)")
+    require_fonts()
     english = PdfRenderer(second_language=None)
     text = pdf_text(english.render(_view(make_credential(dose=2, total=2))), tmp_path)
     assert "Final Certificate for COVID-19 Vaccination" in text
@@ -331,7 +320,7 @@ def _broken_template(tmp_path: Path, change: Any) -> Path:
     ids=["unknown element", "missing label", "small qr", "bad number"],
 )
 def test_broken_templates_fail_at_startup(tmp_path: Path, change: Any, message: str) -> None:
-    require(_fonts_present(), "shipped fonts missing (src/certdist/formats/pdf/fontfiles)")
+    require_fonts()
     with pytest.raises(ConfigurationError, match=message):
         PdfRenderer(_broken_template(tmp_path, change))
 

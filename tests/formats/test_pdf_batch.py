@@ -23,26 +23,15 @@ import pytest
 from certdist.domain.certificate_view import CertificateView
 from certdist.domain.models import VACCINATION, CertificateRecord
 from certdist.formats.divoc_qr import encode_payload
-from certdist.formats.pdf import FontPaths, PdfRenderer
+from certdist.formats.pdf import PdfRenderer
 from certdist.formats.pdf.batch import PAGES_PER_NODE, BatchPdfWriter, BatchZipWriter
 from certdist.formats.pdf.qr_pool import PreparedQr, QrPool
 from certdist.formats.registry import CertificateBundle
-from tests.conftest import require
-from tests.formats.credentials import make_credential, make_test_credential
-from tests.formats.imaging import open_image, pdf_text, scan
+from tests.support.credentials import make_credential, make_test_credential
+from tests.support.environment import require
+from tests.support.imaging import open_image, pdf_text, scan
 
 NAMES = ["Asha Rao", "भया मित्र", "Zoë Åberg-Łukasik", "அருண் குமார்", "Bhaya Mitra"]
-
-
-@pytest.fixture(scope="module")
-def renderer() -> PdfRenderer:
-    defaults = FontPaths()
-    present = all(
-        p is not None and p.is_file()
-        for p in (defaults.regular, defaults.bold, defaults.second_regular)
-    )
-    require(present, "shipped fonts missing (src/certdist/formats/pdf/fontfiles)")
-    return PdfRenderer()
 
 
 def _pypdf() -> Any:

@@ -12,7 +12,7 @@ from certdist.errors import ConfigurationError
 from certdist.formats.pdf.fonts import Face, FontPaths, needs_shaping
 from certdist.formats.pdf.subset import GlyphSource, embed, subset_program
 from certdist.formats.pdf.text import ELLIPSIS, TextEngine, Usage, draw_line, line_em
-from tests.conftest import require
+from tests.support.environment import require
 
 DEFAULTS = FontPaths()
 

@@ -14,8 +14,8 @@ import zxingcpp
 from certdist.errors import InvalidInput
 from certdist.formats.divoc_qr import PayloadForm, encode_payload
 from certdist.formats.qr_image import matrix_png, qr_matrix, qr_png, qr_svg
-from tests.formats.credentials import make_credential
-from tests.formats.imaging import open_image, scan
+from tests.support.credentials import make_credential
+from tests.support.imaging import open_image, scan
 
 BINARY = bytes(range(256)) * 3  # every byte value, not valid UTF-8
 

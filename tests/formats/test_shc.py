@@ -30,9 +30,9 @@ from certdist.formats.shc import (
 )
 from certdist.signing.jose import b64url_decode, public_key_from_jwk, thumbprint
 from certdist.signing.keys import KeyAlgorithm, KeyUse, PublicKey, SigningKey
-from tests.conftest import require
-from tests.formats.imaging import open_image
-from tests.formats.wallet_samples import (
+from tests.support.environment import require
+from tests.support.imaging import open_image
+from tests.support.wallet_samples import (
     NOW,
     SHC_CODES,
     bundle,

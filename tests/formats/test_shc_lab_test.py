@@ -21,7 +21,7 @@ from certdist.formats.shc import (
 )
 from certdist.signing.jose import b64url, b64url_decode
 from certdist.signing.keys import PublicKey
-from tests.formats.wallet_samples import NOW, lab_bundle, sample_revocation_id, shc_issuer
+from tests.support.wallet_samples import NOW, lab_bundle, sample_revocation_id, shc_issuer
 
 
 @pytest.fixture(scope="module")

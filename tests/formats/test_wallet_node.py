@@ -14,44 +14,29 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from certdist.config import Settings
 from certdist.domain.models import TEST
-from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.formats.registry import CertificateBundle
 from certdist.signing.jose import b64url, b64url_decode
-from certdist.web.app import create_app
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.formats.test_eu_dcc import tampered_variants
-from tests.formats.test_eu_dcc_lab_test import tampered_result
-from tests.formats.wallet_samples import DCC_NAMES
-from tests.node_verifiers import DCC_HARNESS, SHC_HARNESS, NodeVerifiers, node_verifiers
+from certdist.wiring import Services
+from tests.support.clients import client_for
+from tests.support.issuing import certify
+from tests.support.node_verifiers import DCC_HARNESS, SHC_HARNESS, NodeVerifiers
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.services import ServicesFactory
+from tests.support.wallet_samples import DCC_NAMES, tampered_result, tampered_variants
 
 pytestmark = pytest.mark.node
 
-__all__ = ["node_verifiers"]
-
 
 @pytest.fixture
-def issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
-    services = build_services(
-        Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url, log_json=False)
-    )
-    services.issuance.certificates.certify(
-        [
-            CertificationRequest.model_validate(vaccination_request_body("NODE1", dose=d))
-            for d in (1, 2, 3)
-        ]
-    )
-    yield services
-    services.close()
+def issuing(make_sqlite_services: ServicesFactory) -> Services:
+    services = make_sqlite_services()
+    certify(services, *(vaccination_request_body("NODE1", dose=d) for d in (1, 2, 3)))
+    return services
 
 
 def latest(services: Services) -> CertificateBundle:
@@ -63,21 +48,17 @@ def trusted_dsc(kid: bytes, der: bytes) -> dict[str, str]:
     return {base64.b64encode(kid).decode(): base64.b64encode(der).decode()}
 
 
-def test_dcc_sdk_verifies_our_hc1(node_verifiers: NodeVerifiers, issuing: Services) -> None:
+def test_dcc_sdk_verifies_our_hc1(
+    node_verifiers: NodeVerifiers, issuing: Services, make_sqlite_services: ServicesFactory
+) -> None:
     issuers = issuing.distribution.wallet.issuers
     text = issuers.dcc.hc1(latest(issuing), DCC_NAMES)
     signer = issuers.document_signers.active
     ours = trusted_dsc(signer.kid, signer.der)
     forged = tampered_variants(text)["signature"]
     # A DSC of another deployment presented under our kid: the signature cannot match.
-    other = build_services(
-        Settings(
-            data_dir=issuing.settings.data_dir.parent / "other",
-            database_url=issuing.settings.database_url,
-        )
-    )
+    other = make_sqlite_services(data_dir=issuing.settings.data_dir.parent / "other")
     stranger = other.distribution.wallet.issuers.document_signers.active
-    other.close()
     theirs = trusted_dsc(signer.kid, stranger.der)
     cases = [
         {"text": text, "certificates": ours},
@@ -100,7 +81,7 @@ def tampered_card(jws: str) -> str:
 def test_shc_sdk_verifies_our_cards_with_our_jwks(
     node_verifiers: NodeVerifiers, issuing: Services
 ) -> None:
-    with TestClient(create_app(issuing.settings, services=issuing)) as client:
+    with client_for(issuing) as client:
         jwks: dict[str, Any] = client.get("/.well-known/jwks.json").json()
     issuer = issuing.distribution.wallet.issuers.shc
     jws = issuer.jws(latest(issuing))
@@ -121,15 +102,10 @@ def test_shc_sdk_verifies_our_cards_with_our_jwks(
 
 
 @pytest.fixture
-def lab_issuing(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
-    services = build_services(
-        Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url, log_json=False)
-    )
-    services.issuance.certificates.certify(
-        [TestCertificationRequest.model_validate(lab_test_request_body("NODELAB1"))]
-    )
-    yield services
-    services.close()
+def lab_issuing(make_sqlite_services: ServicesFactory) -> Services:
+    services = make_sqlite_services()
+    certify(services, lab_test_request_body("NODELAB1"))
+    return services
 
 
 def lab_latest(services: Services) -> CertificateBundle:
@@ -154,7 +130,7 @@ def test_dcc_sdk_verifies_our_lab_test_hc1(
 def test_shc_sdk_verifies_our_lab_cards(
     node_verifiers: NodeVerifiers, lab_issuing: Services
 ) -> None:
-    with TestClient(create_app(lab_issuing.settings, services=lab_issuing)) as client:
+    with client_for(lab_issuing) as client:
         jwks: dict[str, Any] = client.get("/.well-known/jwks.json").json()
     issuer = lab_issuing.distribution.wallet.issuers.shc
     jws = issuer.jws(lab_latest(lab_issuing))

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.support.environment import PROJECT_ROOT
 
 
 def load_script() -> ModuleType:

@@ -20,7 +20,7 @@ from certdist.signing.cose import (
     verify_sign1,
 )
 from certdist.signing.keys import PublicKey
-from tests.immutable_cbor import immutable_loads
+from tests.support.immutable_cbor import immutable_loads
 
 KID = b"\x01\x02\x03\x04\x05\x06\x07\x08"
 

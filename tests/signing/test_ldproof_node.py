@@ -7,9 +7,10 @@
 * The verifier SDK used by wallet and verifier apps (``@pathcheck/divoc-sdk``, bundled with
   esbuild because it does not load on Node 20 as published) accepts our RSA credentials.
 
-The npm packages, bundles and harness scripts are set up by ``tests/node_verifiers.py``.
-Nothing is fetched at verification time: every JSON-LD context is handed to the harnesses
-from our shipped files, and the harnesses make any network lookup throw.
+The npm packages, bundles and harness scripts are set up by
+``tests/support/node_verifiers.py``. Nothing is fetched at verification time: every JSON-LD
+context is handed to the harnesses from our shipped files, and the harnesses make any
+network lookup throw.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from certdist.errors import InvalidInput, VerificationError
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.keys import SigningKey
 from certdist.signing.ldproof import sign_credential, verify_credential
-from tests.node_verifiers import SDK_HARNESS, SIGNER_HARNESS, NodeVerifiers, node_verifiers
+from tests.support.node_verifiers import SDK_HARNESS, SIGNER_HARNESS, NodeVerifiers
 
 from .samples import CREATED, HARD_NAMES, CredentialFactory
 
@@ -35,8 +36,6 @@ pytestmark = pytest.mark.node
 
 ALIAS_URL = "https://example.gov/credentials/vaccination/v1"
 CONTROLLER = "https://certdist.test/issuer"
-
-__all__ = ["node_verifiers"]  # the session fixture, shared through tests/node_verifiers.py
 
 
 # --- case builders ---------------------------------------------------------------------------

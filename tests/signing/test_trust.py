@@ -31,10 +31,9 @@ from certdist.signing.trust import (
     load_certificates,
     load_credential_key,
 )
+from tests.support.verifier_samples import SHC_ISSUER, SHC_KID
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-SHC_ISSUER = "https://spec.smarthealth.cards/examples/issuer"
-SHC_KID = "3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s"
 
 
 @pytest.fixture

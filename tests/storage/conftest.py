@@ -1,8 +1,8 @@
 """Fixtures for the storage tests.
 
-The database fixtures (``database``, ``database_url``, …) live in ``tests/db_fixtures.py``,
-registered for the whole suite in ``tests/conftest.py``, because service and API tests
-need them too.
+The database fixtures (``database``, ``database_url``, …) live in
+``tests/support/databases.py``, registered for the whole suite in ``tests/conftest.py``,
+because service and API tests need them too.
 """
 
 from __future__ import annotations

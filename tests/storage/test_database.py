@@ -21,6 +21,7 @@ from certdist.errors import ConfigurationError, StorageUnavailable
 from certdist.storage import Database
 from certdist.storage.engine import normalise_url
 from certdist.storage.schema import CERTIFICATE_PARTITIONS, metadata
+from tests.support.loopback import free_port
 
 TABLES = {"certificates", "certificate_ids", "uploads", "upload_errors"}
 
@@ -183,10 +184,7 @@ def test_postgresql_url_parameters_win_over_defaults(postgresql_database_url: st
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return free_port()
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from certdist.storage.schema import (
     credential_day,
     credential_facility,
 )
-from tests.db_fixtures import TEST_DEADLINE_SECONDS
 from tests.storage.conftest import MakeCertificate
+from tests.support.databases import TEST_DEADLINE_SECONDS
 
 T0 = datetime(2021, 7, 1, 9, 0, tzinfo=UTC)
 DAY = date(2021, 5, 2)

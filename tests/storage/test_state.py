@@ -15,7 +15,8 @@ from certdist.services.common.clock import FixedClock, SystemClock
 from certdist.storage.database import Database
 from certdist.storage.redis_state import RedisSharedState
 from certdist.storage.state import MemorySharedState, SharedState, SqlSharedState
-from tests.conftest import require
+from tests.support.environment import require
+from tests.support.loopback import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -150,10 +151,7 @@ def test_sql_purge_deletes_only_expired_rows(database: Database) -> None:
 
 
 def test_unreachable_redis_is_storage_unavailable() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    state = RedisSharedState(f"redis://127.0.0.1:{port}/0", deadline_seconds=0.5)
+    state = RedisSharedState(f"redis://127.0.0.1:{free_port()}/0", deadline_seconds=0.5)
     with pytest.raises(StorageUnavailable):
         state.incr("x", 10)
     with pytest.raises(StorageUnavailable):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +13,17 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from pypdf import PdfReader
 
-from certdist.config import DIGILOCKER_DEV_API_KEY, DigilockerSettings, Settings
+from certdist.config import DIGILOCKER_DEV_API_KEY, DigilockerSettings
 from certdist.services.integrations.digilocker import CHANNEL_PULL_DOC, CHANNEL_PULL_URI
-from certdist.web.app import create_app
-from certdist.wiring import Services, build_services
-from tests.digilocker_bodies import OTHER_DIGILOCKER_ID, hmac_header, pull_doc_body, pull_uri_body
-from tests.factories import vaccination_request_body
-from tests.web.conftest import TokenFactory
+from certdist.wiring import Services
+from tests.support.clients import ClientFactory, TokenFactory, bearer
+from tests.support.digilocker_bodies import (
+    OTHER_DIGILOCKER_ID,
+    hmac_header,
+    pull_doc_body,
+    pull_uri_body,
+)
+from tests.support.request_bodies import vaccination_request_body
 
 KEY = DIGILOCKER_DEV_API_KEY.encode()  # the embedded default's development key
 URI_PATH = "/cert/api/pullUriRequest"
@@ -155,11 +157,8 @@ def test_pull_doc_for_an_unknown_uri_is_status_0(client: TestClient, services: S
 
 
 @pytest.fixture
-def custom(tmp_path: Path, migrated_database_url: str) -> Iterator[tuple[TestClient, Services]]:
-    settings = Settings(
-        data_dir=tmp_path / "custom",
-        database_url=migrated_database_url,
-        log_json=False,
+def custom(make_client: ClientFactory) -> tuple[TestClient, Services]:
+    return make_client(
         digilocker=DigilockerSettings(
             api_key=SecretStr("another-key"),
             hmac_header="x-signature",
@@ -168,22 +167,16 @@ def custom(tmp_path: Path, migrated_database_url: str) -> Iterator[tuple[TestCli
             doc_type="HLTHC",
         ),
     )
-    services = build_services(settings)
-    with TestClient(create_app(settings, services=services)) as test_client:
-        yield test_client, services
-    services.close()
 
 
 def test_header_name_encoding_and_uri_are_configurable(
     custom: tuple[TestClient, Services],
 ) -> None:
     custom_client, services = custom
-    assert services.access.local_issuer is not None
-    token = services.access.local_issuer.mint(["certificate-issuer"], username="issuer")
     issued = custom_client.post(
         "/divoc/api/v1/certify",
         json=[vaccination_request_body("BEN1")],
-        headers={"Authorization": f"Bearer {token}"},
+        headers=bearer(services, "certificate-issuer", username="issuer"),
     )
     certificate_id = issued.json()[0]["certificateId"]
     body = pull_uri_body(**PERSON, doc_type="HLTHC")
@@ -196,18 +189,8 @@ def test_header_name_encoding_and_uri_are_configurable(
     assert custom_client.post(URI_PATH, content=body, headers=hex_form).status_code == 401
 
 
-def test_disabled_digilocker_is_404(tmp_path: Path, migrated_database_url: str) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "off",
-        database_url=migrated_database_url,
-        digilocker=DigilockerSettings(enabled=False),
-    )
-    services = build_services(settings)
-    try:
-        with TestClient(create_app(settings, services=services)) as test_client:
-            body = pull_uri_body(**PERSON)
-            response = _post(test_client, URI_PATH, body)
-            assert response.status_code == 404
-            assert _post(test_client, DOC_PATH, pull_doc_body(uri="x")).status_code == 404
-    finally:
-        services.close()
+def test_disabled_digilocker_is_404(make_client: ClientFactory) -> None:
+    test_client, _ = make_client(digilocker=DigilockerSettings(enabled=False))
+    response = _post(test_client, URI_PATH, pull_uri_body(**PERSON))
+    assert response.status_code == 404
+    assert _post(test_client, DOC_PATH, pull_doc_body(uri="x")).status_code == 404

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from certdist.formats.divoc_qr import decode_payload
 from certdist.signing.ldproof import verify_credential
 from certdist.wiring import Services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.formats.imaging import open_image, pdf_text, rasterise_pdf, scan
-from tests.web.conftest import TokenFactory
+from tests.support.clients import TokenFactory
+from tests.support.imaging import open_image, pdf_text, rasterise_pdf, scan
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
 
 API = "/certificate/api"
 CLIENT = "certificate-api"

@@ -12,17 +12,18 @@ from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from certdist.config import PrintSettings, Settings, TrustedIssuer
+from certdist.config import PrintSettings, TrustedIssuer
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.errors import ConfigurationError
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_svg
 from certdist.storage.schema import download_audit
-from certdist.web.app import create_app
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.loopback import QuietHandler, serving
-from tests.oidc_provider import API_AUDIENCE, CLIENT_ID, ISSUER, FakeOidcProvider
+from certdist.wiring import Services
+from tests.support.clients import ClientFactory
+from tests.support.loopback import QuietHandler, serving
+from tests.support.oidc_provider import API_AUDIENCE, CLIENT_ID, ISSUER, FakeOidcProvider
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.services import ServicesFactory
 
 MOBILE = "9880414889"
 DOB = "1994-11-30"  # the factory's date of birth
@@ -196,8 +197,8 @@ def provider() -> Iterator[tuple[FakeOidcProvider, str]]:
 
 @pytest.fixture
 def oidc_client(
-    tmp_path: Path, migrated_database_url: str, provider: tuple[FakeOidcProvider, str]
-) -> Iterator[TestClient]:
+    tmp_path: Path, make_client: ClientFactory, provider: tuple[FakeOidcProvider, str]
+) -> TestClient:
     fake, token_url = provider
     pem = tmp_path / "idp.pem"
     pem.write_bytes(
@@ -205,10 +206,7 @@ def oidc_client(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        log_json=False,
+    client, _ = make_client(
         trusted_issuers=[TrustedIssuer(issuer=ISSUER, audience=API_AUDIENCE, public_key_file=pem)],
         printing=PrintSettings(
             oidc_issuer=ISSUER,
@@ -218,10 +216,7 @@ def oidc_client(
             local_staff_sign_in=False,
         ),
     )
-    services = build_services(settings)
-    with TestClient(create_app(settings, services=services)) as client:
-        yield client
-    services.close()
+    return client
 
 
 def test_staff_signs_in_through_the_provider(
@@ -256,14 +251,9 @@ def test_a_callback_delivered_to_another_browser_is_refused(
     assert "certdist_staff" not in refused.cookies
 
 
-def test_provider_issuer_must_be_trusted(tmp_path: Path, migrated_database_url: str) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        printing=PrintSettings(oidc_issuer=ISSUER, oidc_client_id=CLIENT_ID),
-    )
+def test_provider_issuer_must_be_trusted(make_services: ServicesFactory) -> None:
     with pytest.raises(ConfigurationError, match="trusted_issuers"):
-        build_services(settings)
+        make_services(printing=PrintSettings(oidc_issuer=ISSUER, oidc_client_id=CLIENT_ID))
 
 
 def test_the_desk_prints_only_what_the_session_found(

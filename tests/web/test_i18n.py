@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 
 from certdist.errors import ConfigurationError
 from certdist.web.i18n import LOCALE_DIR, Catalogs
-from tests.conftest import PROJECT_ROOT
+from tests.support.environment import PROJECT_ROOT
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from certdist.signing.ldproof import verify_credential
 from certdist.wiring import Services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.web.conftest import TokenFactory
+from tests.support.clients import TokenFactory
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
 
 CERTIFY = "/divoc/api/v1/certify"
 ISSUER = "certificate-issuer"

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from certdist.config import Settings
-from certdist.web.app import create_app
-from certdist.wiring import build_services
-from tests.factories import vaccination_request_body
-from tests.web.conftest import TokenFactory
+from tests.support.clients import ClientFactory, TokenFactory
+from tests.support.request_bodies import vaccination_request_body
 
 CERTIFY = "/divoc/api/v1/certify"
 
@@ -60,19 +56,8 @@ def test_no_hsts_over_http(client: TestClient) -> None:
     [(False, "max-age=31536000"), (True, "max-age=31536000; includeSubDomains")],
 )
 def test_hsts_when_published_over_https(
-    tmp_path: Path, migrated_database_url: str, subdomains: bool, expected: str
+    make_client: ClientFactory, subdomains: bool, expected: str
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        log_json=False,
-        public_url="https://certificates.example",
-        hsts_subdomains=subdomains,
-    )
-    services = build_services(settings)
-    try:
-        with TestClient(create_app(settings, services=services)) as client:
-            for path in ("/healthz", "/verify", "/divoc/api/v1/nothing-here"):
-                assert client.get(path).headers["strict-transport-security"] == expected
-    finally:
-        services.close()
+    client, _ = make_client(public_url="https://certificates.example", hsts_subdomains=subdomains)
+    for path in ("/healthz", "/verify", "/divoc/api/v1/nothing-here"):
+        assert client.get(path).headers["strict-transport-security"] == expected

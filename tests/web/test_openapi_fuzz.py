@@ -4,7 +4,6 @@ authentication and exercise validation and the handlers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +11,19 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from certdist.config import Settings
 from certdist.domain.roles import DEFAULT_ROLES
 from certdist.services.issuance.demo import seed_demo
 from certdist.web.app import create_app
-from certdist.wiring import Services, build_services
+from certdist.wiring import Services
+from tests.support.clients import bearer
+from tests.support.services import ServicesFactory
 
 
 @pytest.fixture
-def fuzz_services(tmp_path: Path, sqlite_database_url: str) -> Iterator[Services]:
-    built = build_services(Settings(data_dir=tmp_path / "data", database_url=sqlite_database_url))
+def fuzz_services(make_sqlite_services: ServicesFactory) -> Services:
+    built = make_sqlite_services()
     seed_demo(built.issuance.certificates)  # so that lookups also find something
-    yield built
-    built.close()
+    return built
 
 
 @pytest.fixture
@@ -35,10 +34,8 @@ def api_schema(tmp_path: Path, fuzz_services: Services) -> Any:
 
 @pytest.fixture
 def all_roles(fuzz_services: Services) -> dict[str, str]:
-    assert fuzz_services.access.local_issuer is not None
     roles = sorted({role for names in DEFAULT_ROLES.values() for role in names})
-    token = fuzz_services.access.local_issuer.mint(roles, username="fuzzer", mobile="+919000000001")
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(fuzz_services, *roles, username="fuzzer", mobile="+919000000001")
 
 
 def test_no_route_answers_5xx_to_generated_requests(

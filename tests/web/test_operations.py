@@ -10,25 +10,20 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from certdist.config import Settings, load_settings
+from certdist.config import load_settings
 from certdist.domain.roles import Permission
 from certdist.errors import ConfigurationError
 from certdist.observability import JsonFormatter
 from certdist.storage import Database
-from certdist.web.app import create_app
 from certdist.wiring import Services
-from tests.factories import vaccination_request_body
-from tests.web.conftest import TokenFactory
+from tests.support.clients import TokenFactory, client_for
+from tests.support.request_bodies import vaccination_request_body
 
 
-def test_readyz_is_503_when_the_database_is_unreachable(
-    settings: Settings, services: Services
-) -> None:
+def test_readyz_is_503_when_the_database_is_unreachable(services: Services) -> None:
     away = Database("postgresql://postgres@127.0.0.1:9/none", deadline_seconds=1)
     services.infrastructure = dataclasses.replace(services.infrastructure, database=away)
-    with TestClient(
-        create_app(settings, services=services), raise_server_exceptions=False
-    ) as client:
+    with client_for(services, raise_server_exceptions=False) as client:
         assert client.get("/healthz").status_code == 200
         response = client.get("/readyz")
     assert response.status_code == 503

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from certdist.config import PartnerSettings, Settings
+from certdist.config import PartnerSettings
 from certdist.signing.ldproof import verify_credential
-from certdist.web.app import create_app
-from certdist.wiring import Services, build_services
-from tests.factories import vaccination_request_body
-from tests.web.conftest import TokenFactory
+from certdist.wiring import Services
+from tests.support.clients import ClientFactory, TokenFactory, bearer
+from tests.support.request_bodies import vaccination_request_body
 
 CERTIFICATES = "/cert/external/api/certificates"
 PDF = "/cert/external/pdf/certificate"
@@ -106,27 +103,16 @@ def test_incomplete_lookups_are_400(client: TestClient, auth: TokenFactory, body
 
 
 @pytest.fixture
-def limited(tmp_path: Path, migrated_database_url: str) -> Iterator[tuple[TestClient, Services]]:
-    settings = Settings(
-        data_dir=tmp_path / "limited",
-        database_url=migrated_database_url,
-        log_json=False,
-        partner=PartnerSettings(requests_per_window=2, misses_per_window=10, window_seconds=60),
-    )
-    services = build_services(settings)
-    with TestClient(create_app(settings, services=services)) as test_client:
-        yield test_client, services
-    services.close()
+def limited(make_client: ClientFactory) -> tuple[TestClient, Services]:
+    limits = PartnerSettings(requests_per_window=2, misses_per_window=10, window_seconds=60)
+    return make_client(partner=limits)
 
 
 def test_rate_limit_is_429_with_retry_after(limited: tuple[TestClient, Services]) -> None:
     client, services = limited
-    assert services.access.local_issuer is not None
 
     def headers(username: str) -> dict[str, str]:
-        assert services.access.local_issuer is not None
-        token = services.access.local_issuer.mint(["partner"], username=username)
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(services, "partner", username=username)
 
     lookup = {"mobile": MOBILE, "beneficiaryId": "BEN1"}
     statuses = [

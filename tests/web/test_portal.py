@@ -3,35 +3,35 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from certdist.config import PortalSettings, Settings, SmsSettings
+from certdist.config import PortalSettings, SmsSettings
 from certdist.domain.models import TEST
-from certdist.domain.requests import CertificationRequest, TestCertificationRequest
-from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
-from certdist.web.app import create_app
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.formats.imaging import open_image, scan
-from tests.web.portal_helpers import csrf_of, log_in, outbox_reader, wait_for_code
+from certdist.domain.requests import TestCertificationRequest
+from certdist.services.issuance.demo import DEMO_MOBILE
+from certdist.wiring import Services
+from tests.support.clients import client_for
+from tests.support.imaging import open_image, scan
+from tests.support.portal import (
+    NEIGHBOUR,
+    csrf_of,
+    log_in,
+    outbox_reader,
+    seed_portal,
+    wait_for_code,
+)
+from tests.support.request_bodies import lab_test_request_body
+from tests.support.services import ServicesFactory
 
-NEIGHBOUR = "+919880414889"
 UNREGISTERED = "+919000000099"
 LINK = re.compile(r'href="(/portal/certificates/[^"]+)"')
 
 
-def _seed(services: Services) -> None:
-    seed_demo(services.issuance.certificates)
-    neighbour = vaccination_request_body("NBR0001", mobile=NEIGHBOUR, name="Neighbour")
-    services.issuance.certificates.certify([CertificationRequest.model_validate(neighbour)])
-
-
 @pytest.fixture
 def portal(client: TestClient, services: Services) -> TestClient:
-    _seed(services)
+    seed_portal(services)
     return client
 
 
@@ -267,58 +267,40 @@ def test_the_session_id_changes_at_login(portal: TestClient, services: Services)
 
 
 def test_cookies_are_http_only_same_site_and_secure_over_https(
-    tmp_path: Path, migrated_database_url: str
+    make_services: ServicesFactory,
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        public_url="https://certs.example",
-        log_json=False,
-    )
-    services = build_services(settings)
-    try:
-        client = TestClient(create_app(settings, services=services), base_url="https://testserver")
-        cookie = client.get("/portal/login").headers["set-cookie"]
-        assert cookie.startswith("__Host-certdist_login=")
-        for flag in ("HttpOnly", "Secure", "Path=/", "SameSite=lax"):
-            assert flag in cookie
-    finally:
-        services.close()
+    services = make_services(public_url="https://certs.example")
+    client = client_for(services, base_url="https://testserver")
+    cookie = client.get("/portal/login").headers["set-cookie"]
+    assert cookie.startswith("__Host-certdist_login=")
+    for flag in ("HttpOnly", "Secure", "Path=/", "SameSite=lax"):
+        assert flag in cookie
 
 
-def test_the_year_of_birth_check_over_http(tmp_path: Path, sqlite_database_url: str) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=sqlite_database_url,
-        portal=PortalSettings(require_birth_year=True),
-        log_json=False,
-    )
-    services = build_services(settings)
-    try:
-        _seed(services)
-        client = TestClient(create_app(settings, services=services))
-        log_in(client, services.messaging.dev_inbox, DEMO_MOBILE)
-        links = _links(client)
-        assert all(link.endswith("/confirm") for link in links)
-        asha = links[0]
-        download = asha.replace("/confirm", "/download/pdf")
-        assert client.get(download, follow_redirects=False).headers["location"] == asha
-        token = csrf_of(client.get(asha).text)
-        wrong = client.post(asha, data={"year": "1900", "csrf_token": token})
-        assert wrong.status_code == 400
-        assert 'role="alert"' in wrong.text
-        right = client.post(asha, data={"year": "", "csrf_token": token})
-        assert right.status_code == 400
-        years = {"Asha Devi": "1968", "Ravi Kumar": "1965", "प्रिया शर्मा": "1996"}
-        for link in links:
-            page = client.get(link).text
-            (year,) = [year for name, year in years.items() if name in page]
-            done = client.post(link, data={"year": year, "csrf_token": token})
-            assert done.url.path == "/portal/certificates"
-        assert client.get(download).content.startswith(b"%PDF")
-        assert not [link for link in _links(client) if link.endswith("/confirm")]
-    finally:
-        services.close()
+def test_the_year_of_birth_check_over_http(make_sqlite_services: ServicesFactory) -> None:
+    services = make_sqlite_services(portal=PortalSettings(require_birth_year=True))
+    seed_portal(services)
+    client = client_for(services)
+    log_in(client, services.messaging.dev_inbox, DEMO_MOBILE)
+    links = _links(client)
+    assert all(link.endswith("/confirm") for link in links)
+    asha = links[0]
+    download = asha.replace("/confirm", "/download/pdf")
+    assert client.get(download, follow_redirects=False).headers["location"] == asha
+    token = csrf_of(client.get(asha).text)
+    wrong = client.post(asha, data={"year": "1900", "csrf_token": token})
+    assert wrong.status_code == 400
+    assert 'role="alert"' in wrong.text
+    right = client.post(asha, data={"year": "", "csrf_token": token})
+    assert right.status_code == 400
+    years = {"Asha Devi": "1968", "Ravi Kumar": "1965", "प्रिया शर्मा": "1996"}
+    for link in links:
+        page = client.get(link).text
+        (year,) = [year for name, year in years.items() if name in page]
+        done = client.post(link, data={"year": year, "csrf_token": token})
+        assert done.url.path == "/portal/certificates"
+    assert client.get(download).content.startswith(b"%PDF")
+    assert not [link for link in _links(client) if link.endswith("/confirm")]
 
 
 def test_error_pages_are_html_for_pages_and_json_for_the_api(portal: TestClient) -> None:
@@ -339,20 +321,12 @@ def test_the_developer_page_shows_the_outbox(portal: TestClient, services: Servi
 
 
 def test_the_developer_page_is_absent_without_the_outbox(
-    tmp_path: Path, sqlite_database_url: str
+    make_sqlite_services: ServicesFactory,
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=sqlite_database_url,
-        sms=SmsSettings(backend="http", http_url="http://127.0.0.1:9/sms"),
-        log_json=False,
+    services = make_sqlite_services(
+        sms=SmsSettings(backend="http", http_url="http://127.0.0.1:9/sms")
     )
-    services = build_services(settings)
-    try:
-        client = TestClient(create_app(settings, services=services))
-        assert client.get("/dev/sms").status_code == 404
-    finally:
-        services.close()
+    assert client_for(services).get("/dev/sms").status_code == 404
 
 
 @pytest.fixture

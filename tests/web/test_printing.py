@@ -6,8 +6,6 @@ import io
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,25 +13,22 @@ from fastapi.testclient import TestClient
 
 from certdist.config import PrintSettings, Settings
 from certdist.domain.requests import CertificationRequest
-from certdist.web.app import create_app
-from certdist.wiring import Services, build_services
-from tests.factories import vaccination_request_body
-from tests.web.conftest import TokenFactory
+from certdist.wiring import Services
+from tests.support.clients import ClientFactory, TokenFactory, bearer
+from tests.support.request_bodies import vaccination_request_body
+from tests.support.services import ServicesFactory
 
 JOBS = "/certificate/api/print-jobs"
 PRINT = "facility-print"
-FACILITY = "ABC Medical Center"  # tests/factories.py
+FACILITY = "ABC Medical Center"  # tests/support/request_bodies.py
 DAY = "2021-05-02"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, migrated_database_url: str) -> Settings:
+def settings(make_services: ServicesFactory) -> Settings:
     # Jobs run when a test says so (run_next_job), not in the server's background thread.
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        log_json=False,
-        printing=PrintSettings(batch_run_in_server=False, batch_max_codes=50),
+    return make_services.settings(
+        printing=PrintSettings(batch_run_in_server=False, batch_max_codes=50)
     )
 
 
@@ -154,19 +149,8 @@ def test_a_malformed_job_id_is_400(client: TestClient, auth: TokenFactory) -> No
 
 
 @pytest.fixture
-def background_client(
-    tmp_path: Path, migrated_database_url: str
-) -> Iterator[tuple[TestClient, Services]]:
-    settings = Settings(
-        data_dir=tmp_path / "bg",
-        database_url=migrated_database_url,
-        log_json=False,
-        printing=PrintSettings(batch_poll_seconds=0.2),
-    )
-    services = build_services(settings)
-    with TestClient(create_app(settings, services=services)) as client:
-        yield client, services
-    services.close()
+def background_client(make_client: ClientFactory) -> tuple[TestClient, Services]:
+    return make_client(printing=PrintSettings(batch_poll_seconds=0.2))
 
 
 def test_the_server_runs_jobs_in_the_background(
@@ -174,9 +158,7 @@ def test_the_server_runs_jobs_in_the_background(
 ) -> None:
     client, services = background_client
     _issue(services, "BEN-1")
-    assert services.access.local_issuer is not None
-    token = services.access.local_issuer.mint((PRINT,), username="bg")
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(services, PRINT, username="bg")
     created = client.post(JOBS, json={"codes": ["BEN-1"]}, headers=headers)
     assert created.status_code == 202
     deadline = time.monotonic() + 30

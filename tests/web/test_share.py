@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import zxingcpp
@@ -16,12 +15,12 @@ from PIL import Image
 
 from certdist.config import MailSettings, Settings
 from certdist.domain.requests import CertificationRequest
-from certdist.web.app import create_app
 from certdist.wiring import Services
-from tests.factories import vaccination_request_body
-from tests.services.smtp import SmtpServer
-from tests.web.conftest import TokenFactory
-from tests.web.portal_helpers import csrf_of, log_in
+from tests.support.clients import TokenFactory, client_for
+from tests.support.portal import csrf_of, log_in
+from tests.support.request_bodies import vaccination_request_body
+from tests.support.services import ServicesFactory
+from tests.support.smtp import SmtpServer
 
 MOBILE = "+919880414889"
 OTHER = "+919000000002"
@@ -36,26 +35,8 @@ VISITOR_HEADERS = {
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def settings(tmp_path: Path, migrated_database_url: str, smtp_server: SmtpServer) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=migrated_database_url,
-        log_json=False,
-        mail=MailSettings(
-            backend="smtp",
-            smtp_host="127.0.0.1",
-            smtp_port=smtp_server.port,
-            smtp_starttls=False,
-        ),
-    )
+def settings(make_services: ServicesFactory, smtp_server: SmtpServer) -> Settings:
+    return make_services.settings(mail=MailSettings.model_validate(smtp_server.mail_fields()))
 
 
 def issue(services: Services, code: str = "WEB0001", mobile: str = MOBILE) -> str:
@@ -77,12 +58,9 @@ def owner(client: TestClient, services: Services, certificate_id: str) -> TestCl
 
 
 @pytest.fixture
-def visitor(settings: Settings, services: Services) -> Iterator[TestClient]:
+def visitor(services: Services) -> Iterator[TestClient]:
     """Another browser: no cookies of the owner."""
-    with TestClient(
-        create_app(settings, services=services),
-        raise_server_exceptions=False,
-    ) as browser:
+    with client_for(services, raise_server_exceptions=False) as browser:
         yield browser
 
 
@@ -219,7 +197,6 @@ def test_a_passcode_posted_from_another_site_is_refused(
     owner: TestClient,
     visitor: TestClient,
     services: Services,
-    settings: Settings,
     certificate_id: str,
 ) -> None:
     token = make_link(owner, certificate_id, passcode="tiger-42")
@@ -227,9 +204,7 @@ def test_a_passcode_posted_from_another_site_is_refused(
     form_token = FORM_TOKEN.search(form.text)
     assert form_token is not None
     # Another browser (the victim of a cross-site post) has no share cookie of its own.
-    with TestClient(
-        create_app(settings, services=services), raise_server_exceptions=False
-    ) as victim:
+    with client_for(services, raise_server_exceptions=False) as victim:
         answer = victim.post(
             f"/s/{token}",
             data={"passcode": "tiger-42", "form_token": form_token.group(1)},

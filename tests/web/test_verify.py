@@ -6,7 +6,6 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import get_args
 
@@ -14,56 +13,24 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from certdist.config import ForeignShcIssuer, Settings, VerifierSettings
-from certdist.domain.requests import CertificationRequest, TestCertificationRequest
+from certdist.config import ForeignShcIssuer, VerifierSettings
+from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
 from certdist.formats.wallet_formats import FhirFormat
 from certdist.services.verification import CertificateFormat, OutcomeCode
-from certdist.web.app import create_app
 from certdist.web.routes.verify import CertificateFields, VerificationResult, reason_texts
-from certdist.wiring import Services, build_services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.pdf_samples import blank_page, certificate_pdf, pdf_of_pages
-
-
-def issue(services: Services, code: str = "BEN0001") -> str:
-    request = CertificationRequest.model_validate(vaccination_request_body(code))
-    issued = services.issuance.certificates.certify([request])
-    return services.issuance.certificates.signed_credential(issued[0].certificate_id)
-
-
-ClientFactory = Callable[[VerifierSettings], tuple[TestClient, Services]]
-
-
-@pytest.fixture
-def make_client(tmp_path: Path, migrated_database_url: str) -> Iterator[ClientFactory]:
-    """A client over settings with this verifier section (for limits)."""
-    opened: list[tuple[TestClient, Services]] = []
-
-    def make(verifier: VerifierSettings) -> tuple[TestClient, Services]:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            database_url=migrated_database_url,
-            log_json=False,
-            verifier=verifier,
-        )
-        services = build_services(settings)
-        client = TestClient(create_app(settings, services=services), raise_server_exceptions=False)
-        client.__enter__()
-        opened.append((client, services))
-        return client, services
-
-    yield make
-    for client, _ in opened:
-        client.__exit__(None, None, None)  # the app's shutdown closes the services
-
+from certdist.wiring import Services
+from tests.support.clients import ClientFactory
+from tests.support.issuing import issue_signed
+from tests.support.pdf_samples import blank_page, certificate_pdf, pdf_of_pages
+from tests.support.request_bodies import lab_test_request_body
 
 # --- the API --------------------------------------------------------------------------------
 
 
 def test_json_payload(client: TestClient, services: Services) -> None:
-    response = client.post("/verify", json={"payload": issue(services)})
+    response = client.post("/verify", json={"payload": issue_signed(services)})
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["code"]) == ("valid", "valid")
@@ -74,14 +41,14 @@ def test_json_payload(client: TestClient, services: Services) -> None:
 
 
 def test_uploaded_image(client: TestClient, services: Services) -> None:
-    png = qr_png(encode_payload(issue(services)))
+    png = qr_png(encode_payload(issue_signed(services)))
     response = client.post("/verify", files={"file": ("qr.png", png, "image/png")})
     assert response.status_code == 200
     assert response.json()["status"] == "valid"
 
 
 def test_raw_image_body(client: TestClient, services: Services) -> None:
-    png = qr_png(encode_payload(issue(services), form="zip-latin1-utf8"))
+    png = qr_png(encode_payload(issue_signed(services), form="zip-latin1-utf8"))
     response = client.post("/verify", content=png, headers={"Content-Type": "image/png"})
     assert response.json()["status"] == "valid"
 
@@ -89,7 +56,7 @@ def test_raw_image_body(client: TestClient, services: Services) -> None:
 def test_invalid_and_revoked_are_outcomes_not_errors(
     client: TestClient, services: Services
 ) -> None:
-    text = issue(services)
+    text = issue_signed(services)
     tampered = client.post("/verify", json={"payload": text.replace("Bhaya", "Bhayya")})
     assert tampered.status_code == 200
     assert tampered.json() == {
@@ -155,8 +122,8 @@ def _blank_png() -> bytes:
 
 
 def test_oversized_image_is_413(make_client: ClientFactory) -> None:
-    client, services = make_client(VerifierSettings(max_image_bytes=2048))
-    png = qr_png(encode_payload(issue(services)))
+    client, services = make_client(verifier=VerifierSettings(max_image_bytes=2048))
+    png = qr_png(encode_payload(issue_signed(services)))
     assert len(png) > 2048
     response = client.post("/verify", content=png, headers={"Content-Type": "image/png"})
     assert response.status_code == 413
@@ -165,7 +132,7 @@ def test_oversized_image_is_413(make_client: ClientFactory) -> None:
 
 
 def test_rate_limited_per_client(make_client: ClientFactory) -> None:
-    client, _ = make_client(VerifierSettings(requests_per_minute=3))
+    client, _ = make_client(verifier=VerifierSettings(requests_per_minute=3))
     statuses = [client.post("/verify", json={"payload": "hello"}).status_code for _ in range(4)]
     assert statuses == [400, 400, 400, 429]
     limited = client.post("/verify", json={"payload": "hello"})
@@ -203,7 +170,7 @@ def test_the_page_has_an_accessible_upload_form(client: TestClient) -> None:
 
 
 def test_uploading_a_photo_without_javascript(client: TestClient, services: Services) -> None:
-    png = qr_png(encode_payload(issue(services)))
+    png = qr_png(encode_payload(issue_signed(services)))
     response = client.post("/verify/result", files={"file": ("qr.png", png, "image/png")})
     assert response.status_code == 200
     assert 'class="outcome outcome-valid"' in response.text
@@ -213,7 +180,7 @@ def test_uploading_a_photo_without_javascript(client: TestClient, services: Serv
 
 
 def test_pasted_text_of_a_revoked_certificate(client: TestClient, services: Services) -> None:
-    text = issue(services)
+    text = issue_signed(services)
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     response = client.post("/verify/result", data={"payload": text})
     assert response.status_code == 200
@@ -245,8 +212,8 @@ def test_form_errors_are_announced(
 
 
 def test_a_too_large_photo_on_the_page(make_client: ClientFactory) -> None:
-    client, services = make_client(VerifierSettings(max_image_bytes=2048))
-    png = qr_png(encode_payload(issue(services)))
+    client, services = make_client(verifier=VerifierSettings(max_image_bytes=2048))
+    png = qr_png(encode_payload(issue_signed(services)))
     response = client.post("/verify/result", files={"file": ("qr.png", png, "image/png")})
     assert response.status_code == 413
     assert "The photo is too large." in response.text
@@ -282,7 +249,7 @@ def test_an_unavailable_revocation_list_is_explained(
         jwks_file=examples / "issuer" / ".well-known" / "jwks.json",
         crl_base_url="http://127.0.0.1:9/crl",
     )
-    client, _ = make_client(VerifierSettings(shc_issuers=[issuer]))
+    client, _ = make_client(verifier=VerifierSettings(shc_issuers=[issuer]))
     card = (examples / "example-00-d-jws.txt").read_text().strip()
     answer = client.post("/verify", json={"payload": card})
     assert answer.status_code == 200
@@ -300,7 +267,7 @@ def test_an_unavailable_revocation_list_is_explained(
 def test_our_pdfs_verify_uploaded_and_raw(
     client: TestClient, services: Services, format_name: str
 ) -> None:
-    issue(services, "PDF0001")
+    issue_signed(services, "PDF0001")
     pdf = certificate_pdf(services, "PDF0001", format_name)
     uploaded = client.post("/verify", files={"file": ("cert.pdf", pdf, "application/pdf")})
     assert uploaded.status_code == 200
@@ -354,7 +321,7 @@ def test_a_raw_body_sent_as_pdf_must_be_one(client: TestClient) -> None:
 
 
 def test_an_oversized_pdf_is_413(make_client: ClientFactory) -> None:
-    client, _ = make_client(VerifierSettings(max_image_bytes=2048))
+    client, _ = make_client(verifier=VerifierSettings(max_image_bytes=2048))
     pdf = _blank_pdf() + b"%" * 4096
     upload = client.post("/verify", files={"file": ("big.pdf", pdf, "application/pdf")})
     assert upload.status_code == 413
@@ -365,7 +332,7 @@ def test_an_oversized_pdf_is_413(make_client: ClientFactory) -> None:
 
 
 def test_uploading_a_pdf_on_the_page(client: TestClient, services: Services) -> None:
-    issue(services, "PDF0001")
+    issue_signed(services, "PDF0001")
     pdf = certificate_pdf(services, "PDF0001", "pdf")
     response = client.post("/verify/result", files={"file": ("cert.pdf", pdf, "application/pdf")})
     assert response.status_code == 200
@@ -383,7 +350,7 @@ def test_uploading_a_pdf_on_the_page(client: TestClient, services: Services) -> 
 
 def fhir_bundle(services: Services) -> bytes:
     """What ``certdist export --format fhir`` writes for BEN0001."""
-    issue(services)
+    issue_signed(services)
     bundle = services.distribution.certificates.bundle("BEN0001")
     return FhirFormat(services.distribution.wallet.issuers.fhir).render(bundle)
 
@@ -476,7 +443,7 @@ def test_a_certificate_that_is_not_valid_gets_its_page(
 ) -> None:
     # Checking fakes is the verifier's main job: a "not valid" answer is a page, never a 5xx
     # (the page used to fail on the certificate an invalid answer does not carry).
-    text = issue(services)
+    text = issue_signed(services)
     body = text.replace("Bhaya", "Bhayya") if forged == "tampered" else forged
     response = client.post("/verify/result", data={"payload": body})
     assert response.status_code == 200

@@ -18,9 +18,9 @@ from certdist.formats.fhir import verify_fhir
 from certdist.formats.shc import verify_shc
 from certdist.signing.jose import public_key_from_jwk
 from certdist.wiring import Services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.formats.imaging import open_image, rasterise_pdf, scan
-from tests.web.conftest import TokenFactory
+from tests.support.clients import TokenFactory
+from tests.support.imaging import open_image, rasterise_pdf, scan
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
 
 API = "/certificate/api"
 CLIENT = "certificate-api"

@@ -24,9 +24,9 @@ from certdist.formats.pdf import DEFAULT_TEMPLATE_DIR, PdfRenderer
 from certdist.formats.pdf.drawing import MM
 from certdist.formats.pdf.fonts import BUNDLED_DIR
 from certdist.formats.pdf.text import TextEngine
-from tests.conftest import require
-from tests.formats.credentials import make_credential
-from tests.formats.imaging import pdf_text
+from tests.support.credentials import make_credential
+from tests.support.environment import require
+from tests.support.imaging import pdf_text
 
 # Script -> (a name written in it, the shipped file that must draw it). Names are
 # realistic; the Arabic one holds "الله" (a ligature in the font) and the Urdu one letters
@@ -54,11 +54,6 @@ NAMES: dict[str, tuple[str, str]] = {
 RTL = {"arabic", "urdu", "hebrew"}
 # pdftotext marks a right-to-left run with RLE ... PDF (U+202B, U+202C) around its text.
 RLE, PDF_MARK = "\u202b", "\u202c"
-
-
-@pytest.fixture(scope="module")
-def renderer() -> PdfRenderer:
-    return PdfRenderer()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from certdist.services.verification import (
 )
 from certdist.signing.contexts import ContextLoader
 from certdist.wiring import Services
-from tests.services.verification.samples import blank_png, issue, png_of
+from tests.support.issuing import issue_signed
+from tests.support.verifier_samples import blank_png, png_of
 
 
 def test_numeric_qr_text_decodes_to_the_jws(testdata: Path) -> None:
@@ -65,7 +66,7 @@ def test_limits(services: Services) -> None:
         image_limits=ImageLimits(max_bytes=1024, max_pixels=100 * 100),
     )
     with pytest.raises(PayloadTooLarge):
-        small.check(png_of(encode_payload(issue(services))))  # over 1024 bytes
+        small.check(png_of(encode_payload(issue_signed(services))))  # over 1024 bytes
     with pytest.raises(PayloadTooLarge):
         small.check(blank_png())  # 200 x 200 pixels
 

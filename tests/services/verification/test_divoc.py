@@ -17,8 +17,10 @@ from certdist.formats.divoc_qr import encode_payload
 from certdist.services.verification import Status
 from certdist.signing.keys import KeyStore, KeyUse, SigningKey
 from certdist.wiring import Services
-from tests.factories import lab_test_request_body, vaccination_request_body
-from tests.services.verification.samples import ServicesFactory, issue, jpeg_of, png_of, sign
+from tests.support.issuing import issue_signed
+from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.services import ServicesFactory
+from tests.support.verifier_samples import jpeg_of, png_of, sign
 
 #: What a verifier may be shown (DESIGN §1): nothing else ever leaves the verifier.
 VIEW_FIELDS = {
@@ -54,7 +56,7 @@ INPUT_FORMS: dict[str, Callable[[str], bytes | str]] = {
 
 @pytest.mark.parametrize("form", INPUT_FORMS)
 def test_an_issued_certificate_verifies_in_every_form(services: Services, form: str) -> None:
-    text = issue(services)
+    text = issue_signed(services)
     view = services.verifier.verify(INPUT_FORMS[form](text))
     assert view.format == "divoc"
     assert view.kind == "vaccination"
@@ -68,7 +70,7 @@ def test_an_issued_certificate_verifies_in_every_form(services: Services, form: 
 
 
 def test_the_view_holds_no_phone_identity_or_address(services: Services) -> None:
-    text = issue(services, mobile="9880414889")
+    text = issue_signed(services, mobile="9880414889")
     shown = services.verifier.check(text).as_json()
     assert set(shown["certificate"]) <= VIEW_FIELDS
     dumped = json.dumps(shown)
@@ -87,7 +89,7 @@ def test_a_lab_test_certificate(services: Services) -> None:
 
 
 def test_a_v2_credential_shows_the_date_of_birth(services: Services) -> None:
-    credential = json.loads(issue(services))
+    credential = json.loads(issue_signed(services))
     del credential["proof"]
     credential["@context"][1] = "https://cowin.gov.in/credentials/vaccination/v2"
     credential["credentialSubject"]["dob"] = "1994-11-30"
@@ -99,7 +101,7 @@ def test_a_v2_credential_shows_the_date_of_birth(services: Services) -> None:
 
 
 def test_a_tampered_certificate_is_invalid(services: Services) -> None:
-    text = issue(services)
+    text = issue_signed(services)
     tampered = text.replace("Bhaya Mitra", "Someone Else")
     with pytest.raises(VerificationError) as caught:
         services.verifier.verify(tampered)
@@ -114,7 +116,7 @@ def test_a_tampered_certificate_is_invalid(services: Services) -> None:
 
 def test_a_certificate_signed_by_another_key(services: Services, tmp_path: Path) -> None:
     stranger = KeyStore.init_directory(tmp_path / "stranger", now=datetime.now(UTC))
-    credential = json.loads(issue(services))
+    credential = json.loads(issue_signed(services))
     del credential["proof"]
     unknown = sign(credential, stranger.active(KeyUse.CREDENTIAL))
     with pytest.raises(UnknownKey):
@@ -132,13 +134,13 @@ def test_a_certificate_signed_by_another_key(services: Services, tmp_path: Path)
 
 
 def test_a_retired_key_still_verifies_what_it_signed(services: Services) -> None:
-    text = issue(services)
+    text = issue_signed(services)
     services.keys.rotate(KeyUse.CREDENTIAL, services.clock.now())
     assert services.verifier.check(text).status is Status.VALID
 
 
 def test_revoked_certificates_are_revoked(services: Services) -> None:
-    text = issue(services)
+    text = issue_signed(services)
     services.issuance.certificates.revoke("BEN0001", [1], reason="issued in error")
     with pytest.raises(CertificateRevoked):
         services.verifier.verify(text)
@@ -150,7 +152,7 @@ def test_revoked_certificates_are_revoked(services: Services) -> None:
 
 
 def test_a_corrected_certificate_replaces_the_old_one(services: Services) -> None:
-    old = issue(services)
+    old = issue_signed(services)
     body = vaccination_request_body(name="Bhaya Mitra Kumar")
     corrected = services.issuance.certificates.correct([CertificationRequest.model_validate(body)])
     new = services.issuance.certificates.signed_credential(corrected[0].certificate_id)
@@ -162,9 +164,9 @@ def test_a_corrected_certificate_replaces_the_old_one(services: Services) -> Non
 
 def test_effective_until_counts_only_when_configured(make_services: ServicesFactory) -> None:
     lenient = make_services()
-    text = issue(lenient)  # effectiveUntil 2022-05-02, long past
+    text = issue_signed(lenient)  # effectiveUntil 2022-05-02, long past
     assert lenient.verifier.check(text).status is Status.VALID
-    strict = make_services(VerifierSettings(enforce_effective_until=True))
+    strict = make_services(verifier=VerifierSettings(enforce_effective_until=True))
     with pytest.raises(CertificateExpired):
         strict.verifier.verify(text)
     outcome = strict.verifier.check(text)
@@ -174,7 +176,7 @@ def test_effective_until_counts_only_when_configured(make_services: ServicesFact
 
 
 def test_a_w3c_expiration_date_is_always_enforced(services: Services) -> None:
-    credential = json.loads(issue(services))
+    credential = json.loads(issue_signed(services))
     del credential["proof"]
     credential["expirationDate"] = "2025-01-01T00:00:00Z"
     expired = sign(credential, services.keys.active(KeyUse.CREDENTIAL))
@@ -198,7 +200,7 @@ def test_divoc_vectors_with_their_key_configured(
     signed = (divoc / "rsa2018-signed.json").read_text()
     assert plain.verifier.check(signed).code == "unknown-key"
     configured = make_services(
-        VerifierSettings(
+        verifier=VerifierSettings(
             credential_keys=[
                 ForeignCredentialKey(id="did:india", path=divoc / "rsa2018-public.pem")
             ]

@@ -25,10 +25,11 @@ from certdist.signing.contexts import ContextLoader
 from certdist.signing.trust import TrustStore
 from certdist.storage.database import Database
 from certdist.wiring import Services
-from tests.conftest import VECTORS
-from tests.formats import wallet_samples
-from tests.immutable_cbor import frozen, immutable_loads
-from tests.services.verification.samples import ServicesFactory, issue
+from tests.support import wallet_samples
+from tests.support.environment import VECTORS
+from tests.support.immutable_cbor import frozen, immutable_loads
+from tests.support.issuing import issue_signed
+from tests.support.services import ServicesFactory
 
 
 def dcc_vectors() -> list[str]:
@@ -116,7 +117,7 @@ def test_a_dsc_configured_in_the_settings(
     clock = FixedClock(
         datetime.fromisoformat(vector["TESTCTX"]["VALIDATIONCLOCK"].replace("Z", "+00:00"))
     )
-    services = make_services(VerifierSettings(dsc_certificates=[dsc]), clock=clock)
+    services = make_services(verifier=VerifierSettings(dsc_certificates=[dsc]), clock=clock)
     view = services.verifier.verify(vector["PREFIX"])
     assert (view.format, view.kind) == ("eu-dcc", "vaccination")
     assert view.date_of_birth
@@ -126,7 +127,7 @@ def test_a_dsc_configured_in_the_settings(
 
 
 def test_our_own_eu_dcc_verifies_and_is_revoked_with_the_certificate(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     hc1 = services.distribution.wallet.issuers.dcc.hc1(
         services.distribution.certificates.bundle("BEN0001")
     )

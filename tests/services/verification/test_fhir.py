@@ -29,9 +29,9 @@ from certdist.signing.jose import b64url, es256_sign
 from certdist.signing.keys import KeyUse
 from certdist.signing.trust import TrustStore
 from certdist.wiring import Services
-from tests.factories import vaccination_request_body
-from tests.formats.wallet_samples import bundle, key_store
-from tests.services.verification.samples import issue
+from tests.support.issuing import issue_signed
+from tests.support.request_bodies import vaccination_request_body
+from tests.support.wallet_samples import bundle, key_store
 
 FOREIGN = "https://other-certdist.example"
 
@@ -68,7 +68,7 @@ def jws_of(document: dict[str, Any]) -> str:
 
 
 def test_our_bundle_verifies(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     document = our_bundle(services)
     for data in (text_of(document), text_of(document).encode(), json.dumps(document, indent=2)):
         outcome = services.verifier.check(data)
@@ -88,8 +88,8 @@ def test_our_bundle_verifies(services: Services) -> None:
 
 
 def test_the_view_shows_the_latest_dose(services: Services) -> None:
-    issue(services, dose=1)
-    issue(services, dose=2)
+    issue_signed(services, dose=1)
+    issue_signed(services, dose=2)
     document = our_bundle(services)
     assert [e["resource"]["resourceType"] for e in document["entry"]].count("Immunization") == 2
     view = services.verifier.verify(text_of(document))
@@ -97,7 +97,7 @@ def test_the_view_shows_the_latest_dose(services: Services) -> None:
 
 
 def test_a_name_in_any_script_verifies(services: Services) -> None:
-    issue(services, name="भया मित्र")
+    issue_signed(services, name="भया मित्र")
     assert services.verifier.verify(text_of(our_bundle(services))).name == "भया मित्र"
 
 
@@ -111,7 +111,7 @@ def test_a_name_in_any_script_verifies(services: Services) -> None:
     ],
 )
 def test_a_tampered_bundle_is_invalid(services: Services, change: Any) -> None:
-    issue(services)
+    issue_signed(services)
     document = our_bundle(services)
     change(document)
     outcome = services.verifier.check(text_of(document))
@@ -121,7 +121,7 @@ def test_a_tampered_bundle_is_invalid(services: Services, change: Any) -> None:
 
 
 def test_a_tampered_letter_in_the_text_is_invalid(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     text = text_of(our_bundle(services)).replace("Bhaya", "Bhaja")
     assert services.verifier.check(text).code == "signature"
 
@@ -130,7 +130,7 @@ def test_a_tampered_letter_in_the_text_is_invalid(services: Services) -> None:
 
 
 def test_our_bundle_is_revoked_with_its_certificate(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     text = text_of(our_bundle(services))
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     outcome = services.verifier.check(text)
@@ -143,7 +143,7 @@ def test_our_bundle_is_revoked_with_its_certificate(services: Services) -> None:
 
 
 def test_a_corrected_certificate_revokes_the_old_bundle(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     old = text_of(our_bundle(services))
     body = vaccination_request_body(name="Bhaya Mitra Kumar")
     services.issuance.certificates.correct([CertificationRequest.model_validate(body)])
@@ -155,8 +155,8 @@ def test_a_corrected_certificate_revokes_the_old_bundle(services: Services) -> N
 
 
 def test_another_revoked_certificate_leaves_our_bundle_valid(services: Services) -> None:
-    issue(services, "BEN0001")
-    issue(services, "BEN0002", mobile="9000000002")
+    issue_signed(services, "BEN0001")
+    issue_signed(services, "BEN0002", mobile="9000000002")
     services.issuance.certificates.revoke("BEN0002", None, reason="issued in error")
     assert services.verifier.check(text_of(our_bundle(services))).status is Status.VALID
 
@@ -211,7 +211,7 @@ def test_a_foreign_bundle_is_never_checked_against_our_records(
     services: Services, foreign: FhirDocumentIssuer, tmp_path: Path
 ) -> None:
     # The foreign bundle's identifier may equal an id of ours: our revocations don't apply.
-    issue(services)
+    issue_signed(services)
     document = foreign.document(bundle(1))
     document["identifier"]["value"] = services.distribution.certificates.bundle(
         "BEN0001"
@@ -222,7 +222,7 @@ def test_a_foreign_bundle_is_never_checked_against_our_records(
 
 
 def test_an_unknown_kid_is_unknown_key(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     document = our_bundle(services)
     _, _, signature = jws_of(document).split(".")
     header = b64url(json.dumps({"alg": "ES256", "kid": "not-a-key-of-ours"}).encode())
@@ -231,7 +231,7 @@ def test_an_unknown_kid_is_unknown_key(services: Services) -> None:
 
 
 def test_a_signature_without_a_signer_is_invalid(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     document = our_bundle(services)
     del document["signature"]["who"]
     outcome = services.verifier.check(text_of(document))
@@ -253,7 +253,7 @@ def test_a_signed_bundle_without_an_immunization_is_invalid(
 
 
 def test_without_a_checker_fhir_is_unsupported(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     bare = Verifier(
         services.verifier.trust, services.database.certificates(), services.clock, ContextLoader()
     )
@@ -302,7 +302,7 @@ MALFORMED_SIGNATURES = {
 
 @pytest.mark.parametrize("problem", MALFORMED_SIGNATURES)
 def test_a_malformed_signature_is_invalid(services: Services, problem: str) -> None:
-    issue(services)
+    issue_signed(services)
     document = our_bundle(services)
     MALFORMED_SIGNATURES[problem](document, jws_of(document))
     # ensure_ascii: a lone surrogate can only travel as a JSON escape.
@@ -326,7 +326,7 @@ def test_unreadable_bundles_are_invalid_input(services: Services, data: str | by
 
 
 def test_bundles_nested_about_the_limit_are_a_clear_answer(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     text = text_of(our_bundle(services))
     # Around Python's recursion limit: the detector may parse what a deeper parse or the
     # signed form's serialisation cannot. Each is unreadable input or an invalid signature.
@@ -340,7 +340,7 @@ def test_bundles_nested_about_the_limit_are_a_clear_answer(services: Services) -
 
 
 def test_a_huge_bundle_is_too_large(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     document = our_bundle(services)
     document["entry"][1]["resource"]["note"] = "x" * (64 * 1024)
     with pytest.raises(PayloadTooLarge):
@@ -349,7 +349,7 @@ def test_a_huge_bundle_is_too_large(services: Services) -> None:
 
 def test_a_copy_with_another_key_order_verifies(services: Services) -> None:
     # The verifier works on the parsed text: a copy with other key order still verifies.
-    issue(services)
+    issue_signed(services)
     document = our_bundle(services)
     reordered = dict(reversed(list(copy.deepcopy(document).items())))
     assert services.verifier.check(json.dumps(reordered)).status is Status.VALID

@@ -14,14 +14,15 @@ from certdist.services.verification import NO_QR_CODE_IN_PDF, PdfLimits, Status,
 from certdist.services.verification.detect import first_certificate_in
 from certdist.services.verification.pdf import render_scale
 from certdist.wiring import Services
-from tests.pdf_samples import bare_pdf, blank_page, certificate_pdf, page_with, pdf_of_pages
-from tests.services.verification.samples import issue, png_of
+from tests.support.issuing import issue_signed
+from tests.support.pdf_samples import bare_pdf, blank_page, certificate_pdf, page_with, pdf_of_pages
+from tests.support.verifier_samples import png_of
 
 
 @pytest.fixture
 def qr_page_pdf(services: Services) -> bytes:
     """A PDF made by Pillow, the QR as an image on the first page."""
-    return pdf_of_pages(page_with(png_of(encode_payload(issue(services)))))
+    return pdf_of_pages(page_with(png_of(encode_payload(issue_signed(services)))))
 
 
 def test_a_pdf_made_by_another_program_verifies(services: Services, qr_page_pdf: bytes) -> None:
@@ -33,18 +34,18 @@ def test_a_pdf_made_by_another_program_verifies(services: Services, qr_page_pdf:
 
 @pytest.mark.parametrize("format_name", ["pdf", "shc-pdf", "eu-dcc-pdf"])
 def test_our_own_pdfs_verify(services: Services, format_name: str) -> None:
-    issue(services, "PDF0001")
+    issue_signed(services, "PDF0001")
     outcome = services.verifier.check(certificate_pdf(services, "PDF0001", format_name))
     assert outcome.status is Status.VALID, outcome.reason
 
 
 def test_the_qr_code_on_a_later_page_is_found(services: Services) -> None:
-    qr = page_with(png_of(encode_payload(issue(services))))
+    qr = page_with(png_of(encode_payload(issue_signed(services))))
     assert services.verifier.check(pdf_of_pages(blank_page(), blank_page(), qr)).status == "valid"
 
 
 def test_only_the_first_pages_are_looked_at(services: Services) -> None:
-    qr = page_with(png_of(encode_payload(issue(services))))
+    qr = page_with(png_of(encode_payload(issue_signed(services))))
     late = pdf_of_pages(*[blank_page()] * 3, qr)
     with pytest.raises(InvalidInput) as caught:
         services.verifier.check(late)
@@ -92,7 +93,7 @@ def test_a_file_declared_a_pdf_must_be_one(services: Services) -> None:
     with pytest.raises(InvalidInput, match="not a PDF we can read"):
         services.verifier.check(png_of(b"anything"), expect_pdf=True)
     with pytest.raises(InvalidInput, match="not a PDF we can read"):
-        services.verifier.check(issue(services), expect_pdf=True)
+        services.verifier.check(issue_signed(services), expect_pdf=True)
 
 
 def test_the_byte_limit(qr_page_pdf: bytes) -> None:

@@ -15,11 +15,11 @@ from certdist.services.common.clock import FixedClock
 from certdist.services.verification import Status
 from certdist.services.verification.shc import shc_view
 from certdist.wiring import Services
-from tests.factories import vaccination_request_body
-from tests.services.verification.samples import (
+from tests.support.issuing import issue_signed
+from tests.support.request_bodies import vaccination_request_body
+from tests.support.services import ServicesFactory
+from tests.support.verifier_samples import (
     SHC_ISSUER,
-    ServicesFactory,
-    issue,
     png_of,
     shc_settings,
 )
@@ -32,7 +32,7 @@ SHC_FORMS = ("d-jws.txt", "e-file.smart-health-card", "f-qr-code-numeric-value-0
 def test_smart_examples_are_valid(
     make_services: ServicesFactory, testdata: Path, example: str, form: str
 ) -> None:
-    services = make_services(shc_settings(testdata, with_crl=True))
+    services = make_services(verifier=shc_settings(testdata, with_crl=True))
     data = (testdata / "shc" / "examples" / f"example-{example}-{form}").read_bytes()
     view = services.verifier.verify(data)
     assert (view.format, view.issuer, view.name) == (
@@ -47,16 +47,18 @@ def test_smart_example_03_is_expired_and_revoked(
     make_services: ServicesFactory, testdata: Path
 ) -> None:
     data = (testdata / "shc" / "examples" / "example-03-d-jws.txt").read_bytes()
-    today = make_services(shc_settings(testdata, with_crl=True))
+    today = make_services(verifier=shc_settings(testdata, with_crl=True))
     with pytest.raises(CertificateExpired):
         today.verifier.verify(data)
     before_expiry = FixedClock(datetime(2024, 1, 1, tzinfo=UTC))
-    revoked = make_services(shc_settings(testdata, with_crl=True), clock=before_expiry)
+    revoked = make_services(verifier=shc_settings(testdata, with_crl=True), clock=before_expiry)
     outcome = revoked.verifier.check(data)
     assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
     assert outcome.certificate is not None
     assert outcome.certificate.name == "Johnny Revoked"
-    without_crl = make_services(shc_settings(testdata, with_crl=False), clock=before_expiry)
+    without_crl = make_services(
+        verifier=shc_settings(testdata, with_crl=False), clock=before_expiry
+    )
     assert without_crl.verifier.check(data).status is Status.VALID
 
 
@@ -66,7 +68,7 @@ def test_an_unconfigured_card_issuer_is_unknown(services: Services, testdata: Pa
 
 
 def test_our_own_card_verifies_in_every_form(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     jws = services.distribution.wallet.issuers.shc.jws(
         services.distribution.certificates.bundle("BEN0001")
     )
@@ -91,7 +93,7 @@ def our_card(services: Services, code: str = "BEN0001") -> str:
 
 
 def test_our_card_is_revoked_with_its_certificate(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     jws = our_card(services)
     assert services.verifier.check(jws).status is Status.VALID
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
@@ -106,7 +108,7 @@ def test_our_card_is_revoked_with_its_certificate(services: Services) -> None:
 
 
 def test_a_corrected_certificate_revokes_the_old_card(services: Services) -> None:
-    issue(services)
+    issue_signed(services)
     old = our_card(services)
     body = vaccination_request_body(name="Bhaya Mitra Kumar")
     services.issuance.certificates.correct([CertificationRequest.model_validate(body)])
@@ -119,8 +121,8 @@ def test_a_corrected_certificate_revokes_the_old_card(services: Services) -> Non
 
 
 def test_another_revoked_certificate_leaves_our_card_valid(services: Services) -> None:
-    issue(services, "BEN0001")
-    issue(services, "BEN0002", mobile="9000000002")
+    issue_signed(services, "BEN0001")
+    issue_signed(services, "BEN0002", mobile="9000000002")
     services.issuance.certificates.revoke("BEN0002", None, reason="issued in error")
     assert services.verifier.check(our_card(services)).status is Status.VALID
 

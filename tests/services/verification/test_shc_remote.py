@@ -21,8 +21,9 @@ from certdist.services.common.remote_keys import Fetch, RemoteKeySet, http_fetch
 from certdist.services.verification import Status, build_trust_store
 from certdist.services.verification.remote import RemoteRevocationLists, parse_revocation_list
 from certdist.wiring import Services
-from tests.loopback import QuietHandler, serving
-from tests.services.verification.samples import SHC_ISSUER, SHC_KID, ServicesFactory
+from tests.support.loopback import QuietHandler, serving
+from tests.support.services import ServicesFactory
+from tests.support.verifier_samples import SHC_ISSUER, SHC_KID
 
 OTHER_KID = "EBKOr72QQDcTBUuVzAzkfBTGew0ZA16GuWty64nS-sw"  # its JWK has no crlVersion
 CRL_PATH = f"/.well-known/crl/{SHC_KID}.json"
@@ -125,7 +126,7 @@ def test_a_card_in_the_fetched_list_is_revoked(
     make_services: ServicesFactory, testdata: Path, issuer: Issuer
 ) -> None:
     issuer.publish(example_jwks(testdata), example_crl(testdata))
-    services = make_services(remote_settings(issuer), clock=BEFORE_EXPIRY)
+    services = make_services(verifier=remote_settings(issuer), clock=BEFORE_EXPIRY)
     outcome = services.verifier.check(card(testdata, "03"))
     assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
     assert outcome.certificate is not None
@@ -139,7 +140,7 @@ def test_a_card_not_in_the_fetched_list_is_valid(
     make_services: ServicesFactory, testdata: Path, issuer: Issuer
 ) -> None:
     issuer.publish(example_jwks(testdata), example_crl(testdata, without=card_rid(testdata, "03")))
-    services = make_services(remote_settings(issuer), clock=BEFORE_EXPIRY)
+    services = make_services(verifier=remote_settings(issuer), clock=BEFORE_EXPIRY)
     outcome = services.verifier.check(card(testdata, "03"))
     assert (outcome.status, outcome.code) == (Status.VALID, "valid")
     assert issuer.crl_requests() == 1
@@ -159,7 +160,7 @@ def test_a_fetched_list_applies_the_rid_rules_to_a_current_card(
     rid = entry.format(rid=card_rid(testdata, "00"), after=int(nbf) + 1, before=int(nbf) - 1)
     crl = example_crl(testdata)
     issuer.publish(example_jwks(testdata), {**crl, "rids": [*crl["rids"], rid]})
-    services = make_services(remote_settings(issuer))
+    services = make_services(verifier=remote_settings(issuer))
     assert services.verifier.check(card(testdata, "00")).code == code
 
 
@@ -192,7 +193,7 @@ def test_a_raised_crl_version_is_fetched_after_the_jwks_max_age(
 ) -> None:
     rid = card_rid(testdata, "03")
     issuer.publish(example_jwks(testdata, crl_version=1), example_crl(testdata, without=rid))
-    services = make_services(remote_settings(issuer), clock=BEFORE_EXPIRY)
+    services = make_services(verifier=remote_settings(issuer), clock=BEFORE_EXPIRY)
     ticks = Ticks()
     services.verifier.trust = build_trust_store(
         services.settings.verifier, services.settings.public_url, services.keys, monotonic=ticks
@@ -245,7 +246,7 @@ def test_a_garbage_list_gives_revocation_unknown(
     make_services: ServicesFactory, testdata: Path, issuer: Issuer, crl: bytes
 ) -> None:
     issuer.publish(example_jwks(testdata), crl)
-    services = make_services(remote_settings(issuer))
+    services = make_services(verifier=remote_settings(issuer))
     outcome = services.verifier.check(card(testdata, "00"))
     assert (outcome.status, outcome.code) == (Status.INVALID, "revocation-unknown")
     assert "revocation list could not be checked" in outcome.reason
@@ -260,7 +261,7 @@ def test_an_oversized_list_gives_revocation_unknown(
     crl = example_crl(testdata)
     crl["rids"] += [f"padding{n:05d}" for n in range(500)]
     issuer.publish(example_jwks(testdata), crl)
-    services = make_services(remote_settings(issuer, shc_fetch_max_bytes=4096))
+    services = make_services(verifier=remote_settings(issuer, shc_fetch_max_bytes=4096))
     assert len(issuer.files[CRL_PATH]) > 4096
     assert services.verifier.check(card(testdata, "00")).code == "revocation-unknown"
 
@@ -270,7 +271,7 @@ def test_an_unreachable_list_gives_revocation_unknown_and_is_retried_later(
 ) -> None:
     issuer.publish(example_jwks(testdata), example_crl(testdata))
     del issuer.files[CRL_PATH]  # 404
-    services = make_services(remote_settings(issuer))
+    services = make_services(verifier=remote_settings(issuer))
     ticks = Ticks()
     services.verifier.trust = build_trust_store(
         services.settings.verifier, services.settings.public_url, services.keys, monotonic=ticks
@@ -289,7 +290,9 @@ def test_a_closed_port_gives_revocation_unknown(
 ) -> None:
     issuer.publish(example_jwks(testdata), example_crl(testdata))
     # The discard port: nothing listens there.
-    services = make_services(remote_settings(issuer, crl_base_url="http://127.0.0.1:9/crl"))
+    services = make_services(
+        verifier=remote_settings(issuer, crl_base_url="http://127.0.0.1:9/crl")
+    )
     assert services.verifier.check(card(testdata, "00")).code == "revocation-unknown"
 
 
@@ -315,7 +318,7 @@ def test_no_list_is_fetched_for_a_key_without_crl_version(
     make_services: ServicesFactory, testdata: Path, issuer: Issuer
 ) -> None:
     issuer.publish(example_jwks(testdata, crl_version=None), example_crl(testdata))
-    services = make_services(remote_settings(issuer), clock=BEFORE_EXPIRY)
+    services = make_services(verifier=remote_settings(issuer), clock=BEFORE_EXPIRY)
     assert services.verifier.check(card(testdata, "03")).status is Status.VALID
     assert issuer.crl_requests() == 0
     assert issuer.requests == ["/.well-known/jwks.json"]
@@ -325,7 +328,7 @@ def test_nothing_is_fetched_for_an_issuer_not_configured(
     make_services: ServicesFactory, testdata: Path, issuer: Issuer
 ) -> None:
     issuer.publish(example_jwks(testdata), example_crl(testdata))
-    services = make_services(remote_settings(issuer, iss="https://another-issuer.example"))
+    services = make_services(verifier=remote_settings(issuer, iss="https://another-issuer.example"))
     assert services.verifier.check(card(testdata, "00")).code == "unknown-key"
     assert issuer.requests == []
 
@@ -345,7 +348,7 @@ def test_a_list_file_wins_over_the_url(
             )
         ]
     )
-    services = make_services(settings, clock=BEFORE_EXPIRY)
+    services = make_services(verifier=settings, clock=BEFORE_EXPIRY)
     assert services.verifier.check(card(testdata, "03")).code == "revoked"
     assert issuer.crl_requests() == 0
 
@@ -356,7 +359,7 @@ def test_an_issuer_with_a_jwks_file_fetches_no_list(
     jwks = testdata / "shc" / "examples" / "issuer" / ".well-known" / "jwks.json"
     issuer = ForeignShcIssuer(iss=SHC_ISSUER, jwks_file=jwks)
     assert issuer.crl_base() is None  # an offline configuration unless crl_base_url is set
-    services = make_services(VerifierSettings(shc_issuers=[issuer]), clock=BEFORE_EXPIRY)
+    services = make_services(verifier=VerifierSettings(shc_issuers=[issuer]), clock=BEFORE_EXPIRY)
     assert services.verifier.check(card(testdata, "03")).status is Status.VALID
 
 
@@ -418,7 +421,9 @@ def test_an_issuer_whose_keys_cannot_be_fetched_is_not_called_a_forgery(
     make_services: ServicesFactory, testdata: Path, issuer: Issuer
 ) -> None:
     """Nothing is known of the signature yet: "keys-unavailable", never "signature"."""
-    services = make_services(remote_settings(issuer))  # nothing published: the JWKS is a 404
+    services = make_services(
+        verifier=remote_settings(issuer)
+    )  # nothing published: the JWKS is a 404
     outcome = services.verifier.check(card(testdata, "00"))
     assert (outcome.status, outcome.code) == (Status.INVALID, "keys-unavailable")
     assert outcome.certificate is None

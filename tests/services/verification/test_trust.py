@@ -10,7 +10,7 @@ from certdist.config import ForeignCredentialKey, Settings, VerifierSettings
 from certdist.services.verification import build_trust_store
 from certdist.signing.trust import dsc_kid, load_certificates
 from certdist.wiring import Services
-from tests.services.verification.samples import SHC_ISSUER, SHC_KID, shc_settings
+from tests.support.verifier_samples import SHC_ISSUER, SHC_KID, shc_settings
 
 
 def test_the_trust_store_reads_every_source(
