@@ -111,3 +111,44 @@ def test_tabs_and_line_breaks_in_text_become_spaces() -> None:
     [request] = parse_batch(CertificationRequest, [body], max_items=1)
     assert request.recipient.name == "Asha Devi K"
     assert request.facility.address.addressLine1 == "12, MG Road"
+
+
+@pytest.mark.parametrize(
+    ("name", "location"),
+    [
+        ('=HYPERLINK("http://evil.example/","x")', "0.recipient.name"),
+        ("+91 Ravi", "0.recipient.name"),
+        ("@SUM(A1)", "0.recipient.name"),
+        ("Asha\x00Devi", "0.recipient.name"),
+        ("Asha\x1bDevi", "0.recipient.name"),
+        ("Asha\x85Devi", "0.recipient.name"),
+    ],
+)
+def test_names_that_a_spreadsheet_would_run_or_that_hold_controls_are_refused(
+    name: str, location: str
+) -> None:
+    body = vaccination_request_body(name=name)
+    with pytest.raises(InvalidInput) as caught:
+        parse_batch(CertificationRequest, [body], max_items=1)
+    [error] = caught.value.errors
+    assert error.location == location
+    assert "formula" in error.message or "control" in error.message
+
+
+def test_the_facility_and_vaccinator_names_follow_the_same_rule() -> None:
+    body = vaccination_request_body()
+    body["facility"]["name"] = "=cmd|' /C calc'!A0"
+    body["vaccinator"]["name"] = "@evil"
+    with pytest.raises(InvalidInput) as caught:
+        parse_batch(CertificationRequest, [body], max_items=1)
+    assert {e.location for e in caught.value.errors} == {"0.facility.name", "0.vaccinator.name"}
+
+
+def test_ordinary_names_in_any_script_are_accepted() -> None:
+    # Hyphens inside, apostrophes, Devanagari with its joiners (ZWJ/ZWNJ are format
+    # characters, not controls) all stay.
+    for name in ("Mary-Jane O'Neil", "प्रिया शर्मा", "क्‍ष", "Ravi-Kumar", "D'Souza"):
+        [request] = parse_batch(
+            CertificationRequest, [vaccination_request_body(name=name)], max_items=1
+        )
+        assert request.recipient.name == name

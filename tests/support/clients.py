@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from certdist.web.app import create_app
 from certdist.wiring import Services
@@ -35,6 +36,25 @@ def client_for(services: Services, **options: Any) -> TestClient:
     """A client of the application over ``services`` (``options`` go to ``TestClient``).
     Use it in a ``with`` block to run the application's startup and shutdown."""
     return TestClient(create_app(services.settings, services=services), **options)
+
+
+class _FromAddress:
+    """The application as seen from ``address`` (the TestClient's own name is no address)."""
+
+    def __init__(self, app: ASGIApp, address: str) -> None:
+        self._app = app
+        self._address = address
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, "client": (self._address, 50000)}
+        await self._app(scope, receive, send)
+
+
+def client_from(address: str, services: Services, **options: Any) -> TestClient:
+    """Like :func:`client_for`, with requests coming from ``address`` (e.g. ``127.0.0.1``)."""
+    app = create_app(services.settings, services=services)
+    return TestClient(_FromAddress(app, address), **options)
 
 
 def bearer(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from pathlib import Path
@@ -10,6 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from certdist.domain.models import UploadRowError
+from certdist.errors import FieldError
+from certdist.services.issuance import errors_csv
 from certdist.signing.ldproof import verify_credential
 from certdist.wiring import Services
 from tests.support.clients import TokenFactory
@@ -420,3 +425,53 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         "/readyz",
     ):
         assert path in paths
+
+
+def test_a_formula_in_a_bulk_row_is_that_rows_error_and_the_report_is_inert(
+    client: TestClient, auth: TokenFactory, testdata: Path
+) -> None:
+    header = (testdata / "divoc/bulk-certify-header.csv").read_text().strip()
+    good = (
+        "B200,Asha,9880414889,1990-01-02,,Female,Indian,,L1,,Dist,State,560001,B1,"
+        "2021-05-02T10:00:00Z,1,2,2021-05-02,2022-05-02,SII,Covishield,Dr A,PHC,F1,,FD,FS,560002"
+    )
+    formula = good.replace("B200", "B201").replace(
+        ",Asha,", ',"=HYPERLINK(""http://evil.example/"",""x"")",'
+    )
+    upload = _upload(client, auth, "\n".join([header, good, formula]) + "\n")
+    finished = _wait_for(client, auth, upload["id"])
+    assert (finished["succeeded"], finished["failed"]) == (1, 1)
+    [row] = client.get(
+        f"/divoc/api/v1/certify/uploads/{upload['id']}/errors", headers=auth(ISSUER)
+    ).json()
+    assert row["row"] == 3
+    assert row["errors"][0]["field"] == "recipientName"
+    assert "formula" in row["errors"][0]["message"]
+    report = client.get(
+        f"/divoc/api/v1/certify/uploads/{upload['id']}/errors.csv", headers=auth(ISSUER)
+    )
+    assert report.status_code == 200
+    assert report.headers["content-type"].startswith("text/csv")
+    assert "attachment" in report.headers["content-disposition"]
+    lines = list(csv.reader(io.StringIO(report.text)))
+    assert lines[0] == ["row", "preEnrollmentCode", "field", "message"]
+    assert lines[1][:3] == ["3", "B201", "recipientName"]
+    other = client.get(
+        f"/divoc/api/v1/certify/uploads/{upload['id']}/errors.csv",
+        headers=auth(ISSUER, username="facility-2"),
+    )
+    assert other.status_code == 404
+
+
+def test_the_error_report_neutralises_every_cell_a_spreadsheet_would_run() -> None:
+    errors = [
+        UploadRowError(
+            upload_id="u",
+            row=7,
+            pre_enrollment_code="-1+1",
+            errors=(FieldError("=cmd", "@SUM(1)"), FieldError("name", "\tx")),
+        )
+    ]
+    lines = list(csv.reader(io.StringIO(errors_csv(errors))))
+    assert lines[1] == ["7", "'-1+1", "'=cmd", "'@SUM(1)"]
+    assert lines[2] == ["7", "'-1+1", "name", "'\tx"]

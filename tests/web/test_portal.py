@@ -12,7 +12,7 @@ from certdist.domain.models import TEST
 from certdist.domain.requests import TestCertificationRequest
 from certdist.services.issuance.demo import DEMO_MOBILE
 from certdist.wiring import Services
-from tests.support.clients import client_for
+from tests.support.clients import ClientFactory, client_for, client_from
 from tests.support.imaging import open_image, scan
 from tests.support.portal import (
     NEIGHBOUR,
@@ -313,11 +313,29 @@ def test_error_pages_are_html_for_pages_and_json_for_the_api(portal: TestClient)
     assert api.json()["type"] == "invalid-input"
 
 
-def test_the_developer_page_shows_the_outbox(portal: TestClient, services: Services) -> None:
+def test_the_developer_page_shows_the_inbox_to_this_machine_only(
+    portal: TestClient, services: Services
+) -> None:
     token = csrf_of(portal.get("/portal/login").text)
     portal.post("/portal/login", data={"mobile": DEMO_MOBILE, "csrf_token": token})
     code = wait_for_code(outbox_reader(services.messaging.dev_inbox), DEMO_MOBILE)
-    assert f"#{code}" in portal.get("/dev/sms").text
+    for loopback in ("127.0.0.1", "::1"):
+        assert f"#{code}" in client_from(loopback, services).get("/dev/sms").text
+    # From a network (or anything that is no loopback address) the page does not exist.
+    for elsewhere in ("192.168.1.20", "203.0.113.9", "testclient"):
+        page = client_from(elsewhere, services).get("/dev/sms")
+        assert page.status_code == 404
+        assert code not in page.text
+
+
+def test_the_login_page_gives_the_browser_a_device_id_and_keeps_it(portal: TestClient) -> None:
+    first = portal.get("/portal/login")
+    device = first.cookies.get("certdist_device")
+    assert device is not None
+    assert len(device) >= 22
+    assert "max-age=15552000" in first.headers["set-cookie"].lower()  # 180 days
+    assert portal.get("/portal/login").cookies.get("certdist_device") in (None, device)
+    assert portal.cookies.get("certdist_device") == device
 
 
 def test_the_developer_page_is_absent_without_the_outbox(
@@ -368,3 +386,30 @@ def test_a_lab_test_is_offered_only_the_formats_that_render_it(
     refused = client.get(f"{certificate_path}/download/fhir", follow_redirects=False)
     assert refused.status_code == 422
     assert "This format is not available" in refused.text
+
+
+def test_strangers_cannot_lock_the_owners_browser_out(make_client: ClientFactory) -> None:
+    owner, services = make_client(
+        portal=PortalSettings(otp_number_free_guesses=2, otp_number_free_sends=2)
+    )
+    seed_portal(services)
+    inbox = services.messaging.dev_inbox
+    log_in(owner, inbox, DEMO_MOBILE)  # this browser is now recognised for the number
+    owner.post(
+        "/portal/logout", data={"csrf_token": csrf_of(owner.get("/portal/certificates").text)}
+    )
+    # Strangers, each a new browser, ask for codes and guess until the number is held back.
+    statuses = set()
+    for _ in range(8):
+        stranger = TestClient(owner.app)
+        token = csrf_of(stranger.get("/portal/login").text)
+        for path, form in (
+            ("/portal/login", {"mobile": DEMO_MOBILE}),
+            ("/portal/verify", {"code": "000000"}),
+        ):
+            answer = stranger.post(path, data={**form, "csrf_token": token}, follow_redirects=False)
+            statuses.add(answer.status_code)
+    assert 429 in statuses  # the number-wide allowance of strangers ran out
+    # The owner's browser logs in at once, with a 6-digit code.
+    answer = log_in(owner, inbox, DEMO_MOBILE)
+    assert answer.headers["location"] == "/portal/certificates"

@@ -1,12 +1,16 @@
-"""One-time codes (DESIGN §4): life, guesses, replacement, limits, budget, equal answers,
-hash-only storage. The state store runs in memory and in the database (SQLite, PostgreSQL)."""
+"""One-time codes (docs/portal-login.md): life, guesses, replacement, limits, budget, equal
+answers, hash-only storage, and both sides of the lock-out policy: what a stranger can do to a
+number, and what the owner can still do meanwhile. The state store runs in memory and in the
+database (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,13 +44,14 @@ class Rig:
     def code_sent_to(self, mobile: str) -> str:
         text = self.sms.last_to(mobile)
         assert text is not None, "no SMS was sent"
-        found = re.search(r"#(\d{6})$", text)
+        found = re.search(r"#(\d+)$", text)
         assert found is not None
         return found.group(1)
 
     def wrong_code(self, mobile: str) -> str:
         right = self.code_sent_to(mobile)
-        return "000000" if right != "000000" else "111111"
+        wrong = "0" * len(right)
+        return wrong if right != wrong else "1" * len(right)
 
 
 MakeRig = Callable[..., Rig]
@@ -173,12 +178,12 @@ def test_a_resend_does_not_reset_the_guess_limit_of_the_phone(make_rig: MakeRig)
     assert 0 < refused.value.retry_after <= 3601
 
 
-def test_sends_per_phone_are_limited_until_the_window_ends(make_rig: MakeRig) -> None:
+def test_sends_per_browser_are_limited_until_the_window_ends(make_rig: MakeRig) -> None:
     rig = make_rig(otp_sends_per_phone=3)
     for _ in range(3):
         rig.otp.request_code(REGISTERED, client_ip=IP, language="en")
     with pytest.raises(RateLimited) as refused:
-        rig.otp.request_code(REGISTERED, client_ip="198.51.100.1", language="en")
+        rig.otp.request_code(REGISTERED, client_ip=IP, language="en")
     assert 3000 < refused.value.retry_after <= 3601
     assert len(rig.sms.sent) == 3
     rig.otp.request_code(OTHER_REGISTERED, client_ip=IP, language="en")  # other phones go on
@@ -293,3 +298,138 @@ def test_codes_and_numbers_are_never_logged(
         logged = f"{record.getMessage()} {record.__dict__}"
         for secret in (code, REGISTERED[3:], IP):
             assert secret not in logged
+
+
+# --- the lock-out policy: the stranger's side and the owner's -------------------------------
+
+OWNER_DEVICE = "owner-browser-" + "o" * 16
+OWNER_IP = "198.51.100.20"
+
+
+def _stranger(index: int) -> dict[str, str]:
+    """A different address and browser each time: an attacker with many of both."""
+    return {
+        "client_ip": f"192.0.2.{index % 250 + 1}",
+        "device": f"stranger-{index:04d}-" + "s" * 12,
+    }
+
+
+def _log_in_owner(rig: Rig) -> None:
+    rig.otp.request_code(REGISTERED, client_ip=OWNER_IP, language="en", device=OWNER_DEVICE)
+    code = rig.code_sent_to(REGISTERED)
+    rig.otp.verify(REGISTERED, code, client_ip=OWNER_IP, device=OWNER_DEVICE)
+    rig.otp.recognise(REGISTERED, OWNER_DEVICE)
+
+
+def test_a_stranger_who_runs_out_locks_out_only_his_own_browser(make_rig: MakeRig) -> None:
+    rig = make_rig(otp_sends_per_phone=3, otp_guesses_per_phone=3)
+    stranger = {"client_ip": IP, "device": "stranger-browser-" + "s" * 10}
+    for _ in range(3):
+        rig.otp.request_code(REGISTERED, language="en", **stranger)
+    with pytest.raises(RateLimited):
+        rig.otp.request_code(REGISTERED, language="en", **stranger)
+    # The owner, on a browser never seen before, still gets and uses a code.
+    owner = {"client_ip": OWNER_IP, "device": "new-owner-browser-" + "n" * 8}
+    rig.otp.request_code(REGISTERED, language="en", **owner)
+    rig.otp.verify(REGISTERED, rig.code_sent_to(REGISTERED), **owner)
+
+
+def test_a_stranger_cannot_replace_or_use_up_the_owners_code(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    owner = {"client_ip": OWNER_IP, "device": OWNER_DEVICE}
+    rig.otp.request_code(REGISTERED, language="en", **owner)
+    owners_code = rig.code_sent_to(REGISTERED)
+    stranger = _stranger(1)
+    rig.otp.request_code(REGISTERED, language="en", **stranger)  # a new code, but his own
+    for _ in range(3):
+        with pytest.raises(AuthenticationFailed):
+            rig.otp.verify(REGISTERED, "0" * len(owners_code), **stranger)
+    rig.otp.verify(REGISTERED, owners_code, **owner)
+
+
+def test_strangers_together_meet_a_back_off_capped_at_five_minutes(make_rig: MakeRig) -> None:
+    rig = make_rig(otp_number_free_guesses=4, otp_long_code_after=1000)
+    waits = []
+    for index in range(40):
+        try:
+            rig.otp.verify(REGISTERED, "123456", **_stranger(index))
+        except AuthenticationFailed:
+            continue  # a guess that was let through (and was wrong)
+        except RateLimited as refused:
+            waits.append(refused.retry_after)
+            rig.clock.advance(timedelta(seconds=refused.retry_after))
+    assert waits, "the number-wide allowance never ran out"
+    assert max(waits) <= 301  # never the old hour's lock
+    assert waits[0] <= 31  # the first wait is short, then it doubles
+    assert waits[-1] > 200  # and it grows towards the cap
+
+
+def test_the_allowance_holds_against_guesses_in_parallel(make_rig: MakeRig) -> None:
+    rig = make_rig(otp_number_free_guesses=3, otp_long_code_after=1000)
+
+    def guess(index: int) -> str:
+        try:
+            rig.otp.verify(REGISTERED, "123456", **_stranger(index))
+        except AuthenticationFailed:
+            return "guessed"
+        except RateLimited:
+            return "refused"
+        return "accepted"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(guess, range(24)))
+    # Three free guesses, then one per back-off period: the clock stands still here.
+    assert outcomes.count("guessed") == 4
+    assert outcomes.count("refused") == 20
+
+
+def test_the_owners_recognised_browser_is_never_slowed_by_strangers(make_rig: MakeRig) -> None:
+    rig = make_rig(otp_number_free_guesses=2, otp_number_free_sends=2, otp_long_code_after=2)
+    _log_in_owner(rig)
+    for index in range(30):  # strangers exhaust every number-wide allowance
+        with contextlib.suppress(RateLimited):
+            rig.otp.request_code(REGISTERED, language="en", **_stranger(index))
+        with contextlib.suppress(RateLimited, AuthenticationFailed):
+            rig.otp.verify(REGISTERED, "123456", **_stranger(index))
+    with pytest.raises(RateLimited):
+        rig.otp.verify(REGISTERED, "123456", **_stranger(99))
+    owner = {"client_ip": OWNER_IP, "device": OWNER_DEVICE}
+    rig.otp.request_code(REGISTERED, language="en", **owner)
+    code = rig.code_sent_to(REGISTERED)
+    assert len(code) == 6  # the recognised browser keeps short codes
+    rig.otp.verify(REGISTERED, code, **owner)
+
+
+def test_the_owner_on_a_new_browser_waits_at_most_the_cap(make_rig: MakeRig) -> None:
+    rig = make_rig(otp_number_free_sends=2, otp_backoff_max_seconds=300)
+    for index in range(30):
+        with contextlib.suppress(RateLimited):
+            rig.otp.request_code(UNREGISTERED, language="en", **_stranger(index))
+    owner = {"client_ip": OWNER_IP, "device": "owner-new-browser-" + "n" * 8}
+    with pytest.raises(RateLimited) as refused:
+        rig.otp.request_code(UNREGISTERED, language="en", **owner)
+    assert refused.value.retry_after <= 301
+    rig.clock.advance(timedelta(seconds=refused.value.retry_after))
+    rig.otp.request_code(UNREGISTERED, language="en", **owner)
+
+
+def test_a_number_guessed_at_gets_ten_digit_codes(make_rig: MakeRig) -> None:
+    rig = make_rig(otp_long_code_after=2)
+    for index in range(2):
+        with pytest.raises(AuthenticationFailed):
+            rig.otp.verify(REGISTERED, "123456", **_stranger(index))
+    browser = {"client_ip": OWNER_IP, "device": "another-browser-" + "a" * 10}
+    rig.otp.request_code(REGISTERED, language="en", **browser)
+    code = rig.code_sent_to(REGISTERED)
+    assert len(code) == 10
+    assert rig.otp.code_digits(REGISTERED, **browser) == 10
+    with pytest.raises(AuthenticationFailed):
+        rig.otp.verify(REGISTERED, code[:6], **browser)  # six digits are not that code
+    rig.otp.verify(REGISTERED, code, **browser)
+
+
+def test_a_code_of_another_length_is_refused_as_input(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    rig.otp.request_code(REGISTERED, client_ip=IP, language="en")
+    with pytest.raises(InvalidInput):
+        rig.otp.verify(REGISTERED, "1234567", client_ip=IP)
