@@ -413,3 +413,22 @@ def test_strangers_cannot_lock_the_owners_browser_out(make_client: ClientFactory
     # The owner's browser logs in at once, with a 6-digit code.
     answer = log_in(owner, inbox, DEMO_MOBILE)
     assert answer.headers["location"] == "/portal/certificates"
+
+
+def test_the_code_page_says_how_many_tries_are_left_and_when_to_ask_again(
+    make_client: ClientFactory,
+) -> None:
+    client, services = make_client(portal=PortalSettings(otp_sends_per_phone=1))
+    seed_portal(services)
+    token = csrf_of(client.get("/portal/login").text)
+    client.post("/portal/login", data={"mobile": DEMO_MOBILE, "csrf_token": token})
+    code = wait_for_code(outbox_reader(services.messaging.dev_inbox), DEMO_MOBILE)
+    wrong = "000000" if code != "000000" else "111111"
+    first = client.post("/portal/verify", data={"code": wrong, "csrf_token": token})
+    assert first.status_code == 401
+    assert "You have 2 more tries with this code." in first.text
+    # One code an hour for this browser: the page says when the next may be asked for.
+    assert "You can ask for a new code in 60 minutes." in first.text
+    client.post("/portal/verify", data={"code": wrong, "csrf_token": token})
+    last = client.post("/portal/verify", data={"code": wrong, "csrf_token": token})
+    assert "This code can no longer be used." in last.text

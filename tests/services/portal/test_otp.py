@@ -422,7 +422,7 @@ def test_a_number_guessed_at_gets_ten_digit_codes(make_rig: MakeRig) -> None:
     rig.otp.request_code(REGISTERED, language="en", **browser)
     code = rig.code_sent_to(REGISTERED)
     assert len(code) == 10
-    assert rig.otp.code_digits(REGISTERED, **browser) == 10
+    assert rig.otp.code_state(REGISTERED, **browser).digits == 10
     with pytest.raises(AuthenticationFailed):
         rig.otp.verify(REGISTERED, code[:6], **browser)  # six digits are not that code
     rig.otp.verify(REGISTERED, code, **browser)

@@ -38,6 +38,17 @@ class RateLimiter:
         counting one (for checks before work whose failure alone should count)."""
         self._check(scope, key, window_seconds, lambda name: self._state.count(name) < limit)
 
+    def wait(self, scope: str, key: str, *, limit: int, window_seconds: int) -> float:
+        """Seconds until ``scope``/``key`` may be attempted again: 0 while the window still
+        has room (or the store cannot be reached, as in :meth:`hit`)."""
+        name = self._key(scope, key, window_seconds)
+        try:
+            if self._state.count(name) < limit:
+                return 0.0
+            return self._state.ttl(name) or 0.0
+        except StorageUnavailable:
+            return 0.0
+
     def _check(
         self, scope: str, key: str, window_seconds: int, allowed: Callable[[str], bool]
     ) -> None:

@@ -73,6 +73,13 @@ class _Challenge:
 
 
 @dataclass(frozen=True)
+class CodeState:
+    digits: int
+    tries_left: int  # guesses left on this browser's code (0: none, or no live code)
+    resend_in_seconds: int  # 0: a new code may be asked for now
+
+
+@dataclass(frozen=True)
 class _Caller:
     """Who asks: the number (keyed hash), the browser (keyed hash of its device cookie, or of
     its address without one), the address, and whether the browser logged in as the number
@@ -228,10 +235,36 @@ class OtpService:
         wrong = self._state.count(f"otp-wrong:{caller.phone}")
         return limits.otp_long_code_digits if wrong >= limits.otp_long_code_after else CODE_DIGITS
 
-    def code_digits(self, mobile: str, *, client_ip: str, device: str | None = None) -> int:
-        """How many digits the code this browser asked for has (what the page asks for)."""
-        raw = self._state.get(self._key(self._caller(mobile, client_ip, device)))
-        return _Challenge.decode(raw).digits if raw is not None else CODE_DIGITS
+    def code_state(self, mobile: str, *, client_ip: str, device: str | None = None) -> CodeState:
+        """What the code page tells this browser: the length of its code, the guesses it has
+        left on it, and how long until it may ask for a new one."""
+        caller = self._caller(mobile, client_ip, device)
+        limits = self._limits
+        raw = self._state.get(self._key(caller))
+        digits, tries_left = CODE_DIGITS, 0
+        if raw is not None:
+            challenge = _Challenge.decode(raw)
+            tries = self._state.count(f"otp-tries:{caller.phone}:{caller.client}:{challenge.id}")
+            digits, tries_left = challenge.digits, max(0, limits.otp_guesses_per_code - tries)
+        waits = [
+            self._limiter.wait(
+                "otp-send-phone",
+                f"{caller.phone}:{caller.client}",
+                limit=limits.otp_sends_per_phone,
+                window_seconds=limits.otp_phone_window_seconds,
+            ),
+            self._limiter.wait(
+                "otp-send-ip",
+                caller.address,
+                limit=limits.otp_sends_per_ip,
+                window_seconds=limits.otp_ip_window_seconds,
+            ),
+        ]
+        if not caller.recognised:
+            sends = self._state.count(f"otp-sends:{caller.phone}")
+            if sends >= limits.otp_number_free_sends:
+                waits.append(self._state.ttl(f"otp-permit-send:{caller.phone}") or 0.0)
+        return CodeState(digits=digits, tries_left=tries_left, resend_in_seconds=int(max(waits)))
 
     def recognise(self, mobile: str, device: str | None) -> None:
         """Remember that this browser logged in as ``mobile`` (after a right code), so that

@@ -217,7 +217,7 @@ def _verify_page(
         "otp.html",
         {
             "csrf_token": portal.sessions.pre_session_csrf(pre_session),
-            "digits": portal.otp.code_digits(
+            "code": portal.otp.code_state(
                 mobile, client_ip=_client_ip(request), device=_device(request, templates)
             ),
             "masked_mobile": _masked(mobile),
