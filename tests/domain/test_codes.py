@@ -13,7 +13,7 @@ import pytest
 from certdist.config import Settings, WalletSettings
 from certdist.domain import codes
 from certdist.formats.lab_test import normalized
-from tests.conftest import VECTORS
+from tests.support.environment import VECTORS
 
 VALUESETS = VECTORS / "eu-dcc" / "valuesets"
 
