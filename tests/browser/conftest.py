@@ -165,12 +165,14 @@ def _axe_version() -> str | None:
     return version
 
 
-def assert_accessible(page: Any, axe_script: Path) -> None:
-    """No axe-core violation of WCAG 2.2 AA on the page as it is now. The page's context
-    needs ``bypass_csp=True``: the pages allow no injected scripts."""
+def assert_accessible(page: Any, axe_script: Path, *, every_rule: bool = False) -> None:
+    """No axe-core violation of WCAG 2.2 AA on the page as it is now (``every_rule``: of any
+    of axe's rules, its best practices too). The page's context needs ``bypass_csp=True``:
+    the pages allow no injected scripts."""
     page.add_script_tag(path=str(axe_script))
     result = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS
+        "tags => axe.run(document, tags ? {runOnly: {type: 'tag', values: tags}} : {})",
+        None if every_rule else WCAG_TAGS,
     )
     problems = [
         f"{violation['id']} ({violation['impact']}): {violation['help']} at "
