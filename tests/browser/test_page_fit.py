@@ -62,6 +62,9 @@ def test_the_certificates_page_fits(
     height = page.evaluate("() => document.documentElement.scrollHeight")
     print(f"certificates page at {page.viewport_size['width']} px: {height} px tall")
     assert_fits(page, axe_script, screenshots, "certificates")
+    for summary in page.locator("summary").all():  # every "Other formats" open
+        summary.click()
+    assert_fits(page, axe_script, screenshots, "certificates-open")
 
 
 def test_the_sms_outbox_fits(

@@ -22,8 +22,8 @@ def test_the_pdf_leads_and_the_rest_are_grouped_by_purpose() -> None:
     assert menu.primary.label == "Download certificate (PDF)"
     grouped = {group.heading: [c.name for c in group.choices] for group in menu.groups}
     assert grouped == {
-        "For travel (EU Digital COVID Certificate)": ["eu-dcc", "eu-dcc-pdf"],
-        "For a health app or wallet (SMART Health Card)": ["shc", "shc-file", "shc-pdf"],
+        "For travel (EU Digital COVID Certificate)": ["eu-dcc-pdf", "eu-dcc"],
+        "For a health app or wallet (SMART Health Card)": ["shc-pdf", "shc", "shc-file"],
         "For a doctor's system (FHIR)": ["fhir"],
         "For developers (signed JSON)": ["json", "qr", "x-new"],
     }

@@ -19,6 +19,7 @@ PRIMARY_FORMAT = "pdf"
 #: Purpose groups in the order the page shows them; a format of none of them (one added
 #: later) lands in the developers' group, which takes any file.
 _GROUPS = ("travel", "wallet", "doctor", "developer")
+#: The group of each format, in the order a group lists them (a printable PDF first).
 _GROUP_OF = {
     "eu-dcc-pdf": "travel",
     "eu-dcc": "travel",
@@ -87,7 +88,10 @@ def download_menu(formats: Iterable[DownloadFormat], _: Callable[[str], str]) ->
     }
     primary: DownloadChoice | None = None
     members: dict[str, list[DownloadChoice]] = {group: [] for group in _GROUPS}
-    for fmt in sorted(formats, key=lambda f: f.name):
+    order = list(_GROUP_OF)
+    for fmt in sorted(
+        formats, key=lambda f: (order.index(f.name) if f.name in order else 99, f.name)
+    ):
         choice = DownloadChoice(fmt.name, format_label(fmt.name, fmt.extension, _))
         if fmt.name == PRIMARY_FORMAT:
             primary = choice
