@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from certdist.services.issuance.demo import DEMO_MOBILE
-from tests.browser.conftest import LiveServer, assert_accessible
+from tests.browser.conftest import LiveServer, assert_accessible, staff_finds_asha
 from tests.support.portal import outbox_reader, sent_count, wait_for_code
 
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
@@ -78,13 +78,7 @@ def test_the_sms_outbox_fits(
 def test_the_facility_print_view_fits(
     page: Any, live_server: LiveServer, axe_script: Path, screenshots: Path
 ) -> None:
-    page.goto(live_server.url + "/facility")
-    page.get_by_label("User name").fill("nurse-7")
-    page.get_by_label("Password").fill("certdist-demo")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_label("Mobile number").fill(DEMO_MOBILE)
-    page.get_by_label("Date of birth").fill("1968-03-14")
-    page.get_by_role("button", name="Search").click()
+    staff_finds_asha(page, live_server)
     page.get_by_role("link", name="Vaccination certificate – Asha Devi").click()
     page.get_by_role("heading", name="Vaccination certificate with booster dose").wait_for()
     qr = page.locator(".print-qr svg").bounding_box()
