@@ -67,6 +67,18 @@ def test_the_certificates_page_fits(
     assert_fits(page, axe_script, screenshots, "certificates-open")
 
 
+def test_the_certificates_page_fits_in_hindi(
+    page: Any, live_server: LiveServer, axe_script: Path, screenshots: Path
+) -> None:
+    """Hindi's words are longer: the page still fits, with the other formats open."""
+    log_in(page, live_server)
+    page.context.add_cookies([{"name": "lang", "value": "hi", "url": live_server.url}])
+    page.reload()
+    for summary in page.locator("summary").all():
+        summary.click()
+    assert_fits(page, axe_script, screenshots, "certificates-hi")
+
+
 def test_the_sms_outbox_fits(
     page: Any, live_server: LiveServer, axe_script: Path, screenshots: Path
 ) -> None:
