@@ -15,7 +15,7 @@ from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.services.issuance.demo import DEMO_MOBILE
 from certdist.services.issuance.service import IssuanceService
-from tests.browser.conftest import LiveServer, assert_accessible
+from tests.browser.conftest import LiveServer, assert_accessible, staff_finds_asha
 from tests.support.imaging import rasterise_pdf, scan
 from tests.support.request_bodies import lab_test_request_body
 
@@ -94,13 +94,7 @@ def test_staff_finds_and_prints_a_lab_test(
     context = browser.new_context(bypass_csp=True, locale="en-GB")
     page = context.new_page()
     try:
-        page.goto(live_server.url + "/facility")
-        page.get_by_label("User name").fill("nurse-7")
-        page.get_by_label("Password").fill("certdist-demo")
-        page.get_by_role("button", name="Sign in").click()
-        page.get_by_label("Mobile number").fill(DEMO_MOBILE)
-        page.get_by_label("Date of birth").fill("1968-03-14")
-        page.get_by_role("button", name="Search").click()
+        staff_finds_asha(page, live_server)
         page.get_by_role("status").filter(has_text="2 beneficiaries found").wait_for()
         assert page.get_by_role("link", name="Vaccination certificate – Asha Devi").count() == 1
         assert page.get_by_role("link", name="Vaccination certificate – Mohan Das").count() == 0

@@ -71,6 +71,9 @@ class Journey:
         label = self.t(text) % values if values else self.t(text)
         return self.page.get_by_label(label, exact=True)
 
+    def other_formats(self, person: str) -> Any:
+        return self.page.locator("summary", has_text=f"{self.t('Other formats')} – {person}")
+
     def download(self, text: str, person: str) -> bytes:
         with self.page.expect_download() as started:
             self.link(text, person).click()
@@ -162,7 +165,10 @@ def test_the_whole_journey(
     assert headings == list(FAMILY)
     journey.check("certificates")
 
-    assert journey.download("Certificate (PDF)", "Asha Devi").startswith(b"%PDF")
+    assert journey.download("Download certificate (PDF)", "Asha Devi").startswith(b"%PDF")
+    # The other formats are behind a disclosure, one per certificate; it opens without script.
+    journey.other_formats("Ravi Kumar").click()
+    journey.other_formats("प्रिया शर्मा").click()
     assert journey.download("QR code (image)", "Ravi Kumar").startswith(b"\x89PNG")
     assert b'"ProofOfVaccinationCredential"' in journey.download(
         "Signed credential (JSON)", "प्रिया शर्मा"
@@ -263,5 +269,5 @@ def test_the_year_of_birth_check(
     journey.field("Year of birth").fill("1965")
     journey.button("Confirm").click()
     page.wait_for_url(journey.url("/portal/certificates"))
-    assert journey.download("Certificate (PDF)", "Ravi Kumar").startswith(b"%PDF")
+    assert journey.download("Download certificate (PDF)", "Ravi Kumar").startswith(b"%PDF")
     assert journey.link("Confirm year of birth to download", "Asha Devi").count() == 1

@@ -79,6 +79,7 @@ def test_the_whole_journey_downloads_every_format(portal: TestClient, services: 
     formats = services.portal.certificates.formats()
     assert len([link for link in links if "/download/" in link]) == 3 * len(formats)
     media_types = {f"/download/{fmt.name}": fmt.media_type for fmt in formats}
+    filenames: list[str] = []
     for link in links:
         answer = portal.get(link, follow_redirects=False)
         if answer.status_code == 303:  # an EU DCC for a name not in Latin letters
@@ -92,6 +93,13 @@ def test_the_whole_journey_downloads_every_format(portal: TestClient, services: 
             if link.endswith(suffix):
                 assert answer.headers["content-type"].startswith(media_type)
                 assert answer.headers["content-disposition"].startswith("attachment;")
+        if "/download/" in link:
+            filenames.append(answer.headers["content-disposition"].split("filename=")[1])
+    # Named after the person and the format, so that no download overwrites another.
+    assert len(set(filenames)) == len(filenames)
+    asha = _certificate_id_of(services, "DEMO0001")
+    assert f'"certificate-asha-devi-pdf-{asha}.pdf"' in filenames
+    assert f'"certificate-asha-devi-shc-file-{asha}.smart-health-card"' in filenames
 
 
 def _certificate_id_of(services: Services, code: str) -> str:

@@ -19,10 +19,11 @@ from fastapi.responses import RedirectResponse
 
 from certdist.errors import AuthenticationFailed, InvalidInput
 from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
-from certdist.services.portal import CitizenPortal, DownloadFormat, PortalSession
+from certdist.services.portal import CitizenPortal, PortalSession
 from certdist.web import cookies
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document
+from certdist.web.download_menu import download_filename, download_menu
 from certdist.web.templating import PageRoute, Templates, TemplatesDep
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -36,8 +37,6 @@ _DEVICE_ID = re.compile(r"[A-Za-z0-9_\-]{22,64}")
 ShortField = Annotated[str, Form(max_length=64)]
 
 _EU_DCC_FORMATS = (EuDccQrFormat.name, EuDccPdfFormat.name)
-#: Where the usual formats appear first; others (wallet formats) follow by name.
-_FORMAT_ORDER = ("pdf", "qr", "json")
 
 
 # --- cookies -----------------------------------------------------------------------------
@@ -84,29 +83,6 @@ def _session(request: Request, portal: CitizenPortal, templates: Templates) -> P
 
 
 # --- texts -------------------------------------------------------------------------------
-
-
-def format_label(fmt: DownloadFormat, _: Callable[[str], str]) -> str:
-    labels = {
-        "pdf": _("Certificate (PDF)"),
-        "qr": _("QR code (image)"),
-        "json": _("Signed credential (JSON)"),
-        "shc": _("SMART Health Card QR code"),
-        "shc-pdf": _("SMART Health Card (PDF)"),
-        "shc-file": _("SMART Health Card file"),
-        "eu-dcc": _("EU Digital COVID Certificate QR code"),
-        "eu-dcc-pdf": _("EU Digital COVID Certificate (PDF)"),
-        "fhir": _("FHIR document (JSON)"),
-    }
-    return labels.get(fmt.name) or f"{fmt.name} (.{fmt.extension})"
-
-
-def _ordered(formats: list[DownloadFormat]) -> list[DownloadFormat]:
-    def rank(fmt: DownloadFormat) -> tuple[int, str]:
-        position = _FORMAT_ORDER.index(fmt.name) if fmt.name in _FORMAT_ORDER else 99
-        return position, fmt.name
-
-    return sorted(formats, key=rank)
 
 
 def _field_messages(error: InvalidInput, _: Callable[[str], str]) -> dict[str, str]:
@@ -329,13 +305,7 @@ def certificates(request: Request, services: ServicesDep, templates: TemplatesDe
     beneficiaries = portal.certificates.beneficiaries(session.mobile, session.confirmed)
     kinds = {c.entity_type for b in beneficiaries for c in b.certificates}
     # Each certificate lists the formats of its own kind only: the others cannot render it.
-    formats = {
-        kind: [
-            {"name": fmt.name, "label": format_label(fmt, _)}
-            for fmt in _ordered(portal.certificates.formats(kind))
-        ]
-        for kind in kinds
-    }
+    formats = {kind: download_menu(portal.certificates.formats(kind), _) for kind in kinds}
     return templates.render(
         request,
         "certificates.html",
@@ -416,7 +386,15 @@ def download(
             },
             status_code=422,
         )
-    return private_document(artifact, disposition="inline" if inline else "attachment")
+    filename = download_filename(
+        certificate.view.beneficiary.name,
+        format_name,
+        certificate_id,
+        artifact.filename.rpartition(".")[2],
+    )
+    return private_document(
+        artifact, disposition="inline" if inline else "attachment", filename=filename
+    )
 
 
 def _confirm_page(
@@ -532,7 +510,10 @@ def eu_dcc_download(
             given_names=given_names,
             errors=errors,
         )
-    return private_document(artifact)
+    fmt = EuDccPdfFormat.name if pdf else EuDccQrFormat.name
+    extension = artifact.filename.rpartition(".")[2]
+    filename = download_filename(f"{given_names} {surname}", fmt, certificate_id, extension)
+    return private_document(artifact, filename=filename)
 
 
 @router.get("/portal/certificates/{certificate_id}/confirm")

@@ -28,6 +28,17 @@
     return section.getAttribute("data-msg-" + name) || "";
   }
 
+  // As verify_outcome.html words it: "1 / 2" within the series, "3 (booster)" beyond it.
+  function doseText(dose, total) {
+    if (!dose) {
+      return "";
+    }
+    if (total && dose > total) {
+      return message("booster").replace("{dose}", String(dose));
+    }
+    return total ? dose + " / " + total : String(dose);
+  }
+
   function say(text) {
     status.textContent = text;
   }
@@ -83,7 +94,7 @@
       var key = fact.getAttribute("data-fact");
       var value = certificate[key];
       if (key === "doses") {
-        value = certificate.dose ? certificate.dose + (certificate.total_doses ? " / " + certificate.total_doses : "") : "";
+        value = doseText(certificate.dose, certificate.total_doses);
       }
       fact.querySelector("[data-field]").textContent = value === undefined || value === null ? "" : String(value);
       fact.hidden = !value;
