@@ -19,7 +19,6 @@ from certdist.config import (
     development_public_url,
     export_for_workers,
     load_settings,
-    remember_identity,
     store_identity,
 )
 from certdist.domain.models import VACCINATION
@@ -58,7 +57,7 @@ def _services(ctx: click.Context) -> Services:
         ctx.call_on_close(ctx.obj["services"].close)
         # The first command to use a data folder fixes its public URL (README, "Development
         # identity"), so that later runs on other ports still name the same issuer.
-        ctx.obj["settings"] = remember_identity(_settings(ctx))
+        ctx.obj["settings"] = _settings(ctx).remember_identity()
     services: Services = ctx.obj["services"]
     return services
 

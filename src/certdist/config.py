@@ -722,6 +722,26 @@ class Settings(BaseSettings):
         changed._public_url_origin = origin
         return changed
 
+    def with_identity(self) -> Settings:
+        """In development without a configured public URL: the data folder's, or the address
+        of host and port while none is stored. Production: as configured."""
+        if self.is_production or self.public_url_origin is UrlOrigin.CONFIGURED:
+            return self
+        stored = read_identity(self.data_dir)
+        if stored is not None:
+            return self.with_public_url(stored, UrlOrigin.STORED)
+        derived = development_public_url(self.host, self.port)
+        return self.with_public_url(derived, UrlOrigin.DERIVED)
+
+    def remember_identity(self) -> Settings:
+        """On the first use of a development data folder, store the public URL derived for it."""
+        if self.is_production or self.public_url_origin is not UrlOrigin.DERIVED:
+            return self
+        if self.identity_file.exists():  # stored meanwhile, by another command
+            return self
+        stored = store_identity(self.data_dir, self.public_url)
+        return self.with_public_url(stored, UrlOrigin.STORED)
+
     @property
     def is_production(self) -> bool:
         return self.mode is Mode.PRODUCTION
@@ -813,7 +833,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         settings = Settings(**overrides)
     except ValueError as exc:
         raise ConfigurationError(f"invalid settings: {exc}") from exc
-    settings = _with_identity(settings)
+    settings = settings.with_identity()
     settings.check()
     return settings
 
@@ -903,26 +923,6 @@ def store_identity(data_dir: Path, public_url: str) -> str:
     except OSError as exc:
         raise ConfigurationError(f"cannot write {path}: {exc}") from exc
     return url
-
-
-def remember_identity(settings: Settings) -> Settings:
-    """On the first use of a development data folder, store the public URL derived for it."""
-    if settings.is_production or settings.public_url_origin is not UrlOrigin.DERIVED:
-        return settings
-    if settings.identity_file.exists():  # stored meanwhile, by another command
-        return settings
-    stored = store_identity(settings.data_dir, settings.public_url)
-    return settings.with_public_url(stored, UrlOrigin.STORED)
-
-
-def _with_identity(settings: Settings) -> Settings:
-    if settings.is_production or settings.public_url_origin is UrlOrigin.CONFIGURED:
-        return settings
-    stored = read_identity(settings.data_dir)
-    if stored is not None:
-        return settings.with_public_url(stored, UrlOrigin.STORED)
-    derived = development_public_url(settings.host, settings.port)
-    return settings.with_public_url(derived, UrlOrigin.DERIVED)
 
 
 def export_for_workers(settings_overrides: dict[str, str]) -> None:
