@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import copy
-import ipaddress
 import json
 import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 
-from certdist.config import Settings, export_for_workers, load_settings
+from certdist.config import (
+    Settings,
+    UrlOrigin,
+    development_public_url,
+    export_for_workers,
+    load_settings,
+    store_identity,
+)
 from certdist.domain.models import VACCINATION
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest, parse_batch
 from certdist.domain.roles import Permission, Principal
@@ -48,6 +55,9 @@ def _services(ctx: click.Context) -> Services:
     if "services" not in ctx.obj:
         ctx.obj["services"] = build_services(_settings(ctx))
         ctx.call_on_close(ctx.obj["services"].close)
+        # The first command to use a data folder fixes its public URL (README, "Development
+        # identity"), so that later runs on other ports still name the same issuer.
+        ctx.obj["settings"] = _settings(ctx).remember_identity()
     services: Services = ctx.obj["services"]
     return services
 
@@ -106,12 +116,21 @@ def command_log_level(
 
 @main.command()
 @click.option("--demo", is_flag=True, help="Also issue the demo certificates")
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help="Store URL as this data folder's public URL (development; default: the address of "
+    "host and port, chosen once)",
+)
 @click.pass_context
-def init(ctx: click.Context, demo: bool) -> None:
+def init(ctx: click.Context, demo: bool, public_url: str | None) -> None:
     """Create the data directory, database and signing keys (idempotent)."""
     try:
+        if public_url is not None:
+            _store_public_url(ctx, public_url)
         services = _services(ctx)
         click.echo(f"data directory: {_settings(ctx).data_dir.resolve()}")
+        click.echo(f"public URL: {_public_url_text(_settings(ctx))}")
         click.echo(f"database: migrated to {services.database.current_revision()}")
         for key in services.keys.public_keys():
             click.echo(f"key: {key.id} ({key.use}, {key.algorithm})")
@@ -119,6 +138,33 @@ def init(ctx: click.Context, demo: bool) -> None:
             click.echo(f"demo certificates issued: {seed_demo(services.issuance.certificates)}")
     except CertdistError as exc:
         _fail(exc)
+
+
+def _store_public_url(ctx: click.Context, public_url: str) -> None:
+    settings = _settings(ctx)
+    if settings.is_production:
+        raise CertdistError(
+            "--public-url is for development: production reads public_url from its "
+            "configuration only"
+        )
+    stored = store_identity(settings.data_dir, public_url)
+    if settings.public_url_origin is UrlOrigin.CONFIGURED:
+        click.echo(
+            f"stored {stored} in {settings.identity_file}; the configured public_url wins "
+            "over it while it is set",
+            err=True,
+        )
+        return
+    ctx.obj["settings"] = settings.with_public_url(stored, UrlOrigin.STORED)
+
+
+def _public_url_text(settings: Settings) -> str:
+    """The public URL and where it comes from, for a developer wondering why links name it."""
+    if settings.public_url_origin is UrlOrigin.STORED:
+        return f"{settings.public_url}  (this data folder's, stored in {settings.identity_file})"
+    if settings.public_url_origin is UrlOrigin.CONFIGURED:
+        return f"{settings.public_url}  (configured: CERTDIST_PUBLIC_URL or the config file)"
+    return f"{settings.public_url}  (from host and port)"
 
 
 def _local_token(
@@ -138,9 +184,19 @@ def _local_token(
 @click.option("--port", type=int, help="Port to listen on")
 @click.option("--workers", type=int, help="Worker processes")
 @click.option("--demo", is_flag=True, help="Issue demo certificates and print a demo API token")
+@click.option(
+    "--move-identity",
+    is_flag=True,
+    help="Store the address served as this data folder's public URL (development)",
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, host: str | None, port: int | None, workers: int | None, demo: bool
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    demo: bool,
+    move_identity: bool,
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
@@ -149,24 +205,18 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
-    overrides = {"host": host, "port": str(port)}
-    if not settings.is_production and "public_url" not in settings.model_fields_set:
-        # In development the address served is the public one: SMART Health Card `iss`,
-        # share and portal links and the one-time code's `@host` line name this port.
-        listening = "127.0.0.1" if _listens_everywhere(host) else host
-        if ":" in listening:
-            listening = f"[{listening}]"  # an IPv6 address in a URL
-        public_url = f"http://{listening}:{port}"
-        settings = settings.model_copy(update={"public_url": public_url})
-        ctx.obj["settings"] = settings
-        overrides["public_url"] = public_url
     try:
+        ctx.obj["settings"] = _serving_identity(settings, host, port, move=move_identity)
         services = _services(ctx)  # migrates the database once, before any worker starts
         if demo:
             seed_demo(services.issuance.certificates)
             token = _local_token(services, DEMO_ROLES, "demo-admin", None, 12)
     except CertdistError as exc:
         _fail(exc)
+    settings = _settings(ctx)
+    # Worker processes read the environment: they must name the same public URL.
+    overrides = {"host": host, "port": str(port), "public_url": settings.public_url}
+    _announce_public_url(settings, port)
     base = f"http://{host}:{port}"
     click.echo(
         f"certdist on {base}  (mode: {settings.mode.value}, data: {settings.data_dir.resolve()})"
@@ -211,12 +261,37 @@ def serve(
     )
 
 
-def _listens_everywhere(host: str) -> bool:
-    """The wildcard address (all interfaces): a browser on this machine uses 127.0.0.1."""
-    try:
-        return ipaddress.ip_address(host).is_unspecified
-    except ValueError:
-        return not host
+def _serving_identity(settings: Settings, host: str, port: int, *, move: bool) -> Settings:
+    """The public URL a server names. In development a data folder keeps the one it was given
+    first (README, "Development identity"): the address served only on first use, or when
+    ``move`` asks to make it the folder's new one."""
+    served = development_public_url(host, port)
+    if move:
+        if settings.is_production or settings.public_url_origin is UrlOrigin.CONFIGURED:
+            raise CertdistError(
+                "--move-identity: public_url is configured (CERTDIST_PUBLIC_URL or the config "
+                "file), and a configured public URL wins over the data folder's"
+            )
+        stored = store_identity(settings.data_dir, served)
+        return settings.with_public_url(stored, UrlOrigin.STORED)
+    if settings.public_url_origin is UrlOrigin.DERIVED and not settings.is_production:
+        return settings.with_public_url(served, UrlOrigin.DERIVED)
+    return settings
+
+
+def _announce_public_url(settings: Settings, port: int) -> None:
+    click.echo(f"public URL: {_public_url_text(settings)}")
+    stored = urlsplit(settings.public_url)
+    if settings.public_url_origin is not UrlOrigin.STORED or stored.scheme != "http":
+        return
+    stored_port = stored.port or 80
+    if stored_port != port:
+        click.echo(
+            f"note: this server listens on port {port}, but this data folder's links and "
+            f"card issuer name port {stored_port}; `certdist serve --port {port} "
+            "--move-identity` makes this port the folder's (earlier links then point nowhere)",
+            err=True,
+        )
 
 
 @main.command()

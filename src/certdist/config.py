@@ -6,14 +6,18 @@ This is the only module that reads the process environment. Everything else rece
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,11 +36,21 @@ from certdist.errors import ConfigurationError
 CONFIG_FILE_VARIABLE = "CERTDIST_CONFIG_FILE"
 LOCAL_TOKEN_ISSUER = "certdist-local"  # noqa: S105 - an issuer name, not a secret
 LOCAL_TOKEN_AUDIENCE = "certdist"  # noqa: S105 - an audience name
+#: In development, the data folder's public URL (README, "Development identity").
+IDENTITY_FILE = "identity.toml"
 
 
 class Mode(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class UrlOrigin(StrEnum):
+    """Where ``Settings.public_url`` came from, strongest first."""
+
+    CONFIGURED = "configured"  # CERTDIST_PUBLIC_URL, the config file or an argument
+    STORED = "stored"  # the data folder's identity file (development only)
+    DERIVED = "derived"  # development, nothing stored yet: the address of host and port
 
 
 class KeyFile(BaseModel):
@@ -641,6 +655,9 @@ class Settings(BaseSettings):
     hsts_max_age_seconds: int = Field(default=365 * 24 * 3600, ge=0)
     hsts_subdomains: bool = False
 
+    # Set by ``with_public_url``; otherwise the origin follows from the fields given.
+    _public_url_origin: UrlOrigin | None = PrivateAttr(default=None)
+
     @field_validator("pdf_font_dir")
     @classmethod
     def _font_dir_exists(cls, value: Path | None) -> Path | None:
@@ -688,6 +705,42 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def identity_file(self) -> Path:
+        return self.data_dir / IDENTITY_FILE
+
+    @property
+    def public_url_origin(self) -> UrlOrigin:
+        if self._public_url_origin is not None:
+            return self._public_url_origin
+        return UrlOrigin.CONFIGURED if "public_url" in self.model_fields_set else UrlOrigin.DERIVED
+
+    def with_public_url(self, public_url: str, origin: UrlOrigin) -> Settings:
+        """A copy naming another public URL, which came from ``origin``."""
+        changed = self.model_copy(update={"public_url": public_url})
+        changed._public_url_origin = origin
+        return changed
+
+    def with_identity(self) -> Settings:
+        """In development without a configured public URL: the data folder's, or the address
+        of host and port while none is stored. Production: as configured."""
+        if self.is_production or self.public_url_origin is UrlOrigin.CONFIGURED:
+            return self
+        stored = read_identity(self.data_dir)
+        if stored is not None:
+            return self.with_public_url(stored, UrlOrigin.STORED)
+        derived = development_public_url(self.host, self.port)
+        return self.with_public_url(derived, UrlOrigin.DERIVED)
+
+    def remember_identity(self) -> Settings:
+        """On the first use of a development data folder, store the public URL derived for it."""
+        if self.is_production or self.public_url_origin is not UrlOrigin.DERIVED:
+            return self
+        if self.identity_file.exists():  # stored meanwhile, by another command
+            return self
+        stored = store_identity(self.data_dir, self.public_url)
+        return self.with_public_url(stored, UrlOrigin.STORED)
 
     @property
     def is_production(self) -> bool:
@@ -780,8 +833,96 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         settings = Settings(**overrides)
     except ValueError as exc:
         raise ConfigurationError(f"invalid settings: {exc}") from exc
+    settings = settings.with_identity()
     settings.check()
     return settings
+
+
+# --- the data folder's identity (development) -------------------------------------------
+# A development data folder keeps one public URL, so that every command and every server run
+# on it names the same SMART Health Card issuer and the same links. Configuration wins over
+# it; production never reads it (its public_url must be configured, and https).
+
+_IDENTITY_HEADER = """\
+# The public URL of this data folder in development: SMART Health Card issuer, links in
+# mail and SMS, the one-time code's @host line. `certdist init --public-url URL` changes it;
+# CERTDIST_PUBLIC_URL or public_url in the config file win over it; production ignores it.
+"""
+
+
+class _StoredIdentity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public_url: str
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        return checked_public_url(value)
+
+
+def checked_public_url(value: str) -> str:
+    """``value`` as a public URL: http(s) with a host; no trailing slash (an SHC ``iss``
+    must not end with one). Raises ``ValueError``."""
+    url = value.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+    return url
+
+
+def development_public_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens for a server listening on host and port."""
+    listening = "127.0.0.1" if _listens_everywhere(host) else host
+    if ":" in listening:
+        listening = f"[{listening}]"  # an IPv6 address in a URL
+    return f"http://{listening}:{port}"
+
+
+def _listens_everywhere(host: str) -> bool:
+    """The wildcard address (all interfaces): a browser on this machine uses 127.0.0.1."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return not host
+
+
+def read_identity(data_dir: Path) -> str | None:
+    """The public URL stored in a data folder, or None when none is."""
+    path = data_dir / IDENTITY_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+    try:
+        return _StoredIdentity.model_validate(tomllib.loads(text)).public_url
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ConfigurationError(f"{path} is not a valid identity file: {exc}") from exc
+
+
+def store_identity(data_dir: Path, public_url: str) -> str:
+    """Store ``public_url`` as the data folder's identity; answers it as stored."""
+    try:
+        url = checked_public_url(public_url)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid public URL: {exc}") from exc
+    path = data_dir / IDENTITY_FILE
+    # A JSON string of ASCII is a TOML basic string.
+    text = f"{_IDENTITY_HEADER}public_url = {json.dumps(url)}\n"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{IDENTITY_FILE}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)  # a reader never sees half a file
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write {path}: {exc}") from exc
+    return url
 
 
 def export_for_workers(settings_overrides: dict[str, str]) -> None:
