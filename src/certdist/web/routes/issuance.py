@@ -18,6 +18,7 @@ from certdist.domain.roles import Permission, Principal
 from certdist.errors import FieldError, InvalidInput, NotFound
 from certdist.services.issuance import errors_csv, read_csv
 from certdist.web.deps import ServicesDep, caller_with
+from certdist.web.errors import error_responses
 
 router = APIRouter(prefix="/divoc/api", tags=["issuance"])
 
@@ -121,6 +122,7 @@ def _check_batch(services: ServicesDep, count: int) -> None:
     response_model=list[IssuedCertificate],
     response_model_exclude_none=True,
     summary="Issue vaccination certificates",
+    responses=error_responses(409),
 )
 def certify(
     services: ServicesDep,
@@ -138,6 +140,7 @@ def certify(
     response_model=list[IssuedCertificate],
     response_model_exclude_none=True,
     summary="Issue lab test certificates",
+    responses=error_responses(409),
 )
 def certify_tests(
     services: ServicesDep, _: Issuer, requests: list[TestCertificationRequest]
@@ -163,7 +166,11 @@ def correct(
     return [issued.as_json() for issued in services.issuance.certificates.correct(requests)]
 
 
-@router.delete("/v1/certificates/{preEnrollmentCode}", summary="Revoke certificates")
+@router.delete(
+    "/v1/certificates/{preEnrollmentCode}",
+    summary="Revoke certificates",
+    responses=error_responses(404),
+)
 def revoke(
     services: ServicesDep,
     _: Annotated[Principal, Depends(caller_with(Permission.REVOKE))],
@@ -204,7 +211,8 @@ def _parse_doses(values: list[str] | None) -> list[int] | None:
     "/v1/certificates/{certificateId}",
     summary="The signed credential",
     responses={
-        200: {"content": {"application/json": {}}, "description": "The signed W3C credential"}
+        200: {"content": {"application/json": {}}, "description": "The signed W3C credential"},
+        **error_responses(404),
     },
 )
 def signed_credential(
@@ -291,6 +299,7 @@ UploadId = Annotated[str, Path(pattern=r"^[0-9a-f\-]{36}$")]
     "/v1/certify/uploads/{uploadId}/errors",
     response_model=list[RowError],
     summary="Rows that failed",
+    responses=error_responses(404),
 )
 def upload_errors(services: ServicesDep, principal: Issuer, uploadId: UploadId) -> list[RowError]:
     return [
@@ -307,7 +316,10 @@ def upload_errors(services: ServicesDep, principal: Issuer, uploadId: UploadId) 
     "/v1/certify/uploads/{uploadId}/errors.csv",
     summary="Rows that failed, as CSV",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **error_responses(404),
+    },
 )
 def upload_errors_csv(services: ServicesDep, principal: Issuer, uploadId: UploadId) -> Response:
     """One line per field error (row, preEnrollmentCode, field, message) to open in a
