@@ -3,11 +3,11 @@ operation answers only the status codes, content types, headers and bodies the d
 declares, rejects what the document says is invalid, and answers 405 with ``Allow`` to
 methods it does not have.
 
-Every operation gets generated valid and invalid requests (hypothesis, fixed seed), each
-carrying the token of one role in turn (or of all roles together), and then schemathesis's
-coverage cases (boundary values, undeclared methods, missing parameters) with the token of
-all roles. ``FUZZ_EXAMPLES`` is kept small so the file runs in well under two minutes; raise
-it locally to search harder.
+Every operation gets the document's examples, then generated valid and invalid requests
+(hypothesis, fixed seed), each carrying the token of one role in turn (or of all roles
+together), then schemathesis's coverage cases (boundary values, undeclared methods, missing
+parameters) with the token of all roles. ``FUZZ_EXAMPLES`` is kept small so that the file
+runs in well under two minutes; raise it locally to search harder.
 """
 
 from __future__ import annotations
@@ -103,14 +103,14 @@ def _label(operation: Any) -> str:
 
 
 def _fuzz(
-    operation: Any,
-    mode: GenerationMode,
+    strategy: st.SearchStrategy[Any],
     tokens: list[dict[str, str]],
     excluded: list[CheckFunction],
+    max_examples: int,
 ) -> None:
-    @given(case=operation.as_strategy(mode), token=st.sampled_from(tokens))
+    @given(case=strategy, token=st.sampled_from(tokens))
     @settings(
-        max_examples=FUZZ_EXAMPLES,
+        max_examples=max_examples,
         derandomize=True,
         deadline=None,
         database=None,
@@ -133,9 +133,13 @@ def test_api_answers_as_its_openapi_document_says(
 
     for operation in operations:
         excluded = _EXCLUDED.get(_label(operation), [])
+        # The examples the document gives (filled in where it gives none), then generated
+        # requests.
+        for example in operation.get_strategies_from_examples(fill_missing=True):
+            _fuzz(example, [every_role], excluded, max_examples=1)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
-                _fuzz(operation, mode, tokens, excluded)
+                _fuzz(operation.as_strategy(mode), tokens, excluded, FUZZ_EXAMPLES)
             except Unsatisfiable:
                 # Nothing of this operation can be made invalid: no parameters, and a body
                 # (DigiLocker's XML) that schemathesis sends as opaque text.
