@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from certdist.errors import (
     AuthenticationFailed,
@@ -170,10 +170,10 @@ def _allowed_methods(request: Request) -> str:
     # Starlette's ``Allow`` names the methods of the first route whose path matches; two
     # routes may share a path (``DELETE`` and ``GET /divoc/api/v1/certificates/{id}``).
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] != Match.NONE:
-            methods.update(route_methods)
+    for route in iter_route_contexts(request.app.routes):
+        path_regex = getattr(route, "path_regex", None)
+        if route.methods and path_regex is not None and path_regex.match(request.url.path):
+            methods.update(route.methods)
     return ", ".join(sorted(methods))
 
 

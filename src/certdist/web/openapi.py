@@ -8,6 +8,7 @@ for every operation:
 * an operation with bearer security also answers 401 and 403, one with a body 413
   (``BodyLimit``), each with the error body;
 * an error response a route declares without content gets the error body;
+* 401 and 429 declare their ``WWW-Authenticate`` and ``Retry-After`` headers;
 * a HEAD answer has no body, so its responses declare no content.
 
 Routes declare their other error answers with ``error_responses(...)``.
@@ -25,6 +26,18 @@ from certdist.web.errors import ERROR_DESCRIPTIONS, ErrorBody
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 _ERROR_CONTENT = {"application/json": {"schema": _ERROR_REF}}
 _UNUSED_SCHEMAS = ("HTTPValidationError", "ValidationError")
+#: Headers ``web/errors.py`` puts on these answers.
+_ERROR_HEADERS: dict[str, dict[str, Any]] = {
+    "401": {
+        "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}},
+    },
+    "429": {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 0},
+        },
+    },
+}
 
 
 def _error(status: int, description: str | None = None) -> dict[str, Any]:
@@ -45,6 +58,8 @@ def _fix_operation(method: str, operation: dict[str, Any]) -> None:
             response.pop("content", None)
         elif code.isdigit() and int(code) >= 400 and not response.get("content"):
             response["content"] = _ERROR_CONTENT
+        if code in _ERROR_HEADERS:
+            response.setdefault("headers", _ERROR_HEADERS[code])
     operation["responses"] = dict(sorted(responses.items()))
 
 
