@@ -29,6 +29,8 @@ CertificateIdPath = Annotated[
     str, Path(pattern=r"^[0-9A-Za-z\-]{1,64}$", examples=["906357492030"])
 ]
 Issuer = Annotated[Principal, Depends(caller_with(Permission.ISSUE))]
+#: ``_check_batch`` refuses an empty list (with its own message, so not ``min_length``).
+_AT_LEAST_ONE = {"minItems": 1}
 
 _EXAMPLE_REQUEST: dict[str, Any] = {
     "preEnrollmentCode": "1112",
@@ -127,7 +129,10 @@ def _check_batch(services: ServicesDep, count: int) -> None:
 def certify(
     services: ServicesDep,
     _: Issuer,
-    requests: Annotated[list[CertificationRequest], Body(examples=[[_EXAMPLE_REQUEST]])],
+    requests: Annotated[
+        list[CertificationRequest],
+        Body(examples=[[_EXAMPLE_REQUEST]], json_schema_extra=_AT_LEAST_ONE),
+    ],
 ) -> list[dict[str, Any]]:
     """Sign and store one certificate per request, all or none. 409 if a live certificate
     exists for the same beneficiary, programme and dose (send a correction instead)."""
@@ -143,7 +148,9 @@ def certify(
     responses=error_responses(409),
 )
 def certify_tests(
-    services: ServicesDep, _: Issuer, requests: list[TestCertificationRequest]
+    services: ServicesDep,
+    _: Issuer,
+    requests: Annotated[list[TestCertificationRequest], Body(json_schema_extra=_AT_LEAST_ONE)],
 ) -> list[dict[str, Any]]:
     _check_batch(services, len(requests))
     return [issued.as_json() for issued in services.issuance.certificates.certify(requests)]
@@ -154,11 +161,15 @@ def certify_tests(
     response_model=list[IssuedCertificate],
     response_model_exclude_none=True,
     summary="Correct certificates",
+    responses=error_responses(409),
 )
 def correct(
     services: ServicesDep,
     _: Annotated[Principal, Depends(caller_with(Permission.CORRECT))],
-    requests: Annotated[list[CertificationRequest], Body(examples=[[_EXAMPLE_REQUEST]])],
+    requests: Annotated[
+        list[CertificationRequest],
+        Body(examples=[[_EXAMPLE_REQUEST]], json_schema_extra=_AT_LEAST_ONE),
+    ],
 ) -> list[dict[str, Any]]:
     """Issue a new certificate for the same dose; the live one is marked superseded by it
     (its id is returned as ``previousCertificateId``) and is never served again."""
