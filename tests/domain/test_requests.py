@@ -45,6 +45,10 @@ def _locations(body: Any) -> set[str]:
         (("preEnrollmentCode",), "../etc/passwd", "0.preEnrollmentCode"),
         (("preEnrollmentCode",), "", "0.preEnrollmentCode"),
         (("recipient", "age"), "two", "0.recipient.age"),
+        # A number is not read as a Unix timestamp: dates are ISO 8601 text.
+        (("recipient", "dob"), 0, "0.recipient.dob"),
+        (("vaccination", "date"), 1620000000, "0.vaccination.date"),
+        (("vaccination", "effectiveStart"), 0, "0.vaccination.effectiveStart"),
     ],
 )
 def test_each_bad_field_is_named(path: tuple[str, ...], value: Any, location: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from certdist.errors import (
     CertdistError,
@@ -35,3 +36,29 @@ from certdist.web.errors import status_for
 )
 def test_each_error_has_its_status(error: CertdistError, status: int) -> None:
     assert status_for(error) == status
+
+
+def test_405_allows_every_method_of_the_path(client: TestClient) -> None:
+    # DELETE .../{preEnrollmentCode} and GET .../{certificateId} share one path template.
+    response = client.options("/divoc/api/v1/certificates/906357492030")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "DELETE, GET"
+    assert response.json()["type"] == "invalid-input"
+
+
+def test_the_document_promises_400_with_divoc_error_body_never_422(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    certify = document["paths"]["/divoc/api/v1/certify"]["post"]["responses"]
+    assert "422" not in certify
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    assert certify["400"]["content"]["application/json"]["schema"] == error
+    assert {"400", "401", "403", "409", "413"} <= certify.keys()
+    assert set(document["components"]["schemas"]["ErrorBody"]["required"]) == {
+        "date",
+        "source",
+        "type",
+        "extra",
+    }
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    head = document["paths"]["/certificate/api/certificatePDF/{preEnrollmentCode}"]["head"]
+    assert all("content" not in answer for answer in head["responses"].values())

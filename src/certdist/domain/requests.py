@@ -7,7 +7,6 @@ follow DIVOC so existing clients work unchanged; limits are ours (DIVOC had none
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 import unicodedata
 from datetime import UTC, date, datetime
@@ -21,6 +20,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -36,6 +36,14 @@ def _to_str(value: Any) -> Any:
     # DIVOC clients send pincodes and ages as numbers or strings.
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    return value
+
+
+def _date_text(value: Any) -> Any:
+    # pydantic would read a number as a Unix timestamp (``"dob": 0`` as 1970-01-01); dates
+    # and times come as ISO 8601 text, as the API description says.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be an ISO 8601 date or date-time as text")
     return value
 
 
@@ -73,11 +81,42 @@ Name = Annotated[
     AfterValidator(_not_a_formula),
 ]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PRE_ENROLLMENT_CODE_PATTERN)]
+_PINCODE_PATTERN = r"^[A-Za-z0-9 \-]*$"
+# A number is taken as its decimal text, so the description says both (anyOf).
 Pincode = Annotated[
     str,
     BeforeValidator(_to_str),
-    StringConstraints(strip_whitespace=True, max_length=16, pattern=r"^[A-Za-z0-9 \-]*$"),
+    StringConstraints(strip_whitespace=True, max_length=16, pattern=_PINCODE_PATTERN),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": 16, "pattern": _PINCODE_PATTERN},
+                {"type": "integer", "minimum": -(10**15) + 1, "maximum": 10**16 - 1},
+            ],
+            "examples": ["560034", 560034],
+        },
+        mode="validation",
+    ),
 ]
+Age = Annotated[
+    str | None,
+    BeforeValidator(_to_str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^(|0*[0-9]{1,2}|0*1[0-4][0-9]|0*150)$"},
+                {"type": "integer", "minimum": 0, "maximum": 150},
+                {"type": "null"},
+            ],
+            "description": "Whole years, as a number or text",
+        },
+        mode="validation",
+    ),
+]
+
+
+Date = Annotated[date, BeforeValidator(_date_text)]
+DateTime = Annotated[datetime, BeforeValidator(_date_text)]
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -109,8 +148,8 @@ class Address(_Model):
 
 class Recipient(_Model):
     name: Name
-    dob: date
-    age: Annotated[str | None, BeforeValidator(_to_str)] = None
+    dob: Date
+    age: Age = None
     gender: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     nationality: RequiredText
     identity: Text = ""
@@ -170,10 +209,9 @@ class Vaccination(_Model):
     name: RequiredText
     batch: Text = ""
     manufacturer: Text = ""
-    date: datetime
-    # ``date`` is a field of this model, so the type is named through the module.
-    effectiveStart: _dt.date | None = None
-    effectiveUntil: _dt.date | None = None
+    date: DateTime
+    effectiveStart: Date | None = None
+    effectiveUntil: Date | None = None
     dose: int = Field(ge=1, le=20)
     totalDoses: int = Field(ge=1, le=20)
 
@@ -210,8 +248,8 @@ class TestDetails(_Model):
     testType: RequiredText
     disease: RequiredText
     sampleOrigin: Text = ""
-    sampleCollectionTimestamp: datetime
-    resultTimestamp: datetime
+    sampleCollectionTimestamp: DateTime
+    resultTimestamp: DateTime
     result: RequiredText
 
     @model_validator(mode="after")

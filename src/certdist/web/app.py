@@ -17,6 +17,7 @@ from certdist.web.errors import install_error_handlers
 from certdist.web.fast_reads import FastReads
 from certdist.web.i18n import Catalogs
 from certdist.web.middleware import BodyLimit, RequestLog, ResponseHeaders, hsts_value
+from certdist.web.openapi import install_openapi
 from certdist.web.routes import dev as dev_routes
 from certdist.web.routes import digilocker as digilocker_routes
 from certdist.web.routes import distribution, health, issuance
@@ -72,6 +73,7 @@ def create_app(
         redoc_url=None,
     )
     install_api_docs(app, title="certdist")
+    install_openapi(app)
     app.state.services = built
     # HTML pages: one Jinja2 environment, every catalog compiled once (web/templating.py).
     app.state.templates = Templates(Catalogs(), secure_cookies=secure_cookies(settings))

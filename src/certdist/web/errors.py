@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certdist.errors import (
@@ -48,6 +50,48 @@ STATUS_BY_ERROR: dict[type[CertdistError], int] = {
     SignerExpired: 503,
     ConfigurationError: 500,
 }
+
+
+class ErrorField(BaseModel):
+    field: str = Field(description="Dotted location of the bad field", examples=["recipient.dob"])
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """DIVOC's error body (``error_body`` below): what every API error answers."""
+
+    date: str = Field(description="When, ISO 8601 in UTC", examples=["2021-05-02T10:21:18.646Z"])
+    source: str = Field(examples=["certdist"])
+    type: str = Field(
+        description="invalid-input for client errors, internal-failed for ours",
+        examples=["invalid-input"],
+    )
+    extra: str = Field(description="What went wrong", examples=["invalid request"])
+    errors: list[ErrorField] | None = Field(
+        default=None, description="Each bad field, when there are any"
+    )
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Invalid request (each bad field is listed in errors)",
+    401: "No valid bearer token",
+    403: "The token's roles do not grant this",
+    404: "Not found",
+    409: "Conflicts with what is stored",
+    413: "Request body too large",
+    429: "Too many requests (see Retry-After)",
+    503: "A backing service is unavailable",
+}
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+def error_responses(*statuses: int) -> Responses:
+    """OpenAPI declarations of error answers (``responses=`` of a route or router), all with
+    :class:`ErrorBody`. 400 (validation), 401 and 403 (bearer token) and 413 (body) are added
+    to every operation that can answer them by ``web/openapi.py``."""
+    return {s: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[s]} for s in statuses}
+
 
 # Page routes (web/templating.py ``PageRoute``) get the same status as an HTML page, whose
 # text says what to do next; API routes keep DIVOC's JSON body.
@@ -117,7 +161,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     response = error_response(exc.status_code, message)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
     return response
+
+
+def _allowed_methods(request: Request) -> str:
+    # Starlette's ``Allow`` names the methods of the first route whose path matches; two
+    # routes may share a path (``DELETE`` and ``GET /divoc/api/v1/certificates/{id}``).
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        path_regex = getattr(route, "path_regex", None)
+        if route.methods and path_regex is not None and path_regex.match(request.url.path):
+            methods.update(route.methods)
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -18,6 +18,7 @@ from certdist.domain.roles import Permission, Principal
 from certdist.errors import FieldError, InvalidInput, NotFound
 from certdist.services.issuance import errors_csv, read_csv
 from certdist.web.deps import ServicesDep, caller_with
+from certdist.web.errors import error_responses
 
 router = APIRouter(prefix="/divoc/api", tags=["issuance"])
 
@@ -28,6 +29,8 @@ CertificateIdPath = Annotated[
     str, Path(pattern=r"^[0-9A-Za-z\-]{1,64}$", examples=["906357492030"])
 ]
 Issuer = Annotated[Principal, Depends(caller_with(Permission.ISSUE))]
+#: ``_check_batch`` refuses an empty list (with its own message, so not ``min_length``).
+_AT_LEAST_ONE = {"minItems": 1}
 
 _EXAMPLE_REQUEST: dict[str, Any] = {
     "preEnrollmentCode": "1112",
@@ -121,11 +124,15 @@ def _check_batch(services: ServicesDep, count: int) -> None:
     response_model=list[IssuedCertificate],
     response_model_exclude_none=True,
     summary="Issue vaccination certificates",
+    responses=error_responses(409),
 )
 def certify(
     services: ServicesDep,
     _: Issuer,
-    requests: Annotated[list[CertificationRequest], Body(examples=[[_EXAMPLE_REQUEST]])],
+    requests: Annotated[
+        list[CertificationRequest],
+        Body(examples=[[_EXAMPLE_REQUEST]], json_schema_extra=_AT_LEAST_ONE),
+    ],
 ) -> list[dict[str, Any]]:
     """Sign and store one certificate per request, all or none. 409 if a live certificate
     exists for the same beneficiary, programme and dose (send a correction instead)."""
@@ -138,9 +145,12 @@ def certify(
     response_model=list[IssuedCertificate],
     response_model_exclude_none=True,
     summary="Issue lab test certificates",
+    responses=error_responses(409),
 )
 def certify_tests(
-    services: ServicesDep, _: Issuer, requests: list[TestCertificationRequest]
+    services: ServicesDep,
+    _: Issuer,
+    requests: Annotated[list[TestCertificationRequest], Body(json_schema_extra=_AT_LEAST_ONE)],
 ) -> list[dict[str, Any]]:
     _check_batch(services, len(requests))
     return [issued.as_json() for issued in services.issuance.certificates.certify(requests)]
@@ -151,11 +161,15 @@ def certify_tests(
     response_model=list[IssuedCertificate],
     response_model_exclude_none=True,
     summary="Correct certificates",
+    responses=error_responses(409),
 )
 def correct(
     services: ServicesDep,
     _: Annotated[Principal, Depends(caller_with(Permission.CORRECT))],
-    requests: Annotated[list[CertificationRequest], Body(examples=[[_EXAMPLE_REQUEST]])],
+    requests: Annotated[
+        list[CertificationRequest],
+        Body(examples=[[_EXAMPLE_REQUEST]], json_schema_extra=_AT_LEAST_ONE),
+    ],
 ) -> list[dict[str, Any]]:
     """Issue a new certificate for the same dose; the live one is marked superseded by it
     (its id is returned as ``previousCertificateId``) and is never served again."""
@@ -163,7 +177,11 @@ def correct(
     return [issued.as_json() for issued in services.issuance.certificates.correct(requests)]
 
 
-@router.delete("/v1/certificates/{preEnrollmentCode}", summary="Revoke certificates")
+@router.delete(
+    "/v1/certificates/{preEnrollmentCode}",
+    summary="Revoke certificates",
+    responses=error_responses(404),
+)
 def revoke(
     services: ServicesDep,
     _: Annotated[Principal, Depends(caller_with(Permission.REVOKE))],
@@ -204,7 +222,8 @@ def _parse_doses(values: list[str] | None) -> list[int] | None:
     "/v1/certificates/{certificateId}",
     summary="The signed credential",
     responses={
-        200: {"content": {"application/json": {}}, "description": "The signed W3C credential"}
+        200: {"content": {"application/json": {}}, "description": "The signed W3C credential"},
+        **error_responses(404),
     },
 )
 def signed_credential(
@@ -291,6 +310,7 @@ UploadId = Annotated[str, Path(pattern=r"^[0-9a-f\-]{36}$")]
     "/v1/certify/uploads/{uploadId}/errors",
     response_model=list[RowError],
     summary="Rows that failed",
+    responses=error_responses(404),
 )
 def upload_errors(services: ServicesDep, principal: Issuer, uploadId: UploadId) -> list[RowError]:
     return [
@@ -307,7 +327,10 @@ def upload_errors(services: ServicesDep, principal: Issuer, uploadId: UploadId) 
     "/v1/certify/uploads/{uploadId}/errors.csv",
     summary="Rows that failed, as CSV",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        **error_responses(404),
+    },
 )
 def upload_errors_csv(services: ServicesDep, principal: Issuer, uploadId: UploadId) -> Response:
     """One line per field error (row, preEnrollmentCode, field, message) to open in a

@@ -19,6 +19,7 @@ from certdist.domain.printing import PrintJob
 from certdist.domain.roles import Permission, Principal
 from certdist.services.facility import BatchFormat, parse_selection
 from certdist.web.deps import ServicesDep, caller_with
+from certdist.web.errors import error_responses
 
 router = APIRouter(prefix="/certificate/api", tags=["printing"])
 
@@ -95,7 +96,7 @@ def create_print_job(
     )
 
 
-@router.get("/print-jobs/{jobId}", response_model=PrintJobView)
+@router.get("/print-jobs/{jobId}", response_model=PrintJobView, responses=error_responses(404))
 def get_print_job(jobId: JobId, services: ServicesDep, caller: PrintCaller) -> PrintJobView:
     return _view(services.facility.printing.job(jobId, caller))
 
@@ -108,6 +109,7 @@ def get_print_job(jobId: JobId, services: ServicesDep, caller: PrintCaller) -> P
             "description": "The batch file",
         },
         409: {"description": "The job has not succeeded (yet)"},
+        **error_responses(404),
     },
 )
 def get_print_job_output(
