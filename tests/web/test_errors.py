@@ -62,3 +62,14 @@ def test_the_document_promises_400_with_divoc_error_body_never_422(client: TestC
     assert "HTTPValidationError" not in document["components"]["schemas"]
     head = document["paths"]["/certificate/api/certificatePDF/{preEnrollmentCode}"]["head"]
     assert all("content" not in answer for answer in head["responses"].values())
+
+
+def test_a_malformed_multipart_body_is_a_400(client: TestClient) -> None:
+    boundary = "a222103b9b30b1f9e8be6882ecedb1d2"
+    response = client.post(
+        "/verify",
+        content=f"--{boundary}\r\n[]--{boundary}--\r\n".encode(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["type"] == "invalid-input"

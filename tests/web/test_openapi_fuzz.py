@@ -37,8 +37,10 @@ from tests.support.services import ServicesFactory
 #: Generated requests per operation and mode (valid, invalid).
 FUZZ_EXAMPLES = 12
 
-# The verifier accepts PDFs; schemathesis sends them as it sends any other binary body.
-schemathesis.serializer.alias("application/pdf", "application/octet-stream")
+# The verifier accepts PDFs and photos; schemathesis sends them as any other binary body
+# (the oldest schemathesis this project allows knows no image types by itself).
+for _media_type in ("application/pdf", "image/png", "image/jpeg", "image/webp"):
+    schemathesis.serializer.alias(_media_type, "application/octet-stream")
 
 #: Checks that cannot hold for an operation, and why. Everything else runs every check.
 #:

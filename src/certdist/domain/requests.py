@@ -82,7 +82,9 @@ Name = Annotated[
 ]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PRE_ENROLLMENT_CODE_PATTERN)]
 _PINCODE_PATTERN = r"^[A-Za-z0-9 \-]*$"
-# A number is taken as its decimal text, so the description says both (anyOf).
+# A number is taken as its decimal text, so the description says both (anyOf). The pattern
+# is checked after tabs and line breaks were folded into spaces (``_Model``), which a JSON
+# Schema pattern cannot say, so the description states it in words instead.
 Pincode = Annotated[
     str,
     BeforeValidator(_to_str),
@@ -90,7 +92,11 @@ Pincode = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "maxLength": 16, "pattern": _PINCODE_PATTERN},
+                {
+                    "type": "string",
+                    "maxLength": 16,
+                    "description": "letters, digits, spaces and hyphens",
+                },
                 {"type": "integer", "minimum": -(10**15) + 1, "maximum": 10**16 - 1},
             ],
             "examples": ["560034", 560034],

@@ -8,14 +8,16 @@ each bad field when there are any.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
+from python_multipart.exceptions import FormParserError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certdist.errors import (
@@ -152,6 +154,14 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(400, "invalid request", errors)
 
 
+async def _unreadable_form(request: Request, exc: Exception) -> Response:
+    # A malformed multipart body. Newer Starlette turns the parser's error into a 400 itself;
+    # the oldest release this project allows lets it through, which would be a 500.
+    if is_page_request(request):
+        return error_page(request, 400)
+    return error_response(400, "the multipart body cannot be read")
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if is_page_request(request):
@@ -170,11 +180,21 @@ def _allowed_methods(request: Request) -> str:
     # Starlette's ``Allow`` names the methods of the first route whose path matches; two
     # routes may share a path (``DELETE`` and ``GET /divoc/api/v1/certificates/{id}``).
     methods: set[str] = set()
-    for route in iter_route_contexts(request.app.routes):
+    for route in _leaf_routes(request.app.routes):
+        # Mounts (static files) have a path but no methods of their own.
+        route_methods = getattr(route, "methods", None)
         path_regex = getattr(route, "path_regex", None)
-        if route.methods and path_regex is not None and path_regex.match(request.url.path):
-            methods.update(route.methods)
+        if route_methods and path_regex is not None and path_regex.match(request.url.path):
+            methods.update(route_methods)
     return ", ".join(sorted(methods))
+
+
+def _leaf_routes(routes: Sequence[Any]) -> Iterable[Any]:
+    # Newer FastAPI keeps included routers as routes of their own and walks them with
+    # ``iter_route_contexts`` (which applies their prefixes); older releases copied every
+    # route into the application's list, which is then the whole answer.
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    return walk(routes) if walk is not None else routes
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -188,4 +208,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CertdistError, _certdist_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(FormParserError, _unreadable_form)
     app.add_exception_handler(Exception, _unexpected)
