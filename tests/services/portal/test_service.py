@@ -17,10 +17,14 @@ from tests.support.services import ServicesFactory
 
 
 @pytest.fixture
-def services(services: Services) -> Services:
+def services(make_services: ServicesFactory) -> Services:
     """The standard service with the demo family and a neighbour."""
-    seed_portal(services)
-    return services
+    # Built from the factory rather than by overriding ``services`` with itself: the oldest
+    # pytest this project allows (8.2) loses the database parametrisation through such an
+    # override ("the requested fixture has no parameter defined").
+    built = make_services()
+    seed_portal(built)
+    return built
 
 
 def test_every_beneficiary_on_the_number_with_every_dose(services: Services) -> None:
