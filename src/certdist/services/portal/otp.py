@@ -80,6 +80,16 @@ class CodeState:
 
 
 @dataclass(frozen=True)
+class _Window:
+    """One fixed rate-limit window: its scope and key, how many attempts, how long."""
+
+    scope: str
+    key: str
+    limit: int
+    seconds: int
+
+
+@dataclass(frozen=True)
 class _Caller:
     """Who asks: the number (keyed hash), the browser (keyed hash of its device cookie, or of
     its address without one), the address, and whether the browser logged in as the number
@@ -141,9 +151,7 @@ class OtpService:
         mobile = self.normalize(raw_mobile)
         caller = self._caller(mobile, client_ip, device)
         limits = self._limits
-        self._count(
-            "otp-send", caller, per_phone=limits.otp_sends_per_phone, per_ip=limits.otp_sends_per_ip
-        )
+        self._count("send", caller)
         self._number_wide("send", caller, free=limits.otp_number_free_sends)
         # Counted for every request, registered or not, so that running out of budget
         # answers everyone alike instead of revealing which numbers would get an SMS.
@@ -181,22 +189,32 @@ class OtpService:
             client, recognised = address, False
         return _Caller(phone=phone, client=client, address=address, recognised=recognised)
 
-    def _count(self, action: str, caller: _Caller, *, per_phone: int, per_ip: int) -> None:
-        """One more ``action`` (code sent, code guessed) against the address's limit (across
-        numbers) and this browser's limit for this number; ``RateLimited`` past either."""
+    def _windows(self, action: str, caller: _Caller) -> list[_Window]:
+        """The fixed windows an ``action`` (``send`` or ``guess``) counts in: the address's,
+        across numbers, and this browser's for this number."""
         limits = self._limits
-        self._limiter.hit(
-            f"{action}-ip",
-            caller.address,
-            limit=per_ip,
-            window_seconds=limits.otp_ip_window_seconds,
-        )
-        self._limiter.hit(
-            f"{action}-phone",
-            f"{caller.phone}:{caller.client}",
-            limit=per_phone,
-            window_seconds=limits.otp_phone_window_seconds,
-        )
+        send = action == "send"
+        return [
+            _Window(
+                f"otp-{action}-ip",
+                caller.address,
+                limits.otp_sends_per_ip if send else limits.otp_guesses_per_ip,
+                limits.otp_ip_window_seconds,
+            ),
+            _Window(
+                f"otp-{action}-phone",
+                f"{caller.phone}:{caller.client}",
+                limits.otp_sends_per_phone if send else limits.otp_guesses_per_phone,
+                limits.otp_phone_window_seconds,
+            ),
+        ]
+
+    def _count(self, action: str, caller: _Caller) -> None:
+        """One more ``action`` in each of its windows; ``RateLimited`` past any."""
+        for window in self._windows(action, caller):
+            self._limiter.hit(
+                window.scope, window.key, limit=window.limit, window_seconds=window.seconds
+            )
 
     def _number_wide(self, action: str, caller: _Caller, *, free: int) -> None:
         """The number-wide budget of browsers not recognised for the number: ``free``
@@ -247,18 +265,8 @@ class OtpService:
             tries = self._state.count(f"otp-tries:{caller.phone}:{caller.client}:{challenge.id}")
             digits, tries_left = challenge.digits, max(0, limits.otp_guesses_per_code - tries)
         waits = [
-            self._limiter.wait(
-                "otp-send-phone",
-                f"{caller.phone}:{caller.client}",
-                limit=limits.otp_sends_per_phone,
-                window_seconds=limits.otp_phone_window_seconds,
-            ),
-            self._limiter.wait(
-                "otp-send-ip",
-                caller.address,
-                limit=limits.otp_sends_per_ip,
-                window_seconds=limits.otp_ip_window_seconds,
-            ),
+            self._limiter.wait(w.scope, w.key, limit=w.limit, window_seconds=w.seconds)
+            for w in self._windows("send", caller)
         ]
         if not caller.recognised:
             sends = self._state.count(f"otp-sends:{caller.phone}")
@@ -287,12 +295,7 @@ class OtpService:
             )
         caller = self._caller(mobile, client_ip, device)
         limits = self._limits
-        self._count(
-            "otp-guess",
-            caller,
-            per_phone=limits.otp_guesses_per_phone,
-            per_ip=limits.otp_guesses_per_ip,
-        )
+        self._count("guess", caller)
         self._number_wide("guess", caller, free=limits.otp_number_free_guesses)
         raw = self._state.get(self._key(caller))
         if raw is None:
