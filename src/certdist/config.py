@@ -12,10 +12,12 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import (
@@ -525,6 +527,7 @@ class SiteSection:
     production: bool
     phone_region: str  # how a national mobile number without a country code is read
     data_dir: Path
+    time_zone: tzinfo  # where moments are shown to people (display_time_zone)
 
     @property
     def keys_dir(self) -> Path:
@@ -590,6 +593,9 @@ class Settings(BaseSettings):
     did_prefix: str = "did:divoc"
     address_country: str = "IN"
     default_phone_region: str = "IN"
+    # Moments on pages and in e-mails (a share link's expiry) are shown in this IANA zone,
+    # named; with JavaScript a page rewrites them in the reader's own zone.
+    display_time_zone: str = "Asia/Kolkata"
     # CoWIN's v2 credentials carry the ICD-11 code and prophylaxis of the vaccine.
     vaccine_codes: dict[str, dict[str, str]] = Field(default_factory=_default_vaccine_codes)
 
@@ -674,6 +680,17 @@ class Settings(BaseSettings):
             raise ValueError(f"font file not found: {', '.join(missing)}")
         return value
 
+    @field_validator("display_time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone name (e.g. 'Asia/Kolkata')"
+            ) from None
+        return value
+
     @field_validator("public_url", "credential_issuer", "certificate_base_url")
     @classmethod
     def _strip(cls, value: str) -> str:
@@ -753,6 +770,7 @@ class Settings(BaseSettings):
             production=self.is_production,
             phone_region=self.default_phone_region,
             data_dir=self.data_dir,
+            time_zone=ZoneInfo(self.display_time_zone),
         )
 
     @property

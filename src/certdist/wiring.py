@@ -158,7 +158,13 @@ def build_services(
         distribution=documents,
         messaging=messages,
         portal=portal.wire(settings.portal, infra, distribution=documents, messaging=messages),
-        sharing=sharing.wire(settings.mail, infra, distribution=documents, messaging=messages),
+        sharing=sharing.wire(
+            settings.mail,
+            infra,
+            distribution=documents,
+            messaging=messages,
+            time_zone=settings.site.time_zone,
+        ),
         facility=facility.wire(
             settings.printing, settings.documents, infra, access=callers, distribution=documents
         ),

@@ -76,7 +76,9 @@ def create_app(
     install_openapi(app)
     app.state.services = built
     # HTML pages: one Jinja2 environment, every catalog compiled once (web/templating.py).
-    app.state.templates = Templates(Catalogs(), secure_cookies=secure_cookies(settings))
+    app.state.templates = Templates(
+        Catalogs(), secure_cookies=secure_cookies(settings), time_zone=settings.site.time_zone
+    )
     install_error_handlers(app)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(language_router)

@@ -9,6 +9,10 @@ Built once in ``create_app`` and kept on ``app.state.templates``; routes take it
   callables installed in the environment read the request's catalog from a context variable
   set around each render, so one environment serves every language and concurrent requests
   never see each other's language.
+* Two filters show dates as the reader reads them (``services.common.moments``):
+  ``{{ link.expires_at|moment }}`` is a ``<time>`` element in the page's language and the
+  deployment's time zone, which ``static/local-time.js`` rewrites in the browser's own zone;
+  ``{{ view.issue_date|day }}`` is a calendar date in the page's language.
 * Every page gets ``lang``, ``dir``, ``languages`` (for the switch), ``switch_url(code)``,
   ``static(path)`` and ``request``.
 * Pages are sent with ``Cache-Control: no-store`` (they may show personal data) and a
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -34,8 +39,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from certdist.config import Settings
+from certdist.services.common import format_day, format_moment
 from certdist.web.i18n import LANGUAGE_COOKIE, Catalogs
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -71,12 +78,15 @@ class Templates:
         catalogs: Catalogs,
         *,
         secure_cookies: bool,
+        time_zone: tzinfo = UTC,
         directory: Path = TEMPLATE_DIR,
         extra_globals: Mapping[str, Any] | None = None,
     ) -> None:
         self.catalogs = catalogs
         self.secure_cookies = secure_cookies
+        self.time_zone = time_zone
         self._active: ContextVar[Translations] = ContextVar("certdist_translations")
+        self._language: ContextVar[str] = ContextVar("certdist_language")
         self.env = Environment(
             loader=FileSystemLoader(directory),
             autoescape=select_autoescape(["html", "xml"]),
@@ -90,7 +100,25 @@ class Templates:
             lambda singular, plural, n: self._current().ngettext(singular, plural, n),
             newstyle=True,
         )
+        self.env.filters["moment"] = self._moment
+        self.env.filters["day"] = lambda value: format_day(value, self._current_language())
         self.env.globals.update(extra_globals or {})
+
+    def _current_language(self) -> str:
+        return self._language.get(self.catalogs.default)
+
+    def _moment(self, moment: datetime) -> Markup:
+        """A ``<time>`` the reader can read without JavaScript; the machine-readable instant
+        lets ``local-time.js`` show it in the browser's own time zone."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        text = format_moment(moment, self._current_language(), self.time_zone)
+        instant = moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return Markup('<time datetime="{}" data-local-time>{}</time>').format(instant, text)
+
+    def moment_text(self, request: Request, moment: datetime) -> str:
+        """A moment as plain text in the request's language (for messages built in Python)."""
+        return format_moment(moment, self.language(request), self.time_zone)
 
     def _current(self) -> Translations:
         try:
@@ -129,9 +157,11 @@ class Templates:
         }
         values.update(context or {})
         token = self._active.set(self.catalogs.translations(lang))
+        language_token = self._language.set(lang)
         try:
             body = self.env.get_template(name).render(values)
         finally:
+            self._language.reset(language_token)
             self._active.reset(token)
         response = HTMLResponse(body, status_code=status_code)
         response.headers.update(

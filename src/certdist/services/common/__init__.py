@@ -1,10 +1,12 @@
 """Mechanisms every capability shares: the clock, keyed hashing, rate limits, record ids,
-fetching remote key sets, and the :class:`Infrastructure` they are all built on."""
+dates in a reader's language and time zone, fetching remote key sets, and the
+:class:`Infrastructure` they are all built on."""
 
 from certdist.services.common.clock import Clock, SystemClock
 from certdist.services.common.hashing import KeyedHasher
 from certdist.services.common.ids import new_record_id
 from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.common.moments import format_day, format_moment
 from certdist.services.common.ratelimit import RateLimiter
 from certdist.services.common.remote_keys import UNREADABLE, Fetch, RemoteKeySet, http_fetcher
 
@@ -17,6 +19,8 @@ __all__ = [
     "RateLimiter",
     "RemoteKeySet",
     "SystemClock",
+    "format_day",
+    "format_moment",
     "http_fetcher",
     "new_record_id",
 ]

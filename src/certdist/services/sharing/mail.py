@@ -9,11 +9,18 @@ someone's inbox). The message goes through the outbox like every other mail.
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from enum import StrEnum
 
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import FieldError, InvalidInput
-from certdist.services.common import Clock, KeyedHasher, RateLimiter, new_record_id
+from certdist.services.common import (
+    Clock,
+    KeyedHasher,
+    RateLimiter,
+    format_moment,
+    new_record_id,
+)
 from certdist.services.distribution import DistributionService
 from certdist.services.messaging import (
     Attachment,
@@ -47,6 +54,7 @@ class ShareMailService:
         default_language: str,
         per_account_per_day: int,
         per_recipient_per_day: int,
+        time_zone: tzinfo = UTC,
     ) -> None:
         self._outbox = outbox
         self._sharing = sharing
@@ -58,6 +66,7 @@ class ShareMailService:
         self._default_language = default_language
         self._per_account = per_account_per_day
         self._per_recipient = per_recipient_per_day
+        self._time_zone = time_zone
 
     def send(
         self,
@@ -112,7 +121,7 @@ class ShareMailService:
             created = self._sharing.create(
                 owner_mobile, bundle.latest.certificate_id, expiry=Expiry.DAY
             )
-            expires = created.link.expires_at.strftime("%Y-%m-%d %H:%M")
+            expires = format_moment(created.link.expires_at, lang, self._time_zone)
             subject, body = self._templates.mail(
                 lang, "mail_share_link", {"link_url": created.url, "expires": expires}
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from certdist.config import MailSettings
 from certdist.services.common import Infrastructure
@@ -24,8 +25,10 @@ def wire(
     *,
     distribution: Distribution,
     messaging: Messaging,
+    time_zone: tzinfo,
 ) -> Sharing:
-    """``section``: the mail settings, which hold the daily limits of sharing."""
+    """``section``: the mail settings, which hold the daily limits of sharing; ``time_zone``:
+    where a link's expiry is told in its e-mail."""
     database, clock = infrastructure.database, infrastructure.clock
     hasher, limiter = infrastructure.hasher, infrastructure.rate_limiter
     links = SharingService(
@@ -49,5 +52,6 @@ def wire(
         default_language=section.default_language,
         per_account_per_day=section.share_mail_per_account_per_day,
         per_recipient_per_day=section.share_mail_per_recipient_per_day,
+        time_zone=time_zone,
     )
     return Sharing(links=links, mail=mail)
