@@ -219,7 +219,6 @@ def _encoded(text: str) -> str:
     return quote(text, safe="")
 
 
-
 def _share_page(
     request: Request,
     services: ServicesDep,
