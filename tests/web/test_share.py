@@ -7,6 +7,10 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import zxingcpp
@@ -15,6 +19,7 @@ from PIL import Image
 
 from certdist.config import MailSettings, Settings
 from certdist.domain.requests import CertificationRequest
+from certdist.services.common import format_moment
 from certdist.wiring import Services
 from tests.support.clients import TokenFactory, client_for
 from tests.support.portal import csrf_of, log_in
@@ -75,6 +80,65 @@ def make_link(owner: TestClient, certificate_id: str, **form: str) -> str:
     found = SHARE_URL.search(answer.text)
     assert found is not None
     return found.group(1)
+
+
+def made_page(owner: TestClient, certificate_id: str) -> tuple[str, str]:
+    """The "Share link made" page of a new link, and the link's URL."""
+    form = owner.get(f"/portal/certificates/{certificate_id}/share")
+    answer = owner.post(
+        f"/portal/certificates/{certificate_id}/share",
+        data={"csrf_token": csrf_of(form.text), "kind": "full", "expiry": "7d"},
+    )
+    assert answer.status_code == 200, answer.text
+    found = SHARE_URL.search(answer.text)
+    assert found is not None
+    return answer.text, f"{PUBLIC_URL}/s/{found.group(1)}"
+
+
+class _Elements(HTMLParser):
+    """Every start tag of a page with its attributes (entities resolved) and, for the
+    elements that hold text directly, that text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None], list[str]]] = []
+        self._open: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        texts: list[str] = []
+        self.found.append((tag, dict(attrs), texts))
+        if tag not in ("input", "img", "meta", "link", "br"):
+            self._open.append(texts)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self._open[-1].append(data)
+
+
+def elements(html: str, tag: str, **wanted: str) -> list[tuple[dict[str, str | None], str]]:
+    """The ``tag`` elements whose attributes include ``wanted``, with their own text."""
+    parser = _Elements()
+    parser.feed(html)
+    return [
+        (attrs, "".join(texts).strip())
+        for name, attrs, texts in parser.found
+        if name == tag and all(attrs.get(k) == v for k, v in wanted.items())
+    ]
+
+
+def only(html: str, tag: str, **wanted: str) -> tuple[dict[str, str | None], str]:
+    [found] = elements(html, tag, **wanted)
+    return found
+
+
+def link_href(html: str, scheme: str) -> str:
+    [href] = [a["href"] for a, _ in elements(html, "a") if (a["href"] or "").startswith(scheme)]
+    assert href is not None
+    return href
 
 
 def assert_visitor_headers(response: object) -> None:
@@ -356,3 +420,98 @@ def test_issuing_and_correcting_over_the_api_mails_the_recipient(
         "Your vaccination certificate is ready",
     ]
     assert {str(m["To"]) for m in smtp_server.mailbox.messages} == {"bhaya@example.org"}
+
+
+def test_the_made_link_page_offers_copy_share_and_links_that_need_no_script(
+    owner: TestClient, certificate_id: str
+) -> None:
+    html, url = made_page(owner, certificate_id)
+    field, _ = only(html, "input", id="share-url")
+    assert field["value"] == url
+    assert "readonly" in field
+    # The buttons are sent hidden (share.js reveals them); their texts come from the catalog.
+    copy, copy_text = only(html, "button", id="copy-link")
+    share, share_text = only(html, "button", id="share-link")
+    assert "hidden" in copy
+    assert "hidden" in share
+    assert (copy_text, share_text) == ("Copy link", "Share…")
+    assert copy["data-done"] == "Link copied"
+    assert share["data-title"] == "My vaccination certificate"
+    only(html, "p", id="share-status", role="status")
+    assert only(html, "script", src="/static/share.js")
+
+    # The SMS and e-mail links carry the exact URL, percent-encoded (":" and "/" too).
+    encoded = quote(url, safe="")
+    sms = link_href(html, "sms:")
+    assert sms.startswith("sms:?&body=")
+    assert encoded in sms
+    assert sms == "sms:?&body=" + quote(
+        f"Here is the link to my vaccination certificate: {url}", safe=""
+    )
+    mailto = link_href(html, "mailto:")
+    assert encoded in mailto
+    assert "+" not in mailto
+    assert " " not in mailto
+    fields = parse_qs(urlsplit(mailto).query)
+    assert fields["subject"] == ["My vaccination certificate"]
+    assert fields["body"][0].split() == ["Here", "is", "the", "link", "to", "my",
+                                         "vaccination", "certificate:", url]  # fmt: skip
+    assert only(html, "a", href=sms)[1] == "Send by SMS"
+    assert only(html, "a", href=mailto)[1] == "Send by e-mail"
+
+    # The large QR code is an anchor target of the page, the same image with its own text.
+    small, _ = only(html, "img", id="share-qr")
+    assert only(html, "a", href="#qr-large")[1] == "Show the QR code large"
+    both = [img for img, _ in elements(html, "img") if img["src"] == small["src"]]
+    assert len(both) == 2
+    assert both[1]["alt"]
+    assert both[1]["alt"] != small["alt"]
+    assert only(html, "div", id="qr-large")
+
+
+def _expiry(services: Services) -> datetime:
+    [overview] = services.sharing.links.links_of(MOBILE)
+    expires = overview.link.expires_at
+    return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def test_every_share_page_shows_the_expiry_as_a_moment(
+    owner: TestClient, visitor: TestClient, services: Services, certificate_id: str
+) -> None:
+    """The made-link page, the owner's list and the visitor's view: a <time> with the instant
+    (for local-time.js) and, as text, the moment in the deployment's zone (IST)."""
+    html, url = made_page(owner, certificate_id)
+    expires = _expiry(services)
+    text = format_moment(expires, "en", ZoneInfo("Asia/Kolkata"))
+    pages = {
+        "made": html,
+        "links": owner.get("/portal/shares").text,
+        "view": visitor.get(url.removeprefix(PUBLIC_URL)).text,
+    }
+    for name, page in pages.items():
+        [(_, shown)] = elements(page, "time", datetime=_instant(expires))
+        assert shown == text, name
+
+
+def test_the_made_link_page_in_hindi(
+    owner: TestClient, services: Services, certificate_id: str
+) -> None:
+    owner.cookies.set("lang", "hi")
+    html, url = made_page(owner, certificate_id)
+    assert only(html, "button", id="copy-link")[1] == "लिंक कॉपी करें"
+    assert only(html, "button", id="share-link")[1] == "साझा करें…"
+    assert only(html, "button", id="copy-link")[0]["data-done"] == "लिंक कॉपी हो गया"
+    assert only(html, "a", href="#qr-large")[1] == "QR कोड बड़ा दिखाएँ"
+    mailto = link_href(html, "mailto:")
+    assert parse_qs(urlsplit(mailto).query)["subject"] == ["मेरा टीकाकरण प्रमाणपत्र"]
+    assert quote(url, safe="") in link_href(html, "sms:")
+    # The expiry reads as Hindi: Hindi month name, the sentence around it in Hindi.
+    expires = _expiry(services)
+    moment = format_moment(expires, "hi", ZoneInfo("Asia/Kolkata"))
+    [(_, shown)] = elements(html, "time", datetime=_instant(expires))
+    assert shown == moment
+    assert f"लिंक {moment} तक काम करेगा।" in re.sub(r"<[^>]+>", "", html)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -190,6 +192,33 @@ def link_as_qr(token: str, services: ServicesDep) -> Response:
 # --- the owner, in the portal ------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ShareMessage:
+    """What the owner sends: the same title, text and link for the Web Share API (in the
+    page's data- attributes, so the script holds no text of its own) and for the ``sms:`` and
+    ``mailto:`` links that work without JavaScript."""
+
+    title: str
+    text: str
+    url: str
+
+    @property
+    def sms_href(self) -> str:
+        # "sms:?&body=" is the form both Android and iOS open with the body filled in.
+        return "sms:?&body=" + _encoded(f"{self.text} {self.url}")
+
+    @property
+    def mailto_href(self) -> str:
+        # RFC 6068: every reserved character percent-encoded (a space is %20, never "+"),
+        # line breaks as CRLF.
+        body = f"{self.text}\r\n\r\n{self.url}\r\n"
+        return f"mailto:?subject={_encoded(self.title)}&body={_encoded(body)}"
+
+
+def _encoded(text: str) -> str:
+    return quote(text, safe="")
+
+
 def _share_page(
     request: Request,
     services: ServicesDep,
@@ -270,6 +299,11 @@ def create_link(
             request, services, templates, certificate_id, errors=errors, status_code=400
         )
     qr = base64.b64encode(services.sharing.links.link_qr(created.token)).decode()
+    message = ShareMessage(
+        title=_("My vaccination certificate"),
+        text=_("Here is the link to my vaccination certificate:"),
+        url=created.url,
+    )
     return templates.render(
         request,
         "share_created.html",
@@ -277,6 +311,7 @@ def create_link(
             "certificate": certificate,
             "created": created,
             "qr_data_uri": f"data:image/png;base64,{qr}",
+            "message": message,
             "csrf_token": session.csrf_token,
         },
         headers={"Referrer-Policy": "no-referrer"},
