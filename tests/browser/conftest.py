@@ -106,12 +106,33 @@ def playwright() -> Iterator[Any]:
         yield driver
 
 
+#: The Noto fonts the package ships for its PDFs (Devanagari among them).
+PACKAGE_FONTS = PROJECT_ROOT / "src" / "certdist" / "formats" / "pdf" / "fontfiles"
+
+
+def _fontconfig() -> Path:
+    """A fontconfig file: the system's fonts and the package's, so that Hindi pages show
+    Devanagari (not empty boxes of another width) on machines without a Devanagari font."""
+    folder = PROJECT_ROOT / ".cache" / "fontconfig"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+        f"  <dir>{PACKAGE_FONTS}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n"
+        "</fontconfig>\n"
+    )
+    return config
+
+
 def launch_chromium(playwright: Any, *extra_args: str) -> Any:
     """Debian's Chromium (skips, or fails in strict mode, when it is not installed)."""
     executable = shutil.which("chromium")
     require(executable, "chromium not found (Debian package chromium)")
     return playwright.chromium.launch(
-        executable_path=executable, args=[*CHROMIUM_ARGS, *extra_args]
+        executable_path=executable,
+        args=[*CHROMIUM_ARGS, *extra_args],
+        env={**os.environ, "FONTCONFIG_FILE": str(_fontconfig())},
     )
 
 
