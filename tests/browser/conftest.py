@@ -261,7 +261,9 @@ def screenshot(page: Any, folder: Path, page_name: str, lang: str) -> Path:
 
 
 def page_height(page: Any) -> int:
-    height: int = page.evaluate("() => document.documentElement.scrollHeight")
+    """How tall the page's content is in CSS px (the body's box, so also a page shorter than
+    the window gets its own figure; ``scrollHeight`` would say the window's height)."""
+    height: int = page.evaluate("() => Math.ceil(document.body.getBoundingClientRect().height)")
     return height
 
 
