@@ -116,12 +116,15 @@ def _fontconfig() -> Path:
     folder = PROJECT_ROOT / ".cache" / "fontconfig"
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "fonts.conf"
-    config.write_text(
+    # Written aside and renamed: parallel test workers never read half a file.
+    draft = folder / f"fonts.conf.{os.getpid()}"
+    draft.write_text(
         '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
         '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
         f"  <dir>{PACKAGE_FONTS}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n"
         "</fontconfig>\n"
     )
+    draft.replace(config)
     return config
 
 
