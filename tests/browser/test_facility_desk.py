@@ -2,8 +2,8 @@
 and date of birth, opens the print view, and "prints" it (Chromium's own print-to-PDF with
 the print stylesheet): the printed page carries the certificate and a QR code that scans
 back to the certificate's payload, for a vaccination and for a lab test. axe-core checks
-every page; screenshots go to
-``.cache/screenshots/``."""
+every page; screenshots (``desk-<page>-en-1280.png``) go to the screenshot folder
+(tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.services.issuance.demo import DEMO_MOBILE
 from certdist.services.issuance.service import IssuanceService
-from tests.browser.conftest import LiveServer, assert_accessible, staff_finds_asha
+from tests.browser.conftest import LiveServer, assert_accessible, screenshot, staff_finds_asha
 from tests.support.imaging import rasterise_pdf, scan
 from tests.support.request_bodies import lab_test_request_body
 
@@ -39,7 +39,7 @@ def test_staff_finds_and_prints_a_certificate(
         page.get_by_role("link", name="Vaccination certificate – Asha Devi").click()
         page.get_by_role("heading", name="Vaccination certificate with booster dose").wait_for()
         assert_accessible(page, axe_script)
-        page.screenshot(path=str(screenshots / "facility-en-desktop-print.png"), full_page=True)
+        screenshot(page, screenshots, "desk-print", "en")
 
         printed = page.pdf(format="A4")  # Chromium prints with the print stylesheet
         image = rasterise_pdf(printed, tmp_path, dpi=200)
@@ -99,14 +99,12 @@ def test_staff_finds_and_prints_a_lab_test(
         assert page.get_by_role("link", name="Vaccination certificate – Asha Devi").count() == 1
         assert page.get_by_role("link", name="Vaccination certificate – Mohan Das").count() == 0
         assert_accessible(page, axe_script)
-        page.screenshot(path=str(screenshots / "facility-en-desktop-results.png"), full_page=True)
+        screenshot(page, screenshots, "desk-results", "en")
 
         page.get_by_role("link", name="Test certificate – Mohan Das").click()
         page.get_by_role("heading", name="Test certificate").wait_for()
         assert_accessible(page, axe_script)
-        page.screenshot(
-            path=str(screenshots / "facility-en-desktop-print-test.png"), full_page=True
-        )
+        screenshot(page, screenshots, "desk-print-test", "en")
         printed = page.pdf(format="A4")
         record = services.distribution.certificates.bundle("LAB0042", TEST).latest
         expected = encode_payload(record.certificate, form=services.settings.qr_payload_form)

@@ -1,6 +1,8 @@
 """The citizen portal in Chromium: the whole journey with JavaScript on and off, in English
-and Hindi, the code read from the SMS outbox; axe-core finds no WCAG 2.2 AA violation on any
-page; screenshots of every page at desktop and mobile width go to ``.cache/screenshots/``."""
+and Hindi, on a desktop, and without JavaScript on a phone (390x844, where each page's
+height is printed); the code read from the SMS outbox; axe-core finds no WCAG 2.2 AA
+violation on any page; screenshots of every page at desktop and phone width
+(``journey-<page>-<lang>-<width>.png``) go to the screenshot folder (tests/browser/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ import pytest
 
 from certdist.services.issuance.demo import DEMO_MOBILE
 from certdist.web.i18n import Catalogs
-from tests.browser.conftest import LiveServer, assert_accessible
+from tests.browser.conftest import LiveServer, assert_accessible, page_height, screenshot
 from tests.support.portal import outbox_reader, sent_count, wait_for_code
 
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "mobile": {"width": 390, "height": 844}}
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 FAMILY = ("Asha Devi", "Ravi Kumar", "प्रिया शर्मा")
 
 
@@ -29,6 +31,7 @@ class Journey:
         lang: str,
         *,
         javascript: bool,
+        viewport: str,
         axe_script: Path,
         screenshots: Path,
     ) -> None:
@@ -36,29 +39,32 @@ class Journey:
         self.page = page
         self.lang = lang
         self.javascript = javascript
+        self.viewport = viewport
         self.axe_script = axe_script
         self.screenshots = screenshots
         self.t: Callable[[str], str] = Catalogs().translations(lang).gettext
         self.checked: list[str] = []
+        #: Each page's height on a phone (journeys at the phone's size only).
+        self.heights: dict[str, int] = {}
 
     def url(self, path: str) -> str:
         return self.server.url + path
 
     def check(self, name: str) -> None:
         """The page is in the right language, passes axe (scripts allowed) and is
-        photographed at both widths (once, in the run with scripts)."""
+        photographed at both widths (once, in the run with scripts); on a phone, its
+        height is noted."""
         assert self.page.locator("html").get_attribute("lang") == self.lang
         self.checked.append(name)
+        if self.viewport == "phone":
+            self.heights[name] = page_height(self.page)
         if not self.javascript:
             return
         assert_accessible(self.page, self.axe_script)
-        for viewport, size in VIEWPORTS.items():
+        for size in VIEWPORTS.values():
             self.page.set_viewport_size(size)
-            self.page.screenshot(
-                path=str(self.screenshots / f"portal-{self.lang}-{viewport}-{name}.png"),
-                full_page=True,
-            )
-        self.page.set_viewport_size(VIEWPORTS["desktop"])
+            screenshot(self.page, self.screenshots, f"journey-{name}", self.lang)
+        self.page.set_viewport_size(VIEWPORTS[self.viewport])
 
     def link(self, text: str, person: str | None = None) -> Any:
         name = f"{self.t(text)} – {person}" if person else self.t(text)
@@ -81,19 +87,22 @@ class Journey:
         return Path(path).read_bytes()
 
 
+JourneyFactory = Callable[..., Journey]
+
+
 @pytest.fixture
 def journey_factory(
     live_server: LiveServer, browser: Any, axe_script: Path, screenshots: Path
-) -> Iterator[Callable[[str, bool], Journey]]:
+) -> Iterator[JourneyFactory]:
     contexts: list[Any] = []
 
-    def make(lang: str, javascript: bool) -> Journey:
+    def make(lang: str, javascript: bool, viewport: str = "desktop") -> Journey:
         # bypass_csp: only so that axe can be injected; the pages themselves run no script.
         context = browser.new_context(
             java_script_enabled=javascript,
             bypass_csp=True,
             accept_downloads=True,
-            viewport=VIEWPORTS["desktop"],
+            viewport=VIEWPORTS[viewport],
         )
         contexts.append(context)
         return Journey(
@@ -101,6 +110,7 @@ def journey_factory(
             context.new_page(),
             lang,
             javascript=javascript,
+            viewport=viewport,
             axe_script=axe_script,
             screenshots=screenshots,
         )
@@ -111,11 +121,16 @@ def journey_factory(
 
 
 @pytest.mark.parametrize("lang", ["en", "hi"])
-@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+@pytest.mark.parametrize(
+    ("viewport", "javascript"),
+    # On a phone without scripts: the hardest case, and a phone's pages measured.
+    [("desktop", True), ("desktop", False), ("phone", False)],
+    ids=["desktop-js", "desktop-no-js", "phone-no-js"],
+)
 def test_the_whole_journey(
-    journey_factory: Callable[[str, bool], Journey], lang: str, javascript: bool
+    journey_factory: JourneyFactory, lang: str, viewport: str, javascript: bool
 ) -> None:
-    journey = journey_factory(lang, javascript)
+    journey = journey_factory(lang, javascript, viewport)
     page, t = journey.page, journey.t
     outbox = journey.server.services.messaging.dev_inbox
 
@@ -236,13 +251,15 @@ def test_the_whole_journey(
         "dev-sms",
         "logged-out",
     ]
+    if journey.heights:
+        print(f"\npage heights at {VIEWPORTS[viewport]['width']} px ({lang}):")
+        for name, height in journey.heights.items():
+            print(f"  {name:22} {height:5} px")
 
 
 @pytest.mark.parametrize("live_server", [{"portal": {"require_birth_year": True}}], indirect=True)
 @pytest.mark.parametrize("lang", ["en", "hi"])
-def test_the_year_of_birth_check(
-    journey_factory: Callable[[str, bool], Journey], lang: str
-) -> None:
+def test_the_year_of_birth_check(journey_factory: JourneyFactory, lang: str) -> None:
     journey = journey_factory(lang, True)
     page, t = journey.page, journey.t
     outbox = journey.server.services.messaging.dev_inbox

@@ -11,17 +11,8 @@ from PIL import Image
 from certdist.domain.requests import CertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
-from tests.browser.conftest import LiveServer, assert_accessible, launch_chromium
+from tests.browser.conftest import LiveServer, assert_accessible, launch_chromium, qr_photo
 from tests.support.request_bodies import vaccination_request_body
-
-
-def qr_photo(server: LiveServer, directory: Path) -> Path:
-    request = CertificationRequest.model_validate(vaccination_request_body())
-    issued = server.services.issuance.certificates.certify([request])
-    credential = server.services.issuance.certificates.signed_credential(issued[0].certificate_id)
-    path = directory / "certificate-qr.png"
-    path.write_bytes(qr_png(encode_payload(credential)))
-    return path
 
 
 def test_uploading_a_qr_photo_shows_valid(
