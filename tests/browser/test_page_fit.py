@@ -12,16 +12,14 @@ past the sweep.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fastapi.routing
 import pytest
 
 from certdist.services.issuance.demo import DEMO_MOBILE
 from certdist.web.app import create_app
-from certdist.web.templating import PageRoute
 from tests.browser.conftest import (
     LiveServer,
     fit_problems,
@@ -31,6 +29,7 @@ from tests.browser.conftest import (
     screenshot,
 )
 from tests.support.portal import outbox_reader, sent_count, wait_for_code
+from tests.support.routes import browser_routes, leaf_routes
 from tests.support.services import ServicesFactory
 
 PHONE = {"width": 390, "height": 844}
@@ -101,25 +100,9 @@ NOT_SWEPT = {
 }
 
 
-def leaf_routes(routes: Iterable[Any]) -> Iterable[Any]:
-    """Every route, through included routers (newer FastAPI keeps those as routes of their
-    own; older releases copied their routes into the app's list)."""
-    walk = getattr(fastapi.routing, "iter_route_contexts", None)
-    return walk(routes) if walk is not None else routes
-
-
 def page_routes(app: Any) -> set[str]:
-    """``GET path`` of every route that may answer a browser with a page: the HTML page
-    routes, and everything left out of the API's schema (docs, redirects, downloads)."""
-    found = set()
-    for route in leaf_routes(app.routes):
-        original = getattr(route, "original_route", route)
-        methods = getattr(route, "methods", None) or set()
-        if "GET" not in methods:
-            continue
-        if isinstance(original, PageRoute) or not getattr(original, "include_in_schema", True):
-            found.add(f"GET {route.path}")
-    return found
+    """``GET path`` of every route that may answer a browser with a page."""
+    return {f"GET {path}" for method, path in browser_routes(app) if method == "GET"}
 
 
 def test_every_page_route_is_swept(make_sqlite_services: ServicesFactory) -> None:
