@@ -23,12 +23,13 @@ from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from certdist.config import PortalSettings
 from certdist.domain.certificate_view import CertificateView
 from certdist.domain.requests import TestCertificationRequest
 from certdist.services.issuance.demo import DEMO_MOBILE, demo_requests
 from certdist.web.i18n import LOCALE_DIR
 from certdist.wiring import Services
-from tests.support.clients import client_for, client_from
+from tests.support.clients import ClientFactory, client_for, client_from
 from tests.support.issuing import issue_signed
 from tests.support.portal import csrf_of, log_in, outbox_reader, seed_portal, wait_for_code
 from tests.support.request_bodies import lab_test_request_body
@@ -262,6 +263,9 @@ def test_citizen_pages(client: TestClient, family: Services) -> None:
     assert answer.status_code == 303
     code = wait_for_code(outbox_reader(inbox), DEMO_MOBILE)
     pages.add("code entry", citizen.get("/portal/verify"))
+    resent = citizen.post("/portal/resend", data={"csrf_token": csrf_of(login)})
+    pages.add("code entry (new code sent)", resent)
+    code = wait_for_code(outbox_reader(inbox), DEMO_MOBILE, not_before=1)
     wrong = f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
     pages.add(
         "code entry (wrong code)",
@@ -280,7 +284,40 @@ def test_citizen_pages(client: TestClient, family: Services) -> None:
         base = f"/portal/certificates/{record.certificate_id}"
         pages.add(f"print view {code_}", citizen.get(f"{base}/print"))
         pages.add(f"QR code only {code_}", citizen.get(f"{base}/qr"))
-        pages.add(f"EU certificate names {code_}", citizen.get(f"{base}/eu-dcc"))
+        names = pages.add(f"EU certificate names {code_}", citizen.get(f"{base}/eu-dcc"))
+        for state, form in (("no surname", {}), ("not Latin", {"surname": "शर्मा"})):
+            pages.add(
+                f"EU certificate names {code_} ({state})",
+                citizen.post(f"{base}/eu-dcc", data={"csrf_token": csrf_of(names), **form}),
+                status=400,
+            )
+    pages.add(
+        "format not available",
+        citizen.get(f"{base}/download/fhir"),  # a lab test has no FHIR document
+        status=422,
+    )
+    logged_out = citizen.post(
+        "/portal/logout", data={"csrf_token": csrf_of(names)}, follow_redirects=True
+    )
+    pages.add("home (logged out)", logged_out)
+    assert_all_hindi(pages)
+
+
+def test_the_birth_year_confirmation(make_client: ClientFactory) -> None:
+    client, services = make_client(portal=PortalSettings(require_birth_year=True))
+    citizen = _hindi(client)
+    seed_portal(services)
+    log_in(citizen, services.messaging.dev_inbox, DEMO_MOBILE)
+    pages = Pages(services)
+    pages.add("certificates (birth year needed)", citizen.get("/portal/certificates"))
+    [record] = services.database.certificates().for_beneficiary(ASHA[0])[-1:]
+    path = f"/portal/certificates/{record.certificate_id}/confirm"
+    confirm = pages.add("confirm the year of birth", citizen.get(path))
+    pages.add(
+        "confirm the year of birth (wrong year)",
+        citizen.post(path, data={"csrf_token": csrf_of(confirm), "year": "1999"}),
+        status=400,
+    )
     assert_all_hindi(pages)
 
 
@@ -343,7 +380,11 @@ def test_share_pages(client: TestClient, family: Services) -> None:
             recipient.post(protected, data={"passcode": "lion-42", "form_token": form_token[1]}),
             status=401,
         )
-    pages.add("your links", citizen.get("/portal/shares"))
+    links = pages.add("your links", citizen.get("/portal/shares"))
+    first = re.search(r'action="(/portal/shares/[^/"]+/revoke)"', links)
+    assert first is not None
+    withdrawn = citizen.post(first[1], data={"csrf_token": csrf_of(links)})
+    pages.add("your links (one withdrawn)", withdrawn)
     assert_all_hindi(pages)
 
 
@@ -432,6 +473,11 @@ def test_error_and_development_pages(client: TestClient, family: Services) -> No
     visitor = _hindi(client)
     pages = Pages(family)
     pages.add("404", visitor.get("/no-such-page", headers={"Accept": "text/html"}), status=404)
+    pages.add(
+        "403 (form expired)",
+        visitor.post("/facility/login/local", data={"username": "a", "password": "b"}),
+        status=403,
+    )
     token = csrf_of(visitor.get("/facility").text)
     for attempt in range(20):
         answer = visitor.post(
