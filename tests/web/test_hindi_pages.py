@@ -53,6 +53,8 @@ ALLOWED = {
     "PNG": "image format name",
     "JPEG": "image format name",
     "shc": "the literal prefix shc:/ of a SMART Health Card's text, to be recognised",
+    "PCR": "the test's technical name (RT-PCR), written so on Hindi lab reports",
+    "NPR": "National Population Register: the card's name is its acronym (NPR स्मार्ट कार्ड)",
     "PRIYA": "a proper name: the example of a given name as a passport writes it (Latin)",
     "SHARMA": "a proper name: the example of a surname as a passport writes it (Latin)",
     # A phrase: taken out of the text as a whole.
