@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import sys
-from datetime import timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from certdist.domain.certificate_view import (
     format_timestamp,
     mask_identity,
     parse_int,
+    parse_printed_day,
     title_kind,
 )
 from tests.support.credentials import make_credential, make_test_credential
@@ -148,6 +149,8 @@ def test_lab_test_view() -> None:
     assert fields["tester"] == "Dr. Asha Rao"
     assert fields["facility"] == "City Diagnostics Lab"
     assert fields["facility_address"] == "Pune"
+    assert view.test is not None
+    assert view.test.collected_at == datetime(2021, 9, 1, 5, 30, tzinfo=UTC)
 
 
 def test_times_are_shown_in_the_requested_zone() -> None:
@@ -189,6 +192,15 @@ def test_dates_and_text_that_is_not_a_date() -> None:
     assert format_date(None) == ""
     assert format_timestamp("2021-08-28") == "28 Aug 2021"
     assert format_timestamp("2021-08-28T11:35:00+05:30", IST) == "28 Aug 2021, 11:35 IST"
+
+
+def test_printed_dates_read_back_as_dates() -> None:
+    # Pages show a view's dates in their reader's language: they read the printed date back.
+    for text in ("2021-08-28T11:35:43.776Z", "2021-02-01", "2020-12-02T00:00:00Z"):
+        printed = format_date(text)
+        assert parse_printed_day(printed) == date.fromisoformat(text[:10])
+    for text in ("sometime", "1968", "", "31 Feb 2021", "1 Dec 20", "02 Dez 2020"):
+        assert parse_printed_day(text) is None
 
 
 def test_addresses_skip_empty_and_repeated_parts() -> None:

@@ -81,6 +81,9 @@ def test_name_and_labels_in_both_languages_are_text(renderer: PdfRenderer, tmp_p
         HINDI["beneficiary_details"],
         "Vaccination Details",
         HINDI["vaccination_details"],
+        # The credential's age is the age on the day of vaccination, not today's.
+        "Age at Vaccination",
+        "टीकाकरण के समय आयु",
         "Aadhaar XXXXXXXX3334",
         "BEN0001",
         "COVISHIELD",
@@ -270,6 +273,8 @@ def test_lab_test_certificate(renderer: PdfRenderer, tmp_path: Path) -> None:
         HINDI["title_test"],
         "Test Details",
         HINDI["test_details"],
+        "Age at Test",  # on the day the sample was taken
+        "जाँच के समय आयु",
         "Rahul Verma",
         "Real Time PCR",
         "RT-PCR",
@@ -279,6 +284,7 @@ def test_lab_test_certificate(renderer: PdfRenderer, tmp_path: Path) -> None:
     ):
         assert expected in text, expected
     assert "Doses Received" not in text
+    assert "Age at Vaccination" not in text
 
 
 def test_long_values_are_fitted_not_spilled(renderer: PdfRenderer, tmp_path: Path) -> None:

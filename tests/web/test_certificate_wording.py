@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from certdist.domain.certificate_view import CertificateView
+from certdist.domain.certificate_view import ID_TYPES, CertificateView
+from certdist.web.certificate_words import document_types, identity_text
 from certdist.web.i18n import Catalogs
 from certdist.web.templating import Templates
-from tests.support.credentials import make_credential
+from tests.support.credentials import make_credential, make_test_credential
 
 WORDS = {
     "en": {"booster": "3 (booster)", "age": "Age at vaccination"},
@@ -82,3 +83,28 @@ def test_the_camera_script_gets_the_booster_words(lang: str) -> None:
     """verify.js fills the same field after a camera scan, with the words the page gives it."""
     booster = WORDS[lang]["booster"].replace("3", "{dose}")
     assert f'data-msg-booster="{booster}"' in render("verify.html", lang, reasons={}, error=None)
+
+
+def test_the_facts_say_the_certificates_words_in_the_readers_language() -> None:
+    vaccination = facts("hi", 1, 2)
+    assert "<dd>महिला</dd>" in vaccination  # "Female"
+    assert "<dd>आधार XXXXXXXX3334</dd>" in vaccination  # "Aadhaar XXXXXXXX3334"
+    assert "<dd>2 मई 2021</dd>" in vaccination  # "02 May 2021"
+    view = CertificateView.from_credentials(make_test_credential(), [], qr_payload=b"")
+    certificate = SimpleNamespace(view=view, pre_enrollment_code="LAB0001")
+    test = render("_certificate_facts.html", "hi", certificate=certificate)
+    assert "<dd>मॉलिक्यूलर जाँच (RT-PCR) – Real Time PCR</dd>" in test
+    assert "<dd>नेगेटिव</dd>" in test  # "Negative"
+    assert "<dt>जाँच के समय आयु</dt>" in test  # the age on the day of the sample
+    assert 'datetime="2021-09-01T05:30:00Z"' in test  # the sample's moment, not its text
+    english = render("_certificate_facts.html", "en", certificate=certificate)
+    assert "<dd>Molecular test (RT-PCR) – Real Time PCR</dd>" in english
+    assert "<dd>Negative</dd>" in english
+
+
+def test_every_identity_document_type_has_its_words() -> None:
+    names = document_types(lambda text: text)
+    assert set(names) >= set(ID_TYPES.values())
+    assert identity_text("Voter ID XXXXXX1234", lambda text: text.upper()) == "VOTER ID XXXXXX1234"
+    assert identity_text("XXXXXX1234", str.upper) == "XXXXXX1234"
+    assert identity_text("Ration Card XX1234", str.upper) == "Ration Card XX1234"

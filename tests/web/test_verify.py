@@ -162,8 +162,9 @@ def test_the_page_has_an_accessible_upload_form(client: TestClient) -> None:
     assert 'id="verify-file" name="file"' in page
     assert '<label for="verify-payload">' in page
     # The camera button comes from our own script, served here; no third-party scripts.
+    # (Every page also loads local-time.js, which shows moments in the browser's zone.)
     scripts = re.findall(r'<script[^>]*src="([^"]+)"', page)
-    assert scripts == ["/static/verify.js"]
+    assert scripts == ["/static/local-time.js", "/static/verify.js"]
     assert client.get("/static/verify.js").status_code == 200
     assert client.get("/static/verify.css").status_code == 200
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]

@@ -80,6 +80,10 @@ class LabTestDetails:
     tester: str
     facility: str
     facility_address: str
+    #: The moment the sample was taken, for pages that show it in the reader's language and
+    #: time zone (``sample_collected`` is the same in printed English); ``None`` when the
+    #: credential's timestamp is missing or unreadable.
+    collected_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +322,22 @@ def _day(moment: date) -> str:
     return f"{moment.day:02d} {_MONTHS[moment.month - 1]} {moment.year}"
 
 
+def parse_printed_day(text: str) -> date | None:
+    """The calendar date of a view's printed date (``02 Dec 2020``, as :func:`format_date`
+    writes it), so a page can show it in its reader's language; ``None`` for other text (a
+    partial date such as ``1968`` is shown as it is, never invented into a day)."""
+    parts = text.split()
+    if len(parts) != 3 or parts[1] not in _MONTHS:
+        return None
+    day, year = parts[0], parts[2]
+    if not (day.isdigit() and year.isdigit() and len(year) == 4):
+        return None
+    try:
+        return date(int(year), _MONTHS.index(parts[1]) + 1, int(day))
+    except ValueError:
+        return None
+
+
 def format_address(address: object) -> str:
     """A postal address on one line, empty parts and repeated parts left out."""
     if isinstance(address, str):
@@ -425,6 +445,7 @@ def _lab_test(evidence: Mapping[str, Any], tz: tzinfo) -> LabTestDetails:
         tester=_name(evidence.get("verifier")),
         facility=_text(facility.get("name")),
         facility_address=format_address(facility.get("address")),
+        collected_at=parse_timestamp(evidence.get("sampleCollectionTimestamp")),
     )
 
 

@@ -12,7 +12,10 @@ Built once in ``create_app`` and kept on ``app.state.templates``; routes take it
 * Two filters show dates as the reader reads them (``services.common.moments``):
   ``{{ link.expires_at|moment }}`` is a ``<time>`` element in the page's language and the
   deployment's time zone, which ``static/local-time.js`` rewrites in the browser's own zone;
-  ``{{ view.issue_date|day }}`` is a calendar date in the page's language.
+  ``{{ view.issue_date|day }}`` is a calendar date in the page's language (ISO text, a
+  ``date``, or a certificate view's printed date such as ``02 Dec 2020``).
+* The words a certificate carries in English are said in the page's language by the filters
+  ``gender``, ``test_type``, ``test_result`` and ``identity`` (``web/certificate_words.py``).
 * Every page gets ``lang``, ``dir``, ``languages`` (for the switch), ``switch_url(code)``,
   ``static(path)`` and ``request``.
 * Pages are sent with ``Cache-Control: no-store`` (they may show personal data) and a
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -42,7 +45,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from certdist.config import Settings
+from certdist.domain.certificate_view import parse_printed_day
 from certdist.services.common import format_day, format_moment
+from certdist.web import certificate_words
 from certdist.web.i18n import LANGUAGE_COOKIE, Catalogs
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -101,8 +106,25 @@ class Templates:
             newstyle=True,
         )
         self.env.filters["moment"] = self._moment
-        self.env.filters["day"] = lambda value: format_day(value, self._current_language())
+        self.env.filters["day"] = self._day
+        for name, words in (
+            ("gender", certificate_words.gender_text),
+            ("test_type", certificate_words.lab_test_type_text),
+            ("test_result", certificate_words.lab_test_result_text),
+            ("identity", certificate_words.identity_text),
+        ):
+            self.env.filters[name] = self._translating(words)
         self.env.globals.update(extra_globals or {})
+
+    def _translating(
+        self, words: Callable[[str, Callable[[str], str]], str]
+    ) -> Callable[[str], str]:
+        return lambda value: words(value, self._current().gettext)
+
+    def _day(self, value: date | str | None) -> str:
+        if isinstance(value, str):
+            value = parse_printed_day(value) or value
+        return format_day(value, self._current_language())
 
     def _current_language(self) -> str:
         return self._language.get(self.catalogs.default)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 from urllib.parse import quote
@@ -291,6 +292,7 @@ def create_link(
         )
     except InvalidInput as error:
         texts = {
+            **_choice_texts(_),
             "passcode": _("A passcode must be %(min)s to %(max)s characters long.")
             % {"min": PASSCODE_MIN, "max": PASSCODE_MAX},
         }
@@ -347,7 +349,10 @@ def email_certificate(
         )
     except InvalidInput as error:
         _ = templates.gettext(request)
-        texts = {"to": _("Enter an e-mail address, for example name@example.org.")}
+        texts = {
+            **_choice_texts(_),
+            "to": _("Enter an e-mail address, for example name@example.org."),
+        }
         errors = {e.location: texts.get(e.location, e.message) for e in error.errors}
         return _share_page(
             request, services, templates, certificate_id, errors=errors, status_code=400
@@ -384,6 +389,16 @@ def revoke_link(
     services.portal.sessions.check_csrf(session, csrf_token)
     services.sharing.links.revoke(session.mobile, link_id)
     return RedirectResponse("/portal/shares", 303)
+
+
+def _choice_texts(_: Callable[[str], str]) -> dict[str, str]:
+    """What the page says when a choice it did not offer comes back (an old or altered
+    form): the service's own message names the values in English."""
+    return {
+        "kind": _("Choose what to share."),
+        "expiry": _("Choose when the link expires."),
+        "mode": _("Choose how to send the certificate."),
+    }
 
 
 def _choice(enum: type[_Choice], value: str, field: str) -> _Choice:
