@@ -199,6 +199,11 @@ def reason_texts(_: Callable[[str], str]) -> dict[str, str]:
             "Try again later."
         ),
         "expired": _("The certificate has expired."),
+        "not-yet-valid": _("The certificate is not valid yet: its validity starts later."),
+        "malformed": _(
+            "The certificate is damaged or incomplete: its content cannot be read, so "
+            "nothing in it can be checked."
+        ),
         "revoked": _("The issuer revoked this certificate or replaced it with a corrected one."),
         "unsupported": _("This kind of certificate cannot be checked here yet."),
         "revocation-unknown": _(
