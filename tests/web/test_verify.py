@@ -442,7 +442,10 @@ def test_a_fhir_bundle_on_the_page(client: TestClient, services: Services) -> No
     assert response.status_code == 200
     assert 'class="outcome outcome-valid"' in response.text
     assert '<dd data-field="name">Bhaya Mitra</dd>' in response.text
-    assert '<dd data-field="vaccine">ICD-11 XM9QW8</dd>' in response.text
+    assert (
+        '<dd data-field="vaccine">COVID-19 vaccine, non-replicating viral vector</dd>'
+        in response.text
+    )
     assert '<dd data-field="doses">1 / 2</dd>' in response.text
 
 

@@ -23,6 +23,7 @@ from certdist.formats.base45 import b45encode
 from certdist.formats.eu_dcc import PREFIX, DccNames, VerifiedDcc, build_payload, encode_hc1
 from certdist.services.common.clock import FixedClock
 from certdist.services.verification import FormatCheckers, Status, Verifier, check_hc1, check_shc
+from certdist.services.verification.eu_dcc import dcc_vaccine
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.cose import sign1
 from certdist.signing.dsc import DocumentSigner
@@ -137,6 +138,7 @@ def test_our_own_eu_dcc_verifies_and_is_revoked_with_the_certificate(services: S
     )
     view = services.verifier.verify(hc1)
     assert (view.format, view.name, view.dose, view.total_doses) == ("eu-dcc", "Bhaya Mitra", 1, 2)
+    assert view.vaccine == "Covishield (ChAdOx1 nCoV-19, Serum Institute of India)"
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     assert services.verifier.check(hc1).status is Status.REVOKED
 
@@ -235,6 +237,22 @@ def test_a_lab_test_dcc_shows_what_was_tested(
     assert outcome.certificate.kind == "test"
     assert outcome.certificate.test == (shown or payload["t"][0]["nm"])
     assert outcome.certificate.test != payload["t"][0]["tt"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "shown"),
+    [
+        ({"mp": "EU/1/20/1528", "vp": "1119349007"}, "Comirnaty (Pfizer-BioNTech)"),
+        (
+            {"mp": "NewVax", "vp": "1119349007"},
+            "SARS-CoV-2 mRNA vaccine (EU vaccine-medicinal-product NewVax)",
+        ),
+        ({"mp": "NewVax", "vp": "0"}, "EU vaccine-medicinal-product NewVax"),
+        ({}, None),
+    ],
+)
+def test_the_vaccine_is_named_in_words(entry: dict[str, str], shown: str | None) -> None:
+    assert dcc_vaccine(entry) == shown
 
 
 # --- malformed, signature, not yet valid ---------------------------------------------------

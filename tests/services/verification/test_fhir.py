@@ -80,7 +80,7 @@ def test_our_bundle_verifies(services: Services) -> None:
         "issuer": services.settings.public_url,
         "name": "Bhaya Mitra",
         "date_of_birth": "1994-11-30",
-        "vaccine": "ICD-11 XM9QW8",
+        "vaccine": "COVID-19 vaccine, non-replicating viral vector",
         "dose": 1,
         "total_doses": 2,
         "date": "2021-05-02",

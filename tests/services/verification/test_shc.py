@@ -83,6 +83,8 @@ def test_our_own_card_verifies_in_every_form(services: Services) -> None:
             "Bhaya Mitra",
             services.settings.public_url,
         )
+        # CVX 210 in words; an unknown code stays "CVX <code>" (example 00 above: CVX 229).
+        assert view.vaccine == "AstraZeneca COVID-19 vaccine (ChAdOx1-S: Vaxzevria, Covishield)"
     tampered = jws[:-4] + ("AAAA" if not jws.endswith("AAAA") else "BBBB")
     assert services.verifier.check(tampered).code == "signature"
 

@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 
 from cryptography import x509
 
+from certdist.domain.codes import DCC_MEDICINAL_PRODUCTS, DCC_VACCINE_TYPES
 from certdist.errors import CertificateNotYetValid, MalformedCertificate, VerificationError
 from certdist.formats import eu_dcc as dcc_format
 from certdist.services.verification.outcome import Examined, expiry_or
@@ -110,6 +111,19 @@ def _dcc_kind(payload: Mapping[str, Any]) -> Literal["v", "t", "r"]:
     return kind
 
 
+def dcc_vaccine(vaccination: Mapping[str, Any]) -> str | None:
+    """The product's name (``mp``); for a product we do not name, its code with the vaccine
+    type (``vp``) in words when we know that."""
+    product = text_or_none(vaccination.get("mp"))
+    if product is None:
+        return None
+    if product in DCC_MEDICINAL_PRODUCTS:
+        return DCC_MEDICINAL_PRODUCTS[product]
+    kind = DCC_VACCINE_TYPES.get(str(vaccination.get("vp", "")))
+    coded = f"EU vaccine-medicinal-product {product}"
+    return f"{kind} ({coded})" if kind else coded
+
+
 def dcc_view(payload: Mapping[str, Any], kind: str, issuer: str | None) -> VerifiedCertificate:
     names: Mapping[str, Any] = payload["nam"]
     given = names.get("gn") or names.get("gnt") or ""
@@ -124,7 +138,7 @@ def dcc_view(payload: Mapping[str, Any], kind: str, issuer: str | None) -> Verif
     if kind == "v":
         return VerifiedCertificate(
             kind="vaccination",
-            vaccine=text_or_none(entry.get("mp")),
+            vaccine=dcc_vaccine(entry),
             dose=int_or_none(entry.get("dn")),
             total_doses=int_or_none(entry.get("sd")),
             date=text_or_none(entry.get("dt")),

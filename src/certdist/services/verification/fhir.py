@@ -27,9 +27,9 @@ from certdist.errors import MalformedCertificate
 from certdist.formats import fhir as fhir_format
 from certdist.services.verification.outcome import Examined
 from certdist.services.verification.shc import (
-    coding_text,
     fhir_name,
     fhir_resources,
+    vaccine_text,
 )
 from certdist.services.verification.view import (
     CertificateFormat,
@@ -123,11 +123,12 @@ def fhir_view(document: Mapping[str, Any], issuer: str) -> VerifiedCertificate:
 
 
 def _vaccine(concept: object) -> str | None:
-    """The ICD-11 code a DDCC:VS requires when there is one, else the first coding."""
+    """The vaccine of the ICD-11 code a DDCC:VS requires when there is one, else of the
+    first coding."""
     codings = [c for c in as_list(as_mapping(concept).get("coding")) if isinstance(c, Mapping)]
     icd11 = [c for c in codings if c.get("system") == fhir_format.ICD11]
     chosen = (icd11 or codings or [{}])[0]
-    return coding_text(chosen)
+    return vaccine_text(chosen)
 
 
 def _dose_number(immunization: Mapping[str, Any]) -> int | None:
