@@ -115,6 +115,10 @@ def test_scanning_with_the_camera(live_server: LiveServer, playwright: Any, tmp_
         assert "outcome-valid" in (result.get_attribute("class") or "")
         assert result.locator('[data-field="name"]').inner_text() == "Bhaya Mitra"
         assert result.locator('[data-field="doses"]').inner_text() == "1 / 2"
+        # The words of the result page, picked by code from those the page rendered.
+        assert result.locator('[data-field="heading"]').inner_text() == "The certificate is valid"
+        assert result.locator('[data-field="advice"]').inner_text().startswith("Check that the")
+        assert result.locator("[data-words]").count() == 0
         assert not page.locator("#camera-video").is_visible()  # the camera was stopped
     finally:
         camera_browser.close()
