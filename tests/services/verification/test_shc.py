@@ -186,7 +186,15 @@ def test_a_card_issued_later_than_the_clock_skew_is_not_yet_valid(
 
 @pytest.mark.parametrize(
     "damage",
-    ["file with two parts", "header not json", "payload not deflated", "no kid", "not a card"],
+    [
+        "file with two parts",
+        "header not json",
+        "payload not deflated",
+        "no kid",
+        "not a card",
+        "type not a list",
+        "nbf out of range",
+    ],
 )
 def test_a_card_that_cannot_be_decoded_is_malformed(services: Services, damage: str) -> None:
     issue_signed(services)
@@ -198,7 +206,9 @@ def test_a_card_that_cannot_be_decoded_is_malformed(services: Services, damage: 
         "payload not deflated": f"{header}.{b64url(b'{}')}.{signature}",
         "no kid": f"{b64url(json.dumps({'alg': 'ES256', 'zip': 'DEF'}).encode())}"
         f".{payload}.{signature}",
-        "not a card": _our_card_with(services, lambda p: p["vc"].update(type="a card")),
+        "not a card": _our_card_with(services, lambda p: p["vc"].update(type=["a card"])),
+        "type not a list": _our_card_with(services, lambda p: p["vc"].update(type=1)),
+        "nbf out of range": _our_card_with(services, lambda p: p.update(nbf=1e300)),
     }[damage]
     outcome = services.verifier.check(broken)
     assert (outcome.status, outcome.code, outcome.certificate) == (
