@@ -51,8 +51,10 @@ class VerificationOutcome:
     later: ``valid_from``, an ISO date, says when, if the certificate names it), ``revoked``,
     ``malformed`` (a known certificate form whose structure cannot be decoded),
     ``unsupported``, ``revocation-unknown`` (the issuer's revocation list could not be
-    checked). ``certificate`` is present when the signature held (valid, expired, revoked,
-    not yet valid): an invalid signature means nothing in the document can be believed.
+    checked). ``certificate`` is present only when the signature held: always when valid or
+    revoked, and when expired or not yet valid if the format's checks read the content
+    before the validity period (DIVOC does; HC1 and SMART Health Cards check the period
+    first). An invalid signature means nothing in the document can be believed.
     """
 
     status: Status

@@ -63,7 +63,6 @@ _PDF = "application/pdf"
 #: The page of a photo or PDF in which no QR code was found: no outcome of the API (which
 #: answers 400, so a camera keeps looking), but a result a person needs advice on.
 NO_QR_CODE_PAGE: Final = "no-qr-code"
-PageCode = OutcomeCode | Literal["no-qr-code"]
 #: Every code that has a page, in the order the words are listed.
 PAGE_CODES: Final[tuple[str, ...]] = (*get_args(OutcomeCode), NO_QR_CODE_PAGE)
 
