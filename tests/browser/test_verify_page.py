@@ -140,5 +140,13 @@ def test_the_verify_pages_meet_wcag_aa(
         page.get_by_role("button", name="Check certificate").click()
         page.wait_for_url(f"{live_server.url}/verify/result")
         assert_accessible(page, axe_script)
+        # The page of a photo without a QR code: a heading, the reason and what to do.
+        blank = tmp_path / "blank.png"
+        Image.new("L", (200, 200), 255).save(blank, "PNG")
+        page.goto(f"{live_server.url}/verify")
+        page.get_by_label("Photo of the QR code", exact=True).set_input_files(str(blank))
+        page.get_by_role("button", name="Check certificate").click()
+        page.get_by_role("heading", name="No QR code found").wait_for(timeout=10_000)
+        assert_accessible(page, axe_script)
     finally:
         context.close()
