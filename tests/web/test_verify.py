@@ -760,3 +760,23 @@ def test_every_input_gets_its_answer_and_page_never_a_5xx(
         assert escape(_words("en")[page_code].heading) in page.text
     problems = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert problems == []
+
+
+def test_a_certificate_not_valid_yet_names_its_date(client: TestClient, services: Services) -> None:
+    credential = json.loads(issue_signed(services))
+    del credential["proof"]
+    credential["issuanceDate"] = "2999-03-04T05:06:07Z"
+    text = sign(credential, services.keys.active(KeyUse.CREDENTIAL))
+    answer = client.post("/verify", json={"payload": text})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["status"], body["code"], body["valid_from"]) == (
+        "invalid",
+        "not-yet-valid",
+        "2999-03-04",
+    )
+    assert body["certificate"]["name"] == "Bhaya Mitra"
+    page = client.post("/verify/result", data={"payload": text}, cookies={"lang": "hi"})
+    dated = _words("hi")["not-yet-valid"].dated_advice.replace("{date}", "2999-03-04")
+    assert "2999-03-04" in dated
+    assert dated in visible_text(page.text)
