@@ -95,7 +95,8 @@ class VerificationResult(BaseModel):
     )
     certificate: CertificateFields | None = Field(
         default=None,
-        description="Present when the signature holds (valid, expired, revoked, not yet valid)",
+        description="Present only when the signature holds: valid, revoked, and expired or "
+        "not yet valid where the format reads the content before the validity period",
     )
 
 
@@ -226,9 +227,6 @@ class OutcomeWords:
 
 def outcome_words(_: Callable[[str], str]) -> dict[str, OutcomeWords]:
     """The words of every page code (:data:`PAGE_CODES`), in the reader's language."""
-    ask_again = _(
-        "Do not accept it. Ask the person for the original certificate or check it with the issuer."
-    )
     return {
         "valid": OutcomeWords(
             _("The certificate is valid"),
@@ -241,7 +239,10 @@ def outcome_words(_: Callable[[str], str]) -> dict[str, OutcomeWords]:
                 "The signature does not match: the certificate was changed, "
                 "or it was not signed by its issuer."
             ),
-            ask_again,
+            _(
+                "Do not accept it. Ask the person for the original certificate or check it with "
+                "the issuer."
+            ),
         ),
         "unknown-key": OutcomeWords(
             _("Unknown issuer"),
