@@ -234,8 +234,6 @@ def test_a_revoked_fhir_bundle_is_exit_1(
     [
         (b'{"resourceType": "Bundle", "type": "document"}', "carries no signature"),
         (b'{"resourceType": "Bundle", "signature": {}, "note": "\xff"}', "not valid JSON"),
-        # UTF-16 JSON parses when detected, but a bundle is UTF-8 (as export writes it).
-        ('{"resourceType": "Bundle", "signature": {}}'.encode("utf-16-le"), "not valid JSON"),
     ],
 )
 def test_unreadable_fhir_bundles_are_exit_2(
@@ -243,3 +241,13 @@ def test_unreadable_fhir_bundles_are_exit_2(
 ) -> None:
     result = verify_unreadable(cli_env, tmp_path / "bundle.json", content)
     assert message in result.output
+
+
+def test_a_utf16_fhir_bundle_is_malformed(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """UTF-16 JSON parses when detected, so it is recognised as a signed bundle; but a bundle
+    is UTF-8 (as export writes it): a malformed certificate, exit 1."""
+    path = tmp_path / "bundle.json"
+    path.write_bytes('{"resourceType": "Bundle", "signature": {}}'.encode("utf-16-le"))
+    result = verify(cli_env, str(path))
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("INVALID: the FHIR Bundle is not valid JSON")

@@ -8,6 +8,7 @@ exit codes. Messages never contain personal data: they name fields and ids, not 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 class CertdistError(Exception):
@@ -93,8 +94,25 @@ class UnknownKey(VerificationError):
     """The document names a key that the trust store does not hold."""
 
 
+class MalformedCertificate(VerificationError):
+    """The input is recognisably a certificate of a known kind (``HC1:``, ``shc:/``, a JWS, a
+    DIVOC credential, a FHIR bundle) but its structure cannot be decoded: bad Base45, zlib,
+    CBOR or COSE, JWS segments that are no base64url JSON, JSON-LD that cannot be processed,
+    a payload without the parts its format requires. Nothing was signed that could be
+    checked, so this is not "the signature does not match"."""
+
+
 class CertificateExpired(VerificationError):
-    """The signature holds, but the certificate is past its expiry (or not yet valid)."""
+    """The signature holds, but the certificate is past its expiry."""
+
+
+class CertificateNotYetValid(VerificationError):
+    """The signature holds, but the certificate's validity starts later than now plus the
+    allowed clock skew. ``valid_from`` is that start (UTC), when the format names one."""
+
+    def __init__(self, message: str, valid_from: datetime | None = None) -> None:
+        super().__init__(message)
+        self.valid_from = valid_from
 
 
 class CertificateRevoked(VerificationError):

@@ -106,6 +106,10 @@ def test_scanning_with_the_camera(live_server: LiveServer, playwright: Any, tmp_
         assert "outcome-valid" in (result.get_attribute("class") or "")
         assert result.locator('[data-field="name"]').inner_text() == "Bhaya Mitra"
         assert result.locator('[data-field="doses"]').inner_text() == "1 / 2"
+        # The words of the result page, picked by code from those the page rendered.
+        assert result.locator('[data-field="heading"]').inner_text() == "The certificate is valid"
+        assert result.locator('[data-field="advice"]').inner_text().startswith("Check that the")
+        assert result.locator("[data-words]").count() == 0
         assert not page.locator("#camera-video").is_visible()  # the camera was stopped
     finally:
         camera_browser.close()
@@ -126,6 +130,14 @@ def test_the_verify_pages_meet_wcag_aa(
         page.get_by_label("Photo of the QR code", exact=True).set_input_files(str(photo))
         page.get_by_role("button", name="Check certificate").click()
         page.wait_for_url(f"{live_server.url}/verify/result")
+        assert_accessible(page, axe_script)
+        # The page of a photo without a QR code: a heading, the reason and what to do.
+        blank = tmp_path / "blank.png"
+        Image.new("L", (200, 200), 255).save(blank, "PNG")
+        page.goto(f"{live_server.url}/verify")
+        page.get_by_label("Photo of the QR code", exact=True).set_input_files(str(blank))
+        page.get_by_role("button", name="Check certificate").click()
+        page.get_by_role("heading", name="No QR code found").wait_for(timeout=10_000)
         assert_accessible(page, axe_script)
     finally:
         context.close()

@@ -168,3 +168,31 @@ def test_configured_code_tables_still_replace_the_defaults(
     assert settings.vaccine_codes == {"sputnik v": {"icd11Code": "XM5ZJ4"}}
     assert list(settings.wallet.shc_vaccine_codes) == ["sputnik v"]
     assert list(settings.wallet.dcc_vaccines) == ["covishield", "covaxin"]
+
+
+@pytest.mark.parametrize(
+    ("table", "value_set_name"),
+    [
+        (codes.DCC_MEDICINAL_PRODUCTS, "vaccine-medicinal-product"),
+        (codes.DCC_VACCINE_TYPES, "vaccine-prophylaxis"),
+    ],
+)
+def test_the_eu_vaccine_names_are_for_codes_of_the_value_sets(
+    table: dict[str, str], value_set_name: str
+) -> None:
+    assert set(table) <= set(value_set(value_set_name))
+    assert all(name.strip() for name in table.values())
+
+
+def test_every_vaccine_we_issue_has_a_name_in_every_system() -> None:
+    """A verifier of our own certificates never shows a bare code."""
+    for vaccine in codes.VACCINES:
+        assert vaccine.dcc_mp in codes.DCC_MEDICINAL_PRODUCTS
+        assert vaccine.dcc_vp in codes.DCC_VACCINE_TYPES
+        assert codes.vaccine_name(codes.CVX, vaccine.cvx)
+        assert codes.vaccine_name(codes.ICD11_MMS, vaccine.icd11) == vaccine.prophylaxis
+
+
+def test_an_unknown_vaccine_code_has_no_name() -> None:
+    assert codes.vaccine_name(codes.CVX, "229999") is None
+    assert codes.vaccine_name(codes.LOINC, "208") is None  # only vaccine code systems

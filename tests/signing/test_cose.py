@@ -8,7 +8,12 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from certdist.errors import UnknownKey, VerificationError
+from certdist.errors import (
+    MalformedCertificate,
+    UnknownKey,
+    UnsupportedFormat,
+    VerificationError,
+)
 from certdist.signing.cose import (
     ES256,
     PS256,
@@ -124,8 +129,9 @@ def test_tampered_payload_or_signature_is_refused(key: ec.EllipticCurvePrivateKe
         [protected, unprotected, b"p", signature[:-1] + bytes([signature[-1] ^ 1])],
     ):
         data = cbor2.dumps(cbor2.CBORTag(18, message))
-        with pytest.raises(VerificationError, match="signature does not match"):
+        with pytest.raises(VerificationError, match="signature does not match") as raised:
             verify_sign1(data, trusting(key.public_key()))  # type: ignore[arg-type]
+        assert type(raised.value) is VerificationError  # a mismatch, not malformed
 
 
 def test_unknown_kid_and_other_key(key: ec.EllipticCurvePrivateKey) -> None:
@@ -166,12 +172,18 @@ def test_ps256_verifies() -> None:
         (cbor2.dumps([b"", {}, b""]), "four items"),
         (cbor2.dumps([b"\x01", {}, b"", b""]), "protected header"),
         (cbor2.dumps([cbor2.dumps([1]), {}, b"", b""]), "not a map"),
-        (cbor2.dumps([cbor2.dumps({1: -8, 4: KID}), {}, b"", b""]), "algorithm"),
         (cbor2.dumps([cbor2.dumps({1: -7}), {}, b"", b""]), "no key id"),
     ],
 )
 def test_malformed_messages_say_why(data: bytes, reason: str) -> None:
-    with pytest.raises(VerificationError, match=reason):
+    with pytest.raises(MalformedCertificate, match=reason):
+        verify_sign1(data, lambda kid: [])
+
+
+def test_an_algorithm_we_do_not_implement_is_unsupported() -> None:
+    """Well formed, and perhaps genuine: not malformed, and not a forgery either."""
+    data = cbor2.dumps([cbor2.dumps({1: -8, 4: KID}), {}, b"", b""])
+    with pytest.raises(UnsupportedFormat, match="algorithm"):
         verify_sign1(data, lambda kid: [])
 
 

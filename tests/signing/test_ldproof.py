@@ -14,7 +14,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from certdist.errors import ConfigurationError, InvalidInput, UnknownKey, VerificationError
+from certdist.errors import (
+    ConfigurationError,
+    InvalidInput,
+    MalformedCertificate,
+    UnknownKey,
+    UnsupportedFormat,
+    VerificationError,
+)
 from certdist.signing.contexts import ContextLoader, bundled_context_path
 from certdist.signing.keys import KeyAlgorithm, KeyUse, PublicKey, SigningKey
 from certdist.signing.ldproof import (
@@ -480,3 +487,31 @@ def test_signer_refuses_unsuitable_keys(rsa_key: SigningKey) -> None:
 
 def test_proof_type_names() -> None:
     assert [str(t) for t in ProofType] == ["RsaSignature2018", "Ed25519Signature2018"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"type": "EcdsaSecp256k1Signature2019"}, UnsupportedFormat),
+        ({"type": None}, MalformedCertificate),
+        ({"jws": "abc"}, MalformedCertificate),
+        ({"jws": "bm90IGpzb24..c2ln"}, MalformedCertificate),
+        ({"verificationMethod": None}, MalformedCertificate),
+        ({"proofPurpose": "authentication"}, VerificationError),
+    ],
+)
+def test_what_kind_of_failure_a_proof_is(
+    rsa_key: SigningKey, signed_rsa: dict[str, Any], changes: dict[str, Any], error: type
+) -> None:
+    """A proof that cannot be processed is malformed; a suite we do not implement is
+    unsupported; only a check that ran and failed is a plain verification failure."""
+    with pytest.raises(VerificationError) as raised:
+        verify_credential(proof_with(signed_rsa, **changes), resolver(rsa_key))
+    assert type(raised.value) is error
+
+
+def test_content_the_contexts_do_not_define_is_malformed(
+    rsa_key: SigningKey, signed_rsa: dict[str, Any]
+) -> None:
+    with pytest.raises(MalformedCertificate):
+        verify_credential({**signed_rsa, "undefinedTerm": "x"}, resolver(rsa_key))

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from certdist.domain.certificate_view import ID_TYPES, CertificateView
 from certdist.web.certificate_words import document_types, identity_text
 from certdist.web.i18n import Catalogs
+from certdist.web.routes.verify import OutcomeWords, outcome_words
 from certdist.web.templating import Templates
 from tests.support.credentials import make_credential, make_test_credential
 
@@ -52,7 +53,11 @@ def outcome(lang: str, dose: int, total: int) -> str:
         "reason": "",
         "certificate": {"name": "Bhaya Mitra", "age": "34", "dose": dose, "total_doses": total},
     }
-    return render("verify_outcome.html", lang, outcome=answer, reasons={"valid": ""})
+    return render("verify_outcome.html", lang, outcome=answer, words=_words(lang))
+
+
+def _words(lang: str) -> dict[str, OutcomeWords]:
+    return outcome_words(Catalogs().translations(lang).gettext)
 
 
 @pytest.mark.parametrize("lang", list(WORDS))
@@ -82,7 +87,8 @@ def test_the_age_is_the_age_at_vaccination(lang: str) -> None:
 def test_the_camera_script_gets_the_booster_words(lang: str) -> None:
     """verify.js fills the same field after a camera scan, with the words the page gives it."""
     booster = WORDS[lang]["booster"].replace("3", "{dose}")
-    assert f'data-msg-booster="{booster}"' in render("verify.html", lang, reasons={}, error=None)
+    page = render("verify.html", lang, words=_words(lang), error=None)
+    assert f'data-msg-booster="{booster}"' in page
 
 
 def test_the_facts_say_the_certificates_words_in_the_readers_language() -> None:

@@ -4,27 +4,52 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from PIL import Image
 
 from certdist.config import ForeignShcIssuer, VerifierSettings
 from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
+from certdist.formats.shc import card_file, qr_text
 from certdist.formats.wallet_formats import FhirFormat
-from certdist.services.verification import CertificateFormat, OutcomeCode
-from certdist.web.routes.verify import CertificateFields, VerificationResult, reason_texts
+from certdist.services.verification import (
+    CertificateFormat,
+    OutcomeCode,
+    Status,
+    VerificationOutcome,
+)
+from certdist.signing.keys import KeyStore, KeyUse
+from certdist.web.i18n import Catalogs
+from certdist.web.routes.verify import (
+    NO_QR_CODE_PAGE,
+    PAGE_CODES,
+    CertificateFields,
+    OutcomeWords,
+    VerificationResult,
+    outcome_words,
+    reason_texts,
+)
 from certdist.wiring import Services
+from tests.support import wallet_samples
 from tests.support.clients import ClientFactory
 from tests.support.issuing import issue_signed
-from tests.support.pdf_samples import blank_page, certificate_pdf, pdf_of_pages
+from tests.support.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
 from tests.support.request_bodies import lab_test_request_body
+from tests.support.verifier_samples import png_of, sign
 
 # --- the API --------------------------------------------------------------------------------
 
@@ -95,7 +120,6 @@ def _deep_divoc_archive() -> bytes:
         # JSON nested past Python's recursion limit: json.loads raises RecursionError.
         ({"content": _DEEP_ARRAY, "headers": {"Content-Type": "application/json"}}, None),
         ({"json": {"payload": _DEEP_OBJECT}}, None),
-        ({"content": _deep_divoc_archive(), "headers": {"Content-Type": "text/plain"}}, None),
     ],
 )
 def test_unreadable_input_is_400(
@@ -107,6 +131,16 @@ def test_unreadable_input_is_400(
     assert body["type"] == "invalid-input"
     if field is not None:
         assert body["errors"][0]["field"] == field
+
+
+def test_a_divoc_archive_that_cannot_be_decoded_is_malformed(client: TestClient) -> None:
+    """A DIVOC QR archive is recognised by its ZIP header: one whose JSON cannot be read is a
+    malformed certificate (an outcome), not unreadable input."""
+    response = client.post(
+        "/verify", content=_deep_divoc_archive(), headers={"Content-Type": "text/plain"}
+    )
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["code"]) == ("invalid", "malformed")
 
 
 def test_an_image_without_a_code_names_the_image(client: TestClient) -> None:
@@ -185,7 +219,9 @@ def test_pasted_text_of_a_revoked_certificate(client: TestClient, services: Serv
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     response = client.post("/verify/result", data={"payload": text})
     assert response.status_code == 200
-    assert 'class="outcome outcome-revoked" data-outcome role="alert"' in response.text
+    assert 'class="outcome outcome-revoked" data-outcome data-code="revoked" role="alert"' in (
+        response.text
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,10 +229,6 @@ def test_pasted_text_of_a_revoked_certificate(client: TestClient, services: Serv
     [
         ({"data": {"payload": ""}}, "Choose a photo of the QR code or paste the certificate text."),
         ({"data": {"payload": "hello"}}, "This is not a certificate we can read"),
-        (
-            {"files": {"file": ("blank.png", _blank_png(), "image/png")}},
-            "We could not find a QR code in the photo.",
-        ),
     ],
 )
 def test_form_errors_are_announced(
@@ -343,7 +375,10 @@ def test_uploading_a_pdf_on_the_page(client: TestClient, services: Services) -> 
         "/verify/result", files={"file": ("b.pdf", _blank_pdf(), "application/pdf")}
     )
     assert blank.status_code == 400
-    assert "We could not find a QR code on the first pages of the PDF." in blank.text
+    assert 'data-code="no-qr-code"' in blank.text
+    assert "We could not find a QR code in the photo or on the first pages of the PDF." in (
+        blank.text
+    )
 
 
 # --- FHIR bundles ---------------------------------------------------------------------------
@@ -423,7 +458,7 @@ def test_malformed_fhir_signatures_are_invalid_not_errors(
     document["signature"] = signature
     response = client.post("/verify", json={"payload": json.dumps(document)})
     assert response.status_code == 200
-    assert (response.json()["status"], response.json()["code"]) == ("invalid", "signature")
+    assert (response.json()["status"], response.json()["code"]) == ("invalid", "malformed")
 
 
 def test_a_fhir_bundle_on_the_page(client: TestClient, services: Services) -> None:
@@ -434,7 +469,10 @@ def test_a_fhir_bundle_on_the_page(client: TestClient, services: Services) -> No
     assert response.status_code == 200
     assert 'class="outcome outcome-valid"' in response.text
     assert '<dd data-field="name">Bhaya Mitra</dd>' in response.text
-    assert '<dd data-field="vaccine">ICD-11 XM9QW8</dd>' in response.text
+    assert (
+        '<dd data-field="vaccine">COVID-19 vaccine, non-replicating viral vector</dd>'
+        in response.text
+    )
     assert '<dd data-field="doses">1 / 2</dd>' in response.text
 
 
@@ -451,3 +489,295 @@ def test_a_certificate_that_is_not_valid_gets_its_page(
     assert 'class="outcome outcome-invalid"' in response.text
     assert "Not valid: do not accept this certificate." in response.text
     assert '<dl class="facts" data-facts hidden>' in response.text
+
+
+# --- a page for every outcome, in every language ---------------------------------------------
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees: without the head, scripts, templates and hidden elements."""
+
+    _SKIPPED = frozenset({"head", "script", "style", "template"})
+    _VOID = frozenset({"br", "img", "input", "link", "meta", "hr", "source", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skipping = 0  # depth inside a skipped element
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._VOID:
+            return
+        hidden = tag in self._SKIPPED or any(name == "hidden" for name, _ in attrs)
+        if self._skipping or hidden:
+            self._skipping += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self._VOID and self._skipping:
+            self._skipping -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def visible_text(page: str) -> str:
+    parser = _VisibleText()
+    parser.feed(page)
+    return " ".join(" ".join(parser.parts).split())
+
+
+_LANGUAGES = ("en", "hi")
+_VALID_FROM = "2031-05-04"
+
+
+def _words(language: str) -> dict[str, OutcomeWords]:
+    return outcome_words(Catalogs().translations(language).gettext)
+
+
+def _advice(words: OutcomeWords, code: str) -> str:
+    """The advice a page shows: not-yet-valid names its date."""
+    if code == "not-yet-valid":
+        return words.dated_advice.replace("{date}", _VALID_FROM)
+    return words.advice
+
+
+def _outcome_of(code: OutcomeCode) -> VerificationOutcome:
+    status = {"valid": Status.VALID, "revoked": Status.REVOKED}.get(code, Status.INVALID)
+    valid_from = _VALID_FROM if code == "not-yet-valid" else None
+    return VerificationOutcome(status, code, "technical detail", valid_from=valid_from)
+
+
+def _assert_only_its_words(page: str, code: str, language: str) -> None:
+    shown = visible_text(page)
+    words = _words(language)
+    said = words[code]
+    for text in (said.heading, said.reason, _advice(said, code)):
+        assert text in shown, (code, text)
+    for other, others in words.items():
+        if other == code:
+            continue
+        for text in (others.heading, others.reason, others.advice):
+            assert text not in shown, f"the {code} page shows the {other} text {text!r}"
+
+
+@pytest.mark.parametrize("language", _LANGUAGES)
+@pytest.mark.parametrize("code", get_args(OutcomeCode))
+def test_every_outcome_has_its_own_page(
+    client: TestClient,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+    code: OutcomeCode,
+    language: str,
+) -> None:
+    """Parametrised over the codes themselves: a new code without words fails here."""
+    monkeypatch.setattr(services.verifier, "check", lambda *args, **kwargs: _outcome_of(code))
+    page = client.post("/verify/result", data={"payload": "x"}, cookies={"lang": language})
+    assert page.status_code == 200
+    assert f'data-code="{code}"' in page.text
+    _assert_only_its_words(page.text, code, language)
+    if language == "hi":
+        # The catalog translated it: the Hindi page does not show the English heading.
+        assert _words("en")[code].heading not in visible_text(page.text)
+
+
+@pytest.mark.parametrize("language", _LANGUAGES)
+def test_a_photo_without_a_qr_code_has_its_own_page(client: TestClient, language: str) -> None:
+    upload = {"file": ("blank.png", _blank_png(), "image/png")}
+    page = client.post("/verify/result", files=upload, cookies={"lang": language})
+    assert page.status_code == 400  # as the API answers it
+    assert 'data-code="no-qr-code"' in page.text
+    assert 'id="verify-error"' not in page.text  # an outcome page, not a form error
+    _assert_only_its_words(page.text, "no-qr-code", language)
+    statuses = ("Valid:", "Revoked:", "Not valid:")
+    assert not any(status in visible_text(page.text) for status in statuses)
+
+
+class _WordsOfTheTemplate(HTMLParser):
+    """The ``data-words-for`` elements of the verify page's result template."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: dict[str, OutcomeWords] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if "data-words-for" in values:
+            self.words[values["data-words-for"]] = OutcomeWords(
+                values["data-heading"],
+                values["data-reason"],
+                values["data-advice"],
+                values["data-dated-advice"],
+            )
+
+
+@pytest.mark.parametrize("language", _LANGUAGES)
+def test_the_camera_result_has_the_same_words_as_the_result_page(
+    client: TestClient, language: str
+) -> None:
+    """verify.js fills the result template from these: the words of every code, as the
+    result page renders them (no English is hard-coded in the script)."""
+    parser = _WordsOfTheTemplate()
+    parser.feed(client.get("/verify", cookies={"lang": language}).text)
+    assert parser.words == _words(language)
+    assert set(parser.words) == set(PAGE_CODES) == {*get_args(OutcomeCode), NO_QR_CODE_PAGE}
+    script = client.get("/static/verify.js").text
+    assert not any(words.heading in script for words in _words("en").values())
+
+
+# --- every format, valid and tampered, through the API and the page ---------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a visitor sends: text (pasted, or a JSON payload) or a file."""
+
+    data: str | bytes
+    filename: str = "upload"
+    media_type: str = "application/octet-stream"
+
+    def api(self, client: TestClient) -> Response:
+        if isinstance(self.data, str):
+            return client.post("/verify", json={"payload": self.data})
+        return client.post("/verify", files={"file": (self.filename, self.data, self.media_type)})
+
+    def page(self, client: TestClient) -> Response:
+        if isinstance(self.data, str):
+            return client.post("/verify/result", data={"payload": self.data})
+        files = {"file": (self.filename, self.data, self.media_type)}
+        return client.post("/verify/result", files=files)
+
+
+def _changed(text: str) -> str:
+    return text.replace("Bhaya", "Bhayya")
+
+
+def _other_signature(jws: str) -> str:
+    """The card with its signature's last bytes changed: well formed, but not what signed it."""
+    return jws[:-4] + ("AAAA" if not jws.endswith("AAAA") else "BBBB")
+
+
+def _card(services: Services) -> str:
+    issue_signed(services)
+    return services.distribution.wallet.issuers.shc.jws(
+        services.distribution.certificates.bundle("BEN0001")
+    )
+
+
+def _hc1(services: Services) -> str:
+    issue_signed(services)
+    return services.distribution.wallet.issuers.dcc.hc1(
+        services.distribution.certificates.bundle("BEN0001")
+    )
+
+
+def _stranger_signed(services: Services, directory: Path) -> str:
+    stranger = KeyStore.init_directory(directory / "stranger", now=datetime.now(UTC))
+    credential = json.loads(issue_signed(services))
+    del credential["proof"]
+    return sign(credential, stranger.active(KeyUse.CREDENTIAL))
+
+
+def _our_pdf(services: Services) -> Sample:
+    issue_signed(services)
+    return Sample(certificate_pdf(services, "BEN0001", "pdf"), "cert.pdf", "application/pdf")
+
+
+def _pdf_of(payload: bytes) -> Sample:
+    return Sample(pdf_of_pages(page_with(png_of(payload))), "cert.pdf", "application/pdf")
+
+
+SAMPLES: dict[str, Callable[[Services, Path], Sample]] = {
+    "divoc zip": lambda s, _: Sample(encode_payload(issue_signed(s)), "qr.bin"),
+    "divoc zip tampered": lambda s, _: Sample(encode_payload(_changed(issue_signed(s))), "qr.bin"),
+    "divoc json": lambda s, _: Sample(issue_signed(s)),
+    "divoc json tampered": lambda s, _: Sample(_changed(issue_signed(s))),
+    "eu dcc": lambda s, _: Sample(_hc1(s)),
+    "eu dcc tampered": lambda s, _: Sample(wallet_samples.tampered_variants(_hc1(s))["signature"]),
+    "shc numeric": lambda s, _: Sample(qr_text(_card(s))),
+    "shc numeric tampered": lambda s, _: Sample(qr_text(_other_signature(_card(s)))),
+    "shc jws": lambda s, _: Sample(_card(s)),
+    "shc jws tampered": lambda s, _: Sample(_other_signature(_card(s))),
+    "shc file": lambda s, _: Sample(card_file([_card(s)]), "c.smart-health-card"),
+    "shc file tampered": lambda s, _: Sample(
+        card_file([_other_signature(_card(s))]), "c.smart-health-card"
+    ),
+    "fhir bundle": lambda s, _: Sample(fhir_bundle(s), "b.json", "application/fhir+json"),
+    "fhir bundle tampered": lambda s, _: Sample(
+        fhir_bundle(s).replace(b"Bhaya", b"Bhaja"), "b.json", "application/fhir+json"
+    ),
+    "our pdf": lambda s, _: _our_pdf(s),
+    "pdf tampered": lambda s, _: _pdf_of(encode_payload(_changed(issue_signed(s)))),
+    "png photo": lambda s, _: Sample(
+        png_of(encode_payload(issue_signed(s))), "qr.png", "image/png"
+    ),
+    "png photo tampered": lambda s, _: Sample(
+        png_of(encode_payload(_changed(issue_signed(s)))), "qr.png", "image/png"
+    ),
+    "unknown issuer": lambda s, directory: Sample(_stranger_signed(s, directory)),
+    "HC1:garbage": lambda s, _: Sample("HC1:garbage"),
+    "png without a qr code": lambda s, _: Sample(_blank_png(), "blank.png", "image/png"),
+    "empty form": lambda s, _: Sample(b"", "empty.png", "image/png"),
+}
+
+#: The answer of POST /verify (HTTP status, code or error field) and of the page (status,
+#: the data-code of its outcome, or "form" for the upload form with its error).
+_NOT_CERTIFICATES: dict[str, tuple[int, str, int, str]] = {
+    "unknown issuer": (200, "unknown-key", 200, "unknown-key"),
+    "HC1:garbage": (200, "malformed", 200, "malformed"),
+    "png without a qr code": (400, "image", 400, "no-qr-code"),
+    "empty form": (400, "input", 400, "form"),
+}
+EXPECTED: dict[str, tuple[int, str, int, str]] = {
+    name: _NOT_CERTIFICATES.get(name)
+    or (
+        (200, "signature", 200, "signature") if "tampered" in name else (200, "valid", 200, "valid")
+    )
+    for name in SAMPLES
+}
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_every_input_gets_its_answer_and_page_never_a_5xx(
+    client: TestClient,
+    services: Services,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+) -> None:
+    sample = SAMPLES[name](services, tmp_path)
+    api_status, api_code, page_status, page_code = EXPECTED[name]
+    with caplog.at_level(logging.INFO):
+        answer = sample.api(client)
+        page = sample.page(client)
+    assert answer.status_code == api_status, answer.text
+    body = answer.json()
+    assert (body.get("code") or body["errors"][0]["field"]) == api_code, body
+    assert page.status_code == page_status
+    if page_code == "form":
+        assert 'id="verify-error"' in page.text
+    else:
+        assert f'data-code="{page_code}"' in page.text
+        assert escape(_words("en")[page_code].heading) in page.text
+    problems = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert problems == []
+
+
+def test_a_certificate_not_valid_yet_names_its_date(client: TestClient, services: Services) -> None:
+    credential = json.loads(issue_signed(services))
+    del credential["proof"]
+    credential["issuanceDate"] = "2999-03-04T05:06:07Z"
+    text = sign(credential, services.keys.active(KeyUse.CREDENTIAL))
+    answer = client.post("/verify", json={"payload": text})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["status"], body["code"], body["valid_from"]) == (
+        "invalid",
+        "not-yet-valid",
+        "2999-03-04",
+    )
+    assert body["certificate"]["name"] == "Bhaya Mitra"
+    page = client.post("/verify/result", data={"payload": text}, cookies={"lang": "hi"})
+    dated = _words("hi")["not-yet-valid"].dated_advice.replace("{date}", "2999-03-04")
+    assert "2999-03-04" in dated
+    assert dated in visible_text(page.text)

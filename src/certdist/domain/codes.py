@@ -140,3 +140,111 @@ COVID_19: Final = TargetDisease(
     snomed="840539006", icd11="RA01", texts=("COVID-19", "COVID19", "COVID", "SARS-CoV-2")
 )
 TARGET_DISEASES: Final = (COVID_19,)
+
+
+# --- what a verifier shows for the vaccine codes it reads ------------------------------------
+#
+# A certificate names its vaccine by code; a person checking it at a door needs the name.
+# These tables cover what our issuer writes and the COVID-19 vaccines other issuers commonly
+# write. A code missing here is shown as "<system> <code>" (vaccine_name's caller decides),
+# never guessed at.
+
+#: EU vaccine-medicinal-product (``v[0].mp``): EU-authorised products by their Union Register
+#: number, the others by the value set's own code. Names are the products' trade names,
+#: with the maker where the trade name alone does not say it.
+DCC_MEDICINAL_PRODUCTS: Final = {
+    "EU/1/20/1528": "Comirnaty (Pfizer-BioNTech)",
+    "EU/1/20/1507": "Spikevax (Moderna)",
+    "EU/1/21/1529": "Vaxzevria (AstraZeneca)",
+    "EU/1/20/1525": "Jcovden (Janssen)",
+    "EU/1/21/1618": "Nuvaxovid (Novavax)",
+    "EU/1/21/1624": "COVID-19 Vaccine Valneva",
+    "EU/1/21/1580": "VidPrevtyn Beta (Sanofi Pasteur)",
+    "EU/1/22/1709": "Bimervax (HIPRA)",
+    "Covishield": "Covishield (ChAdOx1 nCoV-19, Serum Institute of India)",
+    "Covaxin": "Covaxin (BBV152, Bharat Biotech)",
+    "Covovax": "Covovax (Serum Institute of India)",
+    "R-COVI": "R-COVI (R-Pharm)",
+    "Sputnik-V": "Sputnik V (Gamaleya)",
+    "Sputnik-Light": "Sputnik Light (Gamaleya)",
+    "Convidecia": "Convidecia (CanSino)",
+    "BBIBP-CorV": "BBIBP-CorV (Sinopharm, Beijing)",
+    "WIBP-CorV": "WIBP-CorV (Sinopharm, Wuhan)",
+    "CoronaVac": "CoronaVac (Sinovac)",
+    "Covid-19-recombinant": "COVID-19 vaccine (recombinant)",
+    "Hayat-Vax": "Hayat-Vax",
+    "Abdala": "Abdala",
+    "Soberana-02": "Soberana 02",
+    "Soberana-Plus": "Soberana Plus",
+    "EpiVacCorona": "EpiVacCorona",
+    "CoviVac": "CoviVac",
+    "Covifenz": "Covifenz (Medicago)",
+    "MVC-COV1901": "MVC COVID-19 vaccine",
+}
+
+#: EU vaccine-prophylaxis (``v[0].vp``, SNOMED CT): the type of vaccine, shown when the
+#: product is one we do not name.
+DCC_VACCINE_TYPES: Final = {
+    "1119349007": "SARS-CoV-2 mRNA vaccine",
+    "1119305005": "SARS-CoV-2 antigen vaccine",
+    "1162643001": "SARS-CoV-2 recombinant spike protein antigen vaccine",
+    "1157024006": "Inactivated whole SARS-CoV-2 antigen vaccine",
+    "29061000087103": "COVID-19 non-replicating viral vector vaccine",
+    "28531000087107": "COVID-19 vaccine",
+    "30141000087107": "SARS-CoV-2 virus-like particle antigen vaccine",
+    "1187593009": "SARS-CoV-2 DNA plasmid encoding spike protein vaccine",
+    "J07BX03": "COVID-19 vaccine",
+}
+
+#: CVX (SMART Health Cards): the CDC's COVID-19 vaccine codes, US (2xx) and non-US (5xx).
+CVX_VACCINES: Final = {
+    "207": "Moderna COVID-19 vaccine (Spikevax)",
+    "208": "Pfizer-BioNTech COVID-19 vaccine (Comirnaty)",
+    "210": "AstraZeneca COVID-19 vaccine (ChAdOx1-S: Vaxzevria, Covishield)",
+    "211": "Novavax COVID-19 vaccine",
+    "212": "Janssen COVID-19 vaccine",
+    "213": "COVID-19 vaccine, unspecified",
+    "217": "Pfizer-BioNTech COVID-19 vaccine (Comirnaty)",
+    "218": "Pfizer-BioNTech COVID-19 vaccine, for children",
+    "219": "Pfizer-BioNTech COVID-19 vaccine, for young children",
+    "221": "Moderna COVID-19 vaccine (Spikevax)",
+    "500": "COVID-19 vaccine, non-US, product unknown",
+    "501": "QazCovid-in",
+    "502": "Covaxin (Bharat Biotech)",
+    "503": "CoviVac",
+    "504": "Sputnik Light (Gamaleya)",
+    "505": "Sputnik V (Gamaleya)",
+    "506": "Convidecia (CanSino)",
+    "507": "ZF2001 (Anhui Zhifei Longcom)",
+    "510": "BBIBP-CorV (Sinopharm)",
+    "511": "CoronaVac (Sinovac)",
+}
+
+#: ICD-11 MMS extension codes of COVID-19 vaccines (WHO DDCC:VS bundles, CoWIN credentials):
+#: the WHO DDCC vaccine list (by type), and products (those our certificates name, and those
+#: the DDCC's CVX to ICD-11 map gives).
+ICD11_VACCINES: Final = {
+    "XM68M6": "COVID-19 vaccine",
+    "XM1NL1": "COVID-19 vaccine, inactivated virus",
+    "XM5DF6": "COVID-19 vaccine, live attenuated virus",
+    "XM9QW8": "COVID-19 vaccine, non-replicating viral vector",
+    "XM0CX4": "COVID-19 vaccine, replicating viral vector",
+    "XM5JC5": "COVID-19 vaccine, virus protein subunit",
+    "XM1J92": "COVID-19 vaccine, virus like particle",
+    "XM6AT1": "COVID-19 vaccine, DNA based",
+    "XM0GQ8": "COVID-19 vaccine, RNA based",
+    "XM97T2": "Covishield (ChAdOx1 nCoV-19)",
+    "XM1G90": "Covaxin (BBV152)",
+    "XM3DT5": "Moderna COVID-19 vaccine (Spikevax)",
+    "XM8NQ0": "Comirnaty (Pfizer-BioNTech)",
+    "XM4YL8": "AstraZeneca COVID-19 vaccine (Vaxzevria)",
+    "XM9T65": "Novavax COVID-19 vaccine",
+    "XM6QV1": "Janssen COVID-19 vaccine",
+}
+
+_VACCINE_NAMES: Final = {CVX: CVX_VACCINES, ICD11_MMS: ICD11_VACCINES}
+
+
+def vaccine_name(system: str, code: str) -> str | None:
+    """The name of the vaccine ``code`` of the code system ``system`` (a FHIR URI), if known."""
+    return _VACCINE_NAMES.get(system, {}).get(code)

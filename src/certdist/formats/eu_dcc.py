@@ -15,6 +15,10 @@ Verification (:func:`verify_hc1`) checks, in this order, the prefix, Base45, zli
 structure, the CWT structure, the signature and the validity period; each failure raises
 :class:`~certdist.errors.VerificationError` whose message starts with the step that failed
 (one of :data:`STEPS`), or :class:`~certdist.errors.UnknownKey` for an unknown ``kid``.
+Failures before the signature (prefix to CWT) are
+:class:`~certdist.errors.MalformedCertificate`: nothing signed could be found to check. A
+certificate issued (``iat``) or valid from (``nbf``) later than now plus :data:`CLOCK_SKEW`
+is :class:`~certdist.errors.CertificateNotYetValid`.
 """
 
 from __future__ import annotations
@@ -37,7 +41,14 @@ from certdist.domain.icao import (
     transliterate,
 )
 from certdist.domain.models import TEST, VACCINATION
-from certdist.errors import FieldError, InvalidInput, SignerExpired, VerificationError
+from certdist.errors import (
+    CertificateNotYetValid,
+    FieldError,
+    InvalidInput,
+    MalformedCertificate,
+    SignerExpired,
+    VerificationError,
+)
 from certdist.formats.base45 import Base45Error, b45decode, b45encode
 from certdist.formats.lab_test import (
     NAAT,
@@ -60,7 +71,10 @@ STEPS: Final = ("prefix", "base45", "zlib", "cose", "cwt", "signature", "expiry"
 #: The certificate kinds an EU DCC renders (its recovery entry has no DIVOC counterpart).
 ENTITY_TYPES: Final = frozenset({VACCINATION, TEST})
 
-_ISS, _IAT, _EXP, _HCERT, _HCERT_V1 = 1, 6, 4, -260, 1
+_ISS, _IAT, _EXP, _NBF, _HCERT, _HCERT_V1 = 1, 6, 4, 5, -260, 1
+#: How far a verifier's clock may lag the issuer's: RFC 7519 (4.1.5) allows "a few minutes"
+#: of leeway on nbf, and SMART Health Cards use the same five minutes.
+CLOCK_SKEW: Final = timedelta(minutes=5)
 # Extended key usage of a DSC limiting what it may sign (EU DCC "key usage policy"); both
 # the registered arc and the one early national test CAs used.
 _USAGE_OIDS: Final = {
@@ -338,34 +352,32 @@ def verify_hc1(
 ) -> VerifiedDcc:
     """Verify an ``HC1:`` text at time ``now``; see the module docstring for the steps."""
     if not text.startswith(PREFIX):
-        raise VerificationError("prefix: the text does not start with HC1:")
+        raise MalformedCertificate("prefix: the text does not start with HC1:")
     try:
         compressed = b45decode(text[len(PREFIX) :])
     except Base45Error as exc:
-        raise VerificationError(f"base45: {exc}") from None
+        raise MalformedCertificate(f"base45: {exc}") from None
     try:
         cose = zlib.decompress(compressed)
     except zlib.error as exc:
-        raise VerificationError(f"zlib: the payload is not zlib-compressed ({exc})") from None
+        raise MalformedCertificate(f"zlib: the payload is not zlib-compressed ({exc})") from None
     try:
         message = parse_sign1(cose)
     except VerificationError as exc:
-        raise VerificationError(f"cose: {exc}") from None
+        raise type(exc)(f"cose: {exc}") from None
     claims = cbor_map(message.payload, "cwt: the CWT")
     hcert = claims.get(_HCERT)
     payload = hcert.get(_HCERT_V1) if isinstance(hcert, Mapping) else None
     if not isinstance(payload, Mapping):
-        raise VerificationError("cwt: the CWT holds no health certificate (-260: {1: {...}})")
+        raise MalformedCertificate("cwt: the CWT holds no health certificate (-260: {1: {...}})")
+    issued_at = _instant(claims.get(_IAT), "iat")
+    expires_at = _instant(claims.get(_EXP), "exp")
+    not_before = _instant(claims.get(_NBF), "nbf")
     try:
         verified = message.verify(keys_for_kid)
     except VerificationError as exc:
         raise type(exc)(f"signature: {exc}") from None
-    issued_at = _instant(claims.get(_IAT), "iat")
-    expires_at = _instant(claims.get(_EXP), "exp")
-    if issued_at is not None and now < issued_at:
-        raise VerificationError("expiry: the certificate is not valid yet (issued in the future)")
-    if expires_at is not None and now > expires_at:
-        raise VerificationError("expiry: the certificate has expired")
+    _check_period(now, issued_at, not_before, expires_at)
     issuer = claims.get(_ISS)
     return VerifiedDcc(
         payload=_json_values(payload),
@@ -410,14 +422,28 @@ def _json_values(value: Any) -> Any:
     return value
 
 
+def _check_period(
+    now: datetime, issued_at: datetime | None, not_before: datetime | None, expires: datetime | None
+) -> None:
+    """Valid from the later of ``iat`` and ``nbf`` (less the clock skew) until ``exp``."""
+    starts = max((t for t in (issued_at, not_before) if t is not None), default=None)
+    if starts is not None and now + CLOCK_SKEW < starts:
+        raise CertificateNotYetValid("expiry: the certificate is not valid yet", starts)
+    if expires is not None and now > expires:
+        raise VerificationError("expiry: the certificate has expired")
+
+
 def _instant(value: object, name: str) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise VerificationError(f"cwt: the {name} claim is not a number")
-    return datetime.fromtimestamp(value, UTC)
+        raise MalformedCertificate(f"cwt: the {name} claim is not a number")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond the years a datetime can hold
+        raise MalformedCertificate(f"cwt: the {name} claim is out of range") from None
 
 
 def _positive(value: object, name: str) -> int:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certdist.domain import codes
 from certdist.domain.models import VACCINATION
-from certdist.errors import InvalidInput, UnknownKey, VerificationError
+from certdist.errors import InvalidInput, MalformedCertificate, UnknownKey, VerificationError
 from certdist.formats.registry import CertificateBundle
 from certdist.formats.shc import split_name
 from certdist.signing.jose import b64url, b64url_decode, es256_sign, es256_verify, thumbprint
@@ -179,22 +179,25 @@ class FhirDocumentIssuer:
 def verify_fhir(
     document: Mapping[str, Any], keys_for_kid: Callable[[str], Sequence[PublicKey]]
 ) -> str:
-    """Check a bundle's detached JWS signature; returns the key id that verified it."""
+    """Check a bundle's detached JWS signature; returns the key id that verified it.
+
+    A signature element that is no detached ES256 JWS is a :class:`MalformedCertificate`;
+    one that does not match the content a :class:`VerificationError`."""
     signature = document.get("signature")
     if not isinstance(signature, dict) or signature.get("sigFormat") != "application/jose":
-        raise VerificationError("the bundle carries no JOSE signature")
+        raise MalformedCertificate("the bundle carries no JOSE signature")
     try:
         jws = base64.b64decode(str(signature.get("data", "")), validate=True).decode("ascii")
         header_part, payload_part, signature_part = jws.split(".")
         header = json.loads(b64url_decode(header_part))
         raw_signature = b64url_decode(signature_part)
     except (ValueError, RecursionError):  # RecursionError: a header nested past the limit
-        raise VerificationError("the bundle signature is not a compact JWS") from None
+        raise MalformedCertificate("the bundle signature is not a compact JWS") from None
     if payload_part or not isinstance(header, dict) or header.get("alg") != "ES256":
-        raise VerificationError("the bundle signature must be a detached ES256 JWS")
+        raise MalformedCertificate("the bundle signature must be a detached ES256 JWS")
     kid = header.get("kid")
     if not isinstance(kid, str):
-        raise VerificationError("the bundle signature names no key id (kid)")
+        raise MalformedCertificate("the bundle signature names no key id (kid)")
     keys = list(keys_for_kid(kid))
     if not keys:
         raise UnknownKey(f"no trusted key has the kid {kid}")
@@ -211,7 +214,7 @@ def _signed_content(document: Mapping[str, Any]) -> bytes:
     except (UnicodeEncodeError, RecursionError):
         # A lone surrogate (a JSON escape such as \ud800) parses but has no UTF-8 form;
         # nesting that parsed may still be too deep to serialise. Neither was ever signed.
-        raise VerificationError("the bundle cannot be put in its signed form") from None
+        raise MalformedCertificate("the bundle cannot be put in its signed form") from None
 
 
 def _urn(value: str, kind: str) -> str:

@@ -34,7 +34,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certdist.domain import codes
 from certdist.domain.models import TEST, VACCINATION
-from certdist.errors import InvalidInput, UnknownKey, VerificationError
+from certdist.errors import (
+    CertificateNotYetValid,
+    InvalidInput,
+    MalformedCertificate,
+    UnknownKey,
+    VerificationError,
+)
 from certdist.formats.lab_test import LabTestCodes, is_lab_test, lab_test_of, utc_text
 from certdist.formats.qr_image import QrMatrix
 from certdist.formats.registry import CertificateBundle
@@ -302,27 +308,31 @@ class ShcIssuer:
 def verify_shc(
     jws: str, keys_for: Callable[[str, str], Sequence[PublicKey]], now: datetime
 ) -> VerifiedShc:
-    """Verify a card's compact JWS at ``now``; ``keys_for(iss, kid)`` gives trusted keys."""
+    """Verify a card's compact JWS at ``now``; ``keys_for(iss, kid)`` gives trusted keys.
+
+    A JWS, header or payload that cannot be decoded is a :class:`MalformedCertificate`; a
+    card whose ``nbf`` is more than the clock skew ahead is :class:`CertificateNotYetValid`
+    (the SMART spec makes ``nbf`` the issue time; verifiers' clocks may lag a little)."""
     parts = jws.strip().split(".")
     if len(parts) != 3 or not all(parts):
-        raise VerificationError("jws: a SMART Health Card is a compact JWS of three parts")
+        raise MalformedCertificate("jws: a SMART Health Card is a compact JWS of three parts")
     try:
         header = json.loads(b64url_decode(parts[0]))
         compressed = b64url_decode(parts[1])
         signature = b64url_decode(parts[2])
-    except ValueError:
-        raise VerificationError("jws: a part is not base64url-encoded JSON") from None
+    except (ValueError, RecursionError):  # RecursionError: a header nested past the limit
+        raise MalformedCertificate("jws: a part is not base64url-encoded JSON") from None
     if not isinstance(header, dict) or header.get("alg") != "ES256":
-        raise VerificationError("header: the algorithm must be ES256")
+        raise MalformedCertificate("header: the algorithm must be ES256")
     if header.get("zip") != "DEF":
-        raise VerificationError('header: the payload must be compressed ("zip": "DEF")')
+        raise MalformedCertificate('header: the payload must be compressed ("zip": "DEF")')
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise VerificationError("header: no key id (kid)")
+        raise MalformedCertificate("header: no key id (kid)")
     payload = _inflate_json(compressed)
     issuer = payload.get("iss")
     if not isinstance(issuer, str) or not issuer:
-        raise VerificationError("payload: no issuer (iss)")
+        raise MalformedCertificate("payload: no issuer (iss)")
     candidates = list(keys_for(issuer, kid))
     if not candidates:
         raise UnknownKey(f"signature: no trusted key for issuer {issuer} and kid {kid}")
@@ -330,11 +340,14 @@ def verify_shc(
     if not any(es256_verify(key, signing_input, signature) for key in candidates):
         raise VerificationError("signature: the signature does not match the issuer's key")
     vc = payload.get("vc")
-    if not isinstance(vc, dict) or CARD_TYPES[0] not in (vc.get("type") or []):
-        raise VerificationError("payload: not a health card (vc.type)")
+    types = vc.get("type") if isinstance(vc, dict) else None
+    if not isinstance(vc, dict) or not isinstance(types, list) or CARD_TYPES[0] not in types:
+        raise MalformedCertificate("payload: not a health card (vc.type)")
     issued_at, expires_at = _instant(payload.get("nbf"), "nbf"), _instant(payload.get("exp"), "exp")
     if issued_at is not None and now + _CLOCK_SKEW < issued_at:
-        raise VerificationError("expiry: the card is not valid yet (nbf in the future)")
+        raise CertificateNotYetValid(
+            "expiry: the card is not valid yet (nbf in the future)", issued_at
+        )
     if expires_at is not None and now > expires_at:
         raise VerificationError("expiry: the card has expired")
     rid = vc.get("rid")
@@ -372,15 +385,15 @@ def _inflate_json(compressed: bytes) -> dict[str, Any]:
     try:
         data = inflater.decompress(compressed, _MAX_PAYLOAD_BYTES)
     except zlib.error:
-        raise VerificationError("payload: not raw DEFLATE data") from None
+        raise MalformedCertificate("payload: not raw DEFLATE data") from None
     if inflater.unconsumed_tail:
-        raise VerificationError("payload: larger than a health card can be")
+        raise MalformedCertificate("payload: larger than a health card can be")
     try:
         payload = json.loads(data)
-    except ValueError:
-        raise VerificationError("payload: not JSON") from None
+    except (ValueError, RecursionError):
+        raise MalformedCertificate("payload: not JSON") from None
     if not isinstance(payload, dict):
-        raise VerificationError("payload: not a JSON object")
+        raise MalformedCertificate("payload: not a JSON object")
     return payload
 
 
@@ -388,5 +401,8 @@ def _instant(value: object, name: str) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise VerificationError(f"payload: {name} is not a number")
-    return datetime.fromtimestamp(value, UTC)
+        raise MalformedCertificate(f"payload: {name} is not a number")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):  # NaN, or beyond the years a datetime holds
+        raise MalformedCertificate(f"payload: {name} is out of range") from None

@@ -28,7 +28,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from certdist.errors import UnknownKey, VerificationError
+from certdist.errors import (
+    MalformedCertificate,
+    UnknownKey,
+    UnsupportedFormat,
+    VerificationError,
+)
 from certdist.signing.jose import es256_sign, es256_verify
 from certdist.signing.keys import PublicKey
 
@@ -89,10 +94,11 @@ class Sign1:
         """Check the signature with the keys trusted for the ``kid``."""
         algorithm = self.protected.get(_ALG, self.unprotected.get(_ALG))
         if algorithm not in (ES256, PS256):
-            raise VerificationError(f"COSE algorithm {algorithm!r} is not supported")
+            # A well-formed message whose algorithm we do not implement: not a forgery.
+            raise UnsupportedFormat(f"COSE algorithm {algorithm!r} is not supported")
         kid = self.kid
         if kid is None:
-            raise VerificationError("the COSE message names no key id (kid)")
+            raise MalformedCertificate("the COSE message names no key id (kid)")
         candidates = list(keys_for_kid(kid))
         if not candidates:
             raise UnknownKey(f"no trusted key has the kid {kid.hex()}")
@@ -103,14 +109,16 @@ class Sign1:
 
 
 def parse_sign1(data: bytes) -> Sign1:
-    """Parse a COSE_Sign1 (tag 18 or untagged, optionally inside CWT tag 61)."""
+    """Parse a COSE_Sign1 (tag 18 or untagged, optionally inside CWT tag 61); anything else
+    is a :class:`MalformedCertificate`."""
     return Sign1(*_parse(data))
 
 
 def verify_sign1(
     data: bytes, keys_for_kid: Callable[[bytes], Sequence[PublicKey]]
 ) -> VerifiedSign1:
-    """The verified payload of a COSE_Sign1; VerificationError / UnknownKey say why not."""
+    """The verified payload of a COSE_Sign1; :class:`MalformedCertificate` (structure),
+    :class:`UnknownKey` or :class:`VerificationError` (signature) say why not."""
     return parse_sign1(data).verify(keys_for_kid)
 
 
@@ -124,28 +132,28 @@ def _parse(data: bytes) -> tuple[bytes, Mapping[Any, Any], Mapping[Any, Any], by
     try:
         message = cbor2.loads(data)
     except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError) as exc:
-        raise VerificationError(f"not a CBOR COSE message: {exc}") from None
+        raise MalformedCertificate(f"not a CBOR COSE message: {exc}") from None
     if isinstance(message, cbor2.CBORTag) and message.tag == _TAG_CWT:
         message = message.value
     if isinstance(message, cbor2.CBORTag):
         if message.tag != _TAG_SIGN1:
-            raise VerificationError(f"CBOR tag {message.tag} is not COSE_Sign1 (18)")
+            raise MalformedCertificate(f"CBOR tag {message.tag} is not COSE_Sign1 (18)")
         message = message.value
     if not is_cbor_array(message) or len(message) != 4:
-        raise VerificationError("COSE_Sign1 must be an array of four items")
+        raise MalformedCertificate("COSE_Sign1 must be an array of four items")
     protected_bytes, unprotected, payload, signature = message
     if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, Mapping):
-        raise VerificationError("COSE_Sign1 headers are malformed")
+        raise MalformedCertificate("COSE_Sign1 headers are malformed")
     if not isinstance(payload, bytes) or not isinstance(signature, bytes):
-        raise VerificationError("COSE_Sign1 payload or signature is not a byte string")
+        raise MalformedCertificate("COSE_Sign1 payload or signature is not a byte string")
     protected: Any = {}
     if protected_bytes:
         try:
             protected = cbor2.loads(protected_bytes)
         except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
-            raise VerificationError(f"COSE protected header is not CBOR: {exc}") from None
+            raise MalformedCertificate(f"COSE protected header is not CBOR: {exc}") from None
     if not isinstance(protected, Mapping):
-        raise VerificationError("COSE protected header is not a map")
+        raise MalformedCertificate("COSE protected header is not a map")
     return protected_bytes, protected, unprotected, payload, signature
 
 
@@ -173,15 +181,15 @@ def certificate_kid(certificate_der: bytes) -> bytes:
 
 
 def cbor_map(value: object, what: str) -> Mapping[Any, Any]:
-    """``value`` decoded from CBOR bytes as a map; VerificationError naming ``what`` if not."""
+    """``value`` decoded from CBOR bytes as a map; MalformedCertificate naming ``what`` if not."""
     if not isinstance(value, bytes):
-        raise VerificationError(f"{what} is not a CBOR byte string")
+        raise MalformedCertificate(f"{what} is not a CBOR byte string")
     try:
         decoded = cbor2.loads(value)
     except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError) as exc:
-        raise VerificationError(f"{what} is not valid CBOR: {exc}") from None
+        raise MalformedCertificate(f"{what} is not valid CBOR: {exc}") from None
     if isinstance(decoded, cbor2.CBORTag) and decoded.tag == _TAG_CWT:
         decoded = decoded.value
     if not isinstance(decoded, Mapping):
-        raise VerificationError(f"{what} is not a CBOR map")
+        raise MalformedCertificate(f"{what} is not a CBOR map")
     return decoded

@@ -35,7 +35,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from certdist.errors import ConfigurationError, InvalidInput, UnknownKey, VerificationError
+from certdist.errors import (
+    ConfigurationError,
+    InvalidInput,
+    MalformedCertificate,
+    UnknownKey,
+    UnsupportedFormat,
+    VerificationError,
+)
 from certdist.signing.contexts import SECURITY_V2, ContextLoader, default_loader
 from certdist.signing.jsonsafe import plain_json
 from certdist.signing.keys import KeyAlgorithm, PublicKey, SigningKey
@@ -164,27 +171,31 @@ def verify_credential(
     """Check the credential's proof and return its verificationMethod.
 
     Raises :class:`~certdist.errors.UnknownKey` when ``resolve_key`` does not know the
-    verificationMethod, and :class:`~certdist.errors.VerificationError` with the reason for
-    anything else: no or several proofs, an unsupported proof type or purpose, a malformed
-    jws or header, a key of the wrong type, content the contexts do not define, or a
-    signature that does not match.
+    verificationMethod, :class:`~certdist.errors.UnsupportedFormat` for a proof type we do
+    not implement, :class:`~certdist.errors.MalformedCertificate` for a credential that
+    cannot be processed (no or several proofs, a malformed jws or header, content that is
+    no plain JSON or that the contexts do not define), and
+    :class:`~certdist.errors.VerificationError` with the reason for anything else: a proof
+    purpose or key of the wrong kind, or a signature that does not match.
     """
     if not isinstance(credential, Mapping):
-        raise VerificationError("a credential must be a JSON object")
+        raise MalformedCertificate("a credential must be a JSON object")
     proof = credential.get("proof")
     if proof is None:
-        raise VerificationError("the credential has no proof")
+        raise MalformedCertificate("the credential has no proof")
     if not isinstance(proof, Mapping):
-        raise VerificationError("only a single proof object is supported")
+        raise MalformedCertificate("only a single proof object is supported")
     proof_type = proof.get("type")
     suite = _SUITES.get(proof_type) if isinstance(proof_type, str) else None
     if suite is None:
-        raise VerificationError(f"unsupported proof type; expected one of {sorted(_SUITES)}")
+        # A named suite we do not implement is unsupported; no name at all is malformed.
+        problem = UnsupportedFormat if isinstance(proof_type, str) else MalformedCertificate
+        raise problem(f"unsupported proof type; expected one of {sorted(_SUITES)}")
     if proof.get("proofPurpose") != PROOF_PURPOSE:
         raise VerificationError(f"the proof's proofPurpose must be {PROOF_PURPOSE!r}")
     method = proof.get("verificationMethod")
     if not isinstance(method, str) or not method:
-        raise VerificationError("the proof has no verificationMethod")
+        raise MalformedCertificate("the proof has no verificationMethod")
     encoded_header, signature = _split_jws(proof.get("jws"), suite)
 
     public_key = resolve_key(method)
@@ -198,11 +209,15 @@ def verify_credential(
 
     options = {key: value for key, value in proof.items() if key != "jws"}
     document = {key: value for key, value in credential.items() if key != "proof"}
-    verify_data = _verify_data(
-        loader or default_loader(),
-        plain_json(options, VerificationError, "proof"),
-        plain_json(document, VerificationError),
-    )
+    try:
+        verify_data = _verify_data(
+            loader or default_loader(),
+            plain_json(options, MalformedCertificate, "proof"),
+            plain_json(document, MalformedCertificate),
+        )
+    except VerificationError as error:
+        # JSON-LD that cannot be canonicalised was never signed as it stands.
+        raise MalformedCertificate(str(error)) from None
     data = encoded_header.encode("ascii") + b"." + verify_data
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
@@ -246,15 +261,15 @@ def _public_key_class(suite: _Suite) -> type:
 def _split_jws(jws: object, suite: _Suite) -> tuple[str, bytes]:
     """Check a detached unencoded-payload JWS; return its encoded header and signature."""
     if not isinstance(jws, str):
-        raise VerificationError("the proof has no jws")
+        raise MalformedCertificate("the proof has no jws")
     parts = jws.split(".")
     if len(parts) != 3 or parts[1] != "" or not parts[0] or not parts[2]:
-        raise VerificationError("malformed jws: expected a detached JWS 'header..signature'")
+        raise MalformedCertificate("malformed jws: expected a detached JWS 'header..signature'")
     encoded_header, _, encoded_signature = parts
     try:
         header = json.loads(_b64url_decode(encoded_header, "header"))
-    except ValueError:
-        raise VerificationError("malformed jws: the header is not JSON") from None
+    except (ValueError, RecursionError):  # RecursionError: a header nested past the limit
+        raise MalformedCertificate("malformed jws: the header is not JSON") from None
     if (
         not isinstance(header, dict)
         or set(header) != {"alg", "b64", "crit"}
@@ -262,7 +277,7 @@ def _split_jws(jws: object, suite: _Suite) -> tuple[str, bytes]:
         or header["b64"] is not False
         or header["crit"] != ["b64"]
     ):
-        raise VerificationError(
+        raise MalformedCertificate(
             f"bad jws header: {suite.proof_type} needs exactly "
             f'{{"alg":"{suite.jws_alg}","b64":false,"crit":["b64"]}}'
         )
@@ -281,8 +296,8 @@ def _b64url(data: bytes) -> str:
 
 def _b64url_decode(text: str, what: str) -> bytes:
     if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
-        raise VerificationError(f"malformed jws: the {what} is not base64url")
+        raise MalformedCertificate(f"malformed jws: the {what} is not base64url")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error:  # pragma: no cover - excluded by the pattern above
-        raise VerificationError(f"malformed jws: the {what} is not base64url") from None
+        raise MalformedCertificate(f"malformed jws: the {what} is not base64url") from None

@@ -36,17 +36,37 @@ def test_numeric_qr_text_decodes_to_the_jws(testdata: Path) -> None:
         '{"a": 1}',
         "{broken json",
         "shc:/123",
-        "shc:/9999",
         "HL0:6BFOXN",
         '{"verifiableCredential": ["a.b.c", "d.e.f"]}',
         '{"resourceType": "Bundle", "type": "document", "entry": []}',  # unsigned
-        "PK\x03\x04 not a zip",
         png_of(b"just some text"),
     ],
 )
 def test_unreadable_input(services: Services, data: bytes | str) -> None:
     with pytest.raises(InvalidInput):
         services.verifier.check(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "HC1:garbage",
+        "shc:/9999",
+        "PK\x03\x04 not a zip",
+        "eyJ.eyJ.sig",
+        '{"verifiableCredential": ["a.b.c"]}',
+        '{"verifiableCredential": "a.b.c"}',
+        '{"proof": {}, "credentialSubject": {}}',
+        '{"resourceType": "Bundle", "signature": "signed"}',
+    ],
+)
+def test_a_known_form_that_cannot_be_decoded_is_malformed(
+    services: Services, data: bytes | str
+) -> None:
+    """Recognised (so not a client error) but nothing signed can be found in it: "malformed",
+    never "signature", which would say a forger changed a real certificate."""
+    outcome = services.verifier.check(data)
+    assert (outcome.status, outcome.code, outcome.certificate) == ("invalid", "malformed", None)
 
 
 def test_an_image_without_a_qr_code_says_so(services: Services) -> None:

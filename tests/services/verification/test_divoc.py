@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -211,3 +211,72 @@ def test_divoc_vectors_with_their_key_configured(
     assert configured.verifier.verify(png_of(encode_payload(signed))) == view
     tampered = configured.verifier.check((divoc / "rsa2018-tampered.json").read_bytes())
     assert (tampered.status, tampered.code) == (Status.INVALID, "signature")
+
+
+# --- DIVOC: malformed and not yet valid -----------------------------------------------------
+
+
+def _resigned(services: Services, **fields: object) -> str:
+    """Our BEN0001 credential with ``fields`` set, signed again with our key."""
+    credential = json.loads(issue_signed(services))
+    del credential["proof"]
+    credential.update(fields)
+    return sign(credential, services.keys.active(KeyUse.CREDENTIAL))
+
+
+@pytest.mark.parametrize(
+    ("field", "ahead", "code"),
+    [
+        ("issuanceDate", timedelta(days=3), "not-yet-valid"),
+        ("issuanceDate", timedelta(minutes=3), "valid"),  # within the clock skew
+        ("validFrom", timedelta(hours=1), "not-yet-valid"),
+    ],
+)
+def test_a_credential_valid_from_later_is_not_yet_valid(
+    services: Services, field: str, ahead: timedelta, code: str
+) -> None:
+    starts = services.clock.now() + ahead
+    outcome = services.verifier.check(
+        _resigned(services, **{field: starts.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    )
+    assert outcome.code == code, outcome
+    if code == "not-yet-valid":
+        assert outcome.status is Status.INVALID
+        assert outcome.valid_from == starts.date().isoformat()
+        # The signature held: the page may show whose certificate it is.
+        assert outcome.certificate is not None
+        assert outcome.certificate.name == "Bhaya Mitra"
+
+
+def _with_proof(text: str, **changes: object) -> str:
+    credential = json.loads(text)
+    credential["proof"].update(changes)
+    return json.dumps(credential)
+
+
+MALFORMED_CREDENTIALS: dict[str, Callable[[str], bytes | str]] = {
+    "zip cut short": lambda text: encode_payload(text)[:40],
+    "jws not detached": lambda text: _with_proof(text, jws="a.b.c"),
+    "jws header not json": lambda text: _with_proof(text, jws="bm90IGpzb24..c2ln"),
+    "no proof type": lambda text: _with_proof(text, type=None),
+    "a property no context defines": lambda text: json.dumps(
+        {**json.loads(text), "undefinedTerm": "x"}
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", MALFORMED_CREDENTIALS)
+def test_a_credential_that_cannot_be_processed_is_malformed(
+    services: Services, damage: str
+) -> None:
+    outcome = services.verifier.check(MALFORMED_CREDENTIALS[damage](issue_signed(services)))
+    assert (outcome.status, outcome.code, outcome.certificate) == (
+        Status.INVALID,
+        "malformed",
+        None,
+    ), outcome
+
+
+def test_a_proof_type_we_do_not_implement_is_unsupported(services: Services) -> None:
+    text = _with_proof(issue_signed(services), type="BbsBlsSignature2020")
+    assert services.verifier.check(text).code == "unsupported"

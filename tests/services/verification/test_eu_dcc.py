@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,14 @@ from cryptography import x509
 from certdist.config import VerifierSettings
 from certdist.errors import InvalidInput
 from certdist.formats import eu_dcc as dcc_format
-from certdist.formats.eu_dcc import DccNames, VerifiedDcc, build_payload, encode_hc1
+from certdist.formats.base45 import b45encode
+from certdist.formats.eu_dcc import PREFIX, DccNames, VerifiedDcc, build_payload, encode_hc1
 from certdist.services.common.clock import FixedClock
 from certdist.services.verification import FormatCheckers, Status, Verifier, check_hc1, check_shc
+from certdist.services.verification.eu_dcc import dcc_vaccine
 from certdist.signing.contexts import ContextLoader
+from certdist.signing.cose import sign1
+from certdist.signing.dsc import DocumentSigner
 from certdist.signing.trust import TrustStore
 from certdist.storage.database import Database
 from certdist.wiring import Services
@@ -133,6 +138,7 @@ def test_our_own_eu_dcc_verifies_and_is_revoked_with_the_certificate(services: S
     )
     view = services.verifier.verify(hc1)
     assert (view.format, view.name, view.dose, view.total_doses) == ("eu-dcc", "Bhaya Mitra", 1, 2)
+    assert view.vaccine == "Covishield (ChAdOx1 nCoV-19, Serum Institute of India)"
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     assert services.verifier.check(hc1).status is Status.REVOKED
 
@@ -231,3 +237,138 @@ def test_a_lab_test_dcc_shows_what_was_tested(
     assert outcome.certificate.kind == "test"
     assert outcome.certificate.test == (shown or payload["t"][0]["nm"])
     assert outcome.certificate.test != payload["t"][0]["tt"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "shown"),
+    [
+        ({"mp": "EU/1/20/1528", "vp": "1119349007"}, "Comirnaty (Pfizer-BioNTech)"),
+        (
+            {"mp": "NewVax", "vp": "1119349007"},
+            "SARS-CoV-2 mRNA vaccine (EU vaccine-medicinal-product NewVax)",
+        ),
+        ({"mp": "NewVax", "vp": "0"}, "EU vaccine-medicinal-product NewVax"),
+        ({}, None),
+    ],
+)
+def test_the_vaccine_is_named_in_words(entry: dict[str, str], shown: str | None) -> None:
+    assert dcc_vaccine(entry) == shown
+
+
+# --- malformed, signature, not yet valid ---------------------------------------------------
+
+
+def _signed_claims(signer: DocumentSigner, claims: dict[int, Any]) -> str:
+    """An HC1 of exactly these CWT claims, properly signed by ``signer``."""
+    assert signer.private_key is not None
+    signed = sign1(cbor2.dumps(claims), signer.private_key, signer.kid)
+    return PREFIX + b45encode(zlib.compress(signed))
+
+
+def _dcc_claims(at: datetime, **extra: Any) -> dict[int, Any]:
+    payload = build_payload(
+        wallet_samples.bundle(), DccNames(fnt="MITRA", gnt="BHAYA"), wallet_samples.PROFILE
+    )
+    claims: dict[int, Any] = {1: "IN", 6: int(at.timestamp()), 4: int(at.timestamp()) + 10**7}
+    claims[-260] = {1: {**payload, **extra}}
+    return claims
+
+
+_NOW = datetime(2022, 6, 2, tzinfo=UTC)
+_SIGNER = wallet_samples.document_signer_valid(
+    datetime(2022, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)
+)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["garbage", "base45", "zlib", "not cose", "no kid", "no health certificate"],
+)
+def test_an_hc1_that_cannot_be_decoded_is_malformed(variant: str, dcc_database: Database) -> None:
+    good = _signed_claims(_SIGNER, _dcc_claims(_NOW))
+    variants = {
+        **wallet_samples.tampered_variants(good),
+        "garbage": "HC1:garbage",
+        "not cose": PREFIX + b45encode(zlib.compress(cbor2.dumps({"a": 1}))),
+        "no kid": PREFIX
+        + b45encode(zlib.compress(cbor2.dumps(cbor2.CBORTag(18, [b"", {}, b"", b""])))),
+        "no health certificate": _signed_claims(_SIGNER, {1: "IN"}),
+    }
+    outcome = dcc_verifier([_SIGNER.certificate], dcc_database, _NOW).check(variants[variant])
+    assert (outcome.status, outcome.code, outcome.certificate) == (
+        Status.INVALID,
+        "malformed",
+        None,
+    ), outcome
+
+
+def test_a_changed_hc1_is_a_signature_mismatch_not_malformed(dcc_database: Database) -> None:
+    good = _signed_claims(_SIGNER, _dcc_claims(_NOW))
+    forged = wallet_samples.tampered_variants(good)["signature"]
+    verifier = dcc_verifier([_SIGNER.certificate], dcc_database, _NOW)
+    assert verifier.check(good).code == "valid"
+    assert (verifier.check(forged).status, verifier.check(forged).code) == (
+        Status.INVALID,
+        "signature",
+    )
+
+
+@pytest.mark.parametrize(
+    ("claims", "code"),
+    [
+        ({6: _NOW + timedelta(days=1)}, "not-yet-valid"),  # issued tomorrow
+        ({5: _NOW + timedelta(hours=2)}, "not-yet-valid"),  # nbf later today
+        ({5: _NOW + timedelta(minutes=3)}, "valid"),  # within the clock skew
+        ({6: _NOW + timedelta(minutes=3)}, "valid"),
+        ({5: _NOW - timedelta(days=1)}, "valid"),
+    ],
+)
+def test_an_hc1_valid_from_later_is_not_yet_valid(
+    claims: dict[int, datetime], code: str, dcc_database: Database
+) -> None:
+    cwt = _dcc_claims(_NOW - timedelta(days=1))
+    cwt.update({claim: int(at.timestamp()) for claim, at in claims.items()})
+    outcome = dcc_verifier([_SIGNER.certificate], dcc_database, _NOW).check(
+        _signed_claims(_SIGNER, cwt)
+    )
+    assert outcome.code == code, outcome
+    if code == "not-yet-valid":
+        assert outcome.certificate is None  # the format refuses it before the EU rules' view
+        assert outcome.valid_from == next(iter(claims.values())).date().isoformat()
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "hour", "code"),
+    [
+        ("2022-06-04", 12, "not-yet-valid"),
+        ("2022-06-03", 0, "not-yet-valid"),  # 14:00 on the 2nd even at UTC+14
+        ("2022-06-03", 12, "valid"),  # already the 3rd east of UTC+12
+        ("2022-06-02", 0, "valid"),
+    ],
+)
+def test_a_recovery_valid_from_a_later_day_is_not_yet_valid(
+    valid_from: str, hour: int, code: str, dcc_database: Database
+) -> None:
+    """``df`` is a date without a zone: it is taken to begin in the earliest zone (UTC+14)."""
+    cwt = _dcc_claims(_NOW - timedelta(days=1))
+    certificate = cwt[-260][1]
+    del certificate["v"]
+    certificate["r"] = [
+        {
+            "tg": "840539006",
+            "fr": "2022-05-20",
+            "co": "IN",
+            "is": "Ministry of Health",
+            "df": valid_from,
+            "du": "2022-11-20",
+            "ci": "URN:UVCI:01:IN:RECOVERY1",
+        }
+    ]
+    now = _NOW + timedelta(hours=hour)
+    outcome = dcc_verifier([_SIGNER.certificate], dcc_database, now).check(
+        _signed_claims(_SIGNER, cwt)
+    )
+    assert outcome.code == code, outcome
+    if code == "not-yet-valid":
+        assert outcome.valid_from == valid_from
+        assert outcome.certificate is None

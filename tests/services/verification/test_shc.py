@@ -3,17 +3,21 @@ issuers, and our own cards in every form."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from certdist.domain.requests import CertificationRequest
 from certdist.errors import CertificateExpired, CertificateRevoked
-from certdist.formats.shc import VerifiedShc, card_file, qr_text
+from certdist.formats.shc import VerifiedShc, card_file, qr_text, sign_card
 from certdist.services.common.clock import FixedClock
 from certdist.services.verification import Status
 from certdist.services.verification.shc import shc_view
+from certdist.signing.jose import b64url
 from certdist.wiring import Services
 from tests.support.issuing import issue_signed
 from tests.support.request_bodies import vaccination_request_body
@@ -79,6 +83,8 @@ def test_our_own_card_verifies_in_every_form(services: Services) -> None:
             "Bhaya Mitra",
             services.settings.public_url,
         )
+        # CVX 210 in words; an unknown code stays "CVX <code>" (example 00 above: CVX 229).
+        assert view.vaccine == "AstraZeneca COVID-19 vaccine (ChAdOx1-S: Vaxzevria, Covishield)"
     tampered = jws[:-4] + ("AAAA" if not jws.endswith("AAAA") else "BBBB")
     assert services.verifier.check(tampered).code == "signature"
 
@@ -148,3 +154,73 @@ def test_a_trusted_card_of_odd_shape_gets_a_view_not_a_crash(odd: dict[str, obje
     assert view.name == "Anyone"
     assert view.dose == 1
     assert view.vaccine is None
+
+
+# --- malformed, signature, not yet valid ---------------------------------------------------
+
+
+def _our_card_with(services: Services, change: Callable[[dict[str, Any]], None]) -> str:
+    """Our card for BEN0001 with ``change`` made to its payload, signed again with our key."""
+    issuer = services.distribution.wallet.issuers.shc
+    payload = issuer.payload(services.distribution.certificates.bundle("BEN0001"))
+    change(payload)
+    return sign_card(payload, issuer.key)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "code"),
+    [(timedelta(days=2), "not-yet-valid"), (timedelta(minutes=3), "valid")],
+)
+def test_a_card_issued_later_than_the_clock_skew_is_not_yet_valid(
+    services: Services, ahead: timedelta, code: str
+) -> None:
+    issue_signed(services)
+    starts = services.clock.now() + ahead
+    card = _our_card_with(services, lambda p: p.update(nbf=int(starts.timestamp())))
+    outcome = services.verifier.check(card)
+    assert outcome.code == code, outcome
+    if code == "not-yet-valid":
+        assert outcome.status is Status.INVALID
+        assert outcome.valid_from == starts.date().isoformat()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "file with two parts",
+        "header not json",
+        "payload not deflated",
+        "no kid",
+        "not a card",
+        "type not a list",
+        "nbf out of range",
+    ],
+)
+def test_a_card_that_cannot_be_decoded_is_malformed(services: Services, damage: str) -> None:
+    issue_signed(services)
+    card = our_card(services)
+    header, payload, signature = card.split(".")
+    broken = {
+        "file with two parts": json.dumps({"verifiableCredential": [f"{header}.{payload}"]}),
+        "header not json": f"{b64url(b'not json')}.{payload}.{signature}",
+        "payload not deflated": f"{header}.{b64url(b'{}')}.{signature}",
+        "no kid": f"{b64url(json.dumps({'alg': 'ES256', 'zip': 'DEF'}).encode())}"
+        f".{payload}.{signature}",
+        "not a card": _our_card_with(services, lambda p: p["vc"].update(type=["a card"])),
+        "type not a list": _our_card_with(services, lambda p: p["vc"].update(type=1)),
+        "nbf out of range": _our_card_with(services, lambda p: p.update(nbf=1e300)),
+    }[damage]
+    outcome = services.verifier.check(broken)
+    assert (outcome.status, outcome.code, outcome.certificate) == (
+        Status.INVALID,
+        "malformed",
+        None,
+    ), outcome
+
+
+def test_a_changed_card_is_a_signature_mismatch(services: Services) -> None:
+    issue_signed(services)
+    header, _, signature = our_card(services).split(".")
+    _, other_payload, _ = _our_card_with(services, lambda p: p.update(nbf=1)).split(".")
+    outcome = services.verifier.check(f"{header}.{other_payload}.{signature}")
+    assert (outcome.status, outcome.code) == (Status.INVALID, "signature")

@@ -17,8 +17,10 @@ Two entry points (:mod:`.verifier`):
 
 * :meth:`Verifier.verify` returns the view or raises a
   :class:`~certdist.errors.VerificationError` subclass (``CertificateRevoked``,
-  ``CertificateExpired``, ``UnknownKey``, or the base class for a bad signature), and
-  :class:`~certdist.errors.InvalidInput` for input that is no known certificate form.
+  ``CertificateExpired``, ``CertificateNotYetValid``, ``UnknownKey``,
+  ``MalformedCertificate`` for a known form that cannot be decoded, or the base class for a
+  bad signature), and :class:`~certdist.errors.InvalidInput` for input that is no known
+  certificate form.
 * :meth:`Verifier.check` returns a :class:`VerificationOutcome` (:mod:`.outcome`: status,
   reason, and the view when the signature held) for screens that show every result the same
   way; it still raises ``InvalidInput`` for unreadable input.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from certdist.errors import FieldError, InvalidInput, PayloadTooLarge
+from certdist.errors import FieldError, InvalidInput, MalformedCertificate, PayloadTooLarge
 from certdist.services.verification.pdf import looks_like_pdf
 from certdist.services.verification.qr_reader import read_qr_codes
 
@@ -93,11 +93,15 @@ def classify(data: bytes | str) -> tuple[InputKind, bytes]:
     )
 
 
+# Past classify() the input is a known certificate form: what cannot be decoded from here on
+# is a malformed certificate (an outcome), no longer unreadable input (a client error).
+
+
 def ascii_text(payload: bytes) -> str:
     try:
         return payload.decode("ascii")
     except UnicodeDecodeError:
-        raise InvalidInput("the certificate text holds characters outside ASCII") from None
+        raise MalformedCertificate("the certificate text holds characters outside ASCII") from None
 
 
 def utf8_text(payload: bytes) -> str:
@@ -105,7 +109,7 @@ def utf8_text(payload: bytes) -> str:
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput("the certificate JSON is not UTF-8 text") from None
+        raise MalformedCertificate("the certificate JSON is not UTF-8 text") from None
 
 
 def _zip_text_bytes(text: str) -> bytes:
@@ -147,12 +151,12 @@ def single_card(file_text: bytes) -> str:
     """The one JWS of a ``.smart-health-card`` file."""
     cards = json.loads(file_text).get("verifiableCredential")
     if not isinstance(cards, list) or not cards or not all(isinstance(c, str) for c in cards):
-        raise InvalidInput("verifiableCredential must be a list of JWS strings")
+        raise MalformedCertificate("verifiableCredential must be a list of JWS strings")
     if len(cards) != 1:
         raise InvalidInput(f"the file holds {len(cards)} cards; verify them one at a time")
     card: str = cards[0]
     if not _JWS.fullmatch(card.encode("ascii", "replace")):
-        raise InvalidInput("the card in the file is not a compact JWS")
+        raise MalformedCertificate("the card in the file is not a compact JWS")
     return card
 
 
@@ -162,9 +166,9 @@ def shc_numeric_to_jws(text: str) -> str:
     try:
         values = [int(digits[i : i + 2]) for i in range(0, len(digits), 2)]
     except ValueError:
-        raise InvalidInput("a shc:/ payload must be followed by pairs of digits") from None
+        raise MalformedCertificate("a shc:/ payload must be followed by pairs of digits") from None
     if any(value > ord("z") - 45 for value in values):
-        raise InvalidInput("a shc:/ payload holds a digit pair outside the JWS alphabet")
+        raise MalformedCertificate("a shc:/ payload holds a digit pair outside the JWS alphabet")
     return "".join(chr(value + 45) for value in values)
 
 

@@ -1,15 +1,26 @@
-"""DIVOC credentials (W3C VC with a Linked Data proof): the signature, the expiry and the
-verifier's view."""
+"""DIVOC credentials (W3C VC with a Linked Data proof): the signature, the validity period
+and the verifier's view.
+
+A credential is valid from its ``issuanceDate`` (VC 1.1) or ``validFrom`` (VC 2.0); one that
+starts more than :data:`CLOCK_SKEW` after the verifier's clock is not valid yet. The skew is
+the few minutes RFC 7519 (4.1.5) allows for clocks that differ, the SMART Health Cards' too.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from certdist.domain.certificate_view import CertificateView, parse_timestamp
-from certdist.errors import CertificateExpired, VerificationError
+from certdist.errors import (
+    CertificateExpired,
+    CertificateNotYetValid,
+    InvalidInput,
+    MalformedCertificate,
+    VerificationError,
+)
 from certdist.formats.divoc_qr import decode_payload
 from certdist.services.verification.outcome import Examined
 from certdist.services.verification.view import (
@@ -22,6 +33,8 @@ from certdist.signing.contexts import ContextLoader
 from certdist.signing.ldproof import verify_credential
 from certdist.signing.trust import TrustStore
 
+CLOCK_SKEW: Final = timedelta(minutes=5)
+
 
 def check_divoc(
     payload: bytes,
@@ -31,18 +44,37 @@ def check_divoc(
     *,
     effective_until_is_expiry: bool,
 ) -> Examined:
-    """A DIVOC QR payload or credential JSON: the proof against the trust store, then expiry
-    (``effectiveUntil`` too when it is configured to count as expiry)."""
-    credential = json.loads(decode_payload(payload))
+    """A DIVOC QR payload or credential JSON: the proof against the trust store, then the
+    validity period (``effectiveUntil`` too when it is configured to count as expiry)."""
+    credential = _credential(payload)
     method = verify_credential(credential, trust.credential_key, loader=loader)
     view = divoc_view(credential, effective_until_is_expiry=effective_until_is_expiry)
     ours = trust.is_own_credential_key(method)
     certificate_id = evidence_of(credential).get("certificateId")
     return Examined(
         view,
-        _expiry(credential, now, effective_until_is_expiry=effective_until_is_expiry),
+        _not_yet_valid(credential, now)
+        or _expiry(credential, now, effective_until_is_expiry=effective_until_is_expiry),
         str(certificate_id) if ours and isinstance(certificate_id, str | int) else None,
     )
+
+
+def _credential(payload: bytes) -> Any:
+    """The credential of a payload :func:`~.detect.classify` recognised as DIVOC's."""
+    try:
+        return json.loads(decode_payload(payload))
+    except InvalidInput as error:  # a DIVOC archive or JSON that cannot be decoded
+        raise MalformedCertificate(error.message) from None
+
+
+def _not_yet_valid(credential: Mapping[str, Any], now: datetime) -> VerificationError | None:
+    for name in ("validFrom", "issuanceDate"):
+        starts = parse_timestamp(credential.get(name))
+        if starts is not None and now + CLOCK_SKEW < starts:
+            return CertificateNotYetValid(
+                f"the certificate is valid from {iso_date(starts)} ({name})", starts
+            )
+    return None
 
 
 def _expiry(

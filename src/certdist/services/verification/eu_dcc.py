@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final, Literal
 
 from cryptography import x509
 
-from certdist.errors import VerificationError
+from certdist.domain.codes import DCC_MEDICINAL_PRODUCTS, DCC_VACCINE_TYPES
+from certdist.errors import CertificateNotYetValid, MalformedCertificate, VerificationError
 from certdist.formats import eu_dcc as dcc_format
 from certdist.services.verification.outcome import Examined, expiry_or
 from certdist.services.verification.view import (
@@ -28,11 +29,13 @@ _DCC_TEST_TYPES: Final = {
     "LP217198-3": "Rapid antigen test",
 }
 _DCC_NAME: Final = re.compile(r"[A-Z<]{1,80}")
+_EARLIEST_ZONE: Final = timedelta(hours=14)
 
 
 def check_hc1(text: str, trust: TrustStore, now: datetime) -> Examined:
     """An ``HC1:`` text: :func:`~certdist.formats.eu_dcc.verify_hc1`, then what the EU rules
-    add (the payload's structure, the DSC's key usage and validity period)."""
+    add (the payload's structure, the DSC's key usage and validity period, a recovery's
+    ``df``). A payload without the schema's parts is malformed."""
     try:
         verified = dcc_format.verify_hc1(text, trust.dcc_keys, now)
     except VerificationError as error:
@@ -53,10 +56,27 @@ def check_hc1(text: str, trust: TrustStore, now: datetime) -> Examined:
             " certificate was signed"
         )
     entry: Mapping[str, Any] = verified.payload[kind][0]
+    if kind == "r":
+        _check_valid_from(entry, now)
     ours = None
     if trust.is_own_document_signer(verified.kid):
         ours = str(entry.get("ci", "")).rsplit(":", 1)[-1] or None
     return Examined(dcc_view(verified.payload, kind, verified.issuer), our_certificate_id=ours)
+
+
+def _check_valid_from(recovery: Mapping[str, Any], now: datetime) -> None:
+    """A recovery certificate is valid from its ``df`` date (the schema's "Certificate Valid
+    From"). The date has no time zone, so it is taken to start in the earliest one
+    (UTC+14): a certificate already valid where it was issued is never refused."""
+    try:
+        starts = date.fromisoformat(str(recovery.get("df", ""))[:10])
+    except ValueError:
+        raise MalformedCertificate("schema: r.df is not a date") from None
+    valid_from = datetime.combine(starts, time.min, UTC)
+    if now + dcc_format.CLOCK_SKEW + _EARLIEST_ZONE < valid_from:
+        raise CertificateNotYetValid(
+            f"validity: the recovery certificate is valid from {starts.isoformat()}", valid_from
+        )
 
 
 def _valid_at(certificate: x509.Certificate, instant: datetime) -> bool:
@@ -73,10 +93,10 @@ def _dcc_kind(payload: Mapping[str, Any]) -> Literal["v", "t", "r"]:
         or not isinstance(names.get("fnt"), str)
         or not _DCC_NAME.fullmatch(names["fnt"])
     ):
-        raise VerificationError("schema: ver, dob and nam.fnt (ICAO 9303 form) are required")
+        raise MalformedCertificate("schema: ver, dob and nam.fnt (ICAO 9303 form) are required")
     present = [kind for kind in ("v", "t", "r") if kind in payload]
     if len(present) != 1:
-        raise VerificationError("schema: a certificate holds exactly one of v, t or r")
+        raise MalformedCertificate("schema: a certificate holds exactly one of v, t or r")
     kind: Literal["v", "t", "r"] = present[0]  # type: ignore[assignment]
     entries = payload[kind]
     # Any sequence, not only a list: the payload may come straight from a CBOR decoder that
@@ -87,8 +107,21 @@ def _dcc_kind(payload: Mapping[str, Any]) -> Literal["v", "t", "r"]:
         or len(entries) != 1
         or not isinstance(entries[0], Mapping)
     ):
-        raise VerificationError(f"schema: {kind} must hold exactly one entry")
+        raise MalformedCertificate(f"schema: {kind} must hold exactly one entry")
     return kind
+
+
+def dcc_vaccine(vaccination: Mapping[str, Any]) -> str | None:
+    """The product's name (``mp``); for a product we do not name, its code with the vaccine
+    type (``vp``) in words when we know that."""
+    product = text_or_none(vaccination.get("mp"))
+    if product is None:
+        return None
+    if product in DCC_MEDICINAL_PRODUCTS:
+        return DCC_MEDICINAL_PRODUCTS[product]
+    kind = DCC_VACCINE_TYPES.get(str(vaccination.get("vp", "")))
+    coded = f"EU vaccine-medicinal-product {product}"
+    return f"{kind} ({coded})" if kind else coded
 
 
 def dcc_view(payload: Mapping[str, Any], kind: str, issuer: str | None) -> VerifiedCertificate:
@@ -105,7 +138,7 @@ def dcc_view(payload: Mapping[str, Any], kind: str, issuer: str | None) -> Verif
     if kind == "v":
         return VerifiedCertificate(
             kind="vaccination",
-            vaccine=text_or_none(entry.get("mp")),
+            vaccine=dcc_vaccine(entry),
             dose=int_or_none(entry.get("dn")),
             total_doses=int_or_none(entry.get("sd")),
             date=text_or_none(entry.get("dt")),

@@ -23,13 +23,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from certdist.errors import InvalidInput, VerificationError
+from certdist.errors import MalformedCertificate
 from certdist.formats import fhir as fhir_format
 from certdist.services.verification.outcome import Examined
 from certdist.services.verification.shc import (
-    coding_text,
     fhir_name,
     fhir_resources,
+    vaccine_text,
 )
 from certdist.services.verification.view import (
     CertificateFormat,
@@ -64,9 +64,9 @@ def _document(text: str) -> Mapping[str, Any]:
     try:
         document = json.loads(text)
     except (ValueError, RecursionError):
-        raise InvalidInput("the FHIR Bundle is not valid JSON") from None
+        raise MalformedCertificate("the FHIR Bundle is not valid JSON") from None
     if not isinstance(document, dict):
-        raise InvalidInput("a FHIR Bundle is a JSON object")
+        raise MalformedCertificate("a FHIR Bundle is a JSON object")
     return document
 
 
@@ -82,7 +82,7 @@ def _keys_of(issuer: str | None, trust: TrustStore) -> Callable[[str], list[Publ
         # Called once the JWS itself is known to be well formed, so a malformed signature
         # is reported as such before a missing signer.
         if issuer is None:
-            raise VerificationError(
+            raise MalformedCertificate(
                 "the bundle signature names no signer (signature.who.identifier.value)"
             )
         return trust.shc_keys(issuer, kid)
@@ -105,7 +105,7 @@ def fhir_view(document: Mapping[str, Any], issuer: str) -> VerifiedCertificate:
         key=lambda r: (str(r.get("occurrenceDateTime", "")), _dose_number(r) or 0),
     )
     if patient is None or not doses:
-        raise VerificationError("schema: a DDCC:VS bundle holds a Patient and an Immunization")
+        raise MalformedCertificate("schema: a DDCC:VS bundle holds a Patient and an Immunization")
     latest = doses[-1]
     applied = first_mapping(latest.get("protocolApplied"))
     occurred = latest.get("occurrenceDateTime")
@@ -123,11 +123,12 @@ def fhir_view(document: Mapping[str, Any], issuer: str) -> VerifiedCertificate:
 
 
 def _vaccine(concept: object) -> str | None:
-    """The ICD-11 code a DDCC:VS requires when there is one, else the first coding."""
+    """The vaccine of the ICD-11 code a DDCC:VS requires when there is one, else of the
+    first coding."""
     codings = [c for c in as_list(as_mapping(concept).get("coding")) if isinstance(c, Mapping)]
     icd11 = [c for c in codings if c.get("system") == fhir_format.ICD11]
     chosen = (icd11 or codings or [{}])[0]
-    return coding_text(chosen)
+    return vaccine_text(chosen)
 
 
 def _dose_number(immunization: Mapping[str, Any]) -> int | None:

@@ -9,8 +9,10 @@ from typing import Any, Literal, Self
 
 from certdist.errors import (
     CertificateExpired,
+    CertificateNotYetValid,
     CertificateRevoked,
     IssuerKeysUnavailable,
+    MalformedCertificate,
     RevocationUnknown,
     UnknownKey,
     UnsupportedFormat,
@@ -25,7 +27,9 @@ OutcomeCode = Literal[
     "unknown-key",
     "keys-unavailable",
     "expired",
+    "not-yet-valid",
     "revoked",
+    "malformed",
     "unsupported",
     "revocation-unknown",
 ]
@@ -41,24 +45,36 @@ class Status(StrEnum):
 class VerificationOutcome:
     """The result shown on the verify page and by ``POST /verify``.
 
-    ``code`` is a stable machine-readable reason: ``valid``, ``signature`` (bad signature
-    or malformed document), ``unknown-key``, ``keys-unavailable`` (a trusted issuer's keys
-    could not be fetched), ``expired``, ``revoked``, ``unsupported``,
-    ``revocation-unknown`` (the issuer's revocation list could not be checked).
-    ``certificate`` is present when the signature held (valid, expired, revoked): an
-    invalid signature means nothing in the document can be believed.
+    ``code`` is a stable machine-readable reason: ``valid``, ``signature`` (the signature
+    does not match the content or the key), ``unknown-key``, ``keys-unavailable`` (a trusted
+    issuer's keys could not be fetched), ``expired``, ``not-yet-valid`` (its validity starts
+    later: ``valid_from``, an ISO date, says when, if the certificate names it), ``revoked``,
+    ``malformed`` (a known certificate form whose structure cannot be decoded),
+    ``unsupported``, ``revocation-unknown`` (the issuer's revocation list could not be
+    checked). ``certificate`` is present only when the signature held: always when valid or
+    revoked, and when expired or not yet valid if the format's checks read the content
+    before the validity period (DIVOC does; HC1 and SMART Health Cards check the period
+    first). An invalid signature means nothing in the document can be believed.
     """
 
     status: Status
     code: OutcomeCode
     reason: str
     certificate: VerifiedCertificate | None = None
+    valid_from: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": str(self.status), "code": self.code, "reason": self.reason}
+        if self.valid_from is not None:
+            out["valid_from"] = self.valid_from
         if self.certificate is not None:
             out["certificate"] = self.certificate.as_json()
         return out
+
+    @classmethod
+    def of_error(cls, error: VerificationError) -> Self:
+        """The outcome of a certificate that did not get as far as a view."""
+        return cls(Status.INVALID, outcome_code(error), str(error), valid_from=valid_from(error))
 
     @classmethod
     def of(cls, certificate: VerifiedCertificate, problem: VerificationError | None) -> Self:
@@ -68,7 +84,7 @@ class VerificationOutcome:
                 Status.VALID, "valid", "signature, expiry and revocation checked", certificate
             )
         status = Status.REVOKED if isinstance(problem, CertificateRevoked) else Status.INVALID
-        return cls(status, outcome_code(problem), str(problem), certificate)
+        return cls(status, outcome_code(problem), str(problem), certificate, valid_from(problem))
 
 
 @dataclass(frozen=True)
@@ -94,8 +110,9 @@ def withdrawn(*, revoked: bool) -> CertificateRevoked:
 
 
 def expiry_or(error: VerificationError) -> VerificationError:
-    """The format modules name the failed step first; "expiry" is an expired certificate."""
-    if str(error).startswith("expiry:"):
+    """The format modules name the failed step first; "expiry" is an expired certificate
+    (one not valid yet already comes as :class:`CertificateNotYetValid`)."""
+    if type(error) is VerificationError and str(error).startswith("expiry:"):
         return CertificateExpired(str(error))
     return error
 
@@ -105,6 +122,10 @@ def outcome_code(error: VerificationError) -> OutcomeCode:
         return "revoked"
     if isinstance(error, CertificateExpired):
         return "expired"
+    if isinstance(error, CertificateNotYetValid):
+        return "not-yet-valid"
+    if isinstance(error, MalformedCertificate):
+        return "malformed"
     if isinstance(error, UnknownKey):
         return "unknown-key"
     if isinstance(error, IssuerKeysUnavailable):
@@ -114,3 +135,10 @@ def outcome_code(error: VerificationError) -> OutcomeCode:
     if isinstance(error, RevocationUnknown):
         return "revocation-unknown"
     return "signature"
+
+
+def valid_from(error: VerificationError | None) -> str | None:
+    """The ISO date a certificate not valid yet becomes valid, if it says."""
+    if isinstance(error, CertificateNotYetValid) and error.valid_from is not None:
+        return error.valid_from.date().isoformat()
+    return None

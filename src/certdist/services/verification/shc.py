@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from certdist.domain.codes import vaccine_name
 from certdist.errors import CertificateRevoked, RevocationUnknown, VerificationError
 from certdist.formats import shc as shc_format
 from certdist.services.verification.outcome import Examined, expiry_or
@@ -104,7 +105,7 @@ def shc_view(card: shc_format.VerifiedShc) -> VerifiedCertificate:
     applied = first_mapping(latest.get("protocolApplied"))
     return VerifiedCertificate(
         kind="vaccination",
-        vaccine=coding_text(first_coding(latest.get("vaccineCode"))),
+        vaccine=vaccine_text(first_coding(latest.get("vaccineCode"))),
         dose=int_or_none(applied.get("doseNumberPositiveInt")) or (len(doses) or None),
         total_doses=int_or_none(applied.get("seriesDosesPositiveInt")),
         date=text_or_none(latest.get("occurrenceDateTime")),
@@ -150,6 +151,14 @@ def fhir_name(names: object) -> str:
     given = name.get("given")
     parts = [*(given if isinstance(given, list) else []), name.get("family") or ""]
     return " ".join(str(part) for part in parts if part)
+
+
+def vaccine_text(coding: Mapping[str, Any]) -> str | None:
+    """The vaccine's name when its code is one we know (``domain.codes``), else the code
+    with its system's short name: a verifier is never shown a guess."""
+    code = text_or_none(coding.get("code"))
+    name = vaccine_name(str(coding.get("system", "")), code) if code else None
+    return name or coding_text(coding)
 
 
 def coding_text(coding: Mapping[str, Any]) -> str | None:

@@ -25,9 +25,7 @@ from certdist.services.verification.detect import (
 from certdist.services.verification.divoc import check_divoc
 from certdist.services.verification.outcome import (
     Examined,
-    Status,
     VerificationOutcome,
-    outcome_code,
     withdrawn,
 )
 from certdist.services.verification.pdf import PdfLimits, looks_like_pdf, not_a_pdf, scan_pdf
@@ -95,7 +93,7 @@ class Verifier:
         try:
             examined = self._examine(data, expect_pdf=expect_pdf)
         except VerificationError as error:
-            return VerificationOutcome(Status.INVALID, outcome_code(error), str(error))
+            return VerificationOutcome.of_error(error)
         return VerificationOutcome.of(examined.certificate, examined.problem)
 
     def _examine(self, data: bytes | str, *, expect_pdf: bool) -> Examined:

@@ -18,6 +18,11 @@ The page works without JavaScript: the form posts the photo (or pasted text) to
 ``/verify/result``, which renders the outcome. With JavaScript, ``static/verify.js`` adds
 "Scan with camera": it grabs camera frames into a canvas and posts each as a JPEG to
 ``POST /verify`` until a QR code is found; decoding happens here, with zxing-cpp.
+
+Every outcome ``code``, and "no QR code found" in a photo or PDF, has its own words: a
+heading, the reason and what to do (:func:`outcome_words`). The result page renders them
+for its code; the verify page renders all of them into the hidden result template, where
+``verify.js`` picks those of the code ``POST /verify`` answered, so both paths say the same.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -55,6 +60,12 @@ _RATE_SCOPE = "verify"
 _NO_INPUT = "input"
 _PDF = "application/pdf"
 
+#: The page of a photo or PDF in which no QR code was found: no outcome of the API (which
+#: answers 400, so a camera keeps looking), but a result a person needs advice on.
+NO_QR_CODE_PAGE: Final = "no-qr-code"
+#: Every code that has a page, in the order the words are listed.
+PAGE_CODES: Final[tuple[str, ...]] = (*get_args(OutcomeCode), NO_QR_CODE_PAGE)
+
 
 class CertificateFields(BaseModel):
     """Only what a verifier needs; absent fields are left out."""
@@ -78,8 +89,14 @@ class VerificationResult(BaseModel):
     status: Literal["valid", "invalid", "revoked"]
     code: OutcomeCode
     reason: str
+    valid_from: str | None = Field(
+        default=None,
+        description="With not-yet-valid: the date (ISO 8601) the certificate becomes valid",
+    )
     certificate: CertificateFields | None = Field(
-        default=None, description="Present when the signature holds (valid, expired, revoked)"
+        default=None,
+        description="Present only when the signature holds: valid, revoked, and expired or "
+        "not yet valid where the format reads the content before the validity period",
     )
 
 
@@ -163,9 +180,20 @@ async def verify_result_page(
         error = _("The photo is too large. Please send a smaller photo of the QR code.")
         return _render(request, templates, "verify.html", {"error": error}, status_code=413)
     except InvalidInput as problem:
+        if _no_qr_code(problem):
+            # Not a form error: the photo was sent; it needs retaking (the advice says how).
+            page = {"status": "unread", "code": NO_QR_CODE_PAGE, "reason": problem.message}
+            return _render(
+                request, templates, "verify_result.html", {"outcome": page}, status_code=400
+            )
         error = _form_error(problem, _)
         return _render(request, templates, "verify.html", {"error": error}, status_code=400)
     return _render(request, templates, "verify_result.html", {"outcome": outcome.as_json()})
+
+
+def _no_qr_code(problem: InvalidInput) -> bool:
+    where = problem.errors[0].location if problem.errors else None
+    return where in (NO_QR_CODE, NO_QR_CODE_IN_PDF)
 
 
 def _render(
@@ -179,43 +207,133 @@ def _render(
     return templates.render(
         request,
         name,
-        {**context, "reasons": reason_texts(templates.gettext(request))},
+        {**context, "words": outcome_words(templates.gettext(request))},
         status_code=status_code,
     )
+
+
+@dataclass(frozen=True)
+class OutcomeWords:
+    """What a page says of one outcome: a heading that names it, the reason in words, and
+    what the person checking the certificate should do. ``dated_advice`` replaces
+    ``advice`` when the outcome has a date to name (``{date}`` marks where it goes: the
+    page fills it in, and so does verify.js)."""
+
+    heading: str
+    reason: str
+    advice: str
+    dated_advice: str = ""
+
+
+def outcome_words(_: Callable[[str], str]) -> dict[str, OutcomeWords]:
+    """The words of every page code (:data:`PAGE_CODES`), in the reader's language."""
+    return {
+        "valid": OutcomeWords(
+            _("The certificate is valid"),
+            _("The signature, the expiry and the revocation list were checked."),
+            _("Check that the name and date of birth match the person's identity document."),
+        ),
+        "signature": OutcomeWords(
+            _("The signature does not match"),
+            _(
+                "The signature does not match: the certificate was changed, "
+                "or it was not signed by its issuer."
+            ),
+            _(
+                "Do not accept it. Ask the person for the original certificate or check it with "
+                "the issuer."
+            ),
+        ),
+        "unknown-key": OutcomeWords(
+            _("Unknown issuer"),
+            _("The certificate was signed by an issuer this service does not trust."),
+            _(
+                "Do not accept it as checked. Check it with its issuer or with a verifier that "
+                "trusts that issuer."
+            ),
+        ),
+        "keys-unavailable": OutcomeWords(
+            _("The issuer could not be reached"),
+            _(
+                "The issuer's keys could not be fetched, so the signature could not be checked. "
+                "Try again later."
+            ),
+            _("Try again in a few minutes. Until then, the certificate has not been checked."),
+        ),
+        "expired": OutcomeWords(
+            _("The certificate has expired"),
+            _("The certificate has expired."),
+            _("Do not accept it. The person needs a current certificate from the issuer."),
+        ),
+        "not-yet-valid": OutcomeWords(
+            _("The certificate is not valid yet"),
+            _("The certificate is not valid yet: its validity starts later."),
+            _(
+                "Check that this device's date and time are correct. If they are, check the "
+                "certificate again later."
+            ),
+            _(
+                "Check that this device's date and time are correct. If they are, check the "
+                "certificate again on or after %(date)s."
+            )
+            % {"date": "{date}"},
+        ),
+        "revoked": OutcomeWords(
+            _("The certificate has been revoked"),
+            _("The issuer revoked this certificate or replaced it with a corrected one."),
+            _(
+                "Do not accept it. The person can download their current certificate from the "
+                "issuer."
+            ),
+        ),
+        "malformed": OutcomeWords(
+            _("The certificate cannot be read"),
+            _(
+                "The certificate is damaged or incomplete: its content cannot be read, so "
+                "nothing in it can be checked."
+            ),
+            _(
+                "Scan or paste it again, the whole of it. If it still cannot be read, do not "
+                "accept it: ask the person for the original certificate."
+            ),
+        ),
+        "unsupported": OutcomeWords(
+            _("This kind of certificate cannot be checked here"),
+            _("This kind of certificate cannot be checked here yet."),
+            _(
+                "Check it with its issuer or with a verifier that supports this kind of "
+                "certificate."
+            ),
+        ),
+        "revocation-unknown": OutcomeWords(
+            _("Revocation could not be checked"),
+            _(
+                "The issuer's list of revoked certificates could not be checked, so this "
+                "certificate may have been revoked. Try again later."
+            ),
+            _("Try again in a few minutes. Until then, do not treat the certificate as valid."),
+        ),
+        NO_QR_CODE_PAGE: OutcomeWords(
+            _("No QR code found"),
+            _("We could not find a QR code in the photo or on the first pages of the PDF."),
+            _(
+                "Take a sharper photo from closer, in good light, with the whole QR code in the "
+                "frame, or paste the certificate text instead."
+            ),
+        ),
+    }
 
 
 def reason_texts(_: Callable[[str], str]) -> dict[str, str]:
     """What each outcome ``code`` means, in the reader's language (the ``reason`` of an
     outcome is a technical English detail, shown under it)."""
-    return {
-        "valid": _("The signature, the expiry and the revocation list were checked."),
-        "signature": _(
-            "The signature does not match: the certificate was changed, "
-            "or it was not signed by its issuer."
-        ),
-        "unknown-key": _("The certificate was signed by an issuer this service does not trust."),
-        "keys-unavailable": _(
-            "The issuer's keys could not be fetched, so the signature could not be checked. "
-            "Try again later."
-        ),
-        "expired": _("The certificate has expired."),
-        "revoked": _("The issuer revoked this certificate or replaced it with a corrected one."),
-        "unsupported": _("This kind of certificate cannot be checked here yet."),
-        "revocation-unknown": _(
-            "The issuer's list of revoked certificates could not be checked, so this "
-            "certificate may have been revoked. Try again later."
-        ),
-    }
+    return {code: words.reason for code, words in outcome_words(_).items()}
 
 
 def _form_error(problem: InvalidInput, _: Callable[[str], str]) -> str:
     where = problem.errors[0].location if problem.errors else None
     if where == _NO_INPUT:
         return _("Choose a photo of the QR code or paste the certificate text.")
-    if where == NO_QR_CODE:
-        return _("We could not find a QR code in the photo. Try a sharper, closer photo.")
-    if where == NO_QR_CODE_IN_PDF:
-        return _("We could not find a QR code on the first pages of the PDF.")
     return _("This is not a certificate we can read: %(details)s") % {"details": problem.message}
 
 

@@ -76,15 +76,39 @@
     });
   }
 
+  // The words the page rendered for this outcome code (verify_outcome.html's data-words-for
+  // elements), so that the result reads as the no-JavaScript result page does.
+  function wordsFor(node, code) {
+    var found = null;
+    node.querySelectorAll("[data-words-for]").forEach(function (element) {
+      if (element.getAttribute("data-words-for") === code) {
+        found = element;
+      }
+    });
+    return found;
+  }
+
+  function adviceOf(words, outcome) {
+    var dated = words.getAttribute("data-dated-advice");
+    if (dated && outcome.valid_from) {
+      return dated.replace("{date}", outcome.valid_from);
+    }
+    return words.getAttribute("data-advice") || "";
+  }
+
   function show(outcome) {
     var node = template.content.firstElementChild.cloneNode(true);
+    var words = wordsFor(node, outcome.code);
+    node.querySelector("[data-words]").remove();
     node.className = "outcome outcome-" + outcome.status;
+    node.setAttribute("data-code", outcome.code);
     node.setAttribute("role", outcome.status === "valid" ? "status" : "alert");
     node.querySelectorAll("[data-status-text]").forEach(function (span) {
       span.hidden = span.getAttribute("data-status-text") !== outcome.status;
     });
-    var reasons = JSON.parse(section.getAttribute("data-reasons") || "{}");
-    node.querySelector('[data-field="reason"]').textContent = reasons[outcome.code] || "";
+    node.querySelector('[data-field="heading"]').textContent = words ? words.getAttribute("data-heading") : "";
+    node.querySelector('[data-field="reason"]').textContent = words ? words.getAttribute("data-reason") : "";
+    node.querySelector('[data-field="advice"]').textContent = words ? adviceOf(words, outcome) : "";
     node.querySelector('[data-field="detail"]').textContent = outcome.reason;
     node.querySelector("[data-detail]").hidden = outcome.status === "valid";
     var certificate = outcome.certificate || {};
