@@ -390,14 +390,6 @@ def test_share_pages(client: TestClient, family: Services) -> None:
     assert_all_hindi(pages)
 
 
-# The check stays as strict here as on every page; the marker only keeps the suite green
-# while verify*.html and the verifier's messages are reworked on another branch. Strict: once
-# the pages are all Hindi this test passes, fails as XPASS, and the marker must go.
-@pytest.mark.xfail(
-    strict=True,
-    reason="the verifier shows the outcome's English reason (Details:) and the English "
-    "details of an unreadable input",
-)
 def test_verifier_pages(client: TestClient, services: Services) -> None:
     verifier = _hindi(client)
     pages = Pages(services)

@@ -186,8 +186,7 @@ async def verify_result_page(
             return _render(
                 request, templates, "verify_result.html", {"outcome": page}, status_code=400
             )
-        error = _form_error(problem, _)
-        return _render(request, templates, "verify.html", {"error": error}, status_code=400)
+        return _render(request, templates, "verify.html", _form_error(problem, _), status_code=400)
     return _render(request, templates, "verify_result.html", {"outcome": outcome.as_json()})
 
 
@@ -330,11 +329,13 @@ def reason_texts(_: Callable[[str], str]) -> dict[str, str]:
     return {code: words.reason for code, words in outcome_words(_).items()}
 
 
-def _form_error(problem: InvalidInput, _: Callable[[str], str]) -> str:
+def _form_error(problem: InvalidInput, _: Callable[[str], str]) -> dict[str, str | None]:
+    """The form's error in the reader's language, and the verifier's technical detail (in
+    English, shown folded under it for whoever helps the person)."""
     where = problem.errors[0].location if problem.errors else None
     if where == _NO_INPUT:
-        return _("Choose a photo of the QR code or paste the certificate text.")
-    return _("This is not a certificate we can read: %(details)s") % {"details": problem.message}
+        return {"error": _("Choose a photo of the QR code or paste the certificate text.")}
+    return {"error": _("This is not a certificate we can read."), "error_detail": problem.message}
 
 
 def _count_attempt(request: Request, services: Services) -> None:

@@ -88,10 +88,26 @@
     return found;
   }
 
+  // A date of the answer (ISO, "1968-03-14" or a moment) in the page's language, as the
+  // result page shows it; anything else (a year alone) as it is.
+  function dayText(value) {
+    var text = value === undefined || value === null ? "" : String(value);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(text) || !window.Intl) {
+      return text;
+    }
+    try {
+      return new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+        year: "numeric", month: "short", day: "numeric", timeZone: "UTC",
+      }).format(new Date(text.slice(0, 10) + "T00:00:00Z"));
+    } catch (unsupported) {
+      return text;
+    }
+  }
+
   function adviceOf(words, outcome) {
     var dated = words.getAttribute("data-dated-advice");
     if (dated && outcome.valid_from) {
-      return dated.replace("{date}", outcome.valid_from);
+      return dated.replace("{date}", dayText(outcome.valid_from));
     }
     return words.getAttribute("data-advice") || "";
   }
@@ -119,6 +135,8 @@
       var value = certificate[key];
       if (key === "doses") {
         value = doseText(certificate.dose, certificate.total_doses);
+      } else if (fact.hasAttribute("data-day")) {
+        value = dayText(value);
       }
       fact.querySelector("[data-field]").textContent = value === undefined || value === null ? "" : String(value);
       fact.hidden = !value;
