@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -63,6 +64,7 @@ from certdist.domain.requests import CertificationRequest  # noqa: E402
 from certdist.wiring import build_services  # noqa: E402
 
 LUA = ROOT / "bench" / "wrk" / "rotate.lua"
+RESULTS = ROOT / "bench" / "RESULTS.md"
 HOST = "127.0.0.1"
 PDF = "/certificate/api/certificatePDF/"
 QR = "/certificate/api/certificateQRCode/"
@@ -176,6 +178,7 @@ class Server:
     env: dict[str, str]
     workers: int
     log_path: Path
+    command: list[str] | None = None  # default: ``certdist serve``
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     exit_code: int | None = None
@@ -189,8 +192,8 @@ class Server:
     def start(self, certdist: Path) -> None:
         self.port = free_port()
         command = [
-            str(certdist), "serve", "--host", HOST, "--port", str(self.port),
-            "--workers", str(self.workers),
+            *(self.command or [str(certdist), "serve"]), "--host", HOST, "--port",
+            str(self.port), "--workers", str(self.workers),
         ]  # fmt: skip
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -259,7 +262,7 @@ def _status(port: int, path: str) -> int:
 @dataclass
 class Scenario:
     name: str
-    server: str  # "scratch" (cache off) or "cached"
+    server: str  # "scratch" (cache off), "cached" or "baseline" (bench/baseline_app.py)
     method: str
     lines: list[str]
     expect_status: int
@@ -272,20 +275,27 @@ class Scenario:
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by variant
 
 
+BASELINE = "baseline"  # the scenario, and the label of its (only) server
+BARE = "bare"
+
+
 def scenarios(codes: list[str], etags: dict[str, str], hot: int) -> list[Scenario]:
+    # Targets of issue #15 (2 workers, wrk on loopback); ratios to BASELINE are in the report.
     return [
+        Scenario(BASELINE, BASELINE, "GET", ["/document"], 200, b"certdist baseline", False,
+                 "bare Starlette/uvicorn, fixed 2 KB body with ETag (ratio 1.00)"),
         Scenario("healthz", "cached", "GET", ["/healthz"], 200, b'{"status":"ok"}', False,
-                 "baseline (framework floor)"),
+                 "(info: certdist's framework floor)"),
         Scenario("pdf_scratch", "scratch", "GET", [PDF + c for c in codes], 200, b"%PDF-", True,
-                 ">= 500/s, p99 <= 50 ms", 500, 50),
+                 ">= 800/s, p99 <= 50 ms", 800, 50),
         Scenario("pdf_304", "cached", "GET", [f"{PDF}{c}\t{etags[c]}" for c in codes], 304,
-                 None, True, ">= 10,000/s", 10_000),
+                 None, True, ">= 15,000/s and >= 0.5x baseline", 15_000),
         Scenario("head", "cached", "HEAD", [PDF + c for c in codes], 200, None, True,
-                 ">= 5,000/s", 5_000),
+                 ">= 15,000/s and >= 0.5x baseline", 15_000),
         Scenario("qr_cached", "cached", "GET", [QR + c for c in codes], 200, b"\x89PNG", True,
-                 ">= 5,000/s", 5_000, warmup=True),
+                 ">= 10,000/s", 10_000, warmup=True),
         Scenario("pdf_cached", "cached", "GET", [PDF + c for c in codes[:hot]], 200, b"%PDF-",
-                 True, "(info: cache hit, no render)", warmup=True),
+                 True, ">= 10,000/s", 10_000, warmup=True),
     ]  # fmt: skip
 
 
@@ -477,6 +487,50 @@ def report(
         )
 
 
+def markdown(
+    title: str,
+    selected: list[Scenario],
+    servers: dict[tuple[str, str], Server],
+    mem: dict[tuple[str, str], list[dict[str, float]]],
+    args: argparse.Namespace,
+    header: list[str],
+) -> str:
+    """The run as a bench/RESULTS.md section: medians, runs, p99, CPU ms/req, ratio to the
+    bare-framework baseline of the same run, target and verdict."""
+    base_runs = next((s.runs.get(BARE) for s in selected if s.name == BASELINE), None)
+    base_rps = _median_run(base_runs)["rps"] if base_runs else None
+    lines = [f"## {title}", "", *(f"- {line}" for line in header), ""]
+    lines += [
+        "| scenario | variant | median req/s | runs | p50 / p99 ms | server CPU ms/req "
+        "| ratio to baseline | target | |",
+        "|---|---|---:|---|---|---:|---:|---|---|",
+    ]
+    for s in selected:
+        for label, runs in s.runs.items():
+            med = _median_run(runs)
+            errors = sum(sum(r["errors"].values()) for r in runs)
+            ratio = f"{med['rps'] / base_rps:.2f}x" if base_rps else "–"
+            verdict = _verdict(s, med, errors)
+            if verdict and base_rps and s.name in ("pdf_304", "head") and med["rps"] < base_rps / 2:
+                verdict = "FAIL"
+            each = ", ".join(f"{r['rps']:,.0f}" for r in runs)
+            lines.append(
+                f"| {s.name} | {label} | {med['rps']:,.0f} | {each} | "
+                f"{med['latency_us']['p50'] / 1000:.2f} / {med['latency_us']['p99'] / 1000:.2f} | "
+                f"{1000 * med['server_cores'] / max(1e-9, med['rps']):.3f} | {ratio} | "
+                f"{s.target} | {verdict}{f' ({errors} errors)' if errors else ''} |"
+            )
+    lines += ["", "Worker memory after the load (MiB, VmRSS / peak / Pss per worker):", ""]
+    for (label, kind), server in servers.items():
+        rows = mem.get((label, kind), [])
+        cache = server.env.get("CERTDIST_RENDER_CACHE_BYTES", "default")
+        cells = "; ".join(
+            f"{m['VmRSS']:.0f} / {m['VmHWM']:.0f} / {m.get('Pss', 0):.0f}" for m in rows
+        )
+        lines.append(f"- {label} {kind} (render cache {cache}): {cells}")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class Variant:
     """A build of the service to measure: the project, or another source tree put first on
@@ -523,6 +577,17 @@ def main() -> None:
     parser.add_argument(
         "--no-project", action="store_true", help="with --variant: measure only the variants"
     )
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the bare Starlette/uvicorn baseline (bench/baseline_app.py)",
+    )
+    parser.add_argument(
+        "--results",
+        metavar="TITLE",
+        help="append the table as a section with this title to bench/RESULTS.md",
+    )
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -531,17 +596,17 @@ def main() -> None:
     if not certdist.exists():
         sys.exit(f"{certdist} not found: run with the project's venv python")
 
-    print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}")
-    print(f"machine: {machine()}, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"software: {_versions()}; {_wrk_version()}")
-    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"source: {_source_state()}")
-    print(
+    header = [
+        f"date: {datetime.now(UTC).isoformat(timespec='seconds')}",
+        f"machine: {machine()}, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}",
+        f"software: {_versions()}; {_wrk_version()}",
+        f"command: {' '.join(['.venv/bin/python', *sys.argv])}",
+        f"source: {_source_state()}",
         f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency, "
         f"certdist serve --workers {args.workers}, {args.repeat} runs per scenario "
         f"(round-robin), database {'PostgreSQL' if args.database_url else 'SQLite'}",
-        flush=True,
-    )
+    ]
+    print("\n".join(header), flush=True)
 
     temporary = None
     if args.data_dir is None:
@@ -585,8 +650,10 @@ def main() -> None:
 
         selected = scenarios(codes, etags, min(args.hot, len(codes)))
         if args.only:
-            wanted = set(args.only.split(","))
+            wanted = set(args.only.split(",")) | ({BASELINE} if args.baseline else set())
             selected = [s for s in selected if s.name in wanted]
+        if not args.baseline:
+            selected = [s for s in selected if s.name != BASELINE]
         needed = {s.server for s in selected}
 
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("WRK_")}
@@ -616,6 +683,18 @@ def main() -> None:
                     f"workers {server.worker_pids()}",
                     flush=True,
                 )
+        if BASELINE in needed:
+            # The bare framework under the same uvicorn settings and worker count.
+            log = data / "server-baseline.log"
+            server = servers[BARE, BASELINE] = Server(
+                BASELINE,
+                base_env,
+                args.workers,
+                log,
+                command=[sys.executable, str(ROOT / "bench" / "baseline_app.py")],
+            )
+            server.start(certdist)
+            print(f"server {BARE}: pid {server.pid}, port {server.port}", flush=True)
 
         paths: dict[str, Path] = {}
         for s in selected:
@@ -625,7 +704,11 @@ def main() -> None:
             if "pdf_304" in {s.name for s in selected}:
                 check_etags(servers[variant.label, "cached"].port, token, etags)
             for s in selected:
-                preflight(servers[variant.label, s.server].port, s, token)
+                if s.server != BASELINE:
+                    preflight(servers[variant.label, s.server].port, s, token)
+        for s in selected:
+            if s.server == BASELINE:
+                preflight(servers[BARE, BASELINE].port, s, token)
 
         wrk_options = {
             "threads": args.threads,
@@ -638,7 +721,9 @@ def main() -> None:
             for variant in variants:
                 # Fill both workers' render caches: enough passes over the list that every
                 # code has been rendered by each worker.
-                seconds = max(args.duration, min(60.0, len(s.lines) * args.workers / 400))
+                seconds = float(
+                    math.ceil(max(args.duration, min(60.0, len(s.lines) * args.workers / 400)))
+                )  # wrk takes whole seconds
                 server = servers[variant.label, s.server]
                 w = run_wrk(
                     server.port, s, token, paths[s.name],
@@ -651,16 +736,17 @@ def main() -> None:
 
         for round_ in range(args.repeat):
             for s in selected:
-                for variant in variants:
-                    server = servers[variant.label, s.server]
+                labels = [BARE] if s.server == BASELINE else [v.label for v in variants]
+                for label in labels:
+                    server = servers[label, s.server]
                     time.sleep(1.0)
                     result = run_wrk(
                         server.port, s, token, paths[s.name], **wrk_options, server=server
                     )
-                    s.runs.setdefault(variant.label, []).append(result)
+                    s.runs.setdefault(label, []).append(result)
                     errors = sum(result["errors"].values())
                     print(
-                        f"run {round_ + 1} {s.name:12} {variant.label:10} "
+                        f"run {round_ + 1} {s.name:12} {label:10} "
                         f"{result['rps']:9.0f} req/s  "
                         f"p50 {result['latency_us']['p50'] / 1000:6.2f} ms  "
                         f"p99 {result['latency_us']['p99'] / 1000:7.2f} ms  errors {errors}  "
@@ -675,6 +761,11 @@ def main() -> None:
         for server in servers.values():
             server.stop()
         report(selected, servers, mem)
+        if args.results:
+            section = markdown(args.results, selected, servers, mem, args, header)
+            with RESULTS.open("a") as out:
+                out.write("\n" + section)
+            print(f"\nwrote the table to {RESULTS}")
         if args.json:
             args.json.write_text(
                 json.dumps(
