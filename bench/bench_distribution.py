@@ -12,9 +12,16 @@ next to ``GET /healthz`` measured in the same run (the framework's floor on this
     .venv/bin/python bench/bench_distribution.py [--beneficiaries 5000] [--duration 10]
         [--repeat 3] [--connections 16] [--threads 2] [--workers 2] [--only a,b]
         [--database-url URL] [--data-dir DIR] [--log-level LEVEL] [--json OUT]
-        [--variant LABEL=SRC_DIR[,CERTDIST_X=VALUE...]] [--no-project]
+        [--variant LABEL=SRC_DIR[,CERTDIST_X=VALUE...][,workers=N]] [--no-project]
+        [--no-baseline] [--results TITLE]
 
-Scenarios: healthz, pdf_scratch, pdf_304, head, qr_cached, pdf_cached. ``--data-dir`` keeps
+Scenarios: baseline, healthz, pdf_scratch, pdf_304, head, qr_cached, pdf_cached. ``baseline``
+is ``bench/baseline_app.py`` (a bare Starlette app answering a fixed 2 KB body with an ETag,
+under the same uvicorn settings and worker count), measured in the same run so that every
+scenario is also reported as a ratio to it; ``--no-baseline`` leaves it out. ``--results
+TITLE`` appends the table, with machine, date, command and commit, to bench/RESULTS.md.
+``workers=N`` in a variant runs its servers with N workers (1 against 2: scaling).
+``--data-dir`` keeps
 the seeded database for the next run (seeding 5,000 beneficiaries takes about a minute).
 ``--variant`` measures another source tree (a copy of ``src`` with a change, put first on
 PYTHONPATH) and/or other settings against the project, interleaved run by run: an A/B test
@@ -539,13 +546,17 @@ class Variant:
     label: str
     src: Path | None
     env: dict[str, str]
+    workers: int | None = None  # ``workers=N`` in the spec: another worker count
 
     @classmethod
     def parse(cls, text: str) -> Variant:
         label, _, rest = text.partition("=")
         src, *pairs = rest.split(",")
         env = dict(pair.split("=", 1) for pair in pairs if pair)
-        return cls(label, Path(src).resolve() if src else None, env)
+        workers = env.pop("workers", None)
+        return cls(
+            label, Path(src).resolve() if src else None, env, int(workers) if workers else None
+        )
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -569,7 +580,7 @@ def main() -> None:
         "--variant",
         action="append",
         default=[],
-        metavar="LABEL=SRC[,VAR=VALUE...]",
+        metavar="LABEL=SRC[,VAR=VALUE...][,workers=N]",
         help="also measure another source tree (put first on PYTHONPATH; empty for the "
         "project's) and/or extra CERTDIST_* variables, interleaved run by run with the "
         "project: an A/B test on the same noisy machine",
@@ -676,7 +687,9 @@ def main() -> None:
                 if kind == "scratch":
                     env["CERTDIST_RENDER_CACHE_BYTES"] = "0"
                 log = data / f"server-{variant.label}-{kind}.log"
-                server = servers[variant.label, kind] = Server(kind, env, args.workers, log)
+                server = servers[variant.label, kind] = Server(
+                    kind, env, variant.workers or args.workers, log
+                )
                 server.start(certdist)
                 print(
                     f"server {variant.label} {kind}: pid {server.pid}, port {server.port}, "
