@@ -222,6 +222,8 @@ class Server:
     def worker_pids(self) -> list[int]:
         if self.process is None:
             return []
+        if self.workers == 1:
+            return [self.process.pid]  # uvicorn serves in its own process: no workers
         return [
             pid
             for pid in _children(self.process.pid)
