@@ -46,6 +46,7 @@ import multiprocessing
 import os
 import platform
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -613,7 +614,7 @@ def main() -> None:
         f"date: {datetime.now(UTC).isoformat(timespec='seconds')}",
         f"machine: {machine()}, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}",
         f"software: {_versions()}; {_wrk_version()}",
-        f"command: {' '.join(['.venv/bin/python', *sys.argv])}",
+        f"command: {shlex.join(['.venv/bin/python', *sys.argv])}",
         f"source: {_source_state()}",
         f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency, "
         f"certdist serve --workers {args.workers}, {args.repeat} runs per scenario "
