@@ -550,6 +550,7 @@ class Variant:
     src: Path | None
     env: dict[str, str]
     workers: int | None = None  # ``workers=N`` in the spec: another worker count
+    server: str | None = None  # ``server=granian`` in the spec: granian instead of uvicorn
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -557,9 +558,28 @@ class Variant:
         src, *pairs = rest.split(",")
         env = dict(pair.split("=", 1) for pair in pairs if pair)
         workers = env.pop("workers", None)
+        server = env.pop("server", None)
         return cls(
-            label, Path(src).resolve() if src else None, env, int(workers) if workers else None
+            label,
+            Path(src).resolve() if src else None,
+            env,
+            int(workers) if workers else None,
+            server,
         )
+
+    def command(self) -> list[str] | None:
+        """The server to start, when not ``certdist serve`` (uvicorn)."""
+        if self.server is None:
+            return None
+        if self.server != "granian":
+            raise SystemExit(f"unknown server {self.server!r} (granian or none)")
+        # The same factory as certdist serve's uvicorn workers, HTTP/1.1, uvloop; the data
+        # directory is migrated already (the seeding did it).
+        return [
+            str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory",
+            "--http", "1", "--loop", "uvloop", "--no-access-log",
+            "certdist.web.app:app_from_environment",
+        ]  # fmt: skip
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -691,7 +711,7 @@ def main() -> None:
                     env["CERTDIST_RENDER_CACHE_BYTES"] = "0"
                 log = data / f"server-{variant.label}-{kind}.log"
                 server = servers[variant.label, kind] = Server(
-                    kind, env, variant.workers or args.workers, log
+                    kind, env, variant.workers or args.workers, log, command=variant.command()
                 )
                 server.start(certdist)
                 print(
