@@ -12,9 +12,16 @@ next to ``GET /healthz`` measured in the same run (the framework's floor on this
     .venv/bin/python bench/bench_distribution.py [--beneficiaries 5000] [--duration 10]
         [--repeat 3] [--connections 16] [--threads 2] [--workers 2] [--only a,b]
         [--database-url URL] [--data-dir DIR] [--log-level LEVEL] [--json OUT]
-        [--variant LABEL=SRC_DIR[,CERTDIST_X=VALUE...]] [--no-project]
+        [--variant LABEL=SRC_DIR[,CERTDIST_X=VALUE...][,workers=N]] [--no-project]
+        [--no-baseline] [--results TITLE]
 
-Scenarios: healthz, pdf_scratch, pdf_304, head, qr_cached, pdf_cached. ``--data-dir`` keeps
+Scenarios: baseline, healthz, pdf_scratch, pdf_304, head, qr_cached, pdf_cached. ``baseline``
+is ``bench/baseline_app.py`` (a bare Starlette app answering a fixed 2 KB body with an ETag,
+under the same uvicorn settings and worker count), measured in the same run so that every
+scenario is also reported as a ratio to it; ``--no-baseline`` leaves it out. ``--results
+TITLE`` appends the table, with machine, date, command and commit, to bench/RESULTS.md.
+``workers=N`` in a variant runs its servers with N workers (1 against 2: scaling).
+``--data-dir`` keeps
 the seeded database for the next run (seeding 5,000 beneficiaries takes about a minute).
 ``--variant`` measures another source tree (a copy of ``src`` with a change, put first on
 PYTHONPATH) and/or other settings against the project, interleaved run by run: an A/B test
@@ -34,10 +41,12 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import multiprocessing
 import os
 import platform
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -63,6 +72,7 @@ from certdist.domain.requests import CertificationRequest  # noqa: E402
 from certdist.wiring import build_services  # noqa: E402
 
 LUA = ROOT / "bench" / "wrk" / "rotate.lua"
+RESULTS = ROOT / "bench" / "RESULTS.md"
 HOST = "127.0.0.1"
 PDF = "/certificate/api/certificatePDF/"
 QR = "/certificate/api/certificateQRCode/"
@@ -176,6 +186,7 @@ class Server:
     env: dict[str, str]
     workers: int
     log_path: Path
+    command: list[str] | None = None  # default: ``certdist serve``
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     exit_code: int | None = None
@@ -189,8 +200,8 @@ class Server:
     def start(self, certdist: Path) -> None:
         self.port = free_port()
         command = [
-            str(certdist), "serve", "--host", HOST, "--port", str(self.port),
-            "--workers", str(self.workers),
+            *(self.command or [str(certdist), "serve"]), "--host", HOST, "--port",
+            str(self.port), "--workers", str(self.workers),
         ]  # fmt: skip
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -212,6 +223,8 @@ class Server:
     def worker_pids(self) -> list[int]:
         if self.process is None:
             return []
+        if self.workers == 1:
+            return [self.process.pid]  # uvicorn serves in its own process: no workers
         return [
             pid
             for pid in _children(self.process.pid)
@@ -259,7 +272,7 @@ def _status(port: int, path: str) -> int:
 @dataclass
 class Scenario:
     name: str
-    server: str  # "scratch" (cache off) or "cached"
+    server: str  # "scratch" (cache off), "cached" or "baseline" (bench/baseline_app.py)
     method: str
     lines: list[str]
     expect_status: int
@@ -272,20 +285,27 @@ class Scenario:
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by variant
 
 
+BASELINE = "baseline"  # the scenario, and the label of its (only) server
+BARE = "bare"
+
+
 def scenarios(codes: list[str], etags: dict[str, str], hot: int) -> list[Scenario]:
+    # Targets of issue #15 (2 workers, wrk on loopback); ratios to BASELINE are in the report.
     return [
+        Scenario(BASELINE, BASELINE, "GET", ["/document"], 200, b"certdist baseline", False,
+                 "bare Starlette/uvicorn, fixed 2 KB body with ETag (ratio 1.00)"),
         Scenario("healthz", "cached", "GET", ["/healthz"], 200, b'{"status":"ok"}', False,
-                 "baseline (framework floor)"),
+                 "(info: certdist's framework floor)"),
         Scenario("pdf_scratch", "scratch", "GET", [PDF + c for c in codes], 200, b"%PDF-", True,
-                 ">= 500/s, p99 <= 50 ms", 500, 50),
+                 ">= 800/s, p99 <= 50 ms", 800, 50),
         Scenario("pdf_304", "cached", "GET", [f"{PDF}{c}\t{etags[c]}" for c in codes], 304,
-                 None, True, ">= 10,000/s", 10_000),
+                 None, True, ">= 15,000/s and >= 0.5x baseline", 15_000),
         Scenario("head", "cached", "HEAD", [PDF + c for c in codes], 200, None, True,
-                 ">= 5,000/s", 5_000),
+                 ">= 15,000/s and >= 0.5x baseline", 15_000),
         Scenario("qr_cached", "cached", "GET", [QR + c for c in codes], 200, b"\x89PNG", True,
-                 ">= 5,000/s", 5_000, warmup=True),
+                 ">= 10,000/s", 10_000, warmup=True),
         Scenario("pdf_cached", "cached", "GET", [PDF + c for c in codes[:hot]], 200, b"%PDF-",
-                 True, "(info: cache hit, no render)", warmup=True),
+                 True, ">= 10,000/s", 10_000, warmup=True),
     ]  # fmt: skip
 
 
@@ -477,6 +497,50 @@ def report(
         )
 
 
+def markdown(
+    title: str,
+    selected: list[Scenario],
+    servers: dict[tuple[str, str], Server],
+    mem: dict[tuple[str, str], list[dict[str, float]]],
+    args: argparse.Namespace,
+    header: list[str],
+) -> str:
+    """The run as a bench/RESULTS.md section: medians, runs, p99, CPU ms/req, ratio to the
+    bare-framework baseline of the same run, target and verdict."""
+    base_runs = next((s.runs.get(BARE) for s in selected if s.name == BASELINE), None)
+    base_rps = _median_run(base_runs)["rps"] if base_runs else None
+    lines = [f"## {title}", "", *(f"- {line}" for line in header), ""]
+    lines += [
+        "| scenario | variant | median req/s | runs | p50 / p99 ms | server CPU ms/req "
+        "| ratio to baseline | target | |",
+        "|---|---|---:|---|---|---:|---:|---|---|",
+    ]
+    for s in selected:
+        for label, runs in s.runs.items():
+            med = _median_run(runs)
+            errors = sum(sum(r["errors"].values()) for r in runs)
+            ratio = f"{med['rps'] / base_rps:.2f}x" if base_rps else "–"
+            verdict = _verdict(s, med, errors)
+            if verdict and base_rps and s.name in ("pdf_304", "head") and med["rps"] < base_rps / 2:
+                verdict = "FAIL"
+            each = ", ".join(f"{r['rps']:,.0f}" for r in runs)
+            lines.append(
+                f"| {s.name} | {label} | {med['rps']:,.0f} | {each} | "
+                f"{med['latency_us']['p50'] / 1000:.2f} / {med['latency_us']['p99'] / 1000:.2f} | "
+                f"{1000 * med['server_cores'] / max(1e-9, med['rps']):.3f} | {ratio} | "
+                f"{s.target} | {verdict}{f' ({errors} errors)' if errors else ''} |"
+            )
+    lines += ["", "Worker memory after the load (MiB, VmRSS / peak / Pss per worker):", ""]
+    for (label, kind), server in servers.items():
+        rows = mem.get((label, kind), [])
+        cache = server.env.get("CERTDIST_RENDER_CACHE_BYTES", "default")
+        cells = "; ".join(
+            f"{m['VmRSS']:.0f} / {m['VmHWM']:.0f} / {m.get('Pss', 0):.0f}" for m in rows
+        )
+        lines.append(f"- {label} {kind} (render cache {cache}): {cells}")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class Variant:
     """A build of the service to measure: the project, or another source tree put first on
@@ -485,13 +549,37 @@ class Variant:
     label: str
     src: Path | None
     env: dict[str, str]
+    workers: int | None = None  # ``workers=N`` in the spec: another worker count
+    server: str | None = None  # ``server=granian`` in the spec: granian instead of uvicorn
 
     @classmethod
     def parse(cls, text: str) -> Variant:
         label, _, rest = text.partition("=")
         src, *pairs = rest.split(",")
         env = dict(pair.split("=", 1) for pair in pairs if pair)
-        return cls(label, Path(src).resolve() if src else None, env)
+        workers = env.pop("workers", None)
+        server = env.pop("server", None)
+        return cls(
+            label,
+            Path(src).resolve() if src else None,
+            env,
+            int(workers) if workers else None,
+            server,
+        )
+
+    def command(self) -> list[str] | None:
+        """The server to start, when not ``certdist serve`` (uvicorn)."""
+        if self.server is None:
+            return None
+        if self.server != "granian":
+            raise SystemExit(f"unknown server {self.server!r} (granian or none)")
+        # The same factory as certdist serve's uvicorn workers, HTTP/1.1, uvloop; the data
+        # directory is migrated already (the seeding did it).
+        return [
+            str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory",
+            "--http", "1", "--loop", "uvloop", "--no-access-log",
+            "certdist.web.app:app_from_environment",
+        ]  # fmt: skip
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -515,13 +603,24 @@ def main() -> None:
         "--variant",
         action="append",
         default=[],
-        metavar="LABEL=SRC[,VAR=VALUE...]",
+        metavar="LABEL=SRC[,VAR=VALUE...][,workers=N]",
         help="also measure another source tree (put first on PYTHONPATH; empty for the "
         "project's) and/or extra CERTDIST_* variables, interleaved run by run with the "
         "project: an A/B test on the same noisy machine",
     )
     parser.add_argument(
         "--no-project", action="store_true", help="with --variant: measure only the variants"
+    )
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the bare Starlette/uvicorn baseline (bench/baseline_app.py)",
+    )
+    parser.add_argument(
+        "--results",
+        metavar="TITLE",
+        help="append the table as a section with this title to bench/RESULTS.md",
     )
     args = parser.parse_args()
 
@@ -531,17 +630,17 @@ def main() -> None:
     if not certdist.exists():
         sys.exit(f"{certdist} not found: run with the project's venv python")
 
-    print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}")
-    print(f"machine: {machine()}, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"software: {_versions()}; {_wrk_version()}")
-    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"source: {_source_state()}")
-    print(
+    header = [
+        f"date: {datetime.now(UTC).isoformat(timespec='seconds')}",
+        f"machine: {machine()}, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}",
+        f"software: {_versions()}; {_wrk_version()}",
+        f"command: {shlex.join(['.venv/bin/python', *sys.argv])}",
+        f"source: {_source_state()}",
         f"load: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency, "
         f"certdist serve --workers {args.workers}, {args.repeat} runs per scenario "
         f"(round-robin), database {'PostgreSQL' if args.database_url else 'SQLite'}",
-        flush=True,
-    )
+    ]
+    print("\n".join(header), flush=True)
 
     temporary = None
     if args.data_dir is None:
@@ -585,8 +684,10 @@ def main() -> None:
 
         selected = scenarios(codes, etags, min(args.hot, len(codes)))
         if args.only:
-            wanted = set(args.only.split(","))
+            wanted = set(args.only.split(",")) | ({BASELINE} if args.baseline else set())
             selected = [s for s in selected if s.name in wanted]
+        if not args.baseline:
+            selected = [s for s in selected if s.name != BASELINE]
         needed = {s.server for s in selected}
 
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("WRK_")}
@@ -609,13 +710,27 @@ def main() -> None:
                 if kind == "scratch":
                     env["CERTDIST_RENDER_CACHE_BYTES"] = "0"
                 log = data / f"server-{variant.label}-{kind}.log"
-                server = servers[variant.label, kind] = Server(kind, env, args.workers, log)
+                server = servers[variant.label, kind] = Server(
+                    kind, env, variant.workers or args.workers, log, command=variant.command()
+                )
                 server.start(certdist)
                 print(
                     f"server {variant.label} {kind}: pid {server.pid}, port {server.port}, "
                     f"workers {server.worker_pids()}",
                     flush=True,
                 )
+        if BASELINE in needed:
+            # The bare framework under the same uvicorn settings and worker count.
+            log = data / "server-baseline.log"
+            server = servers[BARE, BASELINE] = Server(
+                BASELINE,
+                base_env,
+                args.workers,
+                log,
+                command=[sys.executable, str(ROOT / "bench" / "baseline_app.py")],
+            )
+            server.start(certdist)
+            print(f"server {BARE}: pid {server.pid}, port {server.port}", flush=True)
 
         paths: dict[str, Path] = {}
         for s in selected:
@@ -625,7 +740,11 @@ def main() -> None:
             if "pdf_304" in {s.name for s in selected}:
                 check_etags(servers[variant.label, "cached"].port, token, etags)
             for s in selected:
-                preflight(servers[variant.label, s.server].port, s, token)
+                if s.server != BASELINE:
+                    preflight(servers[variant.label, s.server].port, s, token)
+        for s in selected:
+            if s.server == BASELINE:
+                preflight(servers[BARE, BASELINE].port, s, token)
 
         wrk_options = {
             "threads": args.threads,
@@ -638,7 +757,9 @@ def main() -> None:
             for variant in variants:
                 # Fill both workers' render caches: enough passes over the list that every
                 # code has been rendered by each worker.
-                seconds = max(args.duration, min(60.0, len(s.lines) * args.workers / 400))
+                seconds = float(
+                    math.ceil(max(args.duration, min(60.0, len(s.lines) * args.workers / 400)))
+                )  # wrk takes whole seconds
                 server = servers[variant.label, s.server]
                 w = run_wrk(
                     server.port, s, token, paths[s.name],
@@ -651,16 +772,17 @@ def main() -> None:
 
         for round_ in range(args.repeat):
             for s in selected:
-                for variant in variants:
-                    server = servers[variant.label, s.server]
+                labels = [BARE] if s.server == BASELINE else [v.label for v in variants]
+                for label in labels:
+                    server = servers[label, s.server]
                     time.sleep(1.0)
                     result = run_wrk(
                         server.port, s, token, paths[s.name], **wrk_options, server=server
                     )
-                    s.runs.setdefault(variant.label, []).append(result)
+                    s.runs.setdefault(label, []).append(result)
                     errors = sum(result["errors"].values())
                     print(
-                        f"run {round_ + 1} {s.name:12} {variant.label:10} "
+                        f"run {round_ + 1} {s.name:12} {label:10} "
                         f"{result['rps']:9.0f} req/s  "
                         f"p50 {result['latency_us']['p50'] / 1000:6.2f} ms  "
                         f"p99 {result['latency_us']['p99'] / 1000:7.2f} ms  errors {errors}  "
@@ -675,6 +797,11 @@ def main() -> None:
         for server in servers.values():
             server.stop()
         report(selected, servers, mem)
+        if args.results:
+            section = markdown(args.results, selected, servers, mem, args, header)
+            with RESULTS.open("a") as out:
+                out.write("\n" + section)
+            print(f"\nwrote the table to {RESULTS}")
         if args.json:
             args.json.write_text(
                 json.dumps(

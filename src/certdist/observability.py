@@ -44,6 +44,13 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Neither format writes a record's caller, thread or process, so they are not looked up:
+    # logging's documented optimisation (Logging HOWTO, "Optimization"), measured 25.5 ->
+    # 20.9 us per request log line, about 2% of a repeat download's server CPU.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

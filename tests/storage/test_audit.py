@@ -72,3 +72,53 @@ def test_dispose_writes_what_is_queued(tmp_path: Path) -> None:
     database.dispose()
     with Database(url) as again:
         assert len(again.audit().for_beneficiary("B1")) == 50
+
+
+def test_a_full_queue_writes_in_place_and_never_drops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_QUEUED the entry is written by ``record`` itself; if the database cannot take
+    it, ``record`` raises (the document is not delivered) instead of dropping an entry."""
+    from certdist.errors import StorageUnavailable
+    from certdist.storage import audit as audit_module
+
+    monkeypatch.setattr(audit_module, "MAX_QUEUED", 3)
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    database = Database(url, deadline_seconds=0.5)
+    database.migrate()
+    audit = database.audit()
+    blocker = sqlite3.connect(tmp_path / "audit.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    for n in range(3):
+        audit.record(_download(n))
+    with pytest.raises(StorageUnavailable):
+        audit.record(_download(3))  # queue full, database locked: refused, not dropped
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert audit.flush(timeout=30)
+    audit.record(_download(4))
+    assert sorted(d.id for d in audit.for_beneficiary("B1")) == ["id-0", "id-1", "id-2", "id-4"]
+    database.dispose()
+
+
+def test_close_writes_at_once_what_is_still_gathering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shutdown does not wait out the batch interval, and loses nothing queued."""
+    import time
+
+    from certdist.storage import audit as audit_module
+
+    monkeypatch.setattr(audit_module, "FLUSH_SECONDS", 60.0)
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    database = Database(url)
+    database.migrate()
+    for n in range(20):
+        database.audit().record(_download(n))
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM download_audit")).scalar() == 0
+    started = time.monotonic()
+    database.dispose()
+    assert time.monotonic() - started < 5
+    with Database(url) as again:
+        assert len(again.audit().for_beneficiary("B1")) == 20

@@ -50,6 +50,24 @@ def test_for_beneficiary_oldest_first_and_only_live_by_default(
     assert repo.for_beneficiary("nobody") == []
 
 
+def test_the_prepared_hot_read_converts_every_column_as_sqlalchemy_does(
+    repo: SqlCertificateRepository, database: Database, make: Make
+) -> None:
+    """``for_beneficiary`` runs on the driver connection (``Transactions.fetch``); what it
+    gives must be what the same statement gives through SQLAlchemy: dates, UTC datetimes,
+    JSON columns, NULLs."""
+    from certdist.storage.certificates import _LIVE_FOR_BENEFICIARY
+    from certdist.storage.rows import certificate_record
+
+    repo.add([make(dob=None, mobile=None, contacts=(), meta={}), make(dose=2, meta={"a": [1]})])
+    with database.transactions.read() as connection:
+        rows = connection.execute(_LIVE_FOR_BENEFICIARY, {"code": "BEN-0001"}).mappings().all()
+    expected = [certificate_record(row) for row in rows]
+    assert len(expected) == 2
+    assert repo.for_beneficiary("BEN-0001") == expected
+    assert expected[0].created_at.tzinfo is not None
+
+
 def test_for_mobile_lists_live_certificates_of_every_beneficiary_on_the_number(
     repo: SqlCertificateRepository, make: Make
 ) -> None:

@@ -214,6 +214,8 @@ def test_unreachable_database_raises_storage_unavailable(
     with pytest.raises(StorageUnavailable):
         db.uploads().get("u-1")
     with pytest.raises(StorageUnavailable):
+        db.certificates().for_beneficiary("BEN-0001")  # the prepared hot read
+    with pytest.raises(StorageUnavailable):
         db.migrate()
     assert time.monotonic() - started < 10
     db.dispose()

@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from certdist.formats.divoc_qr import decode_payload
 from certdist.signing.ldproof import verify_credential
 from certdist.wiring import Services
-from tests.support.clients import TokenFactory
+from tests.support.clients import TokenFactory, bearer, client_for
 from tests.support.imaging import open_image, pdf_text, rasterise_pdf, scan
 from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.services import ServicesFactory
 
 API = "/certificate/api"
 CLIENT = "certificate-api"
@@ -216,6 +217,35 @@ def test_beneficiaries_search_for_print_staff(client: TestClient, auth: TokenFac
         ).status_code
         == 400
     )
+
+
+def test_downloads_already_sent_are_audited_after_a_normal_shutdown(
+    make_services: ServicesFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit is written off the request path, in batches; rows of responses already sent
+    (rendered by the route, or answered from the render cache by ``FastReads``) are still
+    queued when the server stops, and its shutdown writes them."""
+    from sqlalchemy import text
+
+    from certdist.storage import audit as audit_module
+
+    monkeypatch.setattr(audit_module, "FLUSH_SECONDS", 60.0)  # nothing written before shutdown
+    services = make_services()
+    with client_for(services) as client:
+        issuer = bearer(services, "certificate-issuer")
+        assert client.post("/divoc/api/v1/certify", json=[vaccination_request_body("S1")],
+                           headers=issuer).status_code == 200  # fmt: skip
+        sent = [
+            client.get(f"{API}/{kind}/S1", headers=bearer(services, CLIENT)).status_code
+            for kind in ["certificatePDF"] * 2 + ["certificateQRCode"] * 2
+        ]
+        assert sent == [200] * 4  # the second of each from the render cache, by FastReads
+        with services.database.engine.connect() as connection:
+            count = text("SELECT count(*) FROM download_audit WHERE pre_enrollment_code = 'S1'")
+            assert connection.execute(count).scalar() == 0
+    # The client's exit ran the application's shutdown, which closes the services.
+    with services.database.engine.connect() as connection:
+        assert connection.execute(count).scalar() == 4
 
 
 def test_every_download_is_audited(

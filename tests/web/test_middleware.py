@@ -61,3 +61,9 @@ def test_hsts_when_published_over_https(
     client, _ = make_client(public_url="https://certificates.example", hsts_subdomains=subdomains)
     for path in ("/healthz", "/verify", "/divoc/api/v1/nothing-here"):
         assert client.get(path).headers["strict-transport-security"] == expected
+
+
+def test_every_response_has_its_own_request_id(client: TestClient) -> None:
+    ids = [client.get("/healthz").headers["x-request-id"] for _ in range(50)]
+    assert len(set(ids)) == 50
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)

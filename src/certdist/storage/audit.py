@@ -3,9 +3,17 @@
 A download must not wait for its own audit row: under load, one INSERT transaction per
 download serialises on the database's write lock (SQLite) and set the p99 of PDF downloads
 past a second (measured). Entries are queued and written every ``flush_seconds`` in one
-transaction. What is queued survives a database outage (written when it comes back) and a
-graceful shutdown (``close`` writes it); only a hard crash can lose the last fraction of a
-second of entries.
+transaction.
+
+What is guaranteed: an entry is queued (or written) before ``record`` returns, and every
+delivery calls ``record`` before its response is sent. Queued entries survive a database
+outage (written when it comes back) and a graceful shutdown (``close`` writes them; the
+server's shutdown calls it after the last response). Nothing is ever dropped: when the queue
+is full (the database away for long), ``record`` writes its entry itself and raises
+``StorageUnavailable`` if it cannot, so that document is not delivered (503) rather than
+delivered unaudited. What is not: a hard crash (SIGKILL, power) loses the entries queued in
+the last ``flush_seconds`` (50 ms); a shutdown while the database stays away loses what it
+could not write, and logs how many.
 """
 
 from __future__ import annotations
@@ -27,21 +35,26 @@ log = logging.getLogger(__name__)
 
 _a = download_audit.c
 MAX_QUEUED = 200_000
+FLUSH_SECONDS = 0.05  # how long the writer gathers a batch
 
 
 class SqlDownloadAudit:
     def __init__(
-        self, transactions: Transactions, *, flush_seconds: float = 0.05, max_batch: int = 1000
+        self,
+        transactions: Transactions,
+        *,
+        flush_seconds: float | None = None,
+        max_batch: int = 1000,
     ) -> None:
         self._tx = transactions
-        self._flush_seconds = flush_seconds
+        self._flush_seconds = FLUSH_SECONDS if flush_seconds is None else flush_seconds
         self._max_batch = max_batch
         self._queue: deque[dict[str, Any]] = deque()
         self._wake = threading.Condition()
         self._idle = threading.Event()
         self._idle.set()
+        self._urgent = threading.Event()  # flush() or close(): stop gathering, write now
         self._closed = False
-        self._dropped = 0
         self._thread = threading.Thread(target=self._run, name="download-audit", daemon=True)
         self._thread.start()
 
@@ -57,16 +70,19 @@ class SqlDownloadAudit:
             "format": download.format,
         }
         with self._wake:
-            if len(self._queue) >= MAX_QUEUED:
-                # The database has been away for long: keep the newest entries, count the rest.
-                self._queue.popleft()
-                self._dropped += 1
-            self._queue.append(row)
-            self._idle.clear()
-            self._wake.notify()
+            if len(self._queue) < MAX_QUEUED:
+                self._queue.append(row)
+                self._idle.clear()
+                self._wake.notify()
+                return
+        # The rare path: the database has been away long enough to fill the queue. Write this
+        # entry now, or raise StorageUnavailable so the document is not sent unaudited.
+        with self._tx.write() as connection:
+            connection.execute(insert(download_audit), [row])
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything recorded so far is written; False on timeout."""
+        self._urgent.set()
         with self._wake:
             self._wake.notify()
         return self._idle.wait(timeout)
@@ -77,6 +93,10 @@ class SqlDownloadAudit:
             self._closed = True
             self._wake.notify()
         self._thread.join(timeout=5)
+        with self._wake:
+            lost = len(self._queue)
+        if lost:
+            log.error("download audit entries not written at shutdown", extra={"lost": lost})
 
     def for_beneficiary(self, pre_enrollment_code: str, *, limit: int = 100) -> list[Download]:
         self.flush()  # read your own writes
@@ -95,12 +115,13 @@ class SqlDownloadAudit:
         while True:
             with self._wake:
                 while not self._queue and not self._closed:
+                    self._urgent.clear()
                     self._idle.set()
                     self._wake.wait()
                 if self._closed and not self._queue:
                     self._idle.set()
                     return
-            time.sleep(self._flush_seconds)  # gather a batch
+            self._urgent.wait(self._flush_seconds)  # gather a batch, unless flushed
             with self._wake:
                 batch = [
                     self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))

@@ -59,6 +59,7 @@ class SqlCertificateRepository:
         self, transactions: Transactions, *, companions: CompanionMessages | None = None
     ) -> None:
         self._tx = transactions
+        self._live_for_beneficiary = transactions.prepare(_LIVE_FOR_BENEFICIARY)
         # Messages (notifications) to enqueue in the same transaction as new certificates, so
         # a certificate is never stored without them nor they sent for one that was not.
         self._companions = companions
@@ -147,7 +148,8 @@ class SqlCertificateRepository:
         self, pre_enrollment_code: str, *, include_inactive: bool = False
     ) -> list[CertificateRecord]:
         if not include_inactive:
-            return self._records(_LIVE_FOR_BENEFICIARY, {"code": pre_enrollment_code})
+            rows = self._tx.fetch(self._live_for_beneficiary, {"code": pre_enrollment_code})
+            return [certificate_record(row) for row in rows]
         statement = select(certificates).where(_c.pre_enrollment_code == pre_enrollment_code)
         return self._records(statement.order_by(_c.created_at, _c.id))
 

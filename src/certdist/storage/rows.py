@@ -6,9 +6,8 @@ easy to check against ``schema.py`` when a column is added.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-
-from sqlalchemy import RowMapping
 
 from certdist.domain.models import CertificateRecord
 
@@ -40,7 +39,7 @@ def certificate_values(record: CertificateRecord) -> dict[str, Any]:
     }
 
 
-def certificate_record(row: RowMapping) -> CertificateRecord:
+def certificate_record(row: Mapping[Any, Any]) -> CertificateRecord:
     return CertificateRecord(
         id=row["id"],
         certificate_id=row["certificate_id"],

@@ -6,10 +6,11 @@ translation and the SQLite write-lock rule live in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Select
 from sqlalchemy import exc as sa_exc
 
 from certdist.errors import StorageUnavailable
@@ -37,11 +38,77 @@ class Transactions:
         with translate_errors(), self._engine.begin() as connection:
             yield connection
 
+    def prepare(self, statement: Select[Any]) -> PreparedRead:
+        """``statement`` compiled once for this engine, to be run by :meth:`fetch`."""
+        return PreparedRead(statement, self._engine)
+
+    def fetch(self, prepared: PreparedRead, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a prepared single-SELECT on a pooled driver connection, rows as dicts with the
+        column types' conversions applied, as ``read()`` + ``execute().mappings()`` gives.
+
+        The hot read of every certificate download (measured on SQLite: 52 µs of CPU for a
+        beneficiary's two certificates, conversions included, against 125 µs through a
+        SQLAlchemy transaction, whose begin/commit events, result machinery and
+        compiled-cache lookup are the difference; the 304 path went from 0.416 to 0.220 ms
+        of server CPU per request with the other cuts of issue #15).
+        One SELECT is atomic on its own, so no explicit transaction is needed; the pool
+        rolls the driver connection back on return (PostgreSQL), and its deadlines
+        (statement timeout, busy timeout) are the connection's, as for every other query.
+        """
+        with translate_errors():
+            try:
+                raw = self._engine.raw_connection()
+                try:
+                    cursor = raw.cursor()
+                    try:
+                        cursor.execute(prepared.sql, prepared.parameters(parameters))
+                        rows = cursor.fetchall()
+                    finally:
+                        cursor.close()
+                finally:
+                    raw.close()  # back to the pool
+            except prepared.driver_error as exc:
+                # As SQLAlchemy wraps the driver's errors, so translate_errors can tell an
+                # outage from a bug (the pool's connect errors come unwrapped from here too).
+                raise sa_exc.DBAPIError.instance(
+                    prepared.sql, None, exc, prepared.driver_error, hide_parameters=True
+                ) from exc
+        keys, convert = prepared.keys, prepared.converters
+        return [
+            {
+                key: value if f is None else f(value)
+                for key, f, value in zip(keys, convert, row, strict=True)
+            }
+            for row in rows
+        ]
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that writes; committed on normal exit, rolled back on any exception."""
         with translate_errors(), self._writer.begin() as connection:
             yield connection
+
+
+class PreparedRead:
+    """A SELECT compiled for one engine's dialect: its SQL, parameter order and the result
+    conversions of its columns (dates from SQLite text, JSON columns, UTC datetimes)."""
+
+    def __init__(self, statement: Select[Any], engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self._positional = list(compiled.positiontup or []) if dialect.positional else None
+        columns = list(statement.selected_columns)
+        self.keys = [str(column.key) for column in columns]
+        self.converters: list[Callable[[Any], Any] | None] = [
+            column.type._cached_result_processor(dialect, None) for column in columns
+        ]
+        self.driver_error: type[Exception] = dialect.loaded_dbapi.Error
+
+    def parameters(self, values: dict[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
+        if self._positional is None:
+            return values
+        return tuple(values[name] for name in self._positional)
 
 
 @contextmanager

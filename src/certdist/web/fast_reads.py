@@ -83,9 +83,14 @@ class FastReads:
         if if_none_match is not None and etag in _etags(if_none_match):
             await _respond(send, 304, headers)
             return True
-        artifact = distribution.render_if_cached(
-            bundle, format_name, caller=principal, permission=permission
-        )
+        try:
+            artifact = distribution.render_if_cached(
+                bundle, format_name, caller=principal, permission=permission
+            )
+        except CertdistError:
+            # The audit could not take the entry (the database away for long, its queue
+            # full): the route answers the error, and nothing was sent unaudited.
+            return False
         if artifact is None:
             return False  # FastAPI renders it (and it is cached for next time)
         disposition = "attachment" if format_name == "pdf" else "inline"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -117,10 +118,18 @@ def hsts_value(public_url: str, max_age: int, include_subdomains: bool) -> str |
 
 
 class RequestLog:
-    """One line per request: method, route template (never the raw path), status, duration."""
+    """One line per request: method, route template (never the raw path), status, duration.
+
+    Request ids are 16 hex digits, as uuid4's were: a random prefix per process and a
+    counter. They only tie a response to its log line, so they need to be unique, not
+    unguessable; uuid4 cost a urandom system call per request (measured ~6 us, 2-3% of a
+    repeat download's server CPU).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._prefix = os.urandom(4).hex()
+        self._counter = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,7 +137,7 @@ class RequestLog:
             return
         started = time.perf_counter()
         status = 500
-        request_id = uuid.uuid4().hex[:16]
+        request_id = f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08x}"
 
         async def capture(message: Message) -> None:
             nonlocal status
