@@ -56,6 +56,9 @@ _ALG: Final = 1
 _KID: Final = 4
 _TAG_SIGN1: Final = 18
 _TAG_CWT: Final = 61
+#: What cbor2 raises for bytes that are no CBOR it can decode. RecursionError: cbor2 5
+#: recurses into nested arrays past the interpreter's limit (6 refuses them itself).
+_UNDECODABLE = (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ def is_cbor_array(value: object) -> bool:
 def _parse(data: bytes) -> tuple[bytes, Mapping[Any, Any], Mapping[Any, Any], bytes, bytes]:
     try:
         message = cbor2.loads(data)
-    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError) as exc:
+    except _UNDECODABLE as exc:
         raise MalformedCertificate(f"not a CBOR COSE message: {exc}") from None
     if isinstance(message, cbor2.CBORTag) and message.tag == _TAG_CWT:
         message = message.value
@@ -150,7 +153,7 @@ def _parse(data: bytes) -> tuple[bytes, Mapping[Any, Any], Mapping[Any, Any], by
     if protected_bytes:
         try:
             protected = cbor2.loads(protected_bytes)
-        except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
+        except _UNDECODABLE as exc:
             raise MalformedCertificate(f"COSE protected header is not CBOR: {exc}") from None
     if not isinstance(protected, Mapping):
         raise MalformedCertificate("COSE protected header is not a map")
@@ -186,7 +189,7 @@ def cbor_map(value: object, what: str) -> Mapping[Any, Any]:
         raise MalformedCertificate(f"{what} is not a CBOR byte string")
     try:
         decoded = cbor2.loads(value)
-    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError) as exc:
+    except _UNDECODABLE as exc:
         raise MalformedCertificate(f"{what} is not valid CBOR: {exc}") from None
     if isinstance(decoded, cbor2.CBORTag) and decoded.tag == _TAG_CWT:
         decoded = decoded.value
