@@ -1,4 +1,5 @@
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -7,7 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from certdist.domain.models import Download
+from certdist.errors import StorageUnavailable
 from certdist.storage import Database
+from certdist.storage import audit as audit_module
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -45,14 +48,20 @@ def test_the_audit_is_append_only(database: Database, statement: str) -> None:
     assert len(database.audit().for_beneficiary("B1")) == 1
 
 
-def test_entries_recorded_while_the_database_is_away_are_written_later(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    database = Database(url)
+def _locked(tmp_path: Path, **options: float) -> tuple[Database, sqlite3.Connection]:
+    """A migrated SQLite database whose write lock another connection holds (roll it back to
+    let writes through): the database is "away" for the audit writer."""
+    database = Database(f"sqlite:///{tmp_path / 'audit.db'}", **options)
     database.migrate()
-    audit = database.audit()
-    # Take the write lock from another connection: the writer must wait, not lose entries.
     blocker = sqlite3.connect(tmp_path / "audit.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
+    return database, blocker
+
+
+def test_entries_recorded_while_the_database_is_away_are_written_later(tmp_path: Path) -> None:
+    # The writer must wait for the lock, not lose entries.
+    database, blocker = _locked(tmp_path)
+    audit = database.audit()
     for n in range(5):
         audit.record(_download(n))
     assert not audit.flush(timeout=0.5)
@@ -79,16 +88,9 @@ def test_a_full_queue_writes_in_place_and_never_drops(
 ) -> None:
     """Past MAX_QUEUED the entry is written by ``record`` itself; if the database cannot take
     it, ``record`` raises (the document is not delivered) instead of dropping an entry."""
-    from certdist.errors import StorageUnavailable
-    from certdist.storage import audit as audit_module
-
     monkeypatch.setattr(audit_module, "MAX_QUEUED", 3)
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    database = Database(url, deadline_seconds=0.5)
-    database.migrate()
+    database, blocker = _locked(tmp_path, deadline_seconds=0.5)
     audit = database.audit()
-    blocker = sqlite3.connect(tmp_path / "audit.db", isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
     for n in range(3):
         audit.record(_download(n))
     with pytest.raises(StorageUnavailable):
@@ -105,10 +107,6 @@ def test_close_writes_at_once_what_is_still_gathering(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A shutdown does not wait out the batch interval, and loses nothing queued."""
-    import time
-
-    from certdist.storage import audit as audit_module
-
     monkeypatch.setattr(audit_module, "FLUSH_SECONDS", 60.0)
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     database = Database(url)

@@ -138,10 +138,6 @@ class Templates:
         instant = moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         return Markup('<time datetime="{}" data-local-time>{}</time>').format(instant, text)
 
-    def moment_text(self, request: Request, moment: datetime) -> str:
-        """A moment as plain text in the request's language (for messages built in Python)."""
-        return format_moment(moment, self.language(request), self.time_zone)
-
     def _current(self) -> Translations:
         try:
             return self._active.get()
