@@ -38,9 +38,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from pyld import jsonld
-from pyld.context_resolver import ContextResolver
-
 from certdist.errors import ConfigurationError, VerificationError
 
 __all__ = [
@@ -173,28 +170,17 @@ class ContextLoader:
         ids stay relative, as in jsonld.js. Raises
         :class:`~certdist.errors.VerificationError` with the reason.
         """
-        options = {
-            "algorithm": "URDNA2015",
-            "format": "application/n-quads",
-            "documentLoader": self,
-            "base": None,
-            "contextResolver": _SealedContextResolver(
-                self._resolver_cache, self, self._sealed_memo
-            ),
-        }
-        processor = jsonld.JsonLdProcessor(on_property_dropped=_reject_dropped_property)
-        # Errors are re-raised without their pyld cause: pyld's messages carry the values
-        # involved, and a logged traceback must not.
-        try:
-            with self._lock:
-                result = processor.normalize(document, options)
-        except VerificationError as error:  # our own, raised from inside pyld
-            raise VerificationError(str(error)) from None
-        except jsonld.JsonLdError as error:
-            raise _explain(error) from None
-        if not isinstance(result, str):  # pragma: no cover - pyld contract
-            raise VerificationError("JSON-LD canonicalisation returned no N-Quads")
-        return result
+        from certdist.signing import canonical  # pyld, imported on first use (~10 MB)
+
+        with self._lock:
+            return canonical.normalize(
+                document,
+                loader=self,
+                resolver_cache=self._resolver_cache,
+                sealed_memo=self._sealed_memo,
+                is_sealed=_is_sealed,
+                on_property_dropped=_reject_dropped_property,
+            )
 
 
 @functools.cache
@@ -323,21 +309,10 @@ class _BoundedCache(OrderedDict[str, Any]):
             self.popitem(last=False)
 
 
-class _SealedContextResolver(ContextResolver):  # type: ignore[misc]
-    """pyld's resolver, memoising the resolution of sealed embedded contexts by identity."""
-
-    def __init__(self, shared_cache: _BoundedCache, loader: ContextLoader, memo: dict[int, Any]):
-        super().__init__(shared_cache, loader)
-        self._sealed_memo = memo
-
-    def resolve(self, active_ctx: Any, context: Any, base: Any, cycles: Any = None) -> Any:
-        if type(context) is _SealedDict and _SEALED.get(id(context)) is context:
-            resolved = self._sealed_memo.get(id(context))
-            if resolved is None:
-                resolved = super().resolve(active_ctx, context, base, cycles)
-                self._sealed_memo[id(context)] = resolved
-            return list(resolved)
-        return super().resolve(active_ctx, context, base, cycles)
+def _is_sealed(context: Any) -> bool:
+    """Whether ``context`` is one of our sealed objects (its resolution can be memoised by
+    identity)."""
+    return type(context) is _SealedDict and _SEALED.get(id(context)) is context
 
 
 class _DroppedProperty(VerificationError):
@@ -357,21 +332,3 @@ def _unknown_context(url: str) -> NoReturn:
         f"JSON-LD context {url!r} is not available locally (certdist never fetches contexts "
         "from the network); configure an alias for it"
     )
-
-
-def _explain(error: BaseException) -> VerificationError:
-    """The most specific reason in a pyld error chain, without pyld's value details."""
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for link in chain:
-        if isinstance(link, VerificationError):
-            return VerificationError(str(link))
-    innermost = next(
-        (link for link in reversed(chain) if isinstance(link, jsonld.JsonLdError)), error
-    )
-    message = str(innermost.args[0]) if innermost.args else type(innermost).__name__
-    code = getattr(innermost, "code", None)
-    return VerificationError(f"not valid JSON-LD: {message}" + (f" ({code})" if code else ""))

@@ -9,10 +9,12 @@ import pytest
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
 from certdist.config import load_settings
+from certdist.domain.certificate_view import CertificateView
 from certdist.errors import ConfigurationError
 from certdist.formats.pdf import FontPaths, PdfRenderer
 from certdist.formats.pdf.fonts import BUNDLED_DIR, DEFAULT_FALLBACK_FILES, Face
 from certdist.services.distribution import pdf_renderer
+from tests.support.credentials import make_credential
 
 
 def test_every_default_file_is_shipped_with_its_licence() -> None:
@@ -104,3 +106,23 @@ def test_raw_tables_read_as_fonttools_reads_them(name: str) -> None:
     assert face.advances == [font["hmtx"].metrics[glyph][0] for glyph in order]
     assert face.num_glyphs == font["maxp"].numGlyphs
     assert face.italic_angle == float(font["post"].italicAngle)
+
+
+def test_a_fallback_face_is_indexed_only_when_its_script_is_drawn() -> None:
+    # Building every face's character map and glyph index at start-up cost each server
+    # worker ~15 MB, most of it for faces (CJK above all) that a Latin name never needs.
+    renderer = PdfRenderer(second_language=None)
+    cjk = next(f for f in renderer.faces.fallbacks if f.path.name == "DroidSansFallback.ttf")
+    latin = renderer.render(_view("Asha Verma"))
+    assert "cmap" not in vars(cjk)
+    assert cjk not in renderer._sources
+    chinese = renderer.render(_view("王秀英"))
+    assert "cmap" in vars(cjk)
+    assert cjk in renderer._sources
+    assert latin.startswith(b"%PDF-")
+    assert chinese.startswith(b"%PDF-")
+    assert len(chinese) > len(latin)  # the CJK subset is embedded
+
+
+def _view(name: str) -> CertificateView:
+    return CertificateView.from_credentials(make_credential(name=name), [], qr_payload=b"QR")

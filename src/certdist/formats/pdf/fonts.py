@@ -10,6 +10,7 @@ per-role files can replace them (settings ``pdf_font_dir``, ``pdf_font_files``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import struct
@@ -237,22 +238,6 @@ class Face:
         post = self.table(b"post") or bytes(8)
         self.italic_angle = struct.unpack_from(">i", post, 4)[0] / 65536
         self.num_glyphs: int = struct.unpack_from(">H", self.table(b"maxp") or bytes(6), 4)[0]
-        self.cmap: dict[int, int] = {
-            cp: gid
-            for cp, gid in _read_cmap(self.table(b"cmap") or b"").items()
-            if 0 < gid < self.num_glyphs
-        }
-        self.advances: list[int] = _read_advances(
-            self.table(b"hmtx") or b"", self.table(b"hhea") or b"", self.num_glyphs
-        )
-        # Lowest code point per glyph: what text extraction maps a plain glyph back to.
-        # Presentation forms (Arabic joined forms, Hebrew points) are left out: a shaped
-        # initial or medial form must read back as its letter, which the shaping cluster
-        # supplies (text._cluster_text), not as a compatibility character.
-        self.unicode_of: dict[int, str] = {}
-        for cp in sorted(self.cmap, reverse=True):
-            if not _is_presentation_form(cp):
-                self.unicode_of[self.cmap[cp]] = chr(cp)
         self._hb_font: hb.Font | None = None
         # Filled by the renderer once the base subset is known: characters that can be
         # drawn straight from the cmap with glyphs already in the embedded subset.
@@ -265,6 +250,38 @@ class Face:
         if self._hb_font is None:
             self._hb_font = hb.Font(hb.Face(self.data))
         return self._hb_font
+
+    # The character map, the advances and the reverse map are built on first use: a
+    # fallback face (the CJK one has 33,000 mapped characters) is only consulted for text
+    # its predecessors lack, and building all three for every face cost each worker ~15 MB
+    # at start-up (measured with /proc/self/status, all faces against the Latin ones).
+    @functools.cached_property
+    def cmap(self) -> dict[int, int]:
+        return {
+            cp: gid
+            for cp, gid in _read_cmap(self.table(b"cmap") or b"").items()
+            if 0 < gid < self.num_glyphs
+        }
+
+    @functools.cached_property
+    def advances(self) -> list[int]:
+        return _read_advances(
+            self.table(b"hmtx") or b"", self.table(b"hhea") or b"", self.num_glyphs
+        )
+
+    @functools.cached_property
+    def unicode_of(self) -> dict[int, str]:
+        """Lowest code point per glyph: what text extraction maps a plain glyph back to.
+
+        Presentation forms (Arabic joined forms, Hebrew points) are left out: a shaped
+        initial or medial form must read back as its letter, which the shaping cluster
+        supplies (text._cluster_text), not as a compatibility character."""
+        found: dict[int, str] = {}
+        cmap = self.cmap
+        for cp in sorted(cmap, reverse=True):
+            if not _is_presentation_form(cp):
+                found[cmap[cp]] = chr(cp)
+        return found
 
     def has(self, char: str) -> bool:
         return ord(char) in self.cmap

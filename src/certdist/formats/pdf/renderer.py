@@ -131,7 +131,10 @@ class PdfRenderer:
             files, [f.digest for f in self.faces.all()], f"qr={qr_ec}/{qr_mask}"
         )
 
-        self._sources = {face: GlyphSource(face) for face in self.faces.all()}
+        # A face's glyph records are indexed when a subset of it is first embedded: most
+        # fallback faces never are in a worker's life (their glyf copy and loca offsets
+        # would be ~5 MB per worker).
+        self._sources: dict[Face, GlyphSource] = {}
         self._base = self._embed_base_fonts(static_usage)
         self._static_streams = {
             kind: writer.stream(compiled.static_ops.encode("latin-1"), level=9)
@@ -151,10 +154,17 @@ class PdfRenderer:
             glyphs.update(face.cmap[ord(c)] for c in face.base_chars)
             if not glyphs:
                 continue
-            base[face] = embed(self._sources[face], glyphs, static_usage.unicode.get(face))
+            base[face] = embed(self._source(face), glyphs, static_usage.unicode.get(face))
             embedded = {c for c in face.unicode_of.values() if face.cmap.get(ord(c)) in glyphs}
             face.prepare_plain(face.base_chars | embedded)
         return base
+
+    def _source(self, face: Face) -> GlyphSource:
+        source = self._sources.get(face)
+        if source is None:
+            # Two threads may both build one; either result is the same.
+            source = self._sources.setdefault(face, GlyphSource(face))
+        return source
 
     @staticmethod
     def _load_faces(paths: FontPaths) -> FaceSet:
@@ -243,7 +253,7 @@ class PdfRenderer:
             if cached is not None:
                 self._extended.move_to_end(key)
                 return cached
-        font = embed(self._sources[face], glyphs, unicode, level=6)
+        font = embed(self._source(face), glyphs, unicode, level=6)
         with self._lock:
             self._extended[key] = font
             while len(self._extended) > _EXTENDED_CACHE_SIZE:
