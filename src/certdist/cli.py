@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import logging
 import sys
@@ -183,6 +184,11 @@ def _local_token(
 @click.option("--host", help="Address to listen on")
 @click.option("--port", type=int, help="Port to listen on")
 @click.option("--workers", type=int, help="Worker processes")
+@click.option(
+    "--server",
+    type=click.Choice(["uvicorn", "granian"]),
+    help="HTTP server (default: the `server` setting, uvicorn)",
+)
 @click.option("--demo", is_flag=True, help="Issue demo certificates and print a demo API token")
 @click.option(
     "--move-identity",
@@ -195,16 +201,18 @@ def serve(
     host: str | None,
     port: int | None,
     workers: int | None,
+    server: str | None,
     demo: bool,
     move_identity: bool,
 ) -> None:
     """Run the HTTP service."""
-    import uvicorn
-
     settings = _settings(ctx)
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
+    server = server or settings.server
+    if server == "granian" and importlib.util.find_spec("granian") is None:
+        _fail(InvalidInput("the granian server is not installed: pip install 'certdist[granian]'"))
     try:
         ctx.obj["settings"] = _serving_identity(settings, host, port, move=move_identity)
         services = _services(ctx)  # migrates the database once, before any worker starts
@@ -247,18 +255,50 @@ def serve(
         click.echo(f"  demo API token (12 h, roles {', '.join(DEMO_ROLES)}):\n{token}")
     services.close()
     export_for_workers(overrides)
+    if server == "granian":
+        _run_granian(host, port, workers)
+    else:
+        _run_uvicorn(host, port, workers)
+
+
+# Both servers call the same factory, which also applies X-Forwarded-For from trusted
+# proxies; both give open requests 20 s to finish on SIGTERM, run the ASGI lifespan (the
+# download audit is flushed at shutdown) and leave the request log to certdist.
+_FACTORY = "certdist.web.app:app_from_environment"
+_GRACEFUL_SECONDS = 20
+
+
+def _run_uvicorn(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
-        "certdist.web.app:app_from_environment",
+        _FACTORY,
         factory=True,
         host=host,
         port=port,
         workers=workers,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=20,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=_GRACEFUL_SECONDS,
+        proxy_headers=False,  # the factory's own layer does it (web.app.behind_proxies)
     )
+
+
+def _run_granian(host: str, port: int, workers: int) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        _FACTORY,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        factory=True,
+        log_access=False,
+        respawn_failed_workers=True,  # as uvicorn's supervisor restarts a dead worker
+        workers_kill_timeout=_GRACEFUL_SECONDS,
+    ).serve()
 
 
 def _serving_identity(settings: Settings, host: str, port: int, *, move: bool) -> Settings:

@@ -579,6 +579,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
+    # The HTTP server `certdist serve` runs: uvicorn (httptools, uvloop) or granian (Rust,
+    # the `granian` extra). bench/RESULTS.md compares them on the same code.
+    server: Literal["uvicorn", "granian"] = "uvicorn"
     # Reverse proxies whose X-Forwarded-For / -Proto the server believes: per-IP limits
     # (one-time codes, verifier) then count the citizen's address, not the proxy's.
     forwarded_allow_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1"])

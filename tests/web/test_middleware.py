@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
+from certdist.web.app import behind_proxies
 from tests.support.clients import ClientFactory, TokenFactory
 from tests.support.request_bodies import vaccination_request_body
 
@@ -67,3 +70,36 @@ def test_every_response_has_its_own_request_id(client: TestClient) -> None:
     ids = [client.get("/healthz").headers["x-request-id"] for _ in range(50)]
     assert len(set(ids)) == 50
     assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("peer", "expected_client", "expected_scheme"),
+    [
+        ("10.0.0.5", "203.0.113.9", "https"),  # a trusted proxy: its headers are believed
+        ("198.51.100.7", "198.51.100.7", "http"),  # anyone else: the peer itself
+    ],
+)
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(
+    peer: str, expected_client: str, expected_scheme: str
+) -> None:
+    seen: dict[str, object] = {}
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.update(client=scope["client"][0], scheme=scope["scheme"])
+
+    app = behind_proxies(inner, ["10.0.0.5"])
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "client": (peer, 40000),
+        "headers": [(b"x-forwarded-for", b"203.0.113.9"), (b"x-forwarded-proto", b"https")],
+    }
+
+    async def receive() -> Message:
+        return {"type": "http.request"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    asyncio.run(app(scope, receive, send))
+    assert seen == {"client": expected_client, "scheme": expected_scheme}

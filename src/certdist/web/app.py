@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from certdist import __version__
 from certdist.config import Settings, load_settings
@@ -117,12 +119,24 @@ def create_app(
     return app
 
 
-def app_from_environment() -> FastAPI:
-    """The factory server workers call (``uvicorn --factory``): settings from the environment;
-    the parent process ran the migrations already."""
+def app_from_environment() -> ASGIApp:
+    """The factory server workers call (``uvicorn --factory``, granian's ``--factory``):
+    settings from the environment; the parent process ran the migrations already."""
     settings = load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     services = build_services(settings, migrate=False)
-    return create_app(
+    app = create_app(
         settings, services=services, embedded_worker=services.messaging.embedded_worker
     )
+    return behind_proxies(app, settings.forwarded_allow_ips)
+
+
+def behind_proxies(app: ASGIApp, trusted: list[str]) -> ASGIApp:
+    """``app`` taking the client address and scheme from ``X-Forwarded-For`` / ``-Proto``
+    when the peer is one of the ``trusted`` proxies (the per-IP limits then count the
+    citizen, not the proxy). Done here rather than by the server, so that uvicorn and
+    granian, which has no such option, behave alike."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    # uvicorn types ASGI apps more narrowly than Starlette; the protocol is the same.
+    return cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=trusted))
