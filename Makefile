@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 
-.PHONY: run test lint system-deps bench clean messages test-deps
+.PHONY: bench-requests run test lint system-deps bench clean messages test-deps
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -49,6 +49,24 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_distribution.py
 	$(BIN)/python bench/bench_print.py
+
+# The request-path table of issue #15, written into bench/RESULTS.md: every scenario against
+# the bare-framework baseline in the same run, with 1 worker and with granian beside the
+# default (uvicorn, 2 workers), on SQLite and then on PostgreSQL (BENCH_PG, a database of
+# its own, created when missing), then worker memory after 100,000 distinct certificates
+# (seeding them once takes ~10 minutes).
+BENCH_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/certdist_bench
+BENCH_DATA ?= /tmp/certdist-bench
+bench-requests: $(STAMP)
+	@scripts/install-system-deps --bench
+	$(BIN)/python bench/bench_distribution.py --data-dir $(BENCH_DATA)/sqlite \
+	  --variant 1-worker=,workers=1 --variant granian=,server=granian \
+	  --results "Request path (issue #15), SQLite"
+	$(BIN)/python bench/bench_distribution.py --data-dir $(BENCH_DATA)/postgresql \
+	  --database-url $(BENCH_PG) --variant granian=,server=granian \
+	  --results "Request path (issue #15), PostgreSQL"
+	$(BIN)/python bench/memory_serving.py --data-dir $(BENCH_DATA)/memory \
+	  --results "Worker memory after 100,000 distinct certificates (issue #15)"
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -15,10 +15,10 @@ next to ``GET /healthz`` measured in the same run (the framework's floor on this
         [--variant LABEL=SRC_DIR[,CERTDIST_X=VALUE...][,workers=N]] [--no-project]
         [--no-baseline] [--results TITLE]
 
-Scenarios: baseline, healthz, pdf_scratch, pdf_304, head, qr_cached, pdf_cached. ``baseline``
-is ``bench/baseline_app.py`` (a bare Starlette app answering a fixed 2 KB body with an ETag,
-under the same uvicorn settings and worker count), measured in the same run so that every
-scenario is also reported as a ratio to it; ``--no-baseline`` leaves it out. ``--results
+Scenarios: baseline, healthz, pdf_scratch, qr_scratch, pdf_304, head, qr_cached, pdf_cached.
+``baseline`` is ``bench/baseline_app.py`` (a bare Starlette app answering a fixed 2 KB body
+with an ETag, under the same uvicorn settings and worker count), measured in the same run so
+that every scenario is also reported as a ratio to it; ``--no-baseline`` leaves it out. ``--results
 TITLE`` appends the table, with machine, date, command and commit, to bench/RESULTS.md.
 ``workers=N`` in a variant runs its servers with N workers (1 against 2: scaling).
 ``--data-dir`` keeps
@@ -83,8 +83,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # --- seeding ----------------------------------------------------------------------------------
 
 
-def _bodies(code: str) -> list[dict[str, Any]]:
+def _bodies(code: str, doses: int = 2) -> list[dict[str, Any]]:
     first = vaccination_request_body(code, dose=1, total=2, name=f"Bench Person {code[-6:]}")
+    if doses == 1:
+        return [first]
     second = vaccination_request_body(code, dose=2, total=2, name=f"Bench Person {code[-6:]}")
     second["vaccination"]["date"] = "2021-08-01T10:21:18.646Z"
     second["vaccination"]["effectiveStart"] = "2021-08-01"
@@ -92,14 +94,14 @@ def _bodies(code: str) -> list[dict[str, Any]]:
     return [first, second]
 
 
-def _seed_worker(settings: Settings, codes: Sequence[str], batch: int) -> int:
+def _seed_worker(settings: Settings, codes: Sequence[str], batch: int, doses: int = 2) -> int:
     services = build_services(settings, migrate=False)
     try:
         for start in range(0, len(codes), batch):
             requests = [
                 CertificationRequest.model_validate(body)
                 for code in codes[start : start + batch]
-                for body in _bodies(code)
+                for body in _bodies(code, doses)
             ]
             services.issuance.certificates.certify(requests)
     finally:
@@ -107,8 +109,9 @@ def _seed_worker(settings: Settings, codes: Sequence[str], batch: int) -> int:
     return len(codes)
 
 
-def seed(settings: Settings, count: int, processes: int) -> list[str]:
-    """Issue ``count`` beneficiaries with doses 1 and 2; returns their preEnrollmentCodes."""
+def seed(settings: Settings, count: int, processes: int, doses: int = 2) -> list[str]:
+    """Issue ``count`` beneficiaries with doses 1 and 2 (or dose 1 only); returns their
+    preEnrollmentCodes."""
     build_services(settings).close()  # migrate, generate keys, once before the workers
     run = uuid.uuid4().hex[:6].upper()
     codes = [f"BD{run}{i:06d}" for i in range(count)]
@@ -116,10 +119,31 @@ def seed(settings: Settings, count: int, processes: int) -> list[str]:
     began = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(processes) as pool:
-        done = sum(pool.starmap(_seed_worker, [(settings, share, 250) for share in shares]))
+        jobs = [(settings, share, 250, doses) for share in shares]
+        done = sum(pool.starmap(_seed_worker, jobs))
     elapsed = time.perf_counter() - began
-    print(f"seeded {done} beneficiaries ({2 * done} certificates) in {elapsed:.1f} s", flush=True)
+    print(
+        f"seeded {done} beneficiaries ({doses * done} certificates) in {elapsed:.1f} s", flush=True
+    )
     return codes
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the database a PostgreSQL URL names when it does not exist (on the same server,
+    through its ``postgres`` database), so a bench never fills a database of the tests'."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database
+    if not parsed.drivername.startswith("postgresql") or not name:
+        return
+    import psycopg
+
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 # --- server -----------------------------------------------------------------------------------
@@ -298,6 +322,8 @@ def scenarios(codes: list[str], etags: dict[str, str], hot: int) -> list[Scenari
                  "(info: certdist's framework floor)"),
         Scenario("pdf_scratch", "scratch", "GET", [PDF + c for c in codes], 200, b"%PDF-", True,
                  ">= 800/s, p99 <= 50 ms", 800, 50),
+        Scenario("qr_scratch", "scratch", "GET", [QR + c for c in codes], 200, b"\x89PNG", True,
+                 ">= 600/s", 600),
         Scenario("pdf_304", "cached", "GET", [f"{PDF}{c}\t{etags[c]}" for c in codes], 304,
                  None, True, ">= 15,000/s and >= 0.5x baseline", 15_000),
         Scenario("head", "cached", "HEAD", [PDF + c for c in codes], 200, None, True,
@@ -573,13 +599,7 @@ class Variant:
             return None
         if self.server != "granian":
             raise SystemExit(f"unknown server {self.server!r} (granian or none)")
-        # The same factory as certdist serve's uvicorn workers, HTTP/1.1, uvloop; the data
-        # directory is migrated already (the seeding did it).
-        return [
-            str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory",
-            "--http", "1", "--loop", "uvloop", "--no-access-log",
-            "certdist.web.app:app_from_environment",
-        ]  # fmt: skip
+        return [str(Path(sys.executable).parent / "certdist"), "serve", "--server", "granian"]
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -660,6 +680,7 @@ def main() -> None:
     try:
         overrides: dict[str, Any] = {"data_dir": data, "log_json": False, "log_level": "WARNING"}
         if args.database_url:
+            ensure_postgres_database(args.database_url)
             overrides["database_url"] = args.database_url
         settings = Settings(**overrides)
         marker = data / SEED_MARKER
