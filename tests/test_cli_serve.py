@@ -28,6 +28,18 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[i
         connection.close()
 
 
+def _workers(pid: int) -> set[int]:
+    """The server's worker processes (its children, without multiprocessing's helper)."""
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.update(int(child) for child in (task / "children").read_text().split())
+    return {
+        child
+        for child in children
+        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+    }
+
+
 def _wait_ready(process: subprocess.Popen[str], port: int, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -44,8 +56,9 @@ def _wait_ready(process: subprocess.Popen[str], port: int, seconds: float) -> No
 @pytest.mark.parametrize("server", ["uvicorn", "granian"])
 def test_serve_runs_workers_serves_and_stops_on_sigterm(tmp_path: Path, server: str) -> None:
     port = free_port()
+    data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTDIST_")}
-    env.update(CERTDIST_DATA_DIR=str(tmp_path / "data"), CERTDIST_LOG_LEVEL="WARNING")
+    env.update(CERTDIST_DATA_DIR=str(data), CERTDIST_LOG_LEVEL="WARNING")
     command = [sys.executable, "-m", "certdist.cli", "serve", "--demo", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--workers", "2", "--server", server],
@@ -71,6 +84,25 @@ def test_serve_runs_workers_serves_and_stops_on_sigterm(tmp_path: Path, server: 
             status, body = _get(port, "/certificate/api/certificatePDF/DEMO0001", bearer)
             assert status == 200
             assert body.startswith(b"%PDF-")
+        # The audit is written in batches gathered for 50 ms, so a worker killed now could
+        # take its last entries with it (documented): wait until they are in.
+        deadline = time.monotonic() + 10
+        while _audited(data) < 6 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # A worker that dies (a crash, the OOM killer) is replaced; the others serve meanwhile.
+        workers = _workers(process.pid)
+        assert len(workers) == 2
+        os.kill(min(workers), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            len(_workers(process.pid)) == 2 and min(workers) not in _workers(process.pid)
+        ):
+            time.sleep(0.2)
+        assert len(_workers(process.pid)) == 2
+        assert min(workers) not in _workers(process.pid)
+        _wait_ready(process, port, 30)
+        for _ in range(2):
+            assert _get(port, "/certificate/api/certificatePDF/DEMO0001", bearer)[0] == 200
         os.kill(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         assert process.returncode == 0
@@ -79,8 +111,14 @@ def test_serve_runs_workers_serves_and_stops_on_sigterm(tmp_path: Path, server: 
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     # Every download sent is in the audit, written by the time the server has stopped.
-    engine = create_engine(Settings(data_dir=tmp_path / "data").resolved_database_url)
-    with engine.connect() as connection:
-        query = "SELECT count(*) FROM download_audit WHERE pre_enrollment_code = 'DEMO0001'"
-        assert connection.execute(text(query)).scalar() == 6
-    engine.dispose()
+    assert _audited(data) == 8
+
+
+def _audited(data: Path) -> int:
+    engine = create_engine(Settings(data_dir=data).resolved_database_url)
+    try:
+        with engine.connect() as connection:
+            query = "SELECT count(*) FROM download_audit WHERE pre_enrollment_code = 'DEMO0001'"
+            return int(connection.execute(text(query)).scalar_one())
+    finally:
+        engine.dispose()
