@@ -198,7 +198,7 @@ def test_the_page_has_an_accessible_upload_form(client: TestClient) -> None:
     assert '<label for="verify-payload">' in page
     # The camera button comes from our own script, served here; no third-party scripts.
     # (Every page also loads local-time.js, which shows moments in the browser's zone.)
-    scripts = re.findall(r'<script[^>]*src="([^"]+)"', page)
+    scripts = re.findall(r'<script[^>]*src="([^"?]+)(?:\?v=[0-9a-f]{12})?"', page)
     assert scripts == ["/static/local-time.js", "/static/verify.js"]
     assert client.get("/static/verify.js").status_code == 200
     assert client.get("/static/verify.css").status_code == 200

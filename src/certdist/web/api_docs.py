@@ -13,8 +13,8 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
+from certdist.web.static_assets import StaticAssets
 from certdist.web.templating import STATIC_PREFIX
 
 ASSETS_PREFIX = "/docs/assets"
@@ -59,7 +59,7 @@ def _page(title: str, root: str, openapi_url: str, head: str, scripts: list[str]
 def install_api_docs(app: FastAPI, *, title: str, openapi_url: str = "/openapi.json") -> None:
     """Mount the assets and add ``/docs`` and ``/redoc`` (create the app with
     ``docs_url=None, redoc_url=None`` so FastAPI's CDN-loading pages are not there too)."""
-    app.mount(ASSETS_PREFIX, StaticFiles(directory=_assets_dir()), name="api-docs-assets")
+    app.mount(ASSETS_PREFIX, StaticAssets(directory=_assets_dir()), name="api-docs-assets")
     swagger = _page(
         f"{title} – API",
         "swagger-ui",

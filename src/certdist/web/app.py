@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from certdist import __version__
@@ -30,6 +29,7 @@ from certdist.web.routes import printing as printing_routes
 from certdist.web.routes import share as share_routes
 from certdist.web.routes import verify as verify_routes
 from certdist.web.routes import wallet as wallet_routes
+from certdist.web.static_assets import StaticAssets
 from certdist.web.templating import (
     STATIC_DIR,
     STATIC_PREFIX,
@@ -86,7 +86,7 @@ def create_app(
         Catalogs(), secure_cookies=secure_cookies(settings), time_zone=settings.site.time_zone
     )
     install_error_handlers(app)
-    app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(STATIC_PREFIX, StaticAssets(directory=STATIC_DIR), name="static")
     app.include_router(language_router)
     app.include_router(portal_routes.router)
     app.include_router(share_routes.router)

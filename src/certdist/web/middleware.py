@@ -84,12 +84,18 @@ async def _send_413(send: Send, limit: int) -> None:
 
 class ResponseHeaders:
     """Headers every response carries, whichever layer answered (routes, the fast read path,
-    error handlers, the 413 above): ``nosniff`` (JSON errors included), and HSTS when the
-    service is published over https."""
+    error handlers, the 413 above): ``nosniff`` (JSON errors included), HSTS when the
+    service is published over https, and ``Cache-Control: no-store`` unless the answer set
+    its own: behind a CDN or any shared cache, nothing is kept that a route did not declare
+    cacheable (certificate documents are ``private``, public key sets and static files
+    ``public``)."""
 
     def __init__(self, app: ASGIApp, hsts: str | None) -> None:
         self.app = app
-        self.extra: list[tuple[bytes, bytes]] = [(b"x-content-type-options", b"nosniff")]
+        self.extra: list[tuple[bytes, bytes]] = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"cache-control", b"no-store"),
+        ]
         if hsts:
             self.extra.append((b"strict-transport-security", hsts.encode("ascii")))
 

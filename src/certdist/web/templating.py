@@ -49,6 +49,7 @@ from certdist.domain.certificate_view import parse_printed_day
 from certdist.services.common import format_day, format_moment
 from certdist.web import certificate_words
 from certdist.web.i18n import LANGUAGE_COOKIE, Catalogs
+from certdist.web.static_assets import asset_url
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -171,7 +172,7 @@ class Templates:
             "dir": Locale.parse(lang, sep="-").text_direction,
             "languages": self.catalogs.languages,
             "switch_url": lambda code: f"{root}/language/{code}?next={quote(here, safe='/')}",
-            "static": lambda path: f"{root}{STATIC_PREFIX}/{path}",
+            "static": lambda path: asset_url(f"{root}{STATIC_PREFIX}", STATIC_DIR, path),
         }
         values.update(context or {})
         token = self._active.set(self.catalogs.translations(lang))
