@@ -36,6 +36,9 @@ from certdist.wiring import Services, build_services
 #: level. Every other command prints its answer only, unless --verbose or --log-level.
 LONG_RUNNING = frozenset({"serve", "worker"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Seconds ``serve`` lets open requests finish after SIGTERM. Deployments wait longer than
+#: this before killing a container (deploy/, docs/deployment.md), and tests check they do.
+GRACEFUL_SHUTDOWN_SECONDS = 20
 
 DEMO_ROLES = (
     "certificate-issuer",
@@ -255,7 +258,7 @@ def serve(
         workers=workers,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
