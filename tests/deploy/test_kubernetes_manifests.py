@@ -114,14 +114,21 @@ class Rendered:
         }
 
 
+def renderer() -> list[str]:
+    """``kubectl kustomize`` (kustomize v5 inside kubectl 1.27 and later), else the
+    standalone ``kustomize build``."""
+    if kubectl := shutil.which("kubectl"):
+        return [kubectl, "kustomize"]
+    if kustomize_tool := shutil.which("kustomize"):
+        return [kustomize_tool, "build"]
+    require(False, "neither kubectl nor kustomize is installed: the manifests cannot be rendered")
+    raise AssertionError("unreachable")
+
+
 def kustomize(folder: Path) -> Rendered:
-    kubectl = shutil.which("kubectl")
-    require(kubectl, "kubectl is not installed: the Kubernetes manifests cannot be rendered")
-    assert kubectl is not None
-    done = subprocess.run(
-        [kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, f"kubectl kustomize {folder} failed:\n{done.stderr}"
+    command = [*renderer(), str(folder)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stderr}"
     return Rendered([item for item in yaml.safe_load_all(done.stdout) if item])
 
 
