@@ -265,6 +265,7 @@ def test_pods_run_as_the_images_user_on_a_read_only_root(rendered: Rendered) -> 
         pod = rendered.pod(name)
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] == 10001  # the Containerfile's user
+        assert pod["automountServiceAccountToken"] is False
         for container in pod["containers"] + pod.get("initContainers", []):
             security = container["securityContext"]
             assert security["readOnlyRootFilesystem"] is True
