@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -42,6 +44,9 @@ WEB, WORKER, MIGRATE = "certdist-web", "certdist-worker", "certdist-migrate"
 #: Each workload's main container (pod-defaults.yaml finds it by this name) and its command.
 MAIN_CONTAINER = "certdist"
 COMMANDS = {WEB: "serve", WORKER: "worker", MIGRATE: "init"}
+#: The oldest Kubernetes the recipe is written for (docs/deployment.md), and the newest the
+#: schemas know.
+KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 #: Stand-ins for the operator's secret files: well-formed where certdist parses the value.
 STAND_INS = {
     "redis-url": "redis://:stand-in-password@redis.example.org:6379/0",
@@ -166,6 +171,18 @@ def test_every_object_the_recipe_promises_is_rendered(rendered: Rendered) -> Non
     assert len(rendered.all("ConfigMap")) == 1
     assert len(rendered.all("Secret")) == 1
     rendered.one("PersistentVolumeClaim", "certdist-prints")
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_object_is_valid_for_kubernetes(rendered: Rendered, version: str) -> None:
+    # Strict: a misspelt field (say terminationGracePeriodSecond) would otherwise be dropped
+    # without a word by the API server, leaving its default in force.
+    for item in rendered.objects:
+        try:
+            kubernetes_validate.validate(item, version, strict=True)
+        except jsonschema.ValidationError as error:
+            name = f"{item['kind']} {item['metadata']['name']}"
+            pytest.fail(f"{name} is not valid for Kubernetes {version}: {error.message}")
 
 
 def test_probes_ask_routes_the_application_serves(
