@@ -10,7 +10,7 @@ specification would prove little. These checks need nothing but the files.
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -22,10 +22,12 @@ from tests.support.deployment import (
     DEPLOY,
     SETTINGS_ENV,
     cli_commands,
+    development_secret_files,
     files_read,
     probe_status,
     production_settings,
     read_env_file,
+    run_on_this_machine,
     unknown_setting_names,
 )
 from tests.support.services import ServicesFactory
@@ -109,6 +111,14 @@ def test_every_setting_is_real_and_enough_for_production(
         assert secret["source"] in compose["secrets"]
     volumes = {entry.partition(":")[2] for entry in service(compose, name)["volumes"]}
     assert {str(settings.data_dir), str(settings.printing.batch_dir)} <= volumes
+
+
+def test_the_migration_services_environment_initialises_certdist_in_production(
+    compose: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = development_secret_files(tmp_path)
+    result = run_on_this_machine(environment(compose, "migrate"), tmp_path, secrets, monkeypatch)
+    assert result.exit_code == 0, result.output
 
 
 def test_images_and_commands_are_the_containerfiles(compose: dict[str, Any]) -> None:

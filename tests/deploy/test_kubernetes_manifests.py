@@ -28,10 +28,12 @@ from certdist.config import Settings
 from tests.support.deployment import (
     DEPLOY,
     cli_commands,
+    development_secret_files,
     files_read,
     image_entrypoint,
     probe_status,
     production_settings,
+    run_on_this_machine,
     under,
     unknown_setting_names,
 )
@@ -333,6 +335,18 @@ def test_no_secret_is_in_the_config_map(rendered: Rendered) -> None:
     for name in ("CERTDIST_DATABASE_URL", "CERTDIST_REDIS_URL"):
         if name in plain:
             assert urlsplit(plain[name]).password is None, name
+
+
+def test_the_migration_jobs_environment_initialises_certdist_in_production(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The base, with real keys where its placeholders are: what an operator's overlay gives.
+    rendered = kustomize(KUBERNETES / "base")
+    secrets = development_secret_files(tmp_path)
+    result = run_on_this_machine(rendered.environment(MIGRATE), tmp_path, secrets, monkeypatch)
+    assert result.exit_code == 0, result.output
+    for use in ("credential", "shc", "dcc"):
+        assert f"({use}, " in result.output
 
 
 def test_the_production_overlay_finds_the_primary_and_carries_the_operators_secrets(

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 import pytest
+from click.testing import CliRunner, Result
 from pydantic import BaseModel
 
 from certdist.cli import main
@@ -106,3 +107,49 @@ def probe_status(services: Services, path: str) -> int:
     """What the application answers a probe's GET of ``path`` (a renamed route: 404)."""
     with client_for(services) as client:
         return client.get(path).status_code
+
+
+#: Where the recipes put the files certdist reads (settings.env names them there).
+SECRET_FILES = PurePosixPath("/run/certdist/secrets")
+
+
+def development_secret_files(folder: Path) -> Path:
+    """A folder holding every file the recipes mount, under the recipes' names, made from a
+    development key folder (``certdist init`` in development mode generates each kind:
+    signing keys, a DSC for the dcc key, the service's secret)."""
+    data = folder / "development"
+    result = CliRunner().invoke(main, ["init"], env={"CERTDIST_DATA_DIR": str(data)})
+    assert result.exit_code == 0, result.output
+    keys = data / "keys"
+    manifest = json.loads((keys / "keys.json").read_text())["keys"]
+    sources = {f"{key['use']}-key.pem": keys / key["file"] for key in manifest}
+    [dsc] = keys.glob("dcc-dsc-*.crt")
+    sources |= {"dcc-dsc.pem": dsc, "secret-key": keys / "app-secret"}
+    secrets = folder / "secrets"
+    secrets.mkdir()
+    for name, source in sources.items():
+        (secrets / name).write_bytes(source.read_bytes())
+    (secrets / "digilocker-api-key").write_text("stand-in DigiLocker key")
+    for path in secrets.iterdir():
+        path.chmod(0o600)  # what the pods' init container does
+    return secrets
+
+
+def run_on_this_machine(
+    environment: Mapping[str, str], folder: Path, secrets: Path, monkeypatch: pytest.MonkeyPatch
+) -> Result:
+    """``certdist init`` here with a container's environment: its secret files read
+    from ``secrets``, its data folder, database (SQLite) and print folder in ``folder``."""
+    moved = {
+        name: value.replace(str(SECRET_FILES), str(secrets)) for name, value in environment.items()
+    }
+    moved |= {
+        "CERTDIST_DATA_DIR": str(folder / "data"),
+        "CERTDIST_DATABASE_URL": f"sqlite:///{folder / 'certdist.db'}",
+        "CERTDIST_PRINTING__BATCH_DIR": str(folder / "prints"),
+    }
+    for name in [name for name in os.environ if name.startswith(PREFIX)]:
+        monkeypatch.delenv(name)
+    for name, value in moved.items():
+        monkeypatch.setenv(name, value)
+    return CliRunner().invoke(main, ["init"])
