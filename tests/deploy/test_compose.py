@@ -109,8 +109,14 @@ def test_every_setting_is_real_and_enough_for_production(
     assert files_read(settings) == mounted
     for secret in service(compose, name)["secrets"]:
         assert secret["source"] in compose["secrets"]
-    volumes = {entry.partition(":")[2] for entry in service(compose, name)["volumes"]}
-    assert {str(settings.data_dir), str(settings.printing.batch_dir)} <= volumes
+    volumes = {
+        entry.partition(":")[2]: entry.partition(":")[0]
+        for entry in service(compose, name)["volumes"]
+    }
+    assert volumes[str(settings.data_dir)] in compose["volumes"]
+    # A worker writes print outputs that the web service serves: one volume for both.
+    assert settings.printing.batch_dir is not None
+    assert settings.printing.batch_dir.is_relative_to(settings.data_dir)
 
 
 def test_the_migration_services_environment_initialises_certdist_in_production(
@@ -122,7 +128,7 @@ def test_the_migration_services_environment_initialises_certdist_in_production(
 
 
 def test_images_and_commands_are_the_containerfiles(compose: dict[str, Any]) -> None:
-    images = set()
+    images, volumes = set(), set()
     for name, command in COMMANDS.items():
         definition = service(compose, name)
         assert "entrypoint" not in definition  # the image's: certdist
@@ -130,7 +136,9 @@ def test_images_and_commands_are_the_containerfiles(compose: dict[str, Any]) -> 
         assert command in cli_commands()
         assert definition["read_only"] is True
         images.add(definition["image"])
+        volumes.add(tuple(definition["volumes"]))
     assert len(images) == 1
+    assert len(volumes) == 1, "web, worker and migration share the data volume"
 
 
 def test_migrations_run_once_before_web_and_worker(compose: dict[str, Any]) -> None:
