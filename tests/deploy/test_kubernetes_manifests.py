@@ -349,6 +349,19 @@ def test_the_migration_jobs_environment_initialises_certdist_in_production(
         assert f"({use}, " in result.output
 
 
+def test_the_bases_placeholders_cannot_start_certdist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered = kustomize(KUBERNETES / "base")
+    secrets = tmp_path / "secrets"
+    shutil.copytree(KUBERNETES / "base" / "placeholder-secrets", secrets)
+    for path in secrets.iterdir():
+        path.chmod(0o600)
+    result = run_on_this_machine(rendered.environment(MIGRATE), tmp_path, secrets, monkeypatch)
+    assert result.exit_code != 0
+    assert str(secrets) in result.output  # names the file it cannot use
+
+
 def test_the_production_overlay_finds_the_primary_and_carries_the_operators_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
