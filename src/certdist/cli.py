@@ -37,6 +37,9 @@ from certdist.wiring import Services, build_services
 #: level. Every other command prints its answer only, unless --verbose or --log-level.
 LONG_RUNNING = frozenset({"serve", "worker"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Seconds ``serve`` lets open requests finish after SIGTERM. Deployments wait longer than
+#: this before killing a container (deploy/, docs/deployment.md), and tests check they do.
+GRACEFUL_SHUTDOWN_SECONDS = 20
 
 DEMO_ROLES = (
     "certificate-issuer",
@@ -262,10 +265,10 @@ def serve(
 
 
 # Both servers call the same factory, which also applies X-Forwarded-For from trusted
-# proxies; both give open requests 20 s to finish on SIGTERM, run the ASGI lifespan (the
-# download audit is flushed at shutdown) and leave the request log to certdist.
+# proxies; both give open requests GRACEFUL_SHUTDOWN_SECONDS to finish on SIGTERM, run the
+# ASGI lifespan (the download audit is flushed at shutdown) and leave the request log to
+# certdist.
 _FACTORY = "certdist.web.app:app_from_environment"
-_GRACEFUL_SECONDS = 20
 
 
 def _run_uvicorn(host: str, port: int, workers: int) -> None:
@@ -279,7 +282,7 @@ def _run_uvicorn(host: str, port: int, workers: int) -> None:
         workers=workers,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=_GRACEFUL_SECONDS,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         proxy_headers=False,  # the factory's own layer does it (web.app.behind_proxies)
     )
 
@@ -297,7 +300,7 @@ def _run_granian(host: str, port: int, workers: int) -> None:
         factory=True,
         log_access=False,
         respawn_failed_workers=True,  # as uvicorn's supervisor restarts a dead worker
-        workers_kill_timeout=_GRACEFUL_SECONDS,
+        workers_kill_timeout=GRACEFUL_SHUTDOWN_SECONDS,
     ).serve()
 
 

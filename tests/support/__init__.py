@@ -36,5 +36,8 @@ Helpers:
 * ``immutable_cbor`` — decoded CBOR as cbor2 6 hands it out;
 * ``digilocker_bodies`` — DigiLocker's XML requests and their HMAC;
 * ``oidc_provider`` — a small OpenID Connect provider;
-* ``loopback`` — small HTTP servers on 127.0.0.1 (SMS gateways, JWKS, revocation lists).
+* ``loopback`` — small HTTP servers on 127.0.0.1 (SMS gateways, JWKS, revocation lists);
+* ``deployment`` — what the recipes in ``deploy/`` are checked against: real setting names,
+  production settings from a container's environment, the image's entry point and commands,
+  probe answers, ``certdist init`` run with a recipe's environment.
 """
