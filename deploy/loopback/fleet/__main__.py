@@ -37,6 +37,7 @@ def _up(args: argparse.Namespace) -> None:
         raise SystemExit(f"missing: {', '.join(missing)} (scripts/install-system-deps)")
     root = args.dir or Path(tempfile.mkdtemp(prefix="certdist-fleet-"))
     layout = Layout(root.resolve(), args.apps, args.workers, args.port_offset)
+    postgres.check_reachable(layout.root)
     busy = [port for port in layout.ports() if not port_is_free(port)]
     if busy:
         raise SystemExit(f"ports in use: {busy} (another fleet? try --port-offset)")
@@ -142,7 +143,8 @@ def _status(args: argparse.Namespace) -> None:
     ready = http_status(f"{layout.public_url}/readyz")
     parts.append({"name": "nginx", "port": layout.nginx_port, "up": ready == 200})
     if args.json:
-        print(json.dumps({"root": str(layout.root), "parts": parts}, indent=2))
+        urls = {"public_url": layout.public_url, "database_url": layout.database_url}
+        print(json.dumps({"root": str(layout.root), **urls, "parts": parts}, indent=2))
     else:
         print(f"fleet in {layout.root}, {layout.public_url}")
         for part in parts:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 from pathlib import Path
 
 from fleet.layout import DATABASE, Layout
@@ -61,6 +62,16 @@ def _start(data: Path, log: Path) -> None:
             [str(BIN / "pg_ctl"), "start", "-w", "-t", "30", "-D", str(data), "-l", str(log)]
         )
     )
+
+
+def check_reachable(folder: Path) -> None:
+    """As root, the postgres user must be able to pass through every folder above
+    ``folder`` (pytest's and mkdtemp's folders are 0700)."""
+    if os.geteuid() != 0:
+        return
+    for parent in folder.parents:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            raise SystemExit(f"the postgres user cannot reach {folder}: {parent} is closed")
 
 
 def start_primary(layout: Layout) -> None:
