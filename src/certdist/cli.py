@@ -37,6 +37,8 @@ from certdist.wiring import Services, build_services
 LONG_RUNNING = frozenset({"serve", "worker"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
 DEMO_ROLES = (
     "certificate-issuer",
     "certificate-corrector",
@@ -256,6 +258,11 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
+        # uvicorn's parent kills a worker that does not answer its ping within this time,
+        # also while the worker is still importing and building its services, which takes
+        # more than the default 5 s on a busy 2-core machine: workers were killed and
+        # respawned without end (found bringing up scripts/fleet with --workers 2).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
