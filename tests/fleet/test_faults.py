@@ -109,15 +109,27 @@ def _guess(client: httpx.Client, code: str, token: str) -> httpx.Response:
     return client.post("/portal/verify", data={"code": code, "csrf_token": token})
 
 
-def test_redis_down_keeps_downloads_and_refuses_logins_clearly(fleet: Fleet) -> None:
+def _log_in(fleet: Fleet, client: httpx.Client) -> None:
     inbox = fleet.sms_inbox()
     before = sent_count(inbox, DEMO_MOBILE)
+    answer, csrf = _ask_for_code(client)
+    assert answer.status_code == 303, answer.text
+    code = wait_for_code(outbox_reader(inbox), DEMO_MOBILE, not_before=before)
+    answer = _guess(client, code, csrf)
+    assert answer.headers.get("location") == "/portal/certificates", answer.text
+
+
+def test_redis_down_keeps_downloads_and_refuses_logins_clearly(fleet: Fleet) -> None:
+    inbox = fleet.sms_inbox()
     with (
-        httpx.Client(base_url=fleet.public_url, timeout=20) as citizen,
+        httpx.Client(base_url=fleet.public_url, timeout=20) as signed_in,
+        httpx.Client(base_url=fleet.public_url, timeout=20) as guesser,
         _api_client(fleet, fleet.token("certificate-api")) as api,
     ):
+        _log_in(fleet, signed_in)
         # A code asked for before the outage, so that there is something to guess at.
-        answer, csrf = _ask_for_code(citizen)
+        before = sent_count(inbox, DEMO_MOBILE)
+        answer, csrf = _ask_for_code(guesser)
         assert answer.status_code == 303, answer.text
         code = wait_for_code(outbox_reader(inbox), DEMO_MOBILE, not_before=before)
         with _redis_stopped(fleet):
@@ -126,19 +138,18 @@ def test_redis_down_keeps_downloads_and_refuses_logins_clearly(fleet: Fleet) -> 
             # Guessing fails closed: every attempt, the right code too, is refused unread.
             wrong = [f"{n:06d}" for n in range(20) if f"{n:06d}" != code]
             for guess in [*wrong, code]:
-                answer = _guess(citizen, guess, csrf)
+                answer = _guess(guesser, guess, csrf)
                 assert answer.status_code == 503, (guess == code, answer.status_code)
                 assert "Service unavailable" in answer.text
                 assert answer.headers["content-type"].startswith("text/html")
-            answer, _ = _ask_for_code(citizen)
-            assert answer.status_code == 503
-        # Redis is back (empty: it keeps nothing): the old code is gone, a new login works.
-        before = sent_count(inbox, DEMO_MOBILE)
-        answer, csrf = _ask_for_code(citizen)
-        assert answer.status_code == 303, answer.text
-        code = wait_for_code(outbox_reader(inbox), DEMO_MOBILE, not_before=before)
-        answer = _guess(citizen, code, csrf)
-        assert answer.headers.get("location") == "/portal/certificates", answer.text
-        assert citizen.get("/portal/certificates").status_code == 200
+            assert _ask_for_code(guesser)[0].status_code == 503
+            # Sessions live in Redis: a signed-in citizen is told to come back later.
+            assert signed_in.get("/portal/certificates").status_code == 503
+        # Redis is back, empty (it keeps nothing): the old code and session are gone, and a
+        # new login works at once.
+        assert signed_in.get("/portal/certificates").headers.get("location") == "/portal/login"
+        assert _guess(guesser, code, csrf).headers.get("location") == "/portal/login"
+        _log_in(fleet, guesser)
+        assert guesser.get("/portal/certificates").status_code == 200
     logs = fleet.log("app0.log") + fleet.log("app1.log")
     assert "unexpected error" not in logs  # every refusal was an answer, never a 500
