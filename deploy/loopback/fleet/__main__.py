@@ -105,10 +105,10 @@ def _start_supervisor(layout: Layout) -> None:
 
 
 def _down_layout(layout: Layout, *, keep: bool) -> None:
+    nginx.stop(layout)  # first: its idle connections to the apps would slow their shutdown
     pid = read_pid(layout.supervisor_pid)
     if pid is not None:
-        stop_pid(pid, seconds=30)  # it stops the apps first
-    nginx.stop(layout)
+        stop_pid(pid, seconds=30)  # it stops the apps
     redis_server.stop(layout)
     for data in (layout.pg_standby, layout.pg_primary):
         postgres.stop(data)
@@ -187,7 +187,12 @@ def main(argv: list[str] | None = None) -> None:
     up = command("up", "start a fleet (a new temporary folder unless --dir)")
     up.add_argument("--apps", type=int, default=2, help="app processes (default 2)")
     up.add_argument("--workers", type=int, default=1, help="uvicorn workers per app")
-    up.add_argument("--port-offset", type=int, default=0, help="added to every port")
+    up.add_argument(
+        "--port-offset",
+        type=int,
+        default=0,
+        help="added to every port (a multiple of 100 keeps fleets apart)",
+    )
     up.set_defaults(run=_up)
     down = command("down", "stop every process of the fleet and remove its folder")
     down.add_argument("--keep", action="store_true", help="keep the folder (logs, data)")
