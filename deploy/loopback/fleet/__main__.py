@@ -16,8 +16,15 @@ from pathlib import Path
 
 from fleet import nginx, postgres, redis_server
 from fleet.layout import CURRENT, Layout
-from fleet.processes import http_status, port_is_free, read_pid, stop_pid, wait_until
-from fleet.supervisor import Supervisor, certdist_command, read_states
+from fleet.processes import (
+    http_status,
+    pid_alive,
+    port_is_free,
+    read_pid,
+    stop_pid,
+    wait_until,
+)
+from fleet.supervisor import Supervisor, certdist_command, kill_leftover_group, read_states
 
 UP_SECONDS = 60  # the whole of `up`, as the issue asks
 
@@ -81,6 +88,8 @@ def _up(args: argparse.Namespace) -> None:
     except BaseException:
         print("up failed; stopping what was started", file=sys.stderr)
         _down_layout(layout, keep=True)
+        print(f"logs kept in {layout.logs} (`scripts/fleet down` removes the folder)",
+              file=sys.stderr)  # fmt: skip
         raise
     for name, seconds in steps:
         print(f"  {name}: {seconds:.1f} s")
@@ -109,6 +118,8 @@ def _down_layout(layout: Layout, *, keep: bool) -> None:
     pid = read_pid(layout.supervisor_pid)
     if pid is not None:
         stop_pid(pid, seconds=30)  # it stops the apps
+    for app in read_states(layout):  # left only by a supervisor that was killed
+        kill_leftover_group(app.pid)
     redis_server.stop(layout)
     for data in (layout.pg_standby, layout.pg_primary):
         postgres.stop(data)
@@ -139,7 +150,8 @@ def _status(args: argparse.Namespace) -> None:
              "pid": app.pid, "restarts": app.restarts}
         )  # fmt: skip
     supervisor = read_pid(layout.supervisor_pid)
-    parts.append({"name": "supervisor", "up": supervisor is not None, "pid": supervisor})
+    alive = supervisor is not None and pid_alive(supervisor)
+    parts.append({"name": "supervisor", "up": alive, "pid": supervisor})
     ready = http_status(f"{layout.public_url}/readyz")
     parts.append({"name": "nginx", "port": layout.nginx_port, "up": ready == 200})
     if args.json:

@@ -122,6 +122,17 @@ def _kill_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
+def kill_leftover_group(pid: int) -> None:
+    """Kill the process group of an app whose supervisor is gone, if ``pid`` is still a
+    certdist process (not a newcomer that got the number)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if b"certdist" in command:
+        _kill_group(pid, signal.SIGKILL)
+
+
 def read_states(layout: Layout) -> list[AppState]:
     try:
         data = json.loads(layout.apps_state.read_text())
