@@ -28,8 +28,8 @@ run: $(STAMP)
 	$(BIN)/certdist serve --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench deploy
+	$(BIN)/ruff format --check src tests bench deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -41,6 +41,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: this before killing a container (deploy/, docs/deployment.md), and tests check they do.
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
 DEMO_ROLES = (
     "certificate-issuer",
     "certificate-corrector",
@@ -283,6 +285,11 @@ def _run_uvicorn(host: str, port: int, workers: int) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # uvicorn's parent kills a worker that does not answer its ping within this time,
+        # also while the worker is still importing and building its services, which takes
+        # more than the default 5 s on a busy 2-core machine: workers were killed and
+        # respawned without end (found bringing up scripts/fleet with --workers 2).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         proxy_headers=False,  # the factory's own layer does it (web.app.behind_proxies)
     )
 

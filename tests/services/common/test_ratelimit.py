@@ -1,4 +1,5 @@
-"""Fixed-window rate limits; failing open when the store is away (DESIGN §5)."""
+"""Fixed-window rate limits; failing open when the store is away (DESIGN §5), except for
+the limits on guessing, which fail closed."""
 
 from __future__ import annotations
 
@@ -62,3 +63,9 @@ def test_fails_open_when_the_store_is_unavailable() -> None:
     for _ in range(10):
         limiter.hit("s", "k", limit=1, window_seconds=60)
         limiter.peek("s", "k", limit=1, window_seconds=60)
+
+
+def test_a_guessing_limit_fails_closed_when_the_store_is_unavailable() -> None:
+    limiter = RateLimiter(_DownState(lambda: datetime(2026, 1, 1, tzinfo=UTC)))
+    with pytest.raises(StorageUnavailable, match="cannot be checked"):
+        limiter.hit("otp-guess-phone", "k", limit=10, window_seconds=60, fail_closed=True)

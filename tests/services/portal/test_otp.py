@@ -18,13 +18,14 @@ import pytest
 from sqlalchemy import select
 
 from certdist.config import PortalSettings
-from certdist.errors import AuthenticationFailed, InvalidInput, RateLimited
+from certdist.errors import AuthenticationFailed, InvalidInput, RateLimited, StorageUnavailable
 from certdist.services.common.clock import FixedClock
 from certdist.services.common.hashing import KeyedHasher
 from certdist.services.common.ratelimit import RateLimiter
 from certdist.services.messaging.sms import OtpTexts, RecordingSms
 from certdist.services.portal.otp import OtpService
 from certdist.storage import Database
+from certdist.storage.redis_state import RedisSharedState
 from certdist.storage.schema import shared_state
 from certdist.storage.state import MemorySharedState, Now, SharedState, SqlSharedState
 
@@ -433,3 +434,65 @@ def test_a_code_of_another_length_is_refused_as_input(make_rig: MakeRig) -> None
     rig.otp.request_code(REGISTERED, client_ip=IP, language="en")
     with pytest.raises(InvalidInput):
         rig.otp.verify(REGISTERED, "1234567", client_ip=IP)
+
+
+# --- the state store away: the limits on guessing fail closed ------------------------------
+
+
+class _SwitchableCounters(MemorySharedState):
+    """A store whose counters can be made unreachable, as a Redis outage makes them."""
+
+    down = False
+
+    def incr(self, key: str, ttl_seconds: float) -> int:
+        if self.down:
+            raise StorageUnavailable("down")
+        return super().incr(key, ttl_seconds)
+
+    def count(self, key: str) -> int:
+        if self.down:
+            raise StorageUnavailable("down")
+        return super().count(key)
+
+
+def _otp(state: SharedState, limiter_state: SharedState, sms: RecordingSms) -> OtpService:
+    clock = FixedClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    return OtpService(
+        state=state,
+        limiter=RateLimiter(limiter_state),
+        hasher=KeyedHasher(b"s" * 32),
+        sender=sms,
+        texts=OtpTexts({"en": "#{code}"}, "en", "x.in"),
+        is_registered=lambda mobile: True,
+        clock=clock,
+        limits=PortalSettings(),
+        phone_region="IN",
+    )
+
+
+def test_no_guess_is_checked_while_the_limits_cannot_be_counted() -> None:
+    now = FixedClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC)).now
+    counters = _SwitchableCounters(now)
+    sms = RecordingSms()
+    otp = _otp(MemorySharedState(now), counters, sms)
+    otp.request_code(REGISTERED, client_ip=IP, language="en")
+    code = sms.sent[-1][1].removeprefix("#").split()[0]
+    counters.down = True
+    # Many guesses, the right one among them: every one refused before the code is looked at.
+    for guess in [f"{n:06d}" for n in range(50)] + [code]:
+        with pytest.raises(StorageUnavailable, match="cannot be checked"):
+            otp.verify(REGISTERED, guess, client_ip=IP)
+    with pytest.raises(StorageUnavailable):
+        otp.request_code(REGISTERED, client_ip=IP, language="en")
+    counters.down = False
+    otp.verify(REGISTERED, code, client_ip=IP)  # the refused attempts used nothing up
+
+
+def test_an_unreachable_redis_refuses_codes_and_guesses() -> None:
+    # Nothing listens on port 1 of the loopback: every call is refused at once.
+    redis = RedisSharedState("redis://127.0.0.1:1/0", deadline_seconds=1)
+    otp = _otp(redis, redis, RecordingSms())
+    with pytest.raises(StorageUnavailable):
+        otp.request_code(REGISTERED, client_ip=IP, language="en")
+    with pytest.raises(StorageUnavailable):
+        otp.verify(REGISTERED, "123456", client_ip=IP)

@@ -4,8 +4,12 @@ A limit is (scope, key, limit, window): ``hit`` counts an attempt and refuses it
 ``RateLimited`` once more than ``limit`` attempts fell into the current window. Keys should
 already be keyed hashes when they carry personal data (phone numbers, IPs).
 
-A limiter that cannot reach its store fails open — an outage of Redis must not
-lock every citizen out — and says so in the log.
+A limiter that cannot reach its store fails open by default — an outage of Redis must not
+lock every citizen out — and says so in the log. A limit that bounds the guessing of a
+secret (one-time codes, a year of birth) is asked with ``fail_closed=True``: then an
+unreachable store refuses the attempt with ``StorageUnavailable`` (503), since letting
+unlimited guesses through while the store is away would undo the limit. (docs/fleet.md,
+"Redis down", says what each part of the service does meanwhile.)
 """
 
 from __future__ import annotations
@@ -27,10 +31,18 @@ class RateLimiter:
     def _key(scope: str, key: str, window_seconds: int) -> str:
         return f"rl:{scope}:{window_seconds}:{key}"
 
-    def hit(self, scope: str, key: str, *, limit: int, window_seconds: int) -> None:
-        """Count one attempt; raise ``RateLimited`` when it is over ``limit`` in the window."""
+    def hit(
+        self, scope: str, key: str, *, limit: int, window_seconds: int, fail_closed: bool = False
+    ) -> None:
+        """Count one attempt; raise ``RateLimited`` when it is over ``limit`` in the window.
+        ``fail_closed``: refuse (``StorageUnavailable``) rather than allow when the store
+        cannot be reached."""
         self._check(
-            scope, key, window_seconds, lambda name: self._state.incr(name, window_seconds) <= limit
+            scope,
+            key,
+            window_seconds,
+            lambda name: self._state.incr(name, window_seconds) <= limit,
+            fail_closed=fail_closed,
         )
 
     def peek(self, scope: str, key: str, *, limit: int, window_seconds: int) -> None:
@@ -50,14 +62,26 @@ class RateLimiter:
             return 0.0
 
     def _check(
-        self, scope: str, key: str, window_seconds: int, allowed: Callable[[str], bool]
+        self,
+        scope: str,
+        key: str,
+        window_seconds: int,
+        allowed: Callable[[str], bool],
+        *,
+        fail_closed: bool = False,
     ) -> None:
         name = self._key(scope, key, window_seconds)
         try:
             if allowed(name):
                 return
             retry_after = self._state.ttl(name) or window_seconds
-        except StorageUnavailable:
+        except StorageUnavailable as exc:
+            if fail_closed:
+                log.warning("rate limit store unavailable; refusing", extra={"scope": scope})
+                raise StorageUnavailable(
+                    "the limit on attempts cannot be checked now (its store does not answer); "
+                    "try again in a few minutes"
+                ) from exc
             log.warning("rate limit store unavailable; allowing", extra={"scope": scope})
             return
         raise RateLimited(_message(retry_after), int(retry_after) + 1)

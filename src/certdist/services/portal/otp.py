@@ -12,6 +12,8 @@ docs/portal-login.md; in short:
 * Per client address, across numbers, and a global daily SMS budget, counted in fixed windows.
 * Only a keyed hash of the code is stored (bound to the number, the browser and the
   challenge), compared in constant time; codes and numbers are never logged.
+* Every limit here fails closed: when the state store (Redis) cannot be reached, codes are
+  neither sent nor checked (``StorageUnavailable``, a 503), so guessing is never unlimited.
 * A number with no certificate gets exactly the same treatment — limits, a stored challenge,
   the same answer — only no SMS leaves. SMS are handed to ``dispatch`` (a background thread
   in the service), so the answer does not wait for the gateway either way.
@@ -160,6 +162,7 @@ class OtpService:
             self._clock.now().date().isoformat(),
             limit=limits.sms_daily_budget,
             window_seconds=24 * 3600,
+            fail_closed=True,
         )
         digits = self._digits(caller)
         code = f"{secrets.randbelow(10**digits):0{digits}d}"
@@ -210,10 +213,16 @@ class OtpService:
         ]
 
     def _count(self, action: str, caller: _Caller) -> None:
-        """One more ``action`` in each of its windows; ``RateLimited`` past any."""
+        """One more ``action`` in each of its windows; ``RateLimited`` past any. These limits
+        fail closed: a guess (or a code, which invites guesses) that cannot be counted is
+        refused with ``StorageUnavailable``, never let through uncounted."""
         for window in self._windows(action, caller):
             self._limiter.hit(
-                window.scope, window.key, limit=window.limit, window_seconds=window.seconds
+                window.scope,
+                window.key,
+                limit=window.limit,
+                window_seconds=window.seconds,
+                fail_closed=True,
             )
 
     def _number_wide(self, action: str, caller: _Caller, *, free: int) -> None:

@@ -180,6 +180,7 @@ class PortalService:
             self._hasher.digest("session", session_key),
             limit=self._birth_year_attempts,
             window_seconds=3600,
+            fail_closed=True,  # a guess at a year of birth is never let through uncounted
         )
         expected = "" if record.dob is None else str(record.dob.year)
         if not expected or year.strip() != expected:
