@@ -15,6 +15,7 @@ from certdist.storage.trust_imports import TrustImports
 from certdist.wiring import Services
 from tests.support.foreign_issuer import ForeignIssuer, foreign_issuer
 from tests.support.services import ServicesFactory
+from tests.support.verifier_samples import SHC_ISSUER
 
 
 @pytest.fixture
@@ -104,3 +105,43 @@ def test_unreadable_sources_are_refused(services: Services, tmp_path: Path) -> N
         importer.import_list(str(tmp_path / "x.json"), "x509")
     with pytest.raises(InvalidInput, match="import name"):
         importer.import_list("https://trust.example/list.json", "eu-dcc", name="../etc")
+
+
+@pytest.mark.parametrize("shape", ["snapshot", "participating"])
+def test_an_imported_vci_directory_makes_its_issuers_cards_verify(
+    make_services: ServicesFactory, services: Services, testdata: Path, tmp_path: Path, shape: str
+) -> None:
+    card = (testdata / "shc" / "examples" / "example-00-d-jws.txt").read_bytes()
+    assert services.verifier.check(card).code == "unknown-key"
+    jwks = json.loads((testdata / "shc" / "examples" / "issuer/.well-known/jwks.json").read_text())
+    issuer = {"iss": SHC_ISSUER, "name": "SMART Health Cards examples"}
+    directory = (
+        {"time": "2026-01-01T00:00:00Z", "issuer_info": [{"issuer": issuer, "keys": jwks["keys"]}]}
+        if shape == "snapshot"
+        else {"participating_issuers": [issuer]}
+    )
+    summary = services.trust.importer.import_list(
+        write(tmp_path / "vci.json", directory), "vci-directory"
+    )
+    assert (summary.document_signers, summary.shc_issuers) == (0, 1)
+    stored = TrustImports.in_data_dir(services.settings.data_dir).all()
+    # A snapshot brings the keys; the directory proper names issuers whose keys are fetched.
+    assert stored[0].shc_issuers == {SHC_ISSUER: jwks if shape == "snapshot" else None}
+    if shape == "snapshot":
+        assert make_services().verifier.check(card).code == "valid"
+
+
+@pytest.mark.parametrize(
+    ("directory", "named"),
+    [
+        ({"participating_issuers": [{"iss": "http://plain.example"}]}, "is not an https URL"),
+        ({"issuer_info": [{"issuer": {"iss": "https://a.example"}}]}, "has no keys list"),
+        ({"issuer_info": [{"issuer": {"iss": "https://a.example"}, "keys": [1]}]}, "JWK set"),
+        ({"issuers": []}, "participating_issuers or issuer_info"),
+    ],
+)
+def test_a_malformed_vci_directory_is_refused(
+    services: Services, tmp_path: Path, directory: Any, named: str
+) -> None:
+    with pytest.raises(InvalidInput, match=named):
+        services.trust.importer.import_list(write(tmp_path / "d.json", directory), "vci-directory")
