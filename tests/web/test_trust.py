@@ -16,6 +16,7 @@ from jwcrypto import jwk
 from certdist.formats.trust_lists import parse_eu_trust_list, parse_gdhcn_did
 from certdist.signing.keys import KeyUse
 from certdist.wiring import Services
+from tests.support.services import ServicesFactory
 
 ROUTES = (
     "/.well-known/did.json",
@@ -113,3 +114,17 @@ def test_the_gdhcn_did_document_holds_our_dscs(client: TestClient, services: Ser
     assert method["id"] == f"{document['id']}#{key['kid']}"
     assert (method["type"], key["kty"], key["crv"]) == ("JsonWebKey2020", "EC", "P-256")
     assert [s.certificate for s in parse_gdhcn_did(document)] == own_signers(services)
+
+
+def test_a_retired_document_signer_stays_in_both_lists(
+    make_services: ServicesFactory, services: Services
+) -> None:
+    (retired,) = own_signers(services)
+    services.keys.rotate(KeyUse.DCC, services.clock.now())
+    restarted = make_services()  # the new key's DSC is made at start-up
+    signers = own_signers(restarted)
+    assert len(signers) == 2
+    assert retired in signers
+    publisher = restarted.trust.publisher
+    assert [s.certificate for s in parse_eu_trust_list(publisher.eu_trust_list())] == signers
+    assert [s.certificate for s in parse_gdhcn_did(publisher.gdhcn_did_document())] == signers
