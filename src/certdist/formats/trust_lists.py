@@ -140,10 +140,7 @@ def gdhcn_did_document(
     methods = []
     for certificate in certificates:
         kid = _kid(certificate)
-        public = certificate.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        key = jwk.JWK.from_pem(public).export_public(as_dict=True)
+        key = _certificate_jwk(certificate).export_public(as_dict=True)
         key.update(kid=kid, x5c=[base64.b64encode(_der(certificate)).decode("ascii")])
         methods.append(
             {
@@ -258,6 +255,13 @@ def _kid(certificate: x509.Certificate) -> str:
     return base64.b64encode(certificate_kid(_der(certificate))).decode("ascii")
 
 
+def _certificate_jwk(certificate: x509.Certificate) -> jwk.JWK:
+    public = certificate.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return jwk.JWK.from_pem(public)
+
+
 def _thumbprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(_der(certificate)).hexdigest()
 
@@ -292,10 +296,7 @@ def _check_jwk_matches(key: Mapping[str, Any], certificate: x509.Certificate, wh
     except (JWException, ValueError, TypeError):
         raise _invalid(where, "is not a valid public JWK") from None
     signer = _signer_only(certificate, where)
-    public = signer.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    if stated is not None and stated != jwk.JWK.from_pem(public).thumbprint():
+    if stated is not None and stated != _certificate_jwk(signer).thumbprint():
         raise _invalid(where, "is not the key of its x5c certificate")
 
 

@@ -4,18 +4,21 @@ is imported, and verifies after; malformed lists are refused and store nothing."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from certdist.errors import InvalidInput
-from certdist.services.trust import TrustListFormat
+from certdist.services.common.clock import FixedClock
+from certdist.services.trust import TrustImporter, TrustListFormat
 from certdist.storage.trust_imports import TrustImports
 from certdist.wiring import Services
 from tests.support.foreign_issuer import ForeignIssuer, foreign_issuer
 from tests.support.services import ServicesFactory
 from tests.support.verifier_samples import SHC_ISSUER
+from tests.support.wallet_samples import NOW
 
 
 @pytest.fixture
@@ -145,3 +148,25 @@ def test_a_malformed_vci_directory_is_refused(
 ) -> None:
     with pytest.raises(InvalidInput, match=named):
         services.trust.importer.import_list(write(tmp_path / "d.json", directory), "vci-directory")
+
+
+def test_a_list_is_fetched_from_an_https_url(tmp_path: Path) -> None:
+    foreign = foreign_issuer(NOW)
+    asked: list[str] = []
+
+    def fetch(url: str) -> bytes:
+        asked.append(url)
+        if url.endswith("/down"):
+            raise TimeoutError("the response took too long")
+        return json.dumps(foreign.gdhcn_did()).encode()
+
+    importer = TrustImporter(TrustImports(tmp_path), fetch, FixedClock(NOW))
+    summary = importer.import_list("https://tng.example/DSC/did.json", "gdhcn-did", name="who")
+    assert (summary.name, summary.document_signers) == ("who", 1)
+    (stored,) = TrustImports(tmp_path).all()
+    assert (stored.source, stored.imported_at) == ("https://tng.example/DSC/did.json", NOW)
+    with pytest.raises(
+        InvalidInput, match=re.escape("cannot read https://tng.example/down: the response")
+    ):
+        importer.import_list("https://tng.example/down", "gdhcn-did")
+    assert asked == ["https://tng.example/DSC/did.json", "https://tng.example/down"]
