@@ -56,6 +56,7 @@ def test_the_did_document_names_every_credential_key_as_proofs_do(
         method = methods[f"{did}#{key.id}"]
         assert method["type"] == "JsonWebKey2020"
         assert method["controller"] == did
+        assert "kid" not in method["publicKeyJwk"]  # the method id names the key
         published = jwk.JWK(**method["publicKeyJwk"])
         assert not published.has_private
         assert published.thumbprint() == jwk.JWK.from_pem(key.public_pem().encode()).thumbprint()

@@ -104,7 +104,7 @@ def credential_did_document(did: str, keys: Sequence[PublicKeyInfo]) -> dict[str
             "id": f"{did}#{quote(key.id, safe=_FRAGMENT_SAFE)}",
             "type": "JsonWebKey2020",
             "controller": did,
-            "publicKeyJwk": jwk.JWK.from_pem(key.pem.encode()).export_public(as_dict=True),
+            "publicKeyJwk": _public_members(jwk.JWK.from_pem(key.pem.encode())),
         }
         for key in keys
     ]
@@ -140,7 +140,7 @@ def gdhcn_did_document(
     methods = []
     for certificate in certificates:
         kid = _kid(certificate)
-        key = _certificate_jwk(certificate).export_public(as_dict=True)
+        key = _public_members(_certificate_jwk(certificate))
         key.update(kid=kid, x5c=[base64.b64encode(_der(certificate)).decode("ascii")])
         methods.append(
             {
@@ -260,6 +260,14 @@ def _certificate_jwk(certificate: x509.Certificate) -> jwk.JWK:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return jwk.JWK.from_pem(public)
+
+
+def _public_members(key: jwk.JWK) -> dict[str, Any]:
+    # jwcrypto names a key read from PEM by its thumbprint: a second id beside the method's
+    # would only confuse, so the JWK carries the key alone.
+    members = key.export_public(as_dict=True)
+    members.pop("kid", None)
+    return members
 
 
 def _thumbprint(certificate: x509.Certificate) -> str:
