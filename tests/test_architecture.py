@@ -30,6 +30,7 @@ def test_the_capabilities_are_the_documented_ones() -> None:
         "messaging",
         "portal",
         "sharing",
+        "trust",
         "verification",
     ]
     for name in CAPABILITIES:

@@ -29,6 +29,7 @@ from certdist.errors import CertdistError, InvalidInput
 from certdist.formats.eu_dcc import names_from_request
 from certdist.observability import configure_logging
 from certdist.services.issuance import DEMO_MOBILE, AnyRequest, read_csv, seed_demo
+from certdist.services.trust import TrustListFormat
 from certdist.services.verification import Status, VerificationOutcome
 from certdist.signing.keys import KeyUse
 from certdist.wiring import Services, build_services
@@ -683,6 +684,36 @@ def keys_rotate(ctx: click.Context, use: str) -> None:
         click.echo(f"new active {use} key: {key.id}")
     except CertdistError as exc:
         _fail(exc)
+
+
+@main.group()
+def trust() -> None:
+    """Foreign trust lists for the verifier."""
+
+
+@trust.command("import")
+@click.argument("source")
+@click.option(
+    "--format",
+    "list_format",
+    type=click.Choice([f.value for f in TrustListFormat]),
+    required=True,
+    help="eu-dcc: DCC Gateway trust list; gdhcn-did: WHO GDHCN DID document; "
+    "vci-directory: VCI issuer directory (SMART Health Cards)",
+)
+@click.option("--name", help="Stored under this name; the next import by it replaces it")
+@click.pass_context
+def trust_import(ctx: click.Context, source: str, list_format: str, name: str | None) -> None:
+    """Import the trust list at SOURCE (a file or an https URL) into the verifier's trusted
+    keys; a running server reads it when restarted."""
+    try:
+        summary = _services(ctx).trust.importer.import_list(source, list_format, name=name)
+    except CertdistError as exc:
+        _fail(exc)
+    click.echo(
+        f"imported {summary.name!r}: {summary.document_signers} EU DCC document signer(s), "
+        f"{summary.shc_issuers} SMART Health Card issuer(s) -> {summary.path}"
+    )
 
 
 @main.group()

@@ -22,6 +22,7 @@ from certdist.services import (
     messaging,
     portal,
     sharing,
+    trust,
     verification,
 )
 from certdist.services.common import Clock, Infrastructure, KeyedHasher, RateLimiter, SystemClock
@@ -50,6 +51,7 @@ class Services:
     sharing: sharing.Sharing
     facility: facility.Facility
     integrations: integrations.Integrations
+    trust: trust.Trust
     verifier: Verifier
 
     # The infrastructure, named directly for the callers that need one piece of it.
@@ -143,6 +145,7 @@ def build_services(
     notifier = messages.notifier
     documents = distribution.wire(settings.documents, settings.wallet, infra)
     callers = access.wire(settings.access, infra)
+    own_signers = [s.certificate for s in documents.issuers.document_signers.all()]
     return Services(
         settings=settings,
         infrastructure=infra,
@@ -171,11 +174,12 @@ def build_services(
         integrations=integrations.wire(
             settings.digilocker, settings.partner, infra, distribution=documents
         ),
+        trust=trust.wire(settings.verifier, settings.wallet, infra, document_signers=own_signers),
         verifier=verification.wire(
             settings.verifier,
             infra,
             contexts=contexts,
-            own_document_signers=[s.certificate for s in documents.issuers.document_signers.all()],
+            own_document_signers=own_signers,
             own_cards=documents.card_revocations,
         ),
     )

@@ -27,6 +27,7 @@ from certdist.web.routes import partner as partner_routes
 from certdist.web.routes import portal as portal_routes
 from certdist.web.routes import printing as printing_routes
 from certdist.web.routes import share as share_routes
+from certdist.web.routes import trust as trust_routes
 from certdist.web.routes import verify as verify_routes
 from certdist.web.routes import wallet as wallet_routes
 from certdist.web.static_assets import StaticAssets
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(verify_routes.pages)
     app.include_router(wallet_routes.router)
     app.include_router(wallet_routes.well_known)
+    app.include_router(trust_routes.router)
 
     def limit_for(path: str) -> int:
         if path in _DIGILOCKER_PATHS:

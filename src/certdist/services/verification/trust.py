@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from certdist.signing.trust import (
     load_certificates,
     load_credential_key,
 )
+from certdist.storage.trust_imports import TrustImport
 
 
 def build_trust_store(
@@ -33,13 +35,19 @@ def build_trust_store(
     keys: KeyStore,
     own_document_signers: Sequence[x509.Certificate] = (),
     *,
+    imported: Sequence[TrustImport] = (),
     fetch: Fetch | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> TrustStore:
     """Our own keys (our SHC ``iss`` is the public URL; our DSCs) plus the issuers of the
-    ``verifier`` settings. ``fetch`` and ``monotonic`` replace HTTP and the clock of remote
-    JWKS and revocation lists (tests)."""
+    ``verifier`` settings and the imported trust lists (``certdist trust import``; an
+    issuer the settings name keeps its configured source). ``fetch`` and ``monotonic``
+    replace HTTP and the clock of remote JWKS and revocation lists (tests)."""
     configured = section
+    shc_issuers: list[ForeignShcIssuer | _ImportedIssuer] = [
+        *configured.shc_issuers,
+        *_imported_shc_issuers(configured, imported),
+    ]
     remote = _Remote(
         configured,
         fetch
@@ -56,20 +64,47 @@ def build_trust_store(
         credential_keys={
             k.id: load_credential_key(k.id, k.path) for k in configured.credential_keys
         },
-        shc_issuers={issuer.iss: remote.jwks(issuer) for issuer in configured.shc_issuers},
+        shc_issuers={issuer.iss: remote.jwks(issuer) for issuer in shc_issuers},
         shc_revocation_lists={
             issuer.iss: [_read_json(path, issuer.iss) for path in issuer.crl_files]
             for issuer in configured.shc_issuers
         },
         shc_revocation_sources={
             issuer.iss: source
-            for issuer in configured.shc_issuers
+            for issuer in shc_issuers
             if (source := remote.revocation_lists(issuer)) is not None
         },
         document_signers=[
-            c for path in configured.dsc_certificates for c in load_certificates(path)
+            *(c for path in configured.dsc_certificates for c in load_certificates(path)),
+            *(x509.load_der_x509_certificate(d) for i in imported for d in i.document_signers),
         ],
     )
+
+
+def _imported_shc_issuers(
+    configured: VerifierSettings, imported: Sequence[TrustImport]
+) -> list[_ImportedIssuer]:
+    """Imported SMART Health Card issuers the settings do not name (first import wins)."""
+    seen = {issuer.iss.strip().rstrip("/") for issuer in configured.shc_issuers}
+    found = []
+    for record in imported:
+        for iss, jwks in record.shc_issuers.items():
+            if iss.rstrip("/") not in seen:
+                seen.add(iss.rstrip("/"))
+                found.append(_ImportedIssuer(iss, jwks))
+    return found
+
+
+@dataclass(frozen=True)
+class _ImportedIssuer:
+    """A SMART Health Card issuer of an imported directory: its keys, or None (fetched)."""
+
+    iss: str
+    keys: Mapping[str, Any] | None
+
+    def crl_base(self) -> str | None:
+        # Keys fetched from the issuer: so are its revocation lists; imported keys: offline.
+        return self.iss.rstrip("/") + "/.well-known/crl" if self.keys is None else None
 
 
 class _Remote:
@@ -82,7 +117,11 @@ class _Remote:
         self._fetch = fetch
         self._monotonic = monotonic
 
-    def jwks(self, issuer: ForeignShcIssuer) -> KeySetSource:
+    def jwks(self, issuer: ForeignShcIssuer | _ImportedIssuer) -> KeySetSource:
+        if isinstance(issuer, _ImportedIssuer):
+            if issuer.keys is not None:
+                return StaticKeys(jwk.JWKSet.from_json(json.dumps(issuer.keys)))
+            issuer = ForeignShcIssuer(iss=issuer.iss)
         if issuer.jwks_file is not None:
             return StaticKeys(
                 jwk.JWKSet.from_json(json.dumps(_read_json(issuer.jwks_file, issuer.iss)))
@@ -96,7 +135,9 @@ class _Remote:
             monotonic=self._monotonic,
         )
 
-    def revocation_lists(self, issuer: ForeignShcIssuer) -> RevocationListSource | None:
+    def revocation_lists(
+        self, issuer: ForeignShcIssuer | _ImportedIssuer
+    ) -> RevocationListSource | None:
         base = issuer.crl_base()
         if base is None:
             return None

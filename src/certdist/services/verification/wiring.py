@@ -16,6 +16,7 @@ from certdist.services.verification.shc import check_shc
 from certdist.services.verification.trust import build_trust_store
 from certdist.services.verification.verifier import FormatCheckers, OwnCardRevocations, Verifier
 from certdist.signing.contexts import ContextLoader
+from certdist.storage.trust_imports import TrustImports
 
 
 def wire(
@@ -30,7 +31,11 @@ def wire(
     Card revocation list, so our own certificates verify without configuration."""
     return Verifier(
         build_trust_store(
-            section, infrastructure.site.public_url, infrastructure.keys, own_document_signers
+            section,
+            infrastructure.site.public_url,
+            infrastructure.keys,
+            own_document_signers,
+            imported=TrustImports.in_data_dir(infrastructure.site.data_dir).all(),
         ),
         infrastructure.database.certificates(),
         infrastructure.clock,

@@ -1,0 +1,69 @@
+"""Our trust material, public, for other verifiers (see docs/architecture.md, "Trust
+material"):
+
+* ``GET /.well-known/did.json`` — the ``did:web`` DID document of the DIVOC credential keys;
+* ``GET /trust/credential-keys.pem`` — the same keys as PEM (``?active=true``: the signing one);
+* ``GET /trust/eu-dcc/trustlist.json`` — our EU Document Signer Certificates as DCC Gateway
+  trust list entries;
+* ``GET /trust/eu-dcc/did.json`` — the same certificates as a WHO GDHCN DID document
+  (``did:web:<host>:trust:eu-dcc``).
+
+The SMART Health Card keys are ``/.well-known/jwks.json`` (:mod:`.wallet`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+
+from certdist.web.deps import ServicesDep
+
+router = APIRouter(tags=["trust material"])
+
+#: A rotated key signs at once: verifiers' caches must learn of it within minutes.
+_PUBLIC_CACHE: Final = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"}
+_JSON: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {"application/json": {}}, "description": "The document"}
+}
+
+
+@router.get("/.well-known/did.json", responses=_JSON)
+async def did_document(services: ServicesDep) -> JSONResponse:
+    """The ``did:web`` DID document of the credential keys, active and retired (retired keys
+    still verify what they signed). A credential's ``proof.verificationMethod`` ``X`` is the
+    method ``<did>#X`` here."""
+    return JSONResponse(services.trust.publisher.did_document(), headers=_PUBLIC_CACHE)
+
+
+@router.get(
+    "/trust/credential-keys.pem",
+    responses={200: {"content": {"application/x-pem-file": {}}, "description": "PEM keys"}},
+)
+async def credential_keys_pem(
+    services: ServicesDep,
+    active: Annotated[bool, Query(description="Only the key that signs today")] = False,
+) -> Response:
+    """The credential keys as SubjectPublicKeyInfo PEM, each after a line naming its
+    verificationMethod (the form DIVOC verifier apps are configured with)."""
+    return Response(
+        services.trust.publisher.credential_keys_pem(active_only=active),
+        media_type="application/x-pem-file",
+        headers=_PUBLIC_CACHE,
+    )
+
+
+@router.get("/trust/eu-dcc/trustlist.json", responses=_JSON)
+async def eu_dcc_trust_list(services: ServicesDep) -> JSONResponse:
+    """Our EU DCC Document Signer Certificates, active and retired, as DCC Gateway trust list
+    entries (``kid``, ``timestamp``, ``country``, ``certificateType``, ``thumbprint``,
+    ``rawData``); without the gateway's ``signature``, which only a gateway makes."""
+    return JSONResponse(services.trust.publisher.eu_trust_list(), headers=_PUBLIC_CACHE)
+
+
+@router.get("/trust/eu-dcc/did.json", responses=_JSON)
+async def eu_dcc_did_document(services: ServicesDep) -> JSONResponse:
+    """Our Document Signer Certificates as a DID document in the shape of WHO's GDHCN trust
+    lists (``JsonWebKey2020``, ``publicKeyJwk`` with ``kid`` and ``x5c``)."""
+    return JSONResponse(services.trust.publisher.gdhcn_did_document(), headers=_PUBLIC_CACHE)
