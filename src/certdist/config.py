@@ -621,8 +621,11 @@ class Settings(BaseSettings):
         default_factory=dict
     )
     pdf_font_fallbacks: list[Path] | None = None
-    # Per worker process. 16 MiB keeps a worker under 150 MB RSS (64 MiB measured 186 MB).
-    render_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
+    # Per worker process, in bytes of document content (shared PDF objects counted once):
+    # 8 MiB holds ~2,000 certificate PDFs or more QR codes, a hot set of repeat downloads,
+    # and keeps a worker under 150 MB RSS after 100,000 distinct certificates (16 MiB
+    # measured 163 MB; bench/RESULTS.md). A repeat download with its ETag needs no cache.
+    render_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
     entity_types: dict[str, LatestRule] = Field(
         default_factory=lambda: {VACCINATION: LatestRule.BY_DOSE, TEST: LatestRule.NEWEST}
     )

@@ -53,10 +53,11 @@ class RenderCache:
 
     PDFs are held as their objects, each identical object once: every certificate PDF embeds
     the same font subsets and page template, 49 of its 53 KB (measured on the vaccination
-    certificate), so a cached PDF costs ~4 KB instead of 53 KB and the default 16 MiB holds
-    thousands of them instead of ~300 (a hot set of 500 thrashed it: 1.09 ms of server CPU per
-    "cached" download, most of them re-rendered). The bound counts each stored byte once:
-    shared objects when first stored, and freed when the last document using them leaves.
+    certificate), so a cached PDF costs ~4 KB instead of 53 KB and the default 8 MiB holds
+    ~2,000 of them instead of ~150 (before, a hot set of 500 thrashed even 16 MiB: 1.09 ms of
+    server CPU per "cached" download, most of them re-rendered). The bound counts each stored
+    byte once: shared objects when first stored, and freed when the last document using them
+    leaves.
     Joining the ~28 pieces back on a hit copies the 53 KB once (microseconds).
     """
 
