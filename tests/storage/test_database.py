@@ -152,6 +152,7 @@ def test_sqlite_pragmas(sqlite_database_url: str) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2500
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -512  # KiB per connection
 
 
 @pytest.mark.postgres
