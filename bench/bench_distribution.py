@@ -128,6 +128,18 @@ def seed(settings: Settings, count: int, processes: int, doses: int = 2) -> list
     return codes
 
 
+def data_directory(
+    path: Path | None, prefix: str
+) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    """``path`` (created, kept for the next run), or a temporary folder removed at the end."""
+    if path is None:
+        temporary = tempfile.TemporaryDirectory(prefix=prefix)
+        return Path(temporary.name), temporary
+    path = path.resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path, None
+
+
 def ensure_postgres_database(url: str) -> None:
     """Create the database a PostgreSQL URL names when it does not exist (on the same server,
     through its ``postgres`` database), so a bench never fills a database of the tests'."""
@@ -664,13 +676,7 @@ def main() -> None:
     ]
     print("\n".join(header), flush=True)
 
-    temporary = None
-    if args.data_dir is None:
-        temporary = tempfile.TemporaryDirectory(prefix="certdist-bench-")
-        data = Path(temporary.name)
-    else:
-        data = args.data_dir.resolve()
-        data.mkdir(parents=True, exist_ok=True)
+    data, temporary = data_directory(args.data_dir, "certdist-bench-")
     variants = [Variant("project", None, {}), *(Variant.parse(v) for v in args.variant)]
     if args.no_project and len(variants) > 1:
         variants = variants[1:]

@@ -21,7 +21,6 @@ import http.client
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ from bench_distribution import (
     RESULTS,
     SEED_MARKER,
     Server,
+    data_directory,
     machine,
     memory,
     seed,
@@ -120,13 +120,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10_000)
     parser.add_argument("--results", metavar="TITLE")
     args = parser.parse_args()
-    temporary = None
-    if args.data_dir is None:
-        temporary = tempfile.TemporaryDirectory(prefix="certdist-memory-")
-        data = Path(temporary.name)
-    else:
-        data = args.data_dir.resolve()
-        data.mkdir(parents=True, exist_ok=True)
+    data, _kept_until_exit = data_directory(args.data_dir, "certdist-memory-")
     settings = Settings(data_dir=data, log_json=False, log_level="WARNING")
     codes = seeded_codes(settings, data, args.certificates)
     services = build_services(settings, migrate=False)
