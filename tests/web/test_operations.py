@@ -15,9 +15,11 @@ from certdist.domain.roles import Permission
 from certdist.errors import ConfigurationError
 from certdist.observability import JsonFormatter
 from certdist.storage import Database
+from certdist.web.errors import STORAGE_RETRY_AFTER_SECONDS
 from certdist.wiring import Services
-from tests.support.clients import TokenFactory, client_for
+from tests.support.clients import TokenFactory, bearer, client_for
 from tests.support.request_bodies import vaccination_request_body
+from tests.support.services import ServicesFactory
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(services: Services) -> None:
@@ -28,6 +30,27 @@ def test_readyz_is_503_when_the_database_is_unreachable(services: Services) -> N
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["type"] == "internal-failed"
+    assert response.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
+
+
+def test_issuance_and_downloads_are_503_with_retry_after_while_the_database_is_away(
+    make_sqlite_services: ServicesFactory,
+) -> None:
+    # A client that sees this waits and sends the same request again (docs/fleet.md).
+    services = make_sqlite_services(
+        database_url="postgresql://postgres@127.0.0.1:9/none",
+        database_deadline_seconds=1,
+        migrate=False,
+    )
+    token = bearer(services, "certificate-issuer", "certificate-api")
+    with client_for(services, raise_server_exceptions=False) as client:
+        issued = client.post(
+            "/divoc/api/v1/certify", json=[vaccination_request_body("AWAY0001")], headers=token
+        )
+        downloaded = client.get("/certificate/api/certificatePDF/AWAY0001", headers=token)
+    for response in (issued, downloaded):
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
 
 
 def test_logs_carry_no_personal_data(

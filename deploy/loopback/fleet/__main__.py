@@ -1,5 +1,5 @@
-"""``scripts/fleet up|down|status|stop|start|certdist``: the loopback fleet's one command
-(docs/fleet.md)."""
+"""``scripts/fleet up|down|status|stop|start|failover|certdist``: the loopback fleet's one
+command (docs/fleet.md)."""
 
 from __future__ import annotations
 
@@ -77,6 +77,9 @@ def _up(args: argparse.Namespace) -> None:
         if init.wait(timeout=UP_SECONDS) != 0:
             raise SystemExit(f"certdist init failed: see {layout.logs / 'init.log'}")
         step("certdist init (migrations, keys, demo data)", started)
+        started = time.monotonic()
+        postgres.require_synchronous_standby(layout)
+        step("standby synchronous", started)
         started = time.monotonic()
         _start_supervisor(layout)
         nginx.start(layout)
@@ -176,6 +179,27 @@ def _start(args: argparse.Namespace) -> None:
     _COMPONENTS[args.component][0](Layout.load(args.dir))
 
 
+def _failover(args: argparse.Namespace) -> None:
+    """Stop the primary (a crash with ``--mode immediate``) and promote the standby: the
+    fault of docs/fleet.md. The apps are not told; their multi-host address finds the new
+    primary by itself."""
+    layout = Layout.load(args.dir)
+    if postgres.role(layout.pg_standby_port) != "standby":
+        raise SystemExit(f"no standby answers on {layout.pg_standby_port}: failed over already?")
+    began = time.monotonic()
+    postgres.stop(layout.pg_primary, mode=args.mode)
+    stopped = time.monotonic()
+    time.sleep(args.pause)
+    promoting = time.monotonic()
+    postgres.promote(layout.pg_standby)
+    done = time.monotonic()
+    print(
+        f"primary stopped ({args.mode}) in {stopped - began:.1f} s, no primary for "
+        f"{done - stopped:.1f} s, standby on {layout.pg_standby_port} promoted in "
+        f"{done - promoting:.1f} s"
+    )
+
+
 def _certdist(args: argparse.Namespace) -> None:
     layout = Layout.load(args.dir)
     # Becomes that certdist (its exit status, its terminal): nothing of the fleet tool stays.
@@ -216,6 +240,20 @@ def main(argv: list[str] | None = None) -> None:
         sub = command(name, f"{text} one part (fault injection)")
         sub.add_argument("component", choices=sorted(_COMPONENTS))
         sub.set_defaults(run=run)
+    failover = command("failover", "stop the PostgreSQL primary and promote the standby")
+    failover.add_argument(
+        "--mode",
+        choices=("immediate", "fast"),
+        default="immediate",
+        help="how the primary stops: immediate (a crash, the default) or fast",
+    )
+    failover.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds with no primary before the promote (a failover manager's detection time)",
+    )
+    failover.set_defaults(run=_failover)
     passthrough = command("certdist", "run certdist with the fleet's settings")
     passthrough.add_argument("args", nargs=argparse.REMAINDER)
     passthrough.set_defaults(run=_certdist)

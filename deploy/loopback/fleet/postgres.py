@@ -1,6 +1,11 @@
 """The fleet's PostgreSQL 15: a primary and a streaming hot standby made from it with
 ``pg_basebackup -R``, each with its own port, data folder and socket folder.
 
+The standby is synchronous: once it streams, the primary acknowledges a commit only after
+the standby has it, so a crash of the primary followed by a promote of the standby loses no
+write that a client was told succeeded (an asynchronous standby missed the newest rows; see
+docs/fleet.md). The price: while the primary has no standby, its writes wait.
+
 The servers refuse to run as root, so as root every command runs as the ``postgres`` user
 and the folders it writes belong to it.
 """
@@ -11,6 +16,7 @@ import os
 import pwd
 import shutil
 import stat
+import time
 from pathlib import Path
 
 from fleet.layout import DATABASE, Layout
@@ -18,7 +24,9 @@ from fleet.processes import run
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 
-# Durability is not what a loopback fleet tests, start-up time is: no fsync anywhere.
+# A loopback fleet tests processes that crash, not machines that lose power: no fsync (the
+# operating system keeps what a crashed server wrote). synchronous_commit stays on: with
+# synchronous_standby_names (set once the standby streams) a commit waits for the standby.
 _SETTINGS = """
 listen_addresses = '127.0.0.1'
 port = {port}
@@ -27,7 +35,7 @@ wal_level = replica
 max_wal_senders = 5
 hot_standby = on
 fsync = off
-synchronous_commit = off
+synchronous_commit = on
 full_page_writes = off
 shared_buffers = 32MB
 max_connections = 100
@@ -142,23 +150,53 @@ def start_standby(layout: Layout) -> None:
     _start(layout.pg_standby, layout.pg_logs / "standby.log")
 
 
-def stop(data: Path) -> None:
+def require_synchronous_standby(layout: Layout, seconds: float = 30) -> None:
+    """Make the primary wait for the standby on every commit, once the standby streams.
+
+    Set only now, not in the primary's first settings: ``certdist init`` writes while the
+    standby is still being copied, and those commits would wait for a standby not yet there.
+    ``ALTER SYSTEM`` writes the primary's own ``postgresql.auto.conf``, which the standby's
+    copy (made earlier) lacks: a promoted standby waits for nobody.
+    """
+    port = layout.pg_primary_port
+    query(port, "ALTER SYSTEM SET synchronous_standby_names = '*'")
+    query(port, "SELECT pg_reload_conf()")
+    give_up = time.monotonic() + seconds
+    while query(port, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") != "1":
+        if time.monotonic() > give_up:
+            raise SystemExit(f"the standby did not become synchronous within {seconds:.0f} s")
+        time.sleep(0.1)
+
+
+def stop(data: Path, mode: str = "fast") -> None:
+    """Stop the server of ``data``: ``fast`` (clients disconnected, a clean shutdown) or
+    ``immediate`` (a crash: no shutdown checkpoint, recovery at the next start)."""
     if (data / "postmaster.pid").exists():
         run(
             _as_postgres(
-                [str(BIN / "pg_ctl"), "stop", "-w", "-t", "30", "-m", "fast", "-D", str(data)]
+                [str(BIN / "pg_ctl"), "stop", "-w", "-t", "30", "-m", mode, "-D", str(data)]
             )
         )
+
+
+def promote(data: Path) -> None:
+    """Turn the standby of ``data`` into a primary; returns once it accepts writes."""
+    run(_as_postgres([str(BIN / "pg_ctl"), "promote", "-w", "-t", "30", "-D", str(data)]))
+
+
+def query(port: int, sql: str) -> str:
+    """The answer of ``sql`` on the server at ``port`` (unaligned, stripped); ``SystemExit``
+    when it does not answer within two seconds."""
+    conninfo = f"host=127.0.0.1 port={port} user=postgres dbname={DATABASE} connect_timeout=2"
+    command = [str(BIN / "psql"), "-d", conninfo, "-v", "ON_ERROR_STOP=1", "-Atc", sql]
+    return run(command).strip()
 
 
 def role(port: int) -> str | None:
     """``primary`` or ``standby`` as the server on ``port`` says, None when it does not
     answer (within two seconds)."""
-    conninfo = f"host=127.0.0.1 port={port} user=postgres dbname={DATABASE} connect_timeout=2"
-    command = [str(BIN / "psql"), "-d", conninfo, "-v", "ON_ERROR_STOP=1", "-Atc",
-               "select pg_is_in_recovery()"]  # fmt: skip
     try:
-        answer = run(command).strip()
+        answer = query(port, "select pg_is_in_recovery()")
     except SystemExit:
         return None
     return "standby" if answer == "t" else "primary"

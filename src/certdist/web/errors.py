@@ -82,10 +82,16 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     409: "Conflicts with what is stored",
     413: "Request body too large",
     429: "Too many requests (see Retry-After)",
-    503: "A backing service is unavailable",
+    503: "A backing service is unavailable (see Retry-After)",
 }
 
 Responses = dict[int | str, dict[str, Any]]
+
+#: ``Retry-After`` of a 503 for an outage of the database or Redis: a failover (a standby
+#: promoted, a client pool reconnecting) takes a few seconds, so a client that waits this
+#: long and sends the same request again usually succeeds (docs/fleet.md has the figures).
+#: An expired signing certificate (also 503) waits for an operator: no promise is made there.
+STORAGE_RETRY_AFTER_SECONDS = 5
 
 
 def error_responses(*statuses: int) -> Responses:
@@ -130,15 +136,26 @@ async def _certdist_error(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     if status >= 500:
         log.error("request failed", extra={"error": type(exc).__name__})
+    retry_after = _retry_after(exc)
+    response: Response
     if is_page_request(request):
-        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-        return error_page(request, status, retry_after=retry_after)
-    errors = exc.errors if isinstance(exc, InvalidInput) else None
-    message = exc.message if isinstance(exc, InvalidInput) else str(exc)
-    response = error_response(status, message, errors)
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after)
+        response = error_page(request, status, retry_after=retry_after)
+    else:
+        errors = exc.errors if isinstance(exc, InvalidInput) else None
+        message = exc.message if isinstance(exc, InvalidInput) else str(exc)
+        response = error_response(status, message, errors)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _retry_after(exc: CertdistError) -> int | None:
+    """Seconds after which the same request may succeed, for errors that pass by themselves."""
+    if isinstance(exc, RateLimited):
+        return exc.retry_after
+    if isinstance(exc, StorageUnavailable):
+        return STORAGE_RETRY_AFTER_SECONDS
+    return None
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
