@@ -27,23 +27,13 @@ from certdist.domain.models import UploadStatus
 from certdist.storage.database import Database
 from certdist.storage.schema import certificates
 from tests.support.cli import Cli
-from tests.support.environment import VECTORS
 from tests.support.loopback import free_port
+from tests.support.request_bodies import bulk_vaccination_csv
 
 ROWS = 600
 STALE_AFTER_SECONDS = 20
 DEADLINE_SECONDS = 120.0
 UPLOADS = "/divoc/api/v1/certify/uploads"
-
-
-def csv_file() -> bytes:
-    header = (VECTORS / "divoc/bulk-certify-header.csv").read_text().strip()
-    row = (
-        "{code},Asha,9880414889,1990-01-02,,Female,Indian,,L1,,Dist,State,560001,B1,"
-        "2021-05-02T10:00:00Z,1,2,2021-05-02,2022-05-02,SII,Covishield,Dr A,PHC,F1,,FD,FS,560002"
-    )
-    lines = [header, *(row.format(code=f"BULKKILL{n:04d}") for n in range(ROWS))]
-    return ("\n".join(lines) + "\n").encode()
 
 
 @contextmanager
@@ -117,7 +107,7 @@ def test_a_bulk_upload_cut_short_by_a_kill_is_failed_and_its_re_upload_issues_ea
         "CERTDIST_LOG_LEVEL": "INFO",
     }
     log = tmp_path / "server.log"
-    data = csv_file()
+    data = bulk_vaccination_csv([f"BULKKILL{n:04d}" for n in range(ROWS)])
 
     def post() -> dict[str, Any]:
         response = api.post("/divoc/api/v1/bulkCertify", files={"file": ("b.csv", data)})
