@@ -640,6 +640,8 @@ class Settings(BaseSettings):
     # Limits.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # A bulk upload with no progress for this long lost its process and is marked failed.
+    bulk_stale_after_seconds: float = Field(default=600.0, gt=0)
     max_batch_items: int = Field(default=1000, ge=1)
 
     # Shared short-lived state (sessions, OTP challenges, rate limits). Without Redis it lives

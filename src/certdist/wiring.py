@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from certdist.config import Settings, SiteSection
 from certdist.services import (
@@ -157,6 +158,7 @@ def build_services(
             ids=ids,
             # Notifications are stored in the transaction of the certificates they announce.
             companions=notifier.messages_for if notifier else None,
+            bulk_stale_after=timedelta(seconds=settings.bulk_stale_after_seconds),
         ),
         distribution=documents,
         messaging=messages,

@@ -112,3 +112,35 @@ def test_row_errors_are_all_or_nothing(repo: SqlUploadRepository) -> None:
         repo.add_errors([UploadRowError("upload-404", 2, "BEN-2", ())])
     assert repo.errors("upload-1") == [first]
     assert repo.errors("upload-404") == []
+
+
+def test_an_upload_without_a_recent_heartbeat_is_failed_not_left_processing(
+    repo: SqlUploadRepository,
+) -> None:
+    for n in (1, 2, 3):
+        repo.create(_upload(n))  # created at T0 + n minutes
+    repo.finish(
+        "upload-3",
+        status=UploadStatus.COMPLETED,
+        total_rows=1,
+        succeeded=1,
+        failed=0,
+        at=T0 + timedelta(minutes=3),
+    )
+    # upload-2 is still making progress; upload-1 stopped after its first chunk.
+    repo.heartbeat("upload-1", at=T0 + timedelta(minutes=2), succeeded=100, failed=0)
+    repo.heartbeat("upload-2", at=T0 + timedelta(minutes=20), succeeded=400, failed=3)
+    now = T0 + timedelta(minutes=25)
+    assert repo.fail_abandoned(before=T0 + timedelta(minutes=15), at=now) == 1
+    assert repo.get("upload-1") == replace(
+        _upload(1), status=UploadStatus.FAILED, succeeded=100, finished_at=now
+    )
+    assert repo.get("upload-2") == replace(_upload(2), succeeded=400, failed=3)
+    assert repo.get("upload-3").status is UploadStatus.COMPLETED  # type: ignore[union-attr]
+    # Never created a heartbeat: its creation is its last sign of life.
+    repo.create(_upload(4))
+    assert repo.fail_abandoned(before=T0 + timedelta(minutes=5), at=now) == 1
+    assert repo.get("upload-4").status is UploadStatus.FAILED  # type: ignore[union-attr]
+    # A finished upload's totals are no longer moved by a late heartbeat.
+    repo.heartbeat("upload-4", at=now, succeeded=7, failed=0)
+    assert repo.get("upload-4").succeeded == 0  # type: ignore[union-attr]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from tests.support.environment import VECTORS
 
 
 def vaccination_request_body(
@@ -70,3 +73,13 @@ def lab_test_request_body(code: str = "LAB0001", *, mobile: str = "9880414889") 
     }
     body["verifier"] = {"name": "Lab Officer"}
     return body
+
+
+def bulk_vaccination_csv(codes: Sequence[str]) -> bytes:
+    """A bulk upload (DIVOC's vaccination CSV layout): one valid first-dose row per code."""
+    header = (VECTORS / "divoc/bulk-certify-header.csv").read_text().strip()
+    row = (
+        "{code},Asha,9880414889,1990-01-02,,Female,Indian,,L1,,Dist,State,560001,B1,"
+        "2021-05-02T10:00:00Z,1,2,2021-05-02,2022-05-02,SII,Covishield,Dr A,PHC,F1,,FD,FS,560002"
+    )
+    return ("\n".join([header, *(row.format(code=code) for code in codes)]) + "\n").encode()

@@ -108,6 +108,12 @@ class UploadRepository(Protocol):
         at: datetime,
     ) -> None: ...
 
+    def heartbeat(self, upload_id: str, *, at: datetime, succeeded: int, failed: int) -> None:
+        """Running totals, and a sign that the upload's process is alive."""
+
+    def fail_abandoned(self, *, before: datetime, at: datetime) -> int:
+        """Fail the uploads processing with no sign of life since ``before``."""
+
     def add_errors(self, errors: Sequence[UploadRowError]) -> None: ...
 
     def get(self, upload_id: str) -> Upload | None: ...

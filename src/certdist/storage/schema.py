@@ -113,6 +113,9 @@ uploads = Table(
     Column("succeeded", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
+    # Written after every chunk of rows: an upload still "processing" whose heartbeat is old
+    # lost its process (a crash, a kill, a deploy), and is marked failed.
+    Column("heartbeat_at", UTCDateTime, nullable=True),
     PrimaryKeyConstraint("id", name="pk_uploads"),
     Index("ix_uploads_created_at", "created_at"),
     Index("ix_uploads_uploaded_by_created_at", "uploaded_by", "created_at"),

@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import RowMapping, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from certdist.domain.models import Upload, UploadRowError, UploadStatus
@@ -69,6 +69,27 @@ class SqlUploadRepository:
             )
         if result.rowcount != 1:
             raise NotFound(f"upload {upload_id} does not exist")
+
+    def heartbeat(self, upload_id: str, *, at: datetime, succeeded: int, failed: int) -> None:
+        """Record progress (the running totals) and that the upload's process is alive."""
+        with self._tx.write() as connection:
+            connection.execute(
+                update(uploads)
+                .where(_u.id == upload_id, _u.status == UploadStatus.PROCESSING.value)
+                .values(heartbeat_at=at, succeeded=succeeded, failed=failed)
+            )
+
+    def fail_abandoned(self, *, before: datetime, at: datetime) -> int:
+        """Mark ``failed`` the uploads still processing with no heartbeat (or, before their
+        first chunk, no creation) since ``before``; returns how many."""
+        last_sign_of_life = func.coalesce(_u.heartbeat_at, _u.created_at)
+        with self._tx.write() as connection:
+            result = connection.execute(
+                update(uploads)
+                .where(_u.status == UploadStatus.PROCESSING.value, last_sign_of_life < before)
+                .values(status=UploadStatus.FAILED.value, finished_at=at)
+            )
+        return max(0, result.rowcount)
 
     def add_errors(self, errors: Sequence[UploadRowError]) -> None:
         """Store row errors, all or none; ``Conflict`` for a repeated row or unknown upload."""

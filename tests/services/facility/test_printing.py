@@ -358,6 +358,7 @@ def test_a_job_with_nothing_to_print_fails_and_reports_the_ids(service: PrintSer
 
 
 def test_a_job_left_by_a_dead_worker_is_finished_by_another(
+    tmp_path: Path,
     database: Database,
     service: PrintService,
     make_record: MakeRecord,
@@ -369,6 +370,12 @@ def test_a_job_left_by_a_dead_worker_is_finished_by_another(
         "dead-worker", now=T0, stale_before=T0 - timedelta(minutes=5), max_attempts=3
     )
     assert claimed is not None
+    # What the dead worker had written: its temporary file, never renamed nor removed.
+    prints = tmp_path / "prints"
+    prints.mkdir(parents=True, exist_ok=True)
+    (prints / f".{job.id}.pdf.{uuid.uuid4().hex}.part").write_bytes(b"%PDF-1.7\nhalf a batch")
+    other_job = prints / f".another-job.pdf.{uuid.uuid4().hex}.part"
+    other_job.write_bytes(b"%PDF-1.7\n")
     assert not service.run_next_job()  # its heartbeat is still fresh
     clock.advance(timedelta(minutes=6))
     assert service.run_next_job()
@@ -378,6 +385,8 @@ def test_a_job_left_by_a_dead_worker_is_finished_by_another(
         2,
         "worker-a",
     )
+    # The second attempt removed the first one's partial file, and only that one.
+    assert sorted(p.name for p in prints.iterdir()) == sorted([f"{job.id}.pdf", other_job.name])
 
 
 def test_a_stopping_worker_returns_its_job_to_the_queue(

@@ -272,7 +272,7 @@ class PrintService:
         if progress is not None:
             progress(0, total)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        temporary = target.with_name(_partial_name(target))
         unknown: list[str] = []
         done = printed = 0
         renderer = self._renderer
@@ -458,6 +458,8 @@ class PrintService:
                 raise _ClaimLost
 
         log.info("print job %s started (attempt %d)", job.id, job.attempts)
+        if job.attempts > 1:
+            _remove_partials(target)
         try:
             selection = selection_from_json(job.selection, max_codes=self._options.max_codes)
             result = self.write(
@@ -528,6 +530,21 @@ class PrintService:
             if job.output_file:
                 (self._options.output_dir / job.output_file).unlink(missing_ok=True)
             self._jobs.forget_output(job.id)
+
+
+def _partial_name(target: Path) -> str:
+    return f".{target.name}.{uuid.uuid4().hex}.part"
+
+
+def _remove_partials(target: Path) -> None:
+    """Delete what earlier attempts at ``target`` left half-written. A killed worker never
+    reaches its own clean-up. A former holder that only stalled loses the job at its next
+    heartbeat; should it reach its rename first, the rename fails (its file is gone) or puts a
+    complete batch in place, and its outcome is not recorded either way (writes are guarded by
+    the claim)."""
+    for partial in target.parent.glob(f".{target.name}.*.part"):
+        partial.unlink(missing_ok=True)
+        log.info("removed %s, left by an interrupted attempt", partial.name)
 
 
 class PrintJobRunner:

@@ -7,6 +7,7 @@ import io
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -277,13 +278,34 @@ def _csv_problem(error: csv.Error) -> str:
     return f"not valid CSV ({error})"
 
 
+#: An upload processing with no heartbeat for this long lost its process: far longer than
+#: one chunk of rows takes, even on a busy machine.
+STALE_AFTER = timedelta(minutes=10)
+
+
 class BulkIssuanceService:
-    def __init__(self, issuance: IssuanceService, uploads: UploadRepository, clock: Clock) -> None:
+    """Uploads run in the process that received them (a background task of the request).
+    Each chunk of rows is issued in one transaction and followed by a heartbeat; an upload
+    whose process died stops heartbeating and is marked ``failed`` when uploads are next
+    listed or started, never left ``processing``. Uploading the file again is safe: a row
+    whose certificate was issued before the crash is refused as a duplicate
+    (preEnrollmentCode, programme and dose are unique) and reported as that row's error."""
+
+    def __init__(
+        self,
+        issuance: IssuanceService,
+        uploads: UploadRepository,
+        clock: Clock,
+        *,
+        stale_after: timedelta = STALE_AFTER,
+    ) -> None:
         self._issuance = issuance
         self._uploads = uploads
         self._clock = clock
+        self._stale_after = stale_after
 
     def start(self, filename: str, entity_type: str, uploaded_by: str) -> Upload:
+        self._fail_abandoned()
         upload = Upload(
             id=new_record_id(),
             filename=filename[:255],
@@ -297,7 +319,16 @@ class BulkIssuanceService:
 
     def uploads_of(self, uploaded_by: str) -> list[Upload]:
         """The newest uploads of one uploader."""
+        self._fail_abandoned()
         return self._uploads.list(uploaded_by=uploaded_by)
+
+    def _fail_abandoned(self) -> None:
+        now = self._clock.now()
+        abandoned = self._uploads.fail_abandoned(before=now - self._stale_after, at=now)
+        if abandoned:
+            log.warning(
+                "bulk uploads whose process stopped marked failed", extra={"count": abandoned}
+            )
 
     def row_errors(self, upload_id: str, *, uploaded_by: str | None = None) -> list[UploadRowError]:
         """Why each failed row failed; ``NotFound`` for another uploader's upload."""
@@ -316,10 +347,15 @@ class BulkIssuanceService:
     ) -> Upload:
         """Issue every good row, record every bad one; never stops at a bad row."""
         layout = LAYOUTS[upload.entity_type]
-        done = failed = succeeded = 0
+        done = failed = succeeded = beaten = 0
         chunk: list[tuple[int, AnyRequest]] = []
         try:
             for record in parsed.rows:
+                if done - beaten >= CHUNK_ROWS:  # rows issued or refused: either is progress
+                    self._uploads.heartbeat(
+                        upload.id, at=self._clock.now(), succeeded=succeeded, failed=failed
+                    )
+                    beaten = done
                 number, row = record.number, record.values
                 if record.problem is not None:
                     self._fail(upload.id, number, row, [FieldError("row", record.problem)])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from certdist.domain.credential import CredentialProfile
 from certdist.services.common import Infrastructure
-from certdist.services.issuance.bulk import BulkIssuanceService
+from certdist.services.issuance.bulk import STALE_AFTER, BulkIssuanceService
 from certdist.services.issuance.ids import CertificateIdGenerator, RandomCertificateIds
 from certdist.services.issuance.service import IssuanceService
 from certdist.signing.contexts import ContextLoader
@@ -28,6 +29,7 @@ def wire(
     contexts: ContextLoader,
     ids: CertificateIdGenerator | None = None,
     companions: CompanionMessages | None = None,
+    bulk_stale_after: timedelta = STALE_AFTER,
 ) -> Issuance:
     """``companions``: the messages (notifications) stored in the same transaction as each
     batch of new certificates, so none is announced that was not stored, nor stored silently."""
@@ -43,5 +45,7 @@ def wire(
     )
     return Issuance(
         certificates=certificates,
-        bulk=BulkIssuanceService(certificates, database.uploads(), infrastructure.clock),
+        bulk=BulkIssuanceService(
+            certificates, database.uploads(), infrastructure.clock, stale_after=bulk_stale_after
+        ),
     )
