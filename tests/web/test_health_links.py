@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from jwcrypto import jwe, jwk
 
+from certdist.wiring import Services
 from tests.support.clients import TokenFactory
+from tests.support.portal import log_in
 from tests.support.request_bodies import vaccination_request_body
 
 API = "/certificate/api/shl"
@@ -142,3 +144,18 @@ def test_lockout_u_flag_and_bad_requests(client: TestClient, auth: TokenFactory)
     assert client.post(direct_path, json={}).status_code == 400
     assert client.post("/shl/" + "A" * 43, json={"recipient": "x"}).status_code == 404
     assert client.get("/shl/files/" + "A" * 43).status_code == 404
+
+
+def test_the_portal_lists_the_link_with_who_fetched_it(
+    client: TestClient, auth: TokenFactory, services: Services
+) -> None:
+    owner = auth("recipient", username="citizen-1", mobile=MOBILE)
+    certificate_id = _issue(client, auth)
+    created = client.post(API, json={"certificateId": certificate_id}, headers=owner).json()
+    path = urlsplit(created["url"]).path
+    assert client.post(path, json={"recipient": "Dr. Rao"}).status_code == 200
+    log_in(client, services.messaging.dev_inbox, MOBILE)
+    page = client.get("/portal/shares")
+    assert page.status_code == 200
+    assert "SMART Health Link." in page.text
+    assert "Fetched by an app (Dr. Rao)" in page.text
