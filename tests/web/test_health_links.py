@@ -92,7 +92,7 @@ def test_create_fetch_decrypt_revoke_and_read_the_log(
     assert "shlink" not in listed
     log = client.get(f"{API}/{body['id']}/accesses", headers=owner).json()
     assert [(a["event"], a["recipient"]) for a in log] == [
-        ("wrong-passcode", None),
+        ("wrong-passcode", "Mallory"),
         ("shl-manifest", "Dr. Rao"),
         ("shl-file", None),
     ]

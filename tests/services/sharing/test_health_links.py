@@ -218,7 +218,7 @@ def test_the_owner_reads_who_received_the_link(services: Services, clock: FixedC
     links.manifest(token, recipient="  Dr.\nRao  ", passcode="4711", embedded_length_max=None)
     overview = links.overview(MOBILE, created.link.id)
     assert [(a.event, a.recipient) for a in overview.accesses] == [
-        ("wrong-passcode", None),
+        ("wrong-passcode", "Mallory"),
         ("shl-manifest", "Dr. Rao"),
     ]
     with pytest.raises(NotFound):

@@ -193,7 +193,7 @@ class HealthLinkService:
         """The manifest's ``files``: embedded when no limit is asked for or the file fits
         in it, else a short-lived single-use ``location``."""
         who = _recipient(recipient)  # a bad request costs no passcode attempt
-        link = self._sharing.check_passcode(self._resolve(token), passcode or "")
+        link = self._sharing.check_passcode(self._resolve(token), passcode or "", recipient=who)
         self._sharing.record(link, "shl-manifest", recipient=who)
         files: list[dict[str, str]] = []
         for encrypted in self._files(link):

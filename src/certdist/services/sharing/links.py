@@ -252,7 +252,9 @@ class SharingService:
         ``NotFound`` once the link is dead (including by its last wrong guess)."""
         return self.check_passcode(self.resolve(token), passcode)
 
-    def check_passcode(self, link: ShareLink, passcode: str) -> ShareLink:
+    def check_passcode(
+        self, link: ShareLink, passcode: str, *, recipient: str | None = None
+    ) -> ShareLink:
         """Check a guess for a live ``link``: ``PasscodeRejected`` (with the attempts left)
         when wrong, ``NotFound`` when no attempt is left."""
         if link.passcode_hash is None:
@@ -262,7 +264,7 @@ class SharingService:
         if passcode_matches(passcode[:PASSCODE_MAX], link.passcode_hash):
             self._links.refund_guess(link.id)
             return link
-        self.record(link, "wrong-passcode")
+        self.record(link, "wrong-passcode", recipient=recipient)
         after = self._links.by_id(link.id)
         used = after.failed_attempts if after else PASSCODE_FAILURE_CAP
         raise PasscodeRejected(PASSCODE_FAILURE_CAP - used)

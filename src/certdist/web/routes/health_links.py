@@ -85,7 +85,9 @@ class ManifestRequest(BaseModel):
         json_schema_extra={"examples": [{"recipient": "Dr. Rao's clinic", "passcode": "4711"}]}
     )
 
-    recipient: str = Field(min_length=1, max_length=200)
+    recipient: str = Field(
+        min_length=1, max_length=200, pattern=r"\S", description="Who is asking, for the log"
+    )
     passcode: str | None = Field(default=None, max_length=64)
     embeddedLengthMax: int | None = Field(default=None, ge=0)
 
@@ -207,7 +209,7 @@ async def health_link_file(services: ServicesDep, ticket: Token) -> Response:
 async def health_link_direct_file(
     services: ServicesDep,
     token: Token,
-    recipient: Annotated[str, Query(min_length=1, max_length=200)],
+    recipient: Annotated[str, Query(min_length=1, max_length=200, pattern=r"\S")],
 ) -> Response:
     """The one file of a link with the ``U`` flag (its SMART Health Card)."""
     return _jose(services.sharing.health_links.direct_file(token, recipient=recipient))
