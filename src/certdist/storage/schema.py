@@ -226,7 +226,7 @@ share_links = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
-    # SMART Health Links (migration 0009): flags and label; the key is never stored.
+    # SMART Health Links (migration 0010): flags and label; the key is never stored.
     Column("flags", Text, nullable=True),
     Column("label", Text, nullable=True),
     PrimaryKeyConstraint("id", name="pk_share_links"),

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_health_links"
-down_revision: str | None = "0008_withdrawn_index"
+revision: str = "0010_health_links"
+down_revision: str | None = "0009_upload_heartbeat"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
