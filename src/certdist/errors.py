@@ -79,6 +79,15 @@ class AuthenticationFailed(CertdistError):
     """No credentials, or ones that do not verify (signature, issuer, audience, expiry)."""
 
 
+class PasscodeRejected(AuthenticationFailed):
+    """A wrong passcode for a SMART Health Link; ``remaining_attempts`` before it dies (the
+    specification's 401 body carries it as ``remainingAttempts``)."""
+
+    def __init__(self, remaining_attempts: int) -> None:
+        super().__init__("wrong passcode")
+        self.remaining_attempts = max(0, remaining_attempts)
+
+
 class PermissionDenied(CertdistError):
     """The caller is authenticated but lacks the role this action needs."""
 

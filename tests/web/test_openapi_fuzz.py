@@ -67,6 +67,8 @@ _SEMANTIC_RULES = {
     "POST /cert/external/pdf/certificate",
     # ``facility`` and ``date``, or ``codes`` (one of two sets of fields)
     "POST /certificate/api/print-jobs",
+    # a passcode with flag P and only with it; U excludes P
+    "POST /certificate/api/shl",
     # depends on the stored certificate: a vaccine with configured codes, a Latin-script
     # name (or names sent for the EU DCC)
     "GET /certificate/api/shc-certificate",

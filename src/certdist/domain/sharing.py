@@ -10,6 +10,7 @@ from enum import StrEnum
 class ShareKind(StrEnum):
     FULL = "full"  # details, QR and PDF
     QR_ONLY = "qr-only"
+    HEALTH_LINK = "shl"  # a SMART Health Link: encrypted files for a receiving application
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,20 @@ class ShareLink:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    #: SMART Health Link flags (``L``, ``P``, ``U``, in alphabetical order) and label; empty
+    #: and None for the portal's own links.
+    flags: str = ""
+    label: str | None = None
 
 
 @dataclass(frozen=True)
 class LinkAccess:
     """One use of a link: ``event`` is what happened (``opened``, ``pdf``, ``qr``,
-    ``wrong-passcode``)."""
+    ``wrong-passcode``; for a SMART Health Link ``shl-manifest``, ``shl-file``,
+    ``shl-direct``), and ``recipient`` who said they were (SMART Health Links only)."""
 
     id: str
     link_id: str
     at: datetime
     event: str
+    recipient: str | None = None

@@ -229,6 +229,9 @@ share_links = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # SMART Health Links (migration 0010): flags and label; the key is never stored.
+    Column("flags", Text, nullable=True),
+    Column("label", Text, nullable=True),
     PrimaryKeyConstraint("id", name="pk_share_links"),
     Index("uq_share_links_token_hash", "token_hash", unique=True),
     Index("ix_share_links_owner_hash_created_at", "owner_hash", "created_at"),
@@ -249,6 +252,7 @@ share_link_access = Table(
     ),
     Column("at", UTCDateTime, nullable=False),
     Column("event", Text, nullable=False),
+    Column("recipient", Text, nullable=True),  # what a SMART Health Link's receiver sent
     PrimaryKeyConstraint("id", name="pk_share_link_access"),
     Index("ix_share_link_access_link_id_at", "link_id", "at"),
 )

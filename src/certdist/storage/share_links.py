@@ -38,6 +38,9 @@ class SqlShareLinks:
     def by_token_hash(self, token_hash: str) -> ShareLink | None:
         return self._one(select(share_links).where(_l.token_hash == token_hash))
 
+    def by_id(self, link_id: str) -> ShareLink | None:
+        return self._one(select(share_links).where(_l.id == link_id))
+
     def owned(self, link_id: str, owner_hash: str) -> ShareLink | None:
         """The link if it belongs to that owner (None otherwise, as if it did not exist)."""
         return self._one(select(share_links).where(_l.id == link_id, _l.owner_hash == owner_hash))
@@ -89,7 +92,11 @@ class SqlShareLinks:
         with self._tx.write() as connection:
             connection.execute(
                 insert(share_link_access).values(
-                    id=access.id, link_id=access.link_id, at=access.at, event=access.event
+                    id=access.id,
+                    link_id=access.link_id,
+                    at=access.at,
+                    event=access.event,
+                    recipient=access.recipient,
                 )
             )
 
@@ -107,7 +114,11 @@ class SqlShareLinks:
                 for row in connection.execute(statement).mappings():
                     found[row["link_id"]].append(
                         LinkAccess(
-                            id=row["id"], link_id=row["link_id"], at=row["at"], event=row["event"]
+                            id=row["id"],
+                            link_id=row["link_id"],
+                            at=row["at"],
+                            event=row["event"],
+                            recipient=row["recipient"],
                         )
                     )
         return found
@@ -136,6 +147,8 @@ def _values(link: ShareLink) -> dict[str, Any]:
         "created_at": link.created_at,
         "expires_at": link.expires_at,
         "revoked_at": link.revoked_at,
+        "flags": link.flags or None,
+        "label": link.label,
     }
 
 
@@ -152,4 +165,6 @@ def _link(row: RowMapping) -> ShareLink:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
+        flags=row["flags"] or "",
+        label=row["label"],
     )

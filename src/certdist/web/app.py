@@ -23,6 +23,7 @@ from certdist.web.routes import dev as dev_routes
 from certdist.web.routes import digilocker as digilocker_routes
 from certdist.web.routes import distribution, health, issuance
 from certdist.web.routes import facility as facility_routes
+from certdist.web.routes import health_links as health_link_routes
 from certdist.web.routes import partner as partner_routes
 from certdist.web.routes import portal as portal_routes
 from certdist.web.routes import printing as printing_routes
@@ -97,6 +98,8 @@ def create_app(
     app.include_router(issuance.router)
     app.include_router(distribution.router)
     app.include_router(printing_routes.router)
+    app.include_router(health_link_routes.api)
+    app.include_router(health_link_routes.receiver)
     app.include_router(digilocker_routes.router)
     app.include_router(partner_routes.router)
     app.include_router(verify_routes.router)

@@ -28,6 +28,7 @@ from certdist.errors import (
     FieldError,
     InvalidInput,
     NotFound,
+    PasscodeRejected,
     PayloadTooLarge,
     PermissionDenied,
     RateLimited,
@@ -125,10 +126,16 @@ def error_body(status: int, message: str, errors: list[FieldError] | None = None
 
 
 def error_response(
-    status: int, message: str, errors: list[FieldError] | None = None
+    status: int,
+    message: str,
+    errors: list[FieldError] | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(error_body(status, message, errors), status_code=status, headers=headers)
+    """``fields``: members a standard requires beside DIVOC's (SMART Health Links' 401
+    ``remainingAttempts``); a wrong passcode is no bearer-token challenge."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 and not fields else None
+    body = error_body(status, message, errors) | (fields or {})
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _certdist_error(request: Request, exc: Exception) -> Response:
@@ -143,7 +150,12 @@ async def _certdist_error(request: Request, exc: Exception) -> Response:
     else:
         errors = exc.errors if isinstance(exc, InvalidInput) else None
         message = exc.message if isinstance(exc, InvalidInput) else str(exc)
-        response = error_response(status, message, errors)
+        fields = (
+            {"remainingAttempts": exc.remaining_attempts}
+            if isinstance(exc, PasscodeRejected)
+            else None
+        )
+        response = error_response(status, message, errors, fields)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response

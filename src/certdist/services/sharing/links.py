@@ -27,7 +27,7 @@ from enum import StrEnum
 from certdist.domain.models import CertificateRecord
 from certdist.domain.roles import Permission, Principal
 from certdist.domain.sharing import LinkAccess, ShareKind, ShareLink
-from certdist.errors import AuthenticationFailed, FieldError, InvalidInput, NotFound
+from certdist.errors import FieldError, InvalidInput, NotFound, PasscodeRejected
 from certdist.formats.qr_image import qr_png
 from certdist.services.common import Clock, KeyedHasher, RateLimiter, new_record_id
 from certdist.services.distribution import Artifact, DistributionService
@@ -107,6 +107,14 @@ class SharedView:
     expires_at: datetime
 
 
+def check_passcode_length(passcode: str | None) -> None:
+    if passcode is not None and not PASSCODE_MIN <= len(passcode) <= PASSCODE_MAX:
+        raise InvalidInput(
+            "invalid passcode",
+            [FieldError("passcode", f"must be {PASSCODE_MIN} to {PASSCODE_MAX} characters long")],
+        )
+
+
 def hash_passcode(passcode: str) -> str:
     salt = secrets.token_bytes(16)
     digest = _scrypt(passcode, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
@@ -135,6 +143,16 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def visitor(link: ShareLink) -> Principal:
+    """Who a download through a link is audited as: the link, since its visitor is anonymous."""
+    return Principal(
+        subject=f"share-link:{link.id}",
+        username=f"share-link:{link.id}",
+        roles=frozenset(),
+        issuer="share-link",
+    )
 
 
 class SharingService:
@@ -176,20 +194,9 @@ class SharingService:
     ) -> CreatedLink:
         """A new link to one of the owner's live certificates (``NotFound`` for anyone
         else's, as if it did not exist)."""
-        record = self._owned_live(certificate_id, owner_mobile)
-        if passcode is not None and not PASSCODE_MIN <= len(passcode) <= PASSCODE_MAX:
-            raise InvalidInput(
-                "invalid passcode",
-                [
-                    FieldError(
-                        "passcode", f"must be {PASSCODE_MIN} to {PASSCODE_MAX} characters long"
-                    )
-                ],
-            )
-        owner = self.owner_key(owner_mobile)
-        self._limiter.hit(
-            "share-link-create", owner, limit=self._links_per_day, window_seconds=_DAY
-        )
+        record = self.owned_live(certificate_id, owner_mobile)
+        check_passcode_length(passcode)
+        owner = self.count_creation(owner_mobile)
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
         link = ShareLink(
@@ -207,11 +214,20 @@ class SharingService:
         self._links.create(link)
         return CreatedLink(link=link, token=token, url=self.url_for(token))
 
+    def count_creation(self, owner_mobile: str) -> str:
+        """Count one new link against the owner's daily limit (every kind shares it); the
+        owner's key."""
+        owner = self.owner_key(owner_mobile)
+        self._limiter.hit(
+            "share-link-create", owner, limit=self._links_per_day, window_seconds=_DAY
+        )
+        return owner
+
     def links_of(self, owner_mobile: str) -> list[LinkOverview]:
         """The owner's links, newest first, each with its state and access log."""
         links = self._links.for_owner(self.owner_key(owner_mobile))
         accesses = self._links.accesses([link.id for link in links])
-        return [LinkOverview(link, self._state(link), accesses[link.id]) for link in links]
+        return [LinkOverview(link, self.state(link), accesses[link.id]) for link in links]
 
     def revoke(self, owner_mobile: str, link_id: str) -> None:
         if not _LINK_ID.fullmatch(link_id):
@@ -227,14 +243,20 @@ class SharingService:
     def resolve(self, token: str) -> ShareLink:
         """The live link for ``token``; ``NotFound`` for unknown and dead links alike."""
         link = self._links.by_token_hash(self._hasher.digest(_TOKEN_PURPOSE, token))
-        if link is None or self._state(link) is not LinkState.ACTIVE:
+        if link is None or self.state(link) is not LinkState.ACTIVE:
             raise NotFound("no such share link")
         return link
 
     def try_passcode(self, token: str, passcode: str) -> ShareLink:
-        """Check a passcode guess. ``AuthenticationFailed`` when wrong (the guess counts),
+        """Check a passcode guess. ``PasscodeRejected`` when wrong (the guess counts),
         ``NotFound`` once the link is dead (including by its last wrong guess)."""
-        link = self.resolve(token)
+        return self.check_passcode(self.resolve(token), passcode)
+
+    def check_passcode(
+        self, link: ShareLink, passcode: str, *, recipient: str | None = None
+    ) -> ShareLink:
+        """Check a guess for a live ``link``: ``PasscodeRejected`` (with the attempts left)
+        when wrong, ``NotFound`` when no attempt is left."""
         if link.passcode_hash is None:
             return link
         if not self._links.reserve_guess(link.id, cap=PASSCODE_FAILURE_CAP):
@@ -242,8 +264,10 @@ class SharingService:
         if passcode_matches(passcode[:PASSCODE_MAX], link.passcode_hash):
             self._links.refund_guess(link.id)
             return link
-        self._record(link, "wrong-passcode")
-        raise AuthenticationFailed("wrong passcode")
+        self.record(link, "wrong-passcode", recipient=recipient)
+        after = self._links.by_id(link.id)
+        used = after.failed_attempts if after else PASSCODE_FAILURE_CAP
+        raise PasscodeRejected(PASSCODE_FAILURE_CAP - used)
 
     def unlock_grant(self, link: ShareLink, browser: str) -> str:
         """A value that proves, until it expires, that this browser gave the right passcode.
@@ -273,8 +297,8 @@ class SharingService:
 
     def view(self, link: ShareLink) -> SharedView:
         """The minimal view of the link's certificate; recorded as an opening."""
-        record = self._live_record(link)
-        self._record(link, "opened")
+        record = self.live_record(link)
+        self.record(link, "opened")
         return SharedView(
             link_id=link.id,
             kind=link.kind,
@@ -291,18 +315,12 @@ class SharingService:
             format_name == "pdf" and link.kind is not ShareKind.FULL
         ):
             raise NotFound("this link does not share that document")
-        record = self._live_record(link)
+        record = self.live_record(link)
         bundle = self._distribution.bundle_for_recipient(record.certificate_id, record.mobile)
-        visitor = Principal(
-            subject=f"share-link:{link.id}",
-            username=f"share-link:{link.id}",
-            roles=frozenset(),
-            issuer="share-link",
-        )
         artifact = self._distribution.render(
-            bundle, format_name, caller=visitor, permission=Permission.RECIPIENT
+            bundle, format_name, caller=visitor(link), permission=Permission.RECIPIENT
         )
-        self._record(link, format_name)
+        self.record(link, format_name)
         return artifact
 
     def link_qr(self, token: str) -> bytes:
@@ -310,15 +328,15 @@ class SharingService:
         self.resolve(token)
         return qr_png(self.url_for(token).encode(), ec="M", module_px=6)
 
-    # --- helpers --------------------------------------------------------------------------
+    # --- shared with SMART Health Links ---------------------------------------------------
 
-    def _owned_live(self, certificate_id: str, owner_mobile: str) -> CertificateRecord:
+    def owned_live(self, certificate_id: str, owner_mobile: str) -> CertificateRecord:
         record = self._certificates.get(certificate_id)
         if record is None or not record.is_live or record.mobile != owner_mobile:
             raise NotFound("no such certificate")
         return record
 
-    def _live_record(self, link: ShareLink) -> CertificateRecord:
+    def live_record(self, link: ShareLink) -> CertificateRecord:
         record = self._certificates.get(link.certificate_id)
         if record is None or not record.is_live or not record.mobile:
             raise NotFound("no such share link")
@@ -326,7 +344,7 @@ class SharingService:
             raise NotFound("no such share link")
         return record
 
-    def _state(self, link: ShareLink) -> LinkState:
+    def state(self, link: ShareLink) -> LinkState:
         if link.revoked_at is not None:
             return LinkState.REVOKED
         if link.expires_at <= self._clock.now():
@@ -334,14 +352,20 @@ class SharingService:
         if link.failed_attempts >= PASSCODE_FAILURE_CAP:
             return LinkState.LOCKED
         try:
-            self._live_record(link)
+            self.live_record(link)
         except NotFound:
             return LinkState.CERTIFICATE_REPLACED
         return LinkState.ACTIVE
 
-    def _record(self, link: ShareLink, event: str) -> None:
+    def record(self, link: ShareLink, event: str, *, recipient: str | None = None) -> None:
         self._links.record_access(
-            LinkAccess(id=new_record_id(), link_id=link.id, at=self._clock.now(), event=event)
+            LinkAccess(
+                id=new_record_id(),
+                link_id=link.id,
+                at=self._clock.now(),
+                event=event,
+                recipient=recipient,
+            )
         )
 
     def _grant_mac(self, link_id: str, browser: str, expires: int) -> str:

@@ -9,6 +9,7 @@ from certdist.config import MailSettings
 from certdist.services.common import Infrastructure
 from certdist.services.distribution import Distribution
 from certdist.services.messaging import Messaging
+from certdist.services.sharing.health_links import HealthLinkService
 from certdist.services.sharing.links import SharingService
 from certdist.services.sharing.mail import ShareMailService
 
@@ -17,6 +18,7 @@ from certdist.services.sharing.mail import ShareMailService
 class Sharing:
     links: SharingService  # share links: create, open, withdraw, access log
     mail: ShareMailService  # a certificate or a link sent by e-mail through the outbox
+    health_links: HealthLinkService  # SMART Health Links on top of share links
 
 
 def wire(
@@ -54,4 +56,15 @@ def wire(
         per_recipient_per_day=section.share_mail_per_recipient_per_day,
         time_zone=time_zone,
     )
-    return Sharing(links=links, mail=mail)
+    health_links = HealthLinkService(
+        links,
+        database.share_links(),
+        distribution.certificates,
+        distribution.formats,
+        infrastructure.state,
+        hasher,
+        clock,
+        public_url=infrastructure.site.public_url,
+        phone_region=infrastructure.site.phone_region,
+    )
+    return Sharing(links=links, mail=mail, health_links=health_links)
