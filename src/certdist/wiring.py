@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from certdist.config import Settings, SiteSection
+from certdist.config import Settings, SiteSection, metrics_dir
 from certdist.services import (
     access,
     distribution,
@@ -20,11 +20,19 @@ from certdist.services import (
     integrations,
     issuance,
     messaging,
+    operations,
     portal,
     sharing,
     verification,
 )
-from certdist.services.common import Clock, Infrastructure, KeyedHasher, RateLimiter, SystemClock
+from certdist.services.common import (
+    Clock,
+    Infrastructure,
+    KeyedHasher,
+    PrometheusMetrics,
+    RateLimiter,
+    SystemClock,
+)
 from certdist.services.issuance import CertificateIdGenerator
 from certdist.services.verification import Verifier
 from certdist.signing.app_secret import load_or_create_secret, load_secret
@@ -51,6 +59,7 @@ class Services:
     facility: facility.Facility
     integrations: integrations.Integrations
     verifier: Verifier
+    operations: operations.Operations
 
     # The infrastructure, named directly for the callers that need one piece of it.
     @property
@@ -126,6 +135,7 @@ def open_infrastructure(settings: Settings, clock: Clock, *, migrate: bool) -> I
         rate_limiter=RateLimiter(state),
         hasher=KeyedHasher(open_secret(settings)),
         keys=open_keys(settings, clock),
+        metrics=PrometheusMetrics(metrics_dir()),
     )
 
 
@@ -178,4 +188,5 @@ def build_services(
             own_document_signers=[s.certificate for s in documents.issuers.document_signers.all()],
             own_cards=documents.card_revocations,
         ),
+        operations=operations.wire(settings.metrics, settings.readiness, infra, messaging=messages),
     )

@@ -22,12 +22,14 @@ from tests.support.request_bodies import vaccination_request_body
 
 def test_readyz_is_503_when_the_database_is_unreachable(services: Services) -> None:
     away = Database("postgresql://postgres@127.0.0.1:9/none", deadline_seconds=1)
-    services.infrastructure = dataclasses.replace(services.infrastructure, database=away)
+    infrastructure = dataclasses.replace(services.infrastructure, database=away)
+    services.operations = dataclasses.replace(services.operations, infrastructure=infrastructure)
     with client_for(services, raise_server_exceptions=False) as client:
         assert client.get("/healthz").status_code == 200
         response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["type"] == "internal-failed"
+    assert response.json()["status"] == "not ready"
+    assert set(response.json()["checks"]) == {"database"}
 
 
 def test_logs_carry_no_personal_data(
