@@ -83,7 +83,8 @@ def test_a_sane_incoming_request_id_is_kept(client: TestClient, incoming: str) -
 def test_an_odd_incoming_request_id_is_replaced(client: TestClient, incoming: bytes) -> None:
     answered = client.get("/healthz", headers={"X-Request-ID": incoming}).headers["x-request-id"]
     assert answered.encode() != incoming
-    assert len(answered) == 16 and int(answered, 16) >= 0
+    assert len(answered) == 16
+    assert int(answered, 16) >= 0
 
 
 def test_every_log_line_of_a_request_carries_its_id(make_client: ClientFactory) -> None:
