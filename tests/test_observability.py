@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from certdist.observability import configure_logging
+from tests.support.log_hygiene import LogHygiene
 
 
 @pytest.fixture
@@ -32,3 +34,26 @@ def test_alembic_plugin_announcements_stay_out_of_an_info_log() -> None:
 def test_a_debug_log_keeps_everything() -> None:
     configure_logging("DEBUG")
     assert logging.getLogger("alembic.runtime.plugins").isEnabledFor(logging.DEBUG)
+
+
+def test_the_log_hygiene_check_finds_a_value_in_any_log_line(log_hygiene: LogHygiene) -> None:
+    sentinel = f"Sentinel Person {uuid.uuid4().hex}"
+    log_hygiene.watch(sentinel, "name")
+    try:
+        logging.getLogger("certdist.somewhere").info("hello", extra={"who": sentinel})
+        assert log_hygiene.leaks() == ["a name in 1 line(s) of certdist.somewhere"]
+    finally:
+        log_hygiene.forget(sentinel)  # the run itself must not fail for it
+    assert log_hygiene.leaks() == []
+
+
+def test_the_log_hygiene_check_matches_whole_values_only(log_hygiene: LogHygiene) -> None:
+    code = "987123"
+    log_hygiene.watch(code, "one-time code")
+    try:
+        logging.getLogger("certdist.somewhere").info("id a987123f, 19871234, x")
+        assert log_hygiene.leaks() == []
+        logging.getLogger("certdist.somewhere").warning("code %s", code)
+        assert log_hygiene.leaks() == ["a one-time code in 1 line(s) of certdist.somewhere"]
+    finally:
+        log_hygiene.forget(code)
