@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from certdist.observability import configure_logging
+from certdist.observability import (
+    JsonFormatter,
+    RequestIdFilter,
+    TextFormatter,
+    configure_logging,
+    current_request_id,
+)
 from tests.support.log_hygiene import LogHygiene
 
 
@@ -57,3 +64,17 @@ def test_the_log_hygiene_check_matches_whole_values_only(log_hygiene: LogHygiene
         assert log_hygiene.leaks() == ["a one-time code in 1 line(s) of certdist.somewhere"]
     finally:
         log_hygiene.forget(code)
+
+
+def test_a_plain_line_names_the_request_only_during_one() -> None:
+    record = logging.LogRecord("certdist.x", logging.INFO, __file__, 1, "hello", (), None)
+    RequestIdFilter().filter(record)
+    assert TextFormatter().format(record).endswith(" INFO certdist.x: hello")
+    bound = current_request_id.set("trace-7")
+    try:
+        during = logging.LogRecord("certdist.x", logging.INFO, __file__, 1, "hello", (), None)
+        RequestIdFilter().filter(during)
+    finally:
+        current_request_id.reset(bound)
+    assert TextFormatter().format(during).endswith(" INFO certdist.x: hello (request trace-7)")
+    assert json.loads(JsonFormatter().format(during))["request_id"] == "trace-7"
