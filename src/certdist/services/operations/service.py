@@ -35,6 +35,7 @@ class Operations:
     def not_ready(self) -> dict[str, str]:
         """What keeps this process from taking traffic, by component; empty when ready."""
         checks: dict[str, Callable[[], str | None]] = {"database": self._database}
+        # Only the Redis state answers a ping: the database state is the database, checked.
         if hasattr(self.infrastructure.state, "ping"):
             checks["redis"] = self._redis
         if self.readiness_settings.require_worker:
