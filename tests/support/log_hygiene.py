@@ -112,12 +112,23 @@ def pytest_configure(config: pytest.Config) -> None:
         original(self, record)
 
     logging.Logger.callHandlers = call_handlers  # type: ignore[method-assign]
-    root = logging.getLogger()
-    if root.level > logging.INFO or root.level == logging.NOTSET:
-        root.setLevel(logging.INFO)
+    _at_info()
     _after(IssuanceService, "_record", _watch_certificate)
     _after(OtpTexts, "render", lambda _, args, __: _HYGIENE.watch(args[0], "one-time code"))
     _after(LocalTokenIssuer, "mint", lambda _, __, token: _HYGIENE.watch(token, "token"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Commands under test configure logging for their process (the CLI tests set WARNING or
+    # ERROR on the root logger); the next test is checked at INFO again.
+    del item
+    _at_info()
+
+
+def _at_info() -> None:
+    root = logging.getLogger()
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

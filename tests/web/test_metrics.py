@@ -3,20 +3,12 @@ service documents (docs/operations.md), with the counts the requests made."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.clients import ClientFactory, bearer
-from tests.support.loopback import free_port
 from tests.support.portal import NEIGHBOUR, csrf_of, outbox_reader, wait_for_code
 from tests.support.request_bodies import vaccination_request_body
 
@@ -91,55 +83,3 @@ def test_every_series_after_issuance_a_download_and_a_login(make_client: ClientF
     assert _value(text, "certdist_outbox_oldest_age_seconds") >= 0
     assert _value(text, "certdist_db_pool_size") >= 1
     assert _value(text, "certdist_db_pool_in_use") >= 0
-
-
-def test_certdist_serve_sums_the_counts_of_its_worker_processes(tmp_path: Path) -> None:
-    """``certdist serve --workers 2``: whichever worker answers the scrape reports every
-    request the workers answered (each keeps its counters in files of its own)."""
-    data, port = tmp_path / "data", free_port()
-    env = {
-        **os.environ,
-        "CERTDIST_DATA_DIR": str(data),
-        "CERTDIST_METRICS__TOKEN": TOKEN,
-        "CERTDIST_ACCESS_LOG": "false",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "certdist.cli", "serve", "--workers", "2", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(server, url)
-        with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: httpx.get(f"{url}/healthz", timeout=30), range(32)))
-        assert {a.status_code for a in answers} == {200}
-        sent = len(answers)
-        # The counters are in the folder serve prepared, one file per worker that answered.
-        # Which workers answer is the kernel's choice (tests/services/common/test_metrics.py
-        # sums two processes for certain); whichever answers the scrape reads all the files.
-        assert list((data / "metrics").glob("counter_*.db"))
-        for _ in range(3):  # any worker may answer: every answer has the sum
-            text = httpx.get(f"{url}/metrics", headers=SCRAPE, timeout=10).text
-            series = 'certdist_http_requests_total{method="GET",route="/healthz",status="200"}'
-            assert _value(text, series) == sent
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _wait_for(server: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            assert server.stderr is not None
-            raise AssertionError(f"server exited: {server.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not start within 90 s")
