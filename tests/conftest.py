@@ -22,4 +22,5 @@ pytest_plugins = [
     "tests.support.smtp",  # smtp_server
     "tests.support.node_verifiers",  # node_verifiers
     "tests.support.rendering",  # renderer
+    "tests.support.log_hygiene",  # log_hygiene; fails the run on personal data in the log
 ]

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from certdist.cli import command_log_level, main
-from certdist.config import Settings
+from certdist.config import METRICS_DIR_VARIABLE, Settings, metrics_dir
 from certdist.signing.ldproof import verify_credential
 from tests.support.cli import Cli
 from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
@@ -239,3 +239,27 @@ def test_issue_lab_tests_from_json(run: Cli, tmp_path: Path) -> None:
     refused = run("issue", str(path))  # read as vaccination requests
     assert refused.exit_code == 2
     assert "vaccination: Field required" in refused.stderr
+
+
+@pytest.mark.parametrize(("workers", "multiprocess"), [("1", False), ("2", True)])
+def test_serve_gives_several_workers_a_fresh_metrics_folder(
+    run: Cli, monkeypatch: pytest.MonkeyPatch, workers: str, multiprocess: bool
+) -> None:
+    """The workers' counter files go to data_dir/metrics, emptied of an earlier run's (their
+    sum, two processes for certain: tests/services/common/test_metrics.py)."""
+    for name in (METRICS_DIR_VARIABLE, "CERTDIST_HOST", "CERTDIST_PORT", "CERTDIST_PUBLIC_URL"):
+        monkeypatch.setenv(name, "")  # registers the variable for restoring after the test
+        monkeypatch.delenv(name)
+    stale = Path(run.env["CERTDIST_DATA_DIR"]) / "metrics" / "counter_1.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an earlier run")
+    seen: dict[str, object] = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: seen.update(dir=metrics_dir()))
+    result = run("serve", "--workers", workers, "--port", "8131")
+    assert result.exit_code == 0, result.output
+    if multiprocess:
+        assert seen["dir"] == stale.parent.resolve()
+        assert not stale.exists()
+    else:
+        assert seen["dir"] is None  # one process counts in memory
+        assert stale.exists()

@@ -20,6 +20,7 @@ from certdist.config import (
     development_public_url,
     export_for_workers,
     load_settings,
+    prepare_metrics_dir,
     store_identity,
 )
 from certdist.domain.models import VACCINATION
@@ -261,6 +262,13 @@ def serve(
         click.echo(f"  demo API token (12 h, roles {', '.join(DEMO_ROLES)}):\n{token}")
     services.close()
     export_for_workers(overrides)
+    if workers > 1:
+        # Each worker process keeps its counters in files there; the one answering a scrape
+        # sums them all. A single process counts in memory.
+        try:
+            prepare_metrics_dir(settings.data_dir)
+        except CertdistError as exc:
+            _fail(exc)
     if server == "granian":
         _run_granian(host, port, workers)
     else:

@@ -124,6 +124,32 @@ class PortalSettings(Section):
     birth_year_attempts: int = Field(default=5, ge=1)
 
 
+class MetricsSettings(Section):
+    """``GET /metrics`` (Prometheus text format, docs/operations.md). Counting is always on
+    (about a microsecond a request); the endpoint answers only a bearer of ``token`` and is
+    404 without one configured, so a default installation publishes nothing."""
+
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the metrics token must be at least 16 characters")
+        return value
+
+
+class ReadinessSettings(Section):
+    """What ``GET /readyz`` checks besides the primary database (and Redis when configured)."""
+
+    # Whether an outbox worker must be running: its heartbeat (written every loop) must be
+    # younger than ``worker_heartbeat_max_age_seconds``. Off by default, since development
+    # runs the worker inside the server and a deployment may scale workers to zero.
+    require_worker: bool = False
+    # Longer than a loop's worst case: a full batch of sends, each up to the SMTP timeout.
+    worker_heartbeat_max_age_seconds: float = Field(default=120.0, gt=0)
+
+
 _DEFAULT_SMS_TEXTS = {
     "en": (
         "{code} is your code to download your vaccination certificate. "
@@ -659,6 +685,8 @@ class Settings(BaseSettings):
     digilocker: DigilockerSettings = Field(default_factory=DigilockerSettings)
     partner: PartnerSettings = Field(default_factory=PartnerSettings)
     printing: PrintSettings = Field(default_factory=PrintSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -949,6 +977,33 @@ def store_identity(data_dir: Path, public_url: str) -> str:
     except OSError as exc:
         raise ConfigurationError(f"cannot write {path}: {exc}") from exc
     return url
+
+
+#: prometheus-client's own variable: where worker processes keep their counters (one file set
+#: per process), so that any worker answering a scrape reports the sum.
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_metrics_dir(data_dir: Path) -> Path:
+    """A fresh folder for the worker processes' counters (``certdist serve --workers N``):
+    emptied first, since files of an earlier run's processes would be added to this one's
+    counts; named to the workers through the environment, which prometheus-client reads when
+    it is imported. Called before the workers start."""
+    path = (data_dir / "metrics").resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot prepare the metrics folder {path}: {exc}") from exc
+    os.environ[METRICS_DIR_VARIABLE] = str(path)
+    return path
+
+
+def metrics_dir() -> Path | None:
+    """The multiprocess metrics folder of this server, or None in a single process."""
+    value = os.environ.get(METRICS_DIR_VARIABLE)
+    return Path(value) if value else None
 
 
 def export_for_workers(settings_overrides: dict[str, str]) -> None:

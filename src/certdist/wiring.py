@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from certdist.config import Settings, SiteSection
+from certdist.config import Settings, SiteSection, metrics_dir
 from certdist.services import (
     access,
     distribution,
@@ -21,12 +21,20 @@ from certdist.services import (
     integrations,
     issuance,
     messaging,
+    operations,
     portal,
     sharing,
     trust,
     verification,
 )
-from certdist.services.common import Clock, Infrastructure, KeyedHasher, RateLimiter, SystemClock
+from certdist.services.common import (
+    Clock,
+    Infrastructure,
+    KeyedHasher,
+    PrometheusMetrics,
+    RateLimiter,
+    SystemClock,
+)
 from certdist.services.issuance import CertificateIdGenerator
 from certdist.services.verification import Verifier
 from certdist.signing.app_secret import load_or_create_secret, load_secret
@@ -54,6 +62,7 @@ class Services:
     integrations: integrations.Integrations
     trust: trust.Trust
     verifier: Verifier
+    operations: operations.Operations
 
     # The infrastructure, named directly for the callers that need one piece of it.
     @property
@@ -129,6 +138,7 @@ def open_infrastructure(settings: Settings, clock: Clock, *, migrate: bool) -> I
         rate_limiter=RateLimiter(state),
         hasher=KeyedHasher(open_secret(settings)),
         keys=open_keys(settings, clock),
+        metrics=PrometheusMetrics(metrics_dir()),
     )
 
 
@@ -184,4 +194,5 @@ def build_services(
             own_document_signers=own_signers,
             own_cards=documents.card_revocations,
         ),
+        operations=operations.wire(settings.metrics, settings.readiness, infra, messaging=messages),
     )

@@ -160,3 +160,25 @@ def test_concurrent_claims_never_overlap(database: Database) -> None:
         thread.join()
     assert errors == []
     assert Counter(taken) == Counter(m.id for m in messages)
+
+
+def test_backlog_counts_what_is_not_yet_delivered_and_its_oldest(database: Database) -> None:
+    outbox = database.outbox()
+    assert outbox.backlog() == (0, None)
+    sent, oldest, newer = (message(at=T0 + timedelta(minutes=m)) for m in (0, 1, 2))
+    outbox.enqueue([sent, oldest, newer])
+    assert sorted(claim(outbox, now=T0 + timedelta(minutes=5))) == sorted(
+        [sent.id, oldest.id, newer.id]
+    )
+    assert outbox.mark_sent(sent.id, "w1", at=T0 + timedelta(minutes=5))
+    assert outbox.backlog() == (2, oldest.created_at)  # two being sent, the first delivered
+    outbox.enqueue([message(at=T0 + timedelta(minutes=3))])  # and one queued
+    assert outbox.backlog() == (3, oldest.created_at)
+
+
+def test_the_pool_reports_connections_in_use(database: Database) -> None:
+    usage = database.pool_usage()
+    assert usage is not None
+    assert usage[0] == 0
+    with database.engine.connect():
+        assert database.pool_usage() == (1, usage[1])

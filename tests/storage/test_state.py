@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,23 +14,13 @@ from certdist.services.common.clock import FixedClock, SystemClock
 from certdist.storage.database import Database
 from certdist.storage.redis_state import RedisSharedState
 from certdist.storage.state import MemorySharedState, SharedState, SqlSharedState
-from tests.support.environment import require
+from tests.support.environment import REDIS_URL, redis_reachable, require
 from tests.support.loopback import free_port
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture
 def redis_state() -> Iterator[RedisSharedState]:
-    require(_redis_reachable(), "Redis is not running on 127.0.0.1:6379")
+    require(redis_reachable(), "Redis is not running on 127.0.0.1:6379")
     # A prefix per test keeps parallel test processes apart on one Redis.
     state = RedisSharedState(REDIS_URL, prefix=f"certdist-test:{uuid.uuid4().hex}:")
     yield state

@@ -11,6 +11,7 @@ A pytest plugin (``tests/conftest.py``) for the ``testdata`` fixture.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,18 @@ def require(condition: object, reason: str) -> None:
     if strict():
         pytest.fail(f"required for this test but missing (CERTDIST_TEST_STRICT is set): {reason}")
     pytest.skip(reason)
+
+
+#: The shared Redis server: tests only ever write keys under a prefix of their own there.
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
+from certdist.observability import RequestIdFilter
 from certdist.web.app import behind_proxies
 from tests.support.clients import ClientFactory, TokenFactory
+from tests.support.portal import NEIGHBOUR, csrf_of, seed_portal
 from tests.support.request_bodies import vaccination_request_body
 
 CERTIFY = "/divoc/api/v1/certify"
@@ -103,3 +106,59 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(
 
     asyncio.run(app(scope, receive, send))
     assert seen == {"client": expected_client, "scheme": expected_scheme}
+
+
+@pytest.mark.parametrize("incoming", ["abc-123_X.y", "f" * 64, "0af7651916cd43dd8448eb211c80319c"])
+def test_a_sane_incoming_request_id_is_kept(client: TestClient, incoming: str) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": incoming}).headers["x-request-id"] == (
+        incoming
+    )
+
+
+@pytest.mark.parametrize("incoming", [b"", b"f" * 65, b"a b", b"id\xe9", b"x;drop", b'a"b'])
+def test_an_odd_incoming_request_id_is_replaced(client: TestClient, incoming: bytes) -> None:
+    answered = client.get("/healthz", headers={"X-Request-ID": incoming}).headers["x-request-id"]
+    assert answered.encode() != incoming
+    assert len(answered) == 16
+    assert int(answered, 16) >= 0
+
+
+def test_every_log_line_of_a_request_carries_its_id(make_client: ClientFactory) -> None:
+    client, services = make_client()
+    seed_portal(services)
+    records: list[logging.LogRecord] = []
+    handler = _Collect(records)
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level, root.level = root.level, logging.INFO
+    try:
+        csrf = csrf_of(client.get("/portal/login").text)
+        answer = client.post(
+            "/portal/login",
+            data={"mobile": NEIGHBOUR, "csrf_token": csrf},
+            headers={"X-Request-ID": "trace-42"},
+            follow_redirects=False,
+        )
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert answer.headers["x-request-id"] == "trace-42"
+    issued = [r for r in records if r.getMessage() == "one-time code issued"]
+    access = [r for r in records if r.name == "certdist.access" and r.__dict__["status"] == 303]
+    assert issued, "the OTP service logged nothing"
+    # The service's line (written in the thread pool that runs the route) and the access line.
+    assert {getattr(r, "request_id", None) for r in issued + access} == {"trace-42"}
+    # Outside a request, no id.
+    after = logging.LogRecord("x", logging.INFO, __file__, 1, "later", (), None)
+    RequestIdFilter().filter(after)
+    assert not hasattr(after, "request_id")
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,23 +15,28 @@ from certdist.config import load_settings
 from certdist.domain.roles import Permission
 from certdist.errors import ConfigurationError
 from certdist.observability import JsonFormatter
+from certdist.services.common.clock import FixedClock
+from certdist.services.messaging import WorkerHeartbeat
 from certdist.storage import Database
 from certdist.web.errors import STORAGE_RETRY_AFTER_SECONDS
 from certdist.wiring import Services
-from tests.support.clients import TokenFactory, bearer, client_for
+from tests.support.clients import ClientFactory, TokenFactory, bearer, client_for
+from tests.support.environment import REDIS_URL, redis_reachable, require
+from tests.support.loopback import free_port
 from tests.support.request_bodies import vaccination_request_body
 from tests.support.services import ServicesFactory
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(services: Services) -> None:
     away = Database("postgresql://postgres@127.0.0.1:9/none", deadline_seconds=1)
-    services.infrastructure = dataclasses.replace(services.infrastructure, database=away)
+    infrastructure = dataclasses.replace(services.infrastructure, database=away)
+    services.operations = dataclasses.replace(services.operations, infrastructure=infrastructure)
     with client_for(services, raise_server_exceptions=False) as client:
         assert client.get("/healthz").status_code == 200
         response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["type"] == "internal-failed"
-    assert response.headers["Retry-After"] == str(STORAGE_RETRY_AFTER_SECONDS)
+    assert response.json()["status"] == "not ready"
+    assert set(response.json()["checks"]) == {"database"}
 
 
 def test_issuance_and_downloads_are_503_with_retry_after_while_the_database_is_away(
@@ -99,3 +105,38 @@ def test_json_log_lines_are_json() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", (), None)
     record.route = "/healthz"
     assert json.loads(JsonFormatter().format(record))["route"] == "/healthz"
+
+
+def test_readyz_needs_a_recent_worker_heartbeat_when_required(
+    make_client: ClientFactory,
+) -> None:
+    client, services = make_client(
+        readiness={"require_worker": True, "worker_heartbeat_max_age_seconds": 60}
+    )
+    never = client.get("/readyz")
+    assert never.status_code == 503
+    assert never.json()["checks"] == {"outbox_worker": "no heartbeat: no outbox worker has run"}
+    an_hour_ago = FixedClock(datetime.now(UTC) - timedelta(hours=1))
+    WorkerHeartbeat(services.state, an_hour_ago).beat()
+    stale = client.get("/readyz")
+    assert stale.status_code == 503
+    assert stale.json()["checks"]["outbox_worker"].startswith("last heartbeat 3600 s ago")
+    services.messaging.outbox_worker().run_once()  # a worker's loop beats
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_readyz_ignores_the_worker_unless_required(client: TestClient) -> None:
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_readyz_names_an_unreachable_redis(make_client: ClientFactory) -> None:
+    client, _ = make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert set(answer.json()["checks"]) == {"redis"}
+
+
+def test_readyz_with_a_reachable_redis(make_client: ClientFactory) -> None:
+    require(redis_reachable(), "Redis is not running on 127.0.0.1:6379")
+    client, _ = make_client(redis_url=REDIS_URL)  # only pinged: nothing is written
+    assert client.get("/readyz").json() == {"status": "ready"}

@@ -54,6 +54,15 @@ class Database:
         """``"sqlite"`` or ``"postgresql"``."""
         return self._engine.dialect.name
 
+    def pool_usage(self) -> tuple[int, int] | None:
+        """This process's pooled connections: (in use, pool size); None for a pool that
+        keeps no count."""
+        pool = self._engine.pool
+        checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
+        if not callable(checkedout) or not callable(size):
+            return None
+        return int(checkedout()), int(size())
+
     def migrate(self) -> None:
         """Bring the schema up to the newest migration shipped with certdist (idempotent)."""
         # Imported here, not at the top: Alembic costs ~11 MB per process, and server workers

@@ -246,6 +246,16 @@ class SqlOutbox:
             rows = connection.execute(statement).mappings().all()
         return [_message(row) for row in rows]
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """Messages not yet delivered nor given up (queued or being sent), and when the
+        oldest of them was queued (None when there is none)."""
+        statement = select(func.count(), func.min(_o.created_at)).where(
+            _o.status.in_([MessageStatus.QUEUED.value, MessageStatus.SENDING.value])
+        )
+        with self._tx.read() as connection:
+            count, oldest = connection.execute(statement).one()
+        return int(count), oldest
+
     def counts(self) -> dict[MessageStatus, int]:
         """How many messages are in each state."""
         statement = select(_o.status, func.count()).group_by(_o.status)

@@ -117,8 +117,9 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(FastReads, services=built)
-    if settings.access_log:
-        app.add_middleware(RequestLog)
+    app.add_middleware(
+        RequestLog, metrics=built.infrastructure.metrics, log_lines=settings.access_log
+    )
     hsts = hsts_value(settings.public_url, settings.hsts_max_age_seconds, settings.hsts_subdomains)
     app.add_middleware(ResponseHeaders, hsts=hsts)
     return app

@@ -1,4 +1,4 @@
-"""Mechanisms every capability shares: the clock, keyed hashing, rate limits, record ids,
+"""Mechanisms every capability shares: the clock, keyed hashing, rate limits, metrics, record ids,
 dates in a reader's language and time zone, fetching remote key sets, and the
 :class:`Infrastructure` they are all built on."""
 
@@ -6,17 +6,31 @@ from certdist.services.common.clock import Clock, SystemClock
 from certdist.services.common.hashing import KeyedHasher
 from certdist.services.common.ids import new_record_id
 from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.common.metrics import (
+    CONTENT_TYPE,
+    NO_METRICS,
+    Metrics,
+    NoMetrics,
+    PrometheusMetrics,
+    Reading,
+)
 from certdist.services.common.moments import format_day, format_moment
 from certdist.services.common.ratelimit import RateLimiter
 from certdist.services.common.remote_keys import UNREADABLE, Fetch, RemoteKeySet, http_fetcher
 
 __all__ = [
+    "CONTENT_TYPE",
+    "NO_METRICS",
     "UNREADABLE",
     "Clock",
     "Fetch",
     "Infrastructure",
     "KeyedHasher",
+    "Metrics",
+    "NoMetrics",
+    "PrometheusMetrics",
     "RateLimiter",
+    "Reading",
     "RemoteKeySet",
     "SystemClock",
     "format_day",

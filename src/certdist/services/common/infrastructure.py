@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from certdist.config import SiteSection
 from certdist.services.common.clock import Clock
 from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.metrics import Metrics
 from certdist.services.common.ratelimit import RateLimiter
 from certdist.signing.keys import KeyStore
 from certdist.storage.database import Database
@@ -23,3 +24,4 @@ class Infrastructure:
     rate_limiter: RateLimiter
     hasher: KeyedHasher  # keyed hashes of phone numbers, tokens, ids
     keys: KeyStore
+    metrics: Metrics  # counters for GET /metrics; each capability hands it to its services

@@ -20,7 +20,7 @@ from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import InvalidInput, NotFound
 from certdist.formats.registry import CertificateBundle, CertificateFormat, FormatRegistry
-from certdist.services.common import Clock, new_record_id
+from certdist.services.common import NO_METRICS, Clock, Metrics, new_record_id
 from certdist.storage.repository import CertificateRepository, DownloadAudit
 
 
@@ -130,7 +130,9 @@ class DistributionService:
         latest_rules: Mapping[str, LatestRule],
         cache: RenderCache,
         phone_region: str,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._certificates = certificates
         self._audit = audit
         self._formats = formats
@@ -229,6 +231,7 @@ class DistributionService:
         :class:`Artifact`."""
         record = bundle.latest
         self.record_view(bundle, fmt.name, caller=caller, permission=permission)
+        self._metrics.document_delivered(fmt.name)
         return Artifact(
             content=content,
             etag=bundle.fingerprint(fmt.version),

@@ -89,6 +89,7 @@ def wire(
         latest_rules=section.entity_types,
         cache=RenderCache(section.render_cache_bytes),
         phone_region=site.phone_region,
+        metrics=infrastructure.metrics,
     )
     return Distribution(
         certificates=certificates,

@@ -18,7 +18,7 @@ from certdist.domain.models import TEST, VACCINATION, CertificateRecord
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.errors import Conflict, DuplicateCertificate, FieldError, InvalidInput, NotFound
-from certdist.services.common import Clock, new_record_id
+from certdist.services.common import NO_METRICS, Clock, Metrics, new_record_id
 from certdist.services.issuance.ids import CertificateIdGenerator
 from certdist.storage.repository import CertificateRepository
 
@@ -75,8 +75,10 @@ class IssuanceService:
         ids: CertificateIdGenerator,
         *,
         phone_region: str,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._certificates = certificates
+        self._metrics = metrics
         self._signer = signer
         self._profile = profile
         self._clock = clock
@@ -104,6 +106,7 @@ class IssuanceService:
                 # A certificateId collided with a stored one (one in 10^11): draw new ids.
                 log.warning("certificate id collision, retrying", extra={"attempt": attempt})
                 continue
+            self._count(records)
             return [_issued(record) for record in records]
         raise Conflict("could not allocate unique certificate ids; retry the request")
 
@@ -125,6 +128,7 @@ class IssuanceService:
                 )
             pairs.append((old, self._record(request, mobile, previous=old.certificate_id)))
         self._certificates.replace_many(pairs)
+        self._count([new for _, new in pairs])
         return [_issued(new) for _, new in pairs]
 
     def revoke(
@@ -186,6 +190,11 @@ class IssuanceService:
             request.preEnrollmentCode, VACCINATION, request.programId, dose
         ):
             raise DuplicateCertificate(request.preEnrollmentCode, request.programId, dose)
+
+    def _count(self, records: Sequence[CertificateRecord]) -> None:
+        for entity_type in {r.entity_type for r in records}:
+            issued = sum(1 for r in records if r.entity_type == entity_type)
+            self._metrics.certificates_issued(entity_type, issued)
 
     def _record(
         self, request: AnyRequest, mobile: str | None, *, previous: str | None = None

@@ -42,6 +42,7 @@ def wire(
         infrastructure.clock,
         ids or RandomCertificateIds(),
         phone_region=infrastructure.site.phone_region,
+        metrics=infrastructure.metrics,
     )
     return Issuance(
         certificates=certificates,

@@ -1,6 +1,7 @@
 """Messaging: the durable outbox of mail and SMS (queued in the transaction of what they
 announce, sent by a worker with retries), the senders, and the issuance notifications."""
 
+from certdist.services.messaging.heartbeat import WorkerHeartbeat
 from certdist.services.messaging.mail import Attachment, MailSender, RecordingMailSender
 from certdist.services.messaging.notify import (
     IssuanceNotifier,
@@ -28,6 +29,7 @@ __all__ = [
     "RecordingMailSender",
     "RecordingSms",
     "SmsSender",
+    "WorkerHeartbeat",
     "embedded_worker_enabled",
     "mail_message",
     "valid_address",

@@ -33,6 +33,7 @@ from typing import Any
 from certdist.config import MailSettings
 from certdist.errors import DeliveryFailed, DeliveryRejected, StorageUnavailable
 from certdist.services.common import Clock, new_record_id
+from certdist.services.messaging.heartbeat import WorkerHeartbeat
 from certdist.services.messaging.mail import Attachment, MailMessage, MailSender, message_id_for
 from certdist.services.messaging.sms import SmsSender
 from certdist.storage.database import Database
@@ -123,7 +124,9 @@ class OutboxWorker:
         retention: timedelta = timedelta(days=30),
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        heartbeat: WorkerHeartbeat | None = None,
     ) -> None:
+        self._heartbeat = heartbeat
         self._store = store
         self._mail = mail
         self._sms = sms
@@ -140,6 +143,8 @@ class OutboxWorker:
 
     def run_once(self) -> int:
         """Claim one batch of due messages and try each; returns how many were claimed."""
+        if self._heartbeat is not None:
+            self._heartbeat.beat()
         now = self._clock.now()
         if self._runs % _PURGE_EVERY == 0:
             self._store.purge_sent(before=now - self._retention)
@@ -252,7 +257,12 @@ def _attachment(payload: Mapping[str, Any], content: bytes | None) -> Attachment
 
 
 def build_worker(
-    options: MailSettings, database: Database, mail: MailSender, sms: SmsSender, clock: Clock
+    options: MailSettings,
+    database: Database,
+    mail: MailSender,
+    sms: SmsSender,
+    clock: Clock,
+    heartbeat: WorkerHeartbeat | None = None,
 ) -> OutboxWorker:
     return OutboxWorker(
         database.outbox(),
@@ -269,6 +279,7 @@ def build_worker(
         send_timeout=timedelta(seconds=options.smtp_timeout_seconds),
         batch=options.worker_batch,
         retention=timedelta(days=options.sent_retention_days),
+        heartbeat=heartbeat,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from certdist.config import MailSettings, SmsSettings
 from certdist.services.common import Infrastructure
+from certdist.services.messaging.heartbeat import WorkerHeartbeat
 from certdist.services.messaging.mail import MailSender, build_mail_sender
 from certdist.services.messaging.notify import (
     IssuanceNotifier,
@@ -39,8 +40,24 @@ class Messaging:
         """A worker that sends the outbox's mail and SMS (``certdist worker``, or embedded)."""
         infrastructure = self.infrastructure
         return build_worker(
-            self.mail_settings, infrastructure.database, self.mail, self.sms, infrastructure.clock
+            self.mail_settings,
+            infrastructure.database,
+            self.mail,
+            self.sms,
+            infrastructure.clock,
+            self.heartbeat,
         )
+
+    @property
+    def heartbeat(self) -> WorkerHeartbeat:
+        return WorkerHeartbeat(self.infrastructure.state, self.infrastructure.clock)
+
+    def backlog(self) -> tuple[int, float | None]:
+        """Messages waiting to be delivered, and the age in seconds of the oldest."""
+        count, oldest = self.infrastructure.database.outbox().backlog()
+        if oldest is None:
+            return count, None
+        return count, max(0.0, (self.infrastructure.clock.now() - oldest).total_seconds())
 
     def start_outbox_worker(self) -> BackgroundWorker:
         poll = self.mail_settings.worker_poll_seconds

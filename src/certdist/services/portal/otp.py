@@ -25,7 +25,8 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from certdist.config import PortalSettings
@@ -37,7 +38,7 @@ from certdist.errors import (
     InvalidInput,
     RateLimited,
 )
-from certdist.services.common import Clock, KeyedHasher, RateLimiter
+from certdist.services.common import NO_METRICS, Clock, KeyedHasher, Metrics, RateLimiter
 from certdist.services.messaging import OtpTexts, SmsSender
 from certdist.storage.state import SharedState
 
@@ -117,7 +118,9 @@ class OtpService:
         limits: PortalSettings,
         phone_region: str,
         dispatch: Dispatch = run_now,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._state = state
         self._limiter = limiter
         self._hasher = hasher
@@ -153,17 +156,18 @@ class OtpService:
         mobile = self.normalize(raw_mobile)
         caller = self._caller(mobile, client_ip, device)
         limits = self._limits
-        self._count("send", caller)
-        self._number_wide("send", caller, free=limits.otp_number_free_sends)
-        # Counted for every request, registered or not, so that running out of budget
-        # answers everyone alike instead of revealing which numbers would get an SMS.
-        self._limiter.hit(
-            "sms-budget",
-            self._clock.now().date().isoformat(),
-            limit=limits.sms_daily_budget,
-            window_seconds=24 * 3600,
-            fail_closed=True,
-        )
+        with self._lockouts_counted("send"):
+            self._count("send", caller)
+            self._number_wide("send", caller, free=limits.otp_number_free_sends)
+            # Counted for every request, registered or not, so that running out of budget
+            # answers everyone alike instead of revealing which numbers would get an SMS.
+            self._limiter.hit(
+                "sms-budget",
+                self._clock.now().date().isoformat(),
+                limit=limits.sms_daily_budget,
+                window_seconds=24 * 3600,
+                fail_closed=True,
+            )
         digits = self._digits(caller)
         code = f"{secrets.randbelow(10**digits):0{digits}d}"
         challenge_id = secrets.token_hex(8)
@@ -246,8 +250,17 @@ class OtpService:
             wait = int(self._state.ttl(permit) or period) + 1
             raise RateLimited(f"too many attempts; try again in {wait} s", wait)
 
+    @contextmanager
+    def _lockouts_counted(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except RateLimited:
+            self._metrics.otp_locked_out(action)
+            raise
+
     def _wrong_guess(self, caller: _Caller) -> AuthenticationFailed:
         log.info("one-time code refused", extra={"phone": caller.phone[:16]})
+        self._metrics.otp_failed("wrong_code")
         if not caller.recognised:
             window = self._limits.otp_long_code_window_days * 24 * 3600
             self._state.incr(f"otp-wrong:{caller.phone}", window)
@@ -304,8 +317,9 @@ class OtpService:
             )
         caller = self._caller(mobile, client_ip, device)
         limits = self._limits
-        self._count("guess", caller)
-        self._number_wide("guess", caller, free=limits.otp_number_free_guesses)
+        with self._lockouts_counted("guess"):
+            self._count("guess", caller)
+            self._number_wide("guess", caller, free=limits.otp_number_free_guesses)
         raw = self._state.get(self._key(caller))
         if raw is None:
             raise self._wrong_guess(caller)
@@ -342,6 +356,10 @@ class OtpService:
             log.warning("one-time code not delivered", extra={"phone": phone_key[:16]})
         except Exception:
             log.exception("one-time code not delivered", extra={"phone": phone_key[:16]})
+        else:
+            self._metrics.otp_sent()
+            return
+        self._metrics.otp_failed("not_delivered")
 
 
 def _wrong_code() -> AuthenticationFailed:

@@ -66,6 +66,7 @@ def wire(
         limits=section,
         phone_region=infrastructure.site.phone_region,
         dispatch=lambda job: _submit(pool, job),
+        metrics=infrastructure.metrics,
     )
     sessions = SessionService(
         state,
