@@ -181,5 +181,6 @@ def build_services(
             contexts=contexts,
             own_document_signers=own_signers,
             own_cards=documents.card_revocations,
+            own_dccs=documents.dcc_revocations,
         ),
     )
