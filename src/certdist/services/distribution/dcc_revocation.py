@@ -8,16 +8,18 @@ none is stored, which rules out ``SIGNATURE``; our UCIs already hold the country
 DSCs, so every DSC, active or retired, has the same entries.
 
 The batches follow the withdrawals at once (the list behind them is re-read whenever the
-count of withdrawn certificates grows). Their ``expires`` is the build time plus the EU DCC
-validity: every DCC of a certificate withdrawn before then has expired by then.
+count of withdrawn certificates grows). Their ``expires`` is the end of the build's UTC day plus
+the EU DCC validity: every DCC of a certificate withdrawn before then has expired by then.
+A batch's id hashes its country, kid, hash type and entries, so every process lists and
+serves the same ids.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Final
 
 from certdist.errors import NotFound
 from certdist.formats import dcc_revocation as batch_format
@@ -26,6 +28,8 @@ from certdist.services.common import Clock
 from certdist.services.distribution.wallet import WithdrawnList
 from certdist.signing.dsc import DocumentSigners
 from certdist.storage.repository import CertificateRepository, WithdrawnCertificate
+
+_DAY: Final = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,8 @@ class DccRevocationBatches:
 
     def _build(self, hashes: list[bytes]) -> list[SignedBatch]:
         now = self._clock.now()
-        expires = now + self._validity
+        # The end of a UTC day: every process that builds the batches on one day agrees.
+        expires = datetime.combine(now.date(), time(), tzinfo=UTC) + self._validity + _DAY
         # Batches are signed with the DSC of the active key (the deployment's signing key):
         # every verifier that trusts our DCCs already holds its certificate.
         active = self._signers.active
@@ -113,7 +118,9 @@ class DccRevocationBatches:
                 hash_type=batch_format.HashType.UCI,
                 hashes=hashes,
             ):
-                body = batch_format.batch_bytes(document)
+                # The id names the entries, not when they were signed: every process (each
+                # builds and signs its own copy) serves a listed batch under the same id.
+                body = batch_format.batch_bytes({**document, "expires": None})
                 built.append(
                     SignedBatch(
                         batch_id=hashlib.sha256(body).hexdigest()[:32],
