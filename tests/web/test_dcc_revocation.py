@@ -73,3 +73,16 @@ def test_a_revoked_certificate_is_in_the_batch_and_verifies_revoked(
 def test_an_unknown_batch_is_404(client: TestClient) -> None:
     assert client.get(f"{LIST}/{'0' * 32}").status_code == 404
     assert client.get(f"{LIST}/not-an-id").status_code == 400
+
+
+def test_the_web_verifier_says_revoked_for_a_listed_dcc(
+    client: TestClient, services: Services
+) -> None:
+    issue_signed(services)
+    hc1 = services.distribution.wallet.issuers.dcc.hc1(
+        services.distribution.certificates.bundle("BEN0001")
+    )
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
+    response = client.post("/verify/result", data={"payload": hc1})
+    assert response.status_code == 200
+    assert 'data-code="revoked"' in response.text
