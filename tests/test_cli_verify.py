@@ -251,3 +251,22 @@ def test_a_utf16_fhir_bundle_is_malformed(cli_env: dict[str, str], tmp_path: Pat
     result = verify(cli_env, str(path))
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith("INVALID: the FHIR Bundle is not valid JSON")
+
+
+def test_a_revoked_eu_dcc_and_smart_health_card_are_exit_1(
+    cli_env: dict[str, str], services: Services, tmp_path: Path
+) -> None:
+    """The CLI reads the same revocation lists as the web verifier: our EU DCC batches and
+    SMART Health Card CRL."""
+    issue_signed(services)
+    bundle = services.distribution.certificates.bundle("BEN0001")
+    issuers = services.distribution.wallet.issuers
+    texts = {"hc1.txt": issuers.dcc.hc1(bundle), "card.txt": issuers.shc.jws(bundle)}
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+        assert verify(cli_env, str(tmp_path / name)).exit_code == 0, name
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
+    for name in texts:
+        result = verify(cli_env, str(tmp_path / name))
+        assert result.exit_code == 1, name
+        assert result.stdout.startswith("REVOKED: "), result.stdout

@@ -193,6 +193,7 @@ def build_services(
             contexts=contexts,
             own_document_signers=own_signers,
             own_cards=documents.card_revocations,
+            own_dccs=documents.dcc_revocations,
         ),
         operations=operations.wire(settings.metrics, settings.readiness, infra, messaging=messages),
     )

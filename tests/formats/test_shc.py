@@ -19,7 +19,9 @@ from certdist.errors import InvalidInput, UnknownKey, VerificationError
 from certdist.formats.qr_image import matrix_png
 from certdist.formats.shc import (
     CARD_TYPES,
+    RID_ENTRY,
     ShcIssuer,
+    VerifiedShc,
     card_file,
     is_revoked,
     qr_matrix_of,
@@ -268,3 +270,43 @@ def test_a_rid_needs_64_bits_of_keyed_hash() -> None:
     assert revocation_id(bytes(range(32))) == revocation_id(bytes(range(8)))
     with pytest.raises(ValueError, match="at least 8 bytes"):
         revocation_id(b"short")
+
+
+def card_with(rid: str, issued_at: datetime | None) -> VerifiedShc:
+    return VerifiedShc(
+        payload={}, issuer="https://x", kid="k", issued_at=issued_at, expires_at=None, rid=rid
+    )
+
+
+def test_a_timestamped_rid_revokes_only_cards_issued_before_it() -> None:
+    """The specification's rule: ``rid.<time>`` revokes cards whose ``nbf`` is before it."""
+    moment = datetime(2021, 11, 15, 12, 0, tzinfo=UTC)
+    crl = {
+        "kid": "k",
+        "method": "rid",
+        "ctr": 1,
+        "rids": [f"lHKzqFUMjhs.{int(moment.timestamp())}"],
+    }
+    assert is_revoked(card_with("lHKzqFUMjhs", moment - timedelta(seconds=1)), crl)
+    assert not is_revoked(card_with("lHKzqFUMjhs", moment), crl)
+    assert not is_revoked(card_with("lHKzqFUMjhs", moment + timedelta(days=1)), crl)
+    # Without nbf the card cannot show it came later.
+    assert is_revoked(card_with("lHKzqFUMjhs", None), crl)
+    assert not is_revoked(card_with("AQPCj4wwk6Mt", moment - timedelta(days=1)), crl)
+
+
+@pytest.mark.parametrize(
+    "entry", ["lHKzqFUMjhs.", "lHKzqFUMjhs.12x", "lHKzqFUMjhs .1", "lHKzqFUMjhs=", "a" * 25]
+)
+def test_entries_of_another_form_name_no_card(entry: str) -> None:
+    crl = {"kid": "k", "method": "rid", "ctr": 1, "rids": [entry]}
+    assert not is_revoked(card_with(entry.split(".")[0], None), crl)
+
+
+def test_the_rid_grammar_holds_for_the_specification_example_and_ours(examples: Path) -> None:
+    crl = json.loads(next((examples / "issuer" / ".well-known" / "crl").glob("*.json")).read_text())
+    assert crl["rids"]
+    assert all(RID_ENTRY.fullmatch(entry) for entry in crl["rids"])
+    ours = sample_revocation_id("1001")
+    assert RID_ENTRY.fullmatch(ours)
+    assert len(ours) <= 24

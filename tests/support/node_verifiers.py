@@ -3,7 +3,8 @@
 * ``certificate-signer-library`` (DIVOC's own signer) and ``@pathcheck/divoc-sdk`` for the
   W3C credentials and DIVOC QR codes;
 * ``@pathcheck/dcc-sdk`` for EU DCC ``HC1:`` texts and ``@pathcheck/shc-sdk`` for SMART
-  Health Cards, both bundled with their ``cross-fetch`` aliased to a local stub.
+  Health Cards, both bundled with their ``cross-fetch`` aliased to a local stub;
+* ``@digitalbazaar/vc-bitstring-status-list`` for Bitstring Status Lists (``encodedList``).
 
 The npm packages are installed once into ``.cache/npm-verifiers/`` (gitignored) and reused;
 the bundles and harness scripts are (re)generated there by the session fixture
@@ -37,6 +38,7 @@ NPM_PACKAGES = {
     "certificate-signer-library": "2.0.5",
     "vaccination-context": "1.1.0",
     "esbuild": "0.28.2",
+    "@digitalbazaar/vc-bitstring-status-list": "2.0.1",
 }
 SDK_BUNDLE = "divoc-sdk.cjs"
 SDK_BUNDLE_PATCHED = "divoc-sdk-certdist.cjs"

@@ -60,7 +60,7 @@ from certdist.formats.lab_test import (
 )
 from certdist.formats.qr_image import QrMatrix, qr_matrix
 from certdist.formats.registry import CertificateBundle
-from certdist.signing.cose import cbor_map, is_cbor_array, parse_sign1, sign1
+from certdist.signing.cose import ES256, cbor_map, is_cbor_array, parse_sign1, sign1
 from certdist.signing.dsc import DocumentSigner
 from certdist.signing.keys import PublicKey
 
@@ -127,6 +127,10 @@ class VerifiedDcc:
     issued_at: datetime | None
     expires_at: datetime | None
     kid: bytes
+    #: The COSE signature (ES256 as ``r || s``) and whether it is ECDSA: revocation
+    #: batches of hash type ``SIGNATURE`` name certificates by it.
+    signature: bytes = field(default=b"", repr=False)
+    ecdsa: bool = True
 
 
 # --- names -------------------------------------------------------------------------------------
@@ -385,6 +389,8 @@ def verify_hc1(
         issued_at=issued_at,
         expires_at=expires_at,
         kid=verified.kid,
+        signature=message.signature,
+        ecdsa=verified.algorithm == ES256,
     )
 
 

@@ -24,6 +24,7 @@ Revocation lists (``rid``) are the verifier's to consult: :func:`is_revoked`.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -361,6 +362,12 @@ def verify_shc(
     )
 
 
+#: A ``rids`` entry: a rid (the base64url alphabet, at most 24 characters), optionally ``.``
+#: and a time in seconds since 1970 (the entry then revokes cards issued before it only).
+#: Entries of any other form name no card.
+RID_ENTRY: Final = re.compile(r"(?P<rid>[A-Za-z0-9_-]{1,24})(?:\.(?P<before>[0-9]{1,12}))?")
+
+
 def is_revoked(card: VerifiedShc, crl: Mapping[str, Any]) -> bool:
     """Whether the issuer's revocation list (``/.well-known/crl/<kid>.json``) lists the card.
 
@@ -369,13 +376,15 @@ def is_revoked(card: VerifiedShc, crl: Mapping[str, Any]) -> bool:
     if card.rid is None or crl.get("kid") != card.kid:
         return False
     for entry in crl.get("rids") or []:
-        rid, _, before = str(entry).partition(".")
-        if rid != card.rid:
+        parsed = RID_ENTRY.fullmatch(str(entry))
+        if parsed is None or parsed["rid"] != card.rid:
             continue
-        if not before:
+        before = parsed["before"]
+        if before is None:
             return True
+        # A card without nbf cannot show it was issued after the time: it is revoked.
         issued = card.issued_at.timestamp() if card.issued_at else 0.0
-        if before.isdigit() and issued < int(before):
+        if issued < int(before):
             return True
     return False
 

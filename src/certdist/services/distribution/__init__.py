@@ -2,6 +2,7 @@
 PDF, SMART Health Card, EU DCC, FHIR), the render cache, and the wallet keys and revocation
 list that verifiers fetch."""
 
+from certdist.services.distribution.dcc_revocation import DccRevocationBatches, SignedBatch
 from certdist.services.distribution.service import (
     Artifact,
     BeneficiarySummary,
@@ -23,10 +24,12 @@ from certdist.services.distribution.wiring import (
 __all__ = [
     "Artifact",
     "BeneficiarySummary",
+    "DccRevocationBatches",
     "Distribution",
     "DistributionService",
     "RenderCache",
     "ShcRevocationList",
+    "SignedBatch",
     "WalletIssuers",
     "WalletService",
     "certificate_formats",

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -61,6 +61,7 @@ MAX_REVOCATION_ENTRIES: Final = 100_000
 #: DIVOC's wallet routes served the vaccination certificate, so it comes first.
 WALLET_KINDS: Final = (VACCINATION, TEST)
 _KIND_NAMES: Final = {VACCINATION: "vaccination", TEST: "lab-test"}
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,66 @@ def shc_jwks(keys: KeyStore, *, crl_version: int | None = None) -> dict[str, Any
     return {"keys": published}
 
 
+class WithdrawnList(Generic[K]):
+    """The vaccination and lab-test certificates that were revoked or superseded by a
+    correction (the newest ``limit``), each with its key in a published list (``key_of``).
+
+    Withdrawals only ever add to the list, so the count of withdrawn certificates (an
+    index-only count) tells whether the list read last is still whole; a verifier checking
+    many certificates then reads the list once per withdrawal, not once per certificate.
+    """
+
+    def __init__(
+        self,
+        certificates: CertificateRepository,
+        key_of: Callable[[str], K],
+        *,
+        limit: int = MAX_REVOCATION_ENTRIES,
+        name: str = "revocation list",
+    ) -> None:
+        self._certificates = certificates
+        self._limit = limit
+        self._name = name
+        # Certificate ids never change their key: remember the keys of the list's entries.
+        self._key_of = functools.lru_cache(maxsize=limit)(key_of)
+        self._cached: tuple[int, list[tuple[K, WithdrawnCertificate]]] | None = None
+        self._lock = threading.Lock()
+
+    def total(self) -> int:
+        """How many certificates were ever withdrawn (more than the list holds past ``limit``)."""
+        return sum(self._certificates.withdrawn(kind, limit=0).total for kind in WALLET_KINDS)
+
+    def entries(self) -> tuple[int, list[tuple[K, WithdrawnCertificate]]]:
+        """:meth:`total`, and the newest withdrawn certificates with their keys."""
+        total = self.total()
+        with self._lock:
+            cached = self._cached
+        if cached is not None and cached[0] == total:
+            return cached
+        loaded = self._load()
+        with self._lock:
+            self._cached = loaded
+        return loaded
+
+    def find(self, key: K) -> WithdrawnCertificate | None:
+        _, entries = self.entries()
+        return next((entry for listed, entry in entries if listed == key), None)
+
+    def _load(self) -> tuple[int, list[tuple[K, WithdrawnCertificate]]]:
+        total, newest = 0, list[WithdrawnCertificate]()
+        for kind in WALLET_KINDS:
+            withdrawn = self._certificates.withdrawn(kind, limit=self._limit - len(newest))
+            total += withdrawn.total
+            newest.extend(withdrawn.newest)
+        if total > len(newest):
+            log.warning(
+                "the %s holds only the newest withdrawals",
+                self._name,
+                extra={"listed": len(newest), "withdrawn": total},
+            )
+        return total, [(self._key_of(e.certificate_id), e) for e in newest]
+
+
 class ShcRevocationList:
     """Our SMART Health Card revocation list: the rids of the vaccination and lab-test
     certificates that were revoked or superseded by a correction.
@@ -202,23 +263,20 @@ class ShcRevocationList:
         *,
         limit: int = MAX_REVOCATION_ENTRIES,
     ) -> None:
-        self._certificates = certificates
-        self._limit = limit
-        # Certificate ids never change their rid: remember the hashes of the list's entries.
-        self._rid = functools.lru_cache(maxsize=limit)(revocation_id)
-        # Withdrawals only ever add to the list, so the count of withdrawn certificates (an
-        # index-only count) tells whether the list read last is still whole; a verifier
-        # checking many cards then reads the list once per withdrawal, not once per card.
-        self._cached: tuple[int, list[tuple[str, WithdrawnCertificate]]] | None = None
-        self._lock = threading.Lock()
+        self._list = WithdrawnList(
+            certificates,
+            revocation_id,
+            limit=limit,
+            name="SMART Health Card revocation list",
+        )
 
     def version(self) -> int:
         """The list's ``ctr`` (the ``crlVersion`` in the JWK set)."""
-        return self._withdrawn_total() + 1
+        return self._list.total() + 1
 
     def document(self, kid: str) -> dict[str, Any]:
         """``/.well-known/crl/<kid>.json``."""
-        total, entries = self._entries()
+        total, entries = self._list.entries()
         return {
             "kid": kid,
             "method": "rid",
@@ -228,35 +286,7 @@ class ShcRevocationList:
 
     def withdrawn(self, rid: str) -> WithdrawnCertificate | None:
         """The withdrawn certificate whose cards carry ``rid``, if any (the verifier's check)."""
-        _, entries = self._entries()
-        return next((entry for listed, entry in entries if listed == rid), None)
-
-    def _entries(self) -> tuple[int, list[tuple[str, WithdrawnCertificate]]]:
-        total = self._withdrawn_total()
-        with self._lock:
-            cached = self._cached
-        if cached is not None and cached[0] == total:
-            return cached
-        loaded = self._load()
-        with self._lock:
-            self._cached = loaded
-        return loaded
-
-    def _withdrawn_total(self) -> int:
-        return sum(self._certificates.withdrawn(kind, limit=0).total for kind in WALLET_KINDS)
-
-    def _load(self) -> tuple[int, list[tuple[str, WithdrawnCertificate]]]:
-        total, newest = 0, list[WithdrawnCertificate]()
-        for kind in WALLET_KINDS:
-            withdrawn = self._certificates.withdrawn(kind, limit=self._limit - len(newest))
-            total += withdrawn.total
-            newest.extend(withdrawn.newest)
-        if total > len(newest):
-            log.warning(
-                "the SMART Health Card revocation list holds only the newest withdrawals",
-                extra={"listed": len(newest), "withdrawn": total},
-            )
-        return total, [(self._rid(e.certificate_id), e) for e in newest]
+        return self._list.find(rid)
 
 
 class WalletService:

@@ -4,6 +4,7 @@ certificate reads and the health-wallet service."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from certdist.config import DocumentSection, WalletSettings
 from certdist.formats.certificate_pdf import CertificatePdfFormat
@@ -12,6 +13,7 @@ from certdist.formats.pdf import FontPaths, PdfRenderer
 from certdist.formats.qr_code import DivocQrFormat
 from certdist.formats.registry import FormatRegistry
 from certdist.services.common import Infrastructure
+from certdist.services.distribution.dcc_revocation import DccRevocationBatches
 from certdist.services.distribution.service import DistributionService, RenderCache
 from certdist.services.distribution.wallet import (
     ShcRevocationList,
@@ -30,6 +32,7 @@ class Distribution:
     renderer: PdfRenderer  # fonts parsed once per process; printing shares it
     issuers: WalletIssuers
     card_revocations: ShcRevocationList
+    dcc_revocations: DccRevocationBatches  # EU DCC revocation batches (gateway form)
 
 
 def pdf_renderer(section: DocumentSection) -> PdfRenderer:
@@ -105,4 +108,11 @@ def wire(
         renderer=renderer,
         issuers=issuers,
         card_revocations=card_revocations,
+        dcc_revocations=DccRevocationBatches(
+            database.certificates(),
+            issuers.document_signers,
+            infrastructure.clock,
+            country=wallet.dcc_country,
+            validity=timedelta(days=wallet.dcc_validity_days),
+        ),
     )

@@ -13,6 +13,7 @@ from cryptography import x509
 from certdist.domain.codes import DCC_MEDICINAL_PRODUCTS, DCC_VACCINE_TYPES
 from certdist.errors import CertificateNotYetValid, MalformedCertificate, VerificationError
 from certdist.formats import eu_dcc as dcc_format
+from certdist.formats.dcc_revocation import DccHashes
 from certdist.services.verification.outcome import Examined, expiry_or
 from certdist.services.verification.view import (
     CertificateFormat,
@@ -58,10 +59,18 @@ def check_hc1(text: str, trust: TrustStore, now: datetime) -> Examined:
     entry: Mapping[str, Any] = verified.payload[kind][0]
     if kind == "r":
         _check_valid_from(entry, now)
-    ours = None
+    ours, hashes = None, None
     if trust.is_own_document_signer(verified.kid):
-        ours = str(entry.get("ci", "")).rsplit(":", 1)[-1] or None
-    return Examined(dcc_view(verified.payload, kind, verified.issuer), our_certificate_id=ours)
+        uci = str(entry.get("ci", ""))
+        ours = uci.rsplit(":", 1)[-1] or None
+        hashes = DccHashes.of(
+            uci=uci, country=verified.issuer, signature=verified.signature, ecdsa=verified.ecdsa
+        )
+    return Examined(
+        dcc_view(verified.payload, kind, verified.issuer),
+        our_certificate_id=ours,
+        our_dcc_hashes=hashes,
+    )
 
 
 def _check_valid_from(recovery: Mapping[str, Any], now: datetime) -> None:

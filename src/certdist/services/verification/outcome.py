@@ -18,6 +18,7 @@ from certdist.errors import (
     UnsupportedFormat,
     VerificationError,
 )
+from certdist.formats.dcc_revocation import DccHashes
 from certdist.services.verification.view import VerifiedCertificate
 
 #: The stable reason codes of an outcome (see :class:`VerificationOutcome`).
@@ -93,13 +94,15 @@ class Examined:
 
     When one of this service's own keys signed it, our revocation list is the authority on
     it: ``our_certificate_id`` names the certificate (DIVOC credentials, EU DCCs), or
-    ``our_card_rid`` is the SMART Health Card's revocation id (a keyed hash of the id).
+    ``our_card_rid`` is the SMART Health Card's revocation id (a keyed hash of the id);
+    ``our_dcc_hashes`` are an EU DCC's revocation hashes, looked up in our batches.
     """
 
     certificate: VerifiedCertificate
     problem: VerificationError | None = None
     our_certificate_id: str | None = None
     our_card_rid: str | None = None
+    our_dcc_hashes: DccHashes | None = None
 
 
 def withdrawn(*, revoked: bool) -> CertificateRevoked:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 from certdist.errors import UnsupportedFormat, VerificationError
+from certdist.formats.dcc_revocation import DccHashes
 from certdist.services.common import Clock
 from certdist.services.verification.detect import (
     ImageLimits,
@@ -59,12 +60,20 @@ class OwnCardRevocations(Protocol):
         """The certificate no longer live whose card carries ``rid``, if any."""
 
 
+class OwnDccRevocations(Protocol):
+    """Our EU DCC revocation batches (``services.distribution.DccRevocationBatches``)."""
+
+    def withdrawn(self, hashes: DccHashes) -> WithdrawnCertificate | None:
+        """The certificate no longer live that our batches list for these hashes, if any."""
+
+
 @dataclass
 class Verifier:
     """Recognises, verifies and explains certificates (see the package docstring).
 
     ``own_cards`` is our SMART Health Card revocation list; without it our own cards are
-    checked for signature and expiry only.
+    checked for signature and expiry only. ``own_dccs`` is our EU DCC revocation batches,
+    read before the certificate records (which still answer for what the batches do not hold).
     """
 
     trust: TrustStore
@@ -76,6 +85,7 @@ class Verifier:
     image_limits: ImageLimits = field(default_factory=ImageLimits)
     pdf_limits: PdfLimits = field(default_factory=PdfLimits)
     own_cards: OwnCardRevocations | None = None
+    own_dccs: OwnDccRevocations | None = None
 
     def verify(self, data: bytes | str, *, expect_pdf: bool = False) -> VerifiedCertificate:
         """The verified view of ``data``; raises as the package docstring says.
@@ -111,16 +121,15 @@ class Verifier:
         if examined.problem is not None:
             return examined
         problem = None
-        if examined.our_certificate_id:
+        if examined.our_dcc_hashes is not None and self.own_dccs is not None:
+            problem = _listed(self.own_dccs.withdrawn(examined.our_dcc_hashes))
+        if problem is None and examined.our_certificate_id:
             problem = self._our_revocation(examined.our_certificate_id)
         elif examined.our_card_rid and self.own_cards is not None:
-            entry = self.own_cards.withdrawn(examined.our_card_rid)
-            problem = None if entry is None else withdrawn(revoked=entry.revoked)
+            problem = _listed(self.own_cards.withdrawn(examined.our_card_rid))
         if problem is None:
             return examined
-        return Examined(
-            examined.certificate, problem, examined.our_certificate_id, examined.our_card_rid
-        )
+        return replace(examined, problem=problem)
 
     def _examine_kind(self, kind: InputKind, payload: bytes, now: datetime) -> Examined:
         if kind in (InputKind.DIVOC_ZIP, InputKind.DIVOC_JSON):
@@ -150,6 +159,10 @@ class Verifier:
             # Signed with our key but not in this database: nothing says it was revoked.
             return None
         return withdrawn(revoked=record.revoked_at is not None)
+
+
+def _listed(entry: WithdrawnCertificate | None) -> VerificationError | None:
+    return None if entry is None else withdrawn(revoked=entry.revoked)
 
 
 def _run(

@@ -14,7 +14,12 @@ from certdist.services.verification.fhir import check_fhir
 from certdist.services.verification.pdf import PdfLimits
 from certdist.services.verification.shc import check_shc
 from certdist.services.verification.trust import build_trust_store
-from certdist.services.verification.verifier import FormatCheckers, OwnCardRevocations, Verifier
+from certdist.services.verification.verifier import (
+    FormatCheckers,
+    OwnCardRevocations,
+    OwnDccRevocations,
+    Verifier,
+)
 from certdist.signing.contexts import ContextLoader
 from certdist.storage.trust_imports import TrustImports
 
@@ -26,9 +31,11 @@ def wire(
     contexts: ContextLoader,
     own_document_signers: Sequence[x509.Certificate] = (),
     own_cards: OwnCardRevocations | None = None,
+    own_dccs: OwnDccRevocations | None = None,
 ) -> Verifier:
-    """``own_document_signers`` and ``own_cards``: our EU DCC signers and our SMART Health
-    Card revocation list, so our own certificates verify without configuration."""
+    """``own_document_signers``, ``own_cards`` and ``own_dccs``: our EU DCC signers, our
+    SMART Health Card revocation list and our EU DCC revocation batches, so our own
+    certificates verify without configuration."""
     return Verifier(
         build_trust_store(
             section,
@@ -46,4 +53,5 @@ def wire(
         # A PDF upload shares the photo's byte limit (one limit for the upload routes).
         pdf_limits=PdfLimits(max_bytes=section.max_image_bytes),
         own_cards=own_cards,
+        own_dccs=own_dccs,
     )

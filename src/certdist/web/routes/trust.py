@@ -6,7 +6,10 @@ material"):
 * ``GET /trust/eu-dcc/trustlist.json`` — our EU Document Signer Certificates as DCC Gateway
   trust list entries;
 * ``GET /trust/eu-dcc/did.json`` — the same certificates as a WHO GDHCN DID document
-  (``did:web:<host>:trust:eu-dcc``).
+  (``did:web:<host>:trust:eu-dcc``);
+* ``GET /trust/eu-dcc/revocation-list`` — our EU DCC revocation batches, listed as the DCC
+  Gateway lists them, and ``GET /trust/eu-dcc/revocation-list/{batchId}`` one batch, a CMS
+  SignedData (base64) of its JSON.
 
 The SMART Health Card keys are ``/.well-known/jwks.json`` (:mod:`.wallet`).
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from certdist.web.deps import ServicesDep
@@ -67,3 +70,31 @@ async def eu_dcc_did_document(services: ServicesDep) -> JSONResponse:
     """Our Document Signer Certificates as a DID document in the shape of WHO's GDHCN trust
     lists (``JsonWebKey2020``, ``publicKeyJwk`` with ``kid`` and ``x5c``)."""
     return JSONResponse(services.trust.publisher.gdhcn_did_document(), headers=_PUBLIC_CACHE)
+
+
+@router.get("/trust/eu-dcc/revocation-list", responses=_JSON)
+async def eu_dcc_revocation_list(services: ServicesDep) -> JSONResponse:
+    """Our EU DCC revocation batches (``batchId``, ``country``, ``date``, ``deleted``): the
+    ``UCI`` hashes of every certificate revoked or replaced by a correction, a set of batches
+    for each of our Document Signer Certificates. Updated with every withdrawal."""
+    return JSONResponse(services.distribution.dcc_revocations.listing(), headers=_PUBLIC_CACHE)
+
+
+@router.get(
+    "/trust/eu-dcc/revocation-list/{batch_id}",
+    responses={
+        200: {"content": {"application/cms-text": {}}, "description": "The signed batch"},
+        404: {"description": "No current batch with this id"},
+    },
+)
+async def eu_dcc_revocation_batch(
+    services: ServicesDep,
+    batch_id: Annotated[
+        str, Path(pattern=r"^[0-9a-f]{32}$", description="A batchId of the revocation list")
+    ],
+) -> Response:
+    """One revocation batch as the DCC Gateway passes it on: a CMS SignedData (base64, signed
+    by our active Document Signer Certificate) whose content is the batch JSON
+    (``country``, ``expires``, ``kid``, ``hashType``, ``entries`` of ``{hash}``)."""
+    batch = services.distribution.dcc_revocations.batch(batch_id)
+    return Response(batch.cms, media_type="application/cms-text", headers=_PUBLIC_CACHE)

@@ -1,0 +1,144 @@
+"""W3C Bitstring Status List v1.0: the list's bits, its ``encodedList``, the
+``BitstringStatusListEntry`` a credential carries and the (unsigned) status list credential.
+
+* The bitstring is at least :data:`MIN_ENTRIES` (131,072) bits, so that one set bit hides in
+  a crowd; index 0 is the left-most bit, that is the most significant bit of the first byte.
+* ``encodedList`` is the GZIP-compressed bitstring, base64url without padding, with the
+  multibase prefix ``u``.
+* Indexes are drawn at random among the unused ones (:func:`allocate_index`): an index says
+  nothing about when its credential was issued, and an index once given is never given again.
+
+Reading a list decompresses at most :data:`MAX_ENTRIES` bits: anything larger is refused
+before it is inflated further (a small gzip can expand without limit).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import secrets
+import zlib
+from collections.abc import Callable, Container, Iterable
+from typing import Any, Final
+
+from certdist.errors import MalformedCertificate
+
+#: The specification's minimum length of a bitstring (16 KiB).
+MIN_ENTRIES: Final = 131_072
+#: The longest list this service reads (16 MiB of bits).
+MAX_ENTRIES: Final = 8 * 16 * 1024 * 1024
+MULTIBASE_BASE64URL: Final = "u"
+REVOCATION: Final = "revocation"
+#: Random draws before a nearly full list is searched in order from a random start.
+_DRAWS: Final = 64
+
+
+class StatusList:
+    """A mutable bitstring of ``size`` entries (a multiple of 8, at least :data:`MIN_ENTRIES`)."""
+
+    def __init__(self, size: int = MIN_ENTRIES, *, bits: bytes | None = None) -> None:
+        if size < MIN_ENTRIES or size % 8:
+            raise ValueError(f"a status list has at least {MIN_ENTRIES} entries, a multiple of 8")
+        self._bits = bytearray(bits if bits is not None else bytes(size // 8))
+        if len(self._bits) * 8 != size:
+            raise ValueError("the bits do not match the size")
+
+    @property
+    def size(self) -> int:
+        return len(self._bits) * 8
+
+    def set(self, index: int, value: bool = True) -> None:
+        self._check(index)
+        mask = 0x80 >> (index % 8)
+        if value:
+            self._bits[index // 8] |= mask
+        else:
+            self._bits[index // 8] &= ~mask & 0xFF
+
+    def get(self, index: int) -> bool:
+        self._check(index)
+        return bool(self._bits[index // 8] & (0x80 >> (index % 8)))
+
+    def encoded(self) -> str:
+        """``encodedList``: multibase base64url (no padding) of the GZIP-compressed bits.
+
+        ``mtime=0``: the same bits always give the same text (cacheable, comparable).
+        """
+        compressed = gzip.compress(bytes(self._bits), compresslevel=9, mtime=0)
+        return MULTIBASE_BASE64URL + base64.urlsafe_b64encode(compressed).decode().rstrip("=")
+
+    @classmethod
+    def of(cls, set_indexes: Iterable[int], size: int = MIN_ENTRIES) -> StatusList:
+        built = cls(size)
+        for index in set_indexes:
+            built.set(index)
+        return built
+
+    @classmethod
+    def decode(cls, encoded_list: str) -> StatusList:
+        """The list of an ``encodedList`` (``MalformedCertificate`` naming what is wrong)."""
+        if not encoded_list.startswith(MULTIBASE_BASE64URL):
+            raise MalformedCertificate("status list: encodedList is not multibase base64url (u…)")
+        body = encoded_list[1:]
+        try:
+            padded = body + "=" * (-len(body) % 4)
+            compressed = base64.b64decode(padded, altchars=b"-_", validate=True)
+        except ValueError:
+            raise MalformedCertificate("status list: encodedList is not base64url") from None
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # a gzip member
+        try:
+            bits = inflater.decompress(compressed, MAX_ENTRIES // 8 + 1)
+        except zlib.error:
+            raise MalformedCertificate("status list: encodedList is not GZIP data") from None
+        if len(bits) > MAX_ENTRIES // 8 or inflater.unconsumed_tail:
+            raise MalformedCertificate(f"status list: longer than {MAX_ENTRIES} entries")
+        try:
+            return cls(len(bits) * 8, bits=bits)
+        except ValueError as exc:
+            raise MalformedCertificate(f"status list: {exc}") from None
+
+    def _check(self, index: int) -> None:
+        if not 0 <= index < self.size:
+            raise IndexError(f"status list index {index} is outside 0..{self.size - 1}")
+
+
+def allocate_index(
+    taken: Container[int], size: int, *, below: Callable[[int], int] = secrets.randbelow
+) -> int:
+    """A random index of a list of ``size`` entries that is not ``taken``.
+
+    Random draws first; once they keep hitting taken indexes (a nearly full list) the list is
+    searched in order from a random start. ``ValueError`` when every index is taken.
+    """
+    for _ in range(_DRAWS):
+        index = below(size)
+        if index not in taken:
+            return index
+    start = below(size)
+    for offset in range(size):
+        index = (start + offset) % size
+        if index not in taken:
+            return index
+    raise ValueError("every index of the status list is taken")
+
+
+def status_entry(list_url: str, index: int) -> dict[str, Any]:
+    """The ``credentialStatus`` of a credential whose revocation bit is ``index`` of the list
+    at ``list_url`` (the index is a string of digits, as the specification requires)."""
+    return {
+        "id": f"{list_url}#{index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": REVOCATION,
+        "statusListIndex": str(index),
+        "statusListCredential": list_url,
+    }
+
+
+def status_list_subject(list_url: str, status_list: StatusList) -> dict[str, Any]:
+    """The ``credentialSubject`` of the ``BitstringStatusListCredential`` at ``list_url``."""
+    return {
+        "id": f"{list_url}#list",
+        "type": "BitstringStatusList",
+        "statusPurpose": REVOCATION,
+        "encodedList": status_list.encoded(),
+    }
