@@ -20,6 +20,7 @@ import argparse
 import http.client
 import os
 import queue
+import shlex
 import sys
 import threading
 import time
@@ -142,7 +143,7 @@ def main() -> None:
     finally:
         server.stop()
     elapsed = time.perf_counter() - began
-    command = "bench/memory_serving.py " + " ".join(sys.argv[1:])
+    command = "bench/memory_serving.py " + shlex.join(sys.argv[1:])
     lines = [
         f"- date: {datetime.now(UTC).isoformat(timespec='seconds')}",
         f"- machine: {machine()}",
