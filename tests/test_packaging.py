@@ -67,7 +67,10 @@ def test_the_wheel_holds_no_tests_and_requires_no_development_tool(
     names = {r.split(";")[0].split(">")[0].split("[")[0].strip().lower() for r in requires}
     assert not names & {"pytest", "cwt", "mypy", "ruff", "playwright", "schemathesis"}
     assert "cbor2" in names
-    assert metadata(wheel).get_all("Provides-Extra") is None
+    # One extra, the other HTTP server; nothing else is optional.
+    assert metadata(wheel).get_all("Provides-Extra") == ["granian"]
+    extras = [r for r in requires if "extra ==" in r]
+    assert [r.split(";")[0].split(">")[0].strip() for r in extras] == ["granian"]
 
 
 def test_the_wheel_carries_every_template_and_migration(wheel: zipfile.ZipFile) -> None:

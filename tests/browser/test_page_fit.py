@@ -77,6 +77,8 @@ SWEPT: dict[str, set[str]] = {
 
 #: GET routes without a page of their own to sweep, and why.
 NOT_SWEPT = {
+    # Prometheus text for the operator's scraper, behind its token; no page.
+    "GET /metrics",
     # Redirect only: sets the language cookie and goes back (every page shows the switch).
     "GET /language/{code}",
     # Redirect only: a reload of a result goes back to the form (results are not stored).
