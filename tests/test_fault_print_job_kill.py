@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -23,7 +21,7 @@ from certdist.domain.printing import PrintJob, PrintJobStatus
 from certdist.domain.roles import Principal
 from certdist.services.facility.printing import PROGRESS_EVERY, BatchFormat, BeneficiaryList
 from certdist.wiring import Services
-from tests.support.cli import Cli
+from tests.support.cli import Cli, worker_process
 from tests.support.issuing import certify
 from tests.support.request_bodies import vaccination_request_body
 from tests.support.services import ServicesFactory
@@ -44,23 +42,6 @@ def worker_env(run: Cli) -> dict[str, str]:
         "CERTDIST_MAIL__WORKER_POLL_SECONDS": "0.5",
         "PYTHONUNBUFFERED": "1",
     }
-
-
-@contextmanager
-def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "certdist.cli", "worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=15)
 
 
 def wait_for_job(

@@ -12,19 +12,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from certdist.services.messaging.mail import message_id_for
 from certdist.storage.database import Database
 from certdist.storage.outbox import MessageKind, MessageStatus, OutboxMessage
-from tests.support.cli import Cli
+from tests.support.cli import Cli, worker_process
 from tests.support.request_bodies import vaccination_request_body
 from tests.support.smtp import Mailbox, SmtpServer
 
@@ -52,24 +50,6 @@ def worker_env(run: Cli, server: SmtpServer) -> dict[str, str]:
         "CERTDIST_PRINTING__BATCH_POLL_SECONDS": "5",
         "PYTHONUNBUFFERED": "1",
     }
-
-
-@contextmanager
-def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``certdist worker`` process, killed (if still running) when the block ends."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "certdist.cli", "worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=15)
 
 
 def issue_with_mail(run: Cli, tmp_path: Path, codes: list[str]) -> None:

@@ -6,6 +6,10 @@ A pytest plugin (``tests/conftest.py``) for the ``cli_env`` fixture.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,3 +42,22 @@ def cli_env(make_services: ServicesFactory) -> dict[str, str]:
     invoke the command themselves (standard input, the exit code of an unexpected error)."""
     cli = Cli(make_services.data_dir, make_services.database_url)
     return {**cli.env, "CERTDIST_LOG_LEVEL": "WARNING"}
+
+
+@contextmanager
+def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``certdist worker`` process (fault tests kill it), its output appended to
+    ``log``; killed, if still running, when the block ends."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "certdist.cli", "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=15)
