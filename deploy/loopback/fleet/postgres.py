@@ -50,6 +50,13 @@ def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
+def _client(tool: str, port: int, *args: str) -> list[str]:
+    """A PostgreSQL client program talking to the fleet's server on ``port`` as postgres."""
+    return _as_postgres(
+        [str(BIN / tool), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", *args]
+    )
+
+
 def _own(path: Path, mode: int = 0o700) -> None:
     """Make ``path`` (a new folder) the server user's."""
     path.mkdir(parents=True, exist_ok=True)
@@ -105,45 +112,14 @@ def start_primary(layout: Layout) -> None:
     )
     _append_settings(layout.pg_primary, layout, layout.pg_primary_port)
     _start(layout.pg_primary, layout.pg_logs / "primary.log")
-    run(
-        _as_postgres(
-            [
-                str(BIN / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(layout.pg_primary_port),
-                "-U",
-                "postgres",
-                DATABASE,
-            ]
-        )
-    )
+    run(_client("createdb", layout.pg_primary_port, DATABASE))
 
 
 def start_standby(layout: Layout) -> None:
     _own(layout.pg_standby)
     # -R writes standby.signal and primary_conninfo: the copy starts as a streaming standby.
-    run(
-        _as_postgres(
-            [
-                str(BIN / "pg_basebackup"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(layout.pg_primary_port),
-                "-U",
-                "postgres",
-                "-D",
-                str(layout.pg_standby),
-                "-R",
-                "-X",
-                "stream",
-                "--checkpoint=fast",
-                "--no-sync",
-            ]
-        )
-    )
+    backup = ["-D", str(layout.pg_standby), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"]
+    run(_client("pg_basebackup", layout.pg_primary_port, *backup))
     # The copy carries the primary's settings; a later line wins: its own port.
     with (layout.pg_standby / "postgresql.conf").open("a") as conf:
         conf.write(f"port = {layout.pg_standby_port}\n")
