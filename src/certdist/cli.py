@@ -285,9 +285,14 @@ _FACTORY = "certdist.web.app:app_from_environment"
 def _run_uvicorn(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from certdist.serving import protocol_class
+
     uvicorn.run(
         _FACTORY,
         factory=True,
+        # Each response reaches the socket in one write, so a worker killed mid-response
+        # leaves nothing nginx has already passed on (certdist/serving.py).
+        http=protocol_class(),
         host=host,
         port=port,
         workers=workers,
