@@ -1,5 +1,6 @@
 """Faults injected into a running loopback fleet (issue #16; docs/fleet.md has the findings):
-an app process killed under load, and Redis stopped and started again. Loopback only; each
+an app process killed under load, Redis stopped and started again, and the synchronous
+standby away while a certificate is issued. Loopback only; each
 test leaves the fleet as it found it."""
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from certdist.storage import Database
 from tests.fleet.conftest import Fleet
 from tests.support.portal import csrf_of, outbox_reader, sent_count, wait_for_code
+from tests.support.request_bodies import vaccination_request_body
 
 pytestmark = pytest.mark.fleet
 
@@ -153,3 +157,49 @@ def test_redis_down_keeps_downloads_and_refuses_logins_clearly(fleet: Fleet) -> 
         assert guesser.get("/portal/certificates").status_code == 200
     logs = fleet.log("app0.log") + fleet.log("app1.log")
     assert "unexpected error" not in logs  # every refusal was an answer, never a 500
+
+
+# --- the synchronous standby away --------------------------------------------------------
+
+#: The fleet's apps run with certdist's default database deadline.
+DATABASE_DEADLINE_SECONDS = 5.0
+
+
+@contextmanager
+def _standby_stopped(fleet: Fleet) -> Iterator[None]:
+    fleet.run("stop", "standby")
+    try:
+        yield
+    finally:
+        fleet.run("start", "standby")  # returns once the standby is synchronous again
+
+
+def _certificates_of(fleet: Fleet, code: str) -> int:
+    database = Database(fleet.database_url, deadline_seconds=5)
+    with database, database.transactions.read() as connection:
+        query = text("SELECT count(*) FROM certificates WHERE pre_enrollment_code = :code")
+        return int(connection.execute(query, {"code": code}).scalar_one())
+
+
+def test_a_write_while_the_synchronous_standby_is_away_answers_503_in_time(fleet: Fleet) -> None:
+    token = fleet.run(
+        "certdist", "token", "--role", "certificate-issuer", "--role", "certificate-api"
+    ).strip()
+    body = [vaccination_request_body("STANDBYAWAY1")]
+    with _api_client(fleet, token) as client:
+        with _standby_stopped(fleet):
+            began = time.monotonic()
+            answer = client.post("/divoc/api/v1/certify", json=body)
+            waited = time.monotonic() - began
+            # Before the commit deadline the request hung for as long as the standby was away.
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "5"
+            assert "did not confirm the write" in answer.text
+            assert DATABASE_DEADLINE_SECONDS <= waited < DATABASE_DEADLINE_SECONDS + 10
+            # Reads commit nothing: downloads go on.
+            for code in DEMO_CODES:
+                assert _download(client, code).status_code == 200
+        # Committed on the primary: the client's retry is told it exists, and it is there once.
+        retry = client.post("/divoc/api/v1/certify", json=body)
+        assert retry.status_code == 409, retry.text
+    assert _certificates_of(fleet, "STANDBYAWAY1") == 1

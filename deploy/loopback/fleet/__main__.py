@@ -168,7 +168,11 @@ def _status(args: argparse.Namespace) -> None:
     sys.exit(0 if all(part["up"] for part in parts) else 1)
 
 
-_COMPONENTS = {"redis": (redis_server.start, redis_server.stop), "nginx": (nginx.start, nginx.stop)}
+_COMPONENTS = {
+    "redis": (redis_server.start, redis_server.stop),
+    "nginx": (nginx.start, nginx.stop),
+    "standby": (postgres.restart_standby, postgres.stop_standby),
+}
 
 
 def _stop(args: argparse.Namespace) -> None:

@@ -126,6 +126,19 @@ def start_standby(layout: Layout) -> None:
     _start(layout.pg_standby, layout.pg_logs / "standby.log")
 
 
+def stop_standby(layout: Layout) -> None:
+    """Take the standby away (a clean stop): with it synchronous, the primary's commits wait
+    for it, bounded by certdist's commit deadline (docs/fleet.md)."""
+    stop(layout.pg_standby)
+
+
+def restart_standby(layout: Layout) -> None:
+    """Start the standby again from its own folder; it catches up by streaming and becomes
+    synchronous again, which ends the primary's waits."""
+    _start(layout.pg_standby, layout.pg_logs / "standby.log")
+    require_synchronous_standby(layout)
+
+
 def require_synchronous_standby(layout: Layout, seconds: float = 30) -> None:
     """Make the primary wait for the standby on every commit, once the standby streams.
 

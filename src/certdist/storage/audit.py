@@ -28,6 +28,7 @@ from sqlalchemy import insert, select
 
 from certdist.domain.models import Download
 from certdist.errors import StorageUnavailable
+from certdist.storage.commit_deadline import CommitUnconfirmed
 from certdist.storage.schema import download_audit
 from certdist.storage.transactions import Transactions
 
@@ -130,6 +131,9 @@ class SqlDownloadAudit:
                 with self._tx.write() as connection:
                     connection.execute(insert(download_audit), batch)
                 backoff = self._flush_seconds
+            except CommitUnconfirmed:
+                # Stored on the primary; writing the batch again would repeat its rows.
+                log.warning("download audit written, its standby has not confirmed it yet")
             except StorageUnavailable:
                 log.warning("download audit waiting for the database", extra={"queued": len(batch)})
                 with self._wake:

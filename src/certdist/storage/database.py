@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from certdist.storage.audit import SqlDownloadAudit
 from certdist.storage.certificates import SqlCertificateRepository
+from certdist.storage.commit_deadline import CommitDeadline
 from certdist.storage.dev_sms_inbox import DevSmsInbox
 from certdist.storage.engine import build_engine, normalise_url
 from certdist.storage.integrations import SqlIntegrationRepository
@@ -24,7 +25,8 @@ class Database:
 
     ``url`` is ``sqlite:///<file>`` (the parent folder is created) or
     ``postgresql+psycopg://…`` (``postgresql://`` is accepted and pinned to psycopg 3).
-    ``deadline_seconds`` bounds connecting, waiting for locks and running a statement;
+    ``deadline_seconds`` bounds connecting, waiting for locks, running a statement and (on
+    PostgreSQL, with a synchronous standby away) committing;
     whatever exceeds it, or finds the server gone, raises ``StorageUnavailable``.
     """
 
@@ -32,7 +34,10 @@ class Database:
         self._url = normalise_url(url)
         self._deadline_seconds = deadline_seconds
         self._engine = build_engine(self._url, deadline_seconds)
-        self._transactions = Transactions(self._engine)
+        commit_deadline = (
+            CommitDeadline(deadline_seconds) if self._engine.dialect.name == "postgresql" else None
+        )
+        self._transactions = Transactions(self._engine, commit_deadline)
         self._audit: SqlDownloadAudit | None = None
         self._audit_lock = threading.Lock()
 

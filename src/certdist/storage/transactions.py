@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, Select
 from sqlalchemy import exc as sa_exc
 
 from certdist.errors import StorageUnavailable
+from certdist.storage.commit_deadline import CommitDeadline, CommitUnconfirmed
 from certdist.storage.engine import WRITE_OPTION
 
 # SQLite reports a missing table as an OperationalError; that is a setup bug (not migrated),
@@ -24,9 +25,10 @@ _SQLITE_SCHEMA_ERRORS = ("no such table", "no such column", "no such index")
 class Transactions:
     """Opens short transactions on one engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, commit_deadline: CommitDeadline | None = None) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
+        self._commit_deadline = commit_deadline
 
     @property
     def dialect(self) -> str:
@@ -84,9 +86,29 @@ class Transactions:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A transaction that writes; committed on normal exit, rolled back on any exception."""
-        with translate_errors(), self._writer.begin() as connection:
-            yield connection
+        """A transaction that writes; committed on normal exit, rolled back on any exception.
+
+        With a commit deadline (PostgreSQL), a COMMIT that outlives it is cancelled:
+        ``storage/commit_deadline.py``.
+        """
+        with translate_errors(), self._writer.connect() as connection:
+            transaction = connection.begin()
+            try:
+                yield connection
+            except BaseException:
+                transaction.rollback()
+                raise
+            if self._commit_deadline is None:
+                transaction.commit()
+                return
+            try:
+                with self._commit_deadline.bounding(connection.connection.dbapi_connection):
+                    transaction.commit()
+            except CommitUnconfirmed:
+                # A cancel request may still be on its way to this session: the connection
+                # is not handed to another transaction.
+                connection.invalidate()
+                raise
 
 
 class PreparedRead:
