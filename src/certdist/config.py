@@ -600,6 +600,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     database_deadline_seconds: float = Field(default=5.0, gt=0)
+    # A PostgreSQL standby (a libpq multi-host URL may list several, with
+    # target_session_attrs=prefer-standby) for the reads that may be a moment old: the
+    # download path. The primary answers when it has no rows or does not answer.
+    database_replica_url: str | None = None
 
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"

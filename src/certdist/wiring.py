@@ -123,8 +123,12 @@ def shared_state(redis_url: str | None, database: Database, clock: Clock) -> Sha
 
 
 def open_infrastructure(settings: Settings, clock: Clock, *, migrate: bool) -> Infrastructure:
+    metrics = PrometheusMetrics(metrics_dir())
     database = Database(
-        settings.resolved_database_url, deadline_seconds=settings.database_deadline_seconds
+        settings.resolved_database_url,
+        deadline_seconds=settings.database_deadline_seconds,
+        replica_url=settings.database_replica_url,
+        on_replica_fallback=metrics.replica_fallback,
     )
     if migrate:
         database.migrate()
@@ -138,7 +142,7 @@ def open_infrastructure(settings: Settings, clock: Clock, *, migrate: bool) -> I
         rate_limiter=RateLimiter(state),
         hasher=KeyedHasher(open_secret(settings)),
         keys=open_keys(settings, clock),
-        metrics=PrometheusMetrics(metrics_dir()),
+        metrics=metrics,
     )
 
 

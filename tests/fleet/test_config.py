@@ -37,6 +37,8 @@ def test_the_apps_get_the_fleet_settings_and_none_of_the_callers(
     assert "CERTDIST_MODE" not in env
     assert env["CERTDIST_PUBLIC_URL"] == "http://127.0.0.1:58080"
     assert env["CERTDIST_REDIS_URL"] == "redis://127.0.0.1:56379/0"
+    # Downloads read from the standby; the primary answers what it lacks.
+    assert env["CERTDIST_DATABASE_REPLICA_URL"] == "postgresql://postgres@127.0.0.1:55433/certdist"
 
 
 def test_nginx_accepts_the_configuration_and_retries_only_idempotent_requests(

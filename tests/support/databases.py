@@ -80,7 +80,7 @@ def postgresql_admin_url() -> str:
 
 
 @contextmanager
-def _new_postgresql_database(admin_url: str) -> Iterator[str]:
+def new_postgresql_database(admin_url: str) -> Iterator[str]:
     name = TEST_DATABASE_PREFIX + secrets.token_hex(6)
     admin = create_engine(
         make_url(admin_url).set(drivername="postgresql+psycopg"),
@@ -101,7 +101,7 @@ def _new_postgresql_database(admin_url: str) -> Iterator[str]:
 @pytest.fixture
 def postgresql_database_url(postgresql_admin_url: str) -> Iterator[str]:
     """URL of a new, empty, unmigrated PostgreSQL database, dropped after the test."""
-    with _new_postgresql_database(postgresql_admin_url) as url:
+    with new_postgresql_database(postgresql_admin_url) as url:
         yield url
 
 
@@ -121,7 +121,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def postgresql_module_database_url(postgresql_admin_url: str) -> Iterator[str]:
     """URL of a migrated PostgreSQL database shared by one test module, dropped after it."""
-    with _new_postgresql_database(postgresql_admin_url) as url:
+    with new_postgresql_database(postgresql_admin_url) as url:
         with Database(url, deadline_seconds=TEST_DEADLINE_SECONDS) as db:
             db.migrate()
         yield url

@@ -4,13 +4,16 @@ service documents (docs/operations.md), with the counts the requests made."""
 from __future__ import annotations
 
 import re
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.clients import ClientFactory, bearer
+from tests.support.clients import ClientFactory, bearer, client_for
 from tests.support.portal import NEIGHBOUR, csrf_of, outbox_reader, wait_for_code
 from tests.support.request_bodies import vaccination_request_body
+from tests.support.services import ServicesFactory
 
 TOKEN = "operator-metrics-token-0123456789"
 SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
@@ -83,3 +86,26 @@ def test_every_series_after_issuance_a_download_and_a_login(make_client: ClientF
     assert _value(text, "certdist_outbox_oldest_age_seconds") >= 0
     assert _value(text, "certdist_db_pool_size") >= 1
     assert _value(text, "certdist_db_pool_in_use") >= 0
+
+
+@pytest.mark.postgres
+def test_reads_a_standby_cannot_answer_count_as_replica_fallbacks(
+    tmp_path: Path, postgresql_module_database_url: str
+) -> None:
+    # The primary's own database as its "standby": it has every row, so only the unknown
+    # beneficiary (a miss) is asked of the primary: twice, as a download that finds nothing
+    # is read by the fast path (web/fast_reads.py) and again by the router that answers 404.
+    with closing(ServicesFactory(tmp_path / "data", postgresql_module_database_url)) as factory:
+        services = factory(
+            database_replica_url=postgresql_module_database_url, metrics={"token": TOKEN}
+        )
+        with client_for(services) as client:
+            issuer = bearer(services, "certificate-issuer", "certificate-api")
+            body = vaccination_request_body("MET0002")
+            answer = client.post("/divoc/api/v1/certify", json=[body], headers=issuer)
+            assert answer.status_code == 200
+            pdf = "/certificate/api/certificatePDF/"
+            assert client.get(pdf + "MET0002", headers=issuer).status_code == 200
+            assert client.get(pdf + "MET0404", headers=issuer).status_code == 404
+            text = client.get("/metrics", headers=SCRAPE).text
+    assert _value(text, "certdist_replica_fallbacks_total") == 2

@@ -70,6 +70,11 @@ class Layout:
         return f"postgresql://postgres@/{DATABASE}?{hosts}&target_session_attrs=read-write"
 
     @property
+    def replica_url(self) -> str:
+        """The standby, for the download path's reads (the primary answers what it lacks)."""
+        return f"postgresql://postgres@127.0.0.1:{self.pg_standby_port}/{DATABASE}"
+
+    @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
@@ -123,6 +128,7 @@ class Layout:
             {
                 "CERTDIST_DATA_DIR": str(self.app_data),
                 "CERTDIST_DATABASE_URL": self.database_url,
+                "CERTDIST_DATABASE_REPLICA_URL": self.replica_url,
                 "CERTDIST_REDIS_URL": self.redis_url,
                 "CERTDIST_PUBLIC_URL": self.public_url,
                 "CERTDIST_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',

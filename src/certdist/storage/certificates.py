@@ -148,7 +148,9 @@ class SqlCertificateRepository:
         self, pre_enrollment_code: str, *, include_inactive: bool = False
     ) -> list[CertificateRecord]:
         if not include_inactive:
-            rows = self._tx.fetch(self._live_for_beneficiary, {"code": pre_enrollment_code})
+            rows = self._tx.fetch(
+                self._live_for_beneficiary, {"code": pre_enrollment_code}, replica_ok=True
+            )
             return [certificate_record(row) for row in rows]
         statement = select(certificates).where(_c.pre_enrollment_code == pre_enrollment_code)
         return self._records(statement.order_by(_c.created_at, _c.id))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from sqlalchemy import Engine
 
+from certdist.errors import ConfigurationError
 from certdist.storage.audit import SqlDownloadAudit
 from certdist.storage.certificates import SqlCertificateRepository
 from certdist.storage.commit_deadline import CommitDeadline
@@ -15,6 +17,7 @@ from certdist.storage.engine import build_engine, normalise_url
 from certdist.storage.integrations import SqlIntegrationRepository
 from certdist.storage.outbox import CompanionMessages, SqlOutbox
 from certdist.storage.print_jobs import SqlPrintJobRepository, SqlPrintSelection
+from certdist.storage.replica import ReplicaReads
 from certdist.storage.share_links import SqlShareLinks
 from certdist.storage.transactions import Transactions
 from certdist.storage.uploads import SqlUploadRepository
@@ -25,19 +28,34 @@ class Database:
 
     ``url`` is ``sqlite:///<file>`` (the parent folder is created) or
     ``postgresql+psycopg://…`` (``postgresql://`` is accepted and pinned to psycopg 3).
+    ``replica_url`` names a standby for the reads that may be a moment old
+    (``storage/replica.py``); ``on_replica_fallback`` is called each time the primary answers
+    one of them instead.
     ``deadline_seconds`` bounds connecting, waiting for locks, running a statement and (on
     PostgreSQL, with a synchronous standby away) committing;
     whatever exceeds it, or finds the server gone, raises ``StorageUnavailable``.
     """
 
-    def __init__(self, url: str, *, deadline_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        deadline_seconds: float = 5.0,
+        replica_url: str | None = None,
+        on_replica_fallback: Callable[[], None] = lambda: None,
+    ) -> None:
         self._url = normalise_url(url)
         self._deadline_seconds = deadline_seconds
         self._engine = build_engine(self._url, deadline_seconds)
-        commit_deadline = (
-            CommitDeadline(deadline_seconds) if self._engine.dialect.name == "postgresql" else None
-        )
-        self._transactions = Transactions(self._engine, commit_deadline)
+        postgresql = self._engine.dialect.name == "postgresql"
+        commit_deadline = CommitDeadline(deadline_seconds) if postgresql else None
+        self._replica: ReplicaReads | None = None
+        if replica_url:
+            replica_engine = build_engine(normalise_url(replica_url), deadline_seconds)
+            if not postgresql or replica_engine.dialect.name != "postgresql":
+                raise ConfigurationError("a replica URL needs PostgreSQL for both databases")
+            self._replica = ReplicaReads(replica_engine, on_fallback=on_replica_fallback)
+        self._transactions = Transactions(self._engine, commit_deadline, self._replica)
         self._audit: SqlDownloadAudit | None = None
         self._audit_lock = threading.Lock()
 
@@ -133,6 +151,8 @@ class Database:
         if audit is not None:
             audit.close()
         self._engine.dispose()
+        if self._replica is not None:
+            self._replica.engine.dispose()
 
     def __enter__(self) -> Database:
         return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Select
 from sqlalchemy import exc as sa_exc
@@ -22,13 +22,27 @@ from certdist.storage.engine import WRITE_OPTION
 _SQLITE_SCHEMA_ERRORS = ("no such table", "no such column", "no such index")
 
 
+class StandbyReads(Protocol):
+    """Where reads that may be a moment old go first (``storage/replica.py``)."""
+
+    def fetch(self, prepared: PreparedRead, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        """The standby's rows, or ``[]`` when the primary must answer."""
+        ...
+
+
 class Transactions:
     """Opens short transactions on one engine."""
 
-    def __init__(self, engine: Engine, commit_deadline: CommitDeadline | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        commit_deadline: CommitDeadline | None = None,
+        replica: StandbyReads | None = None,
+    ) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self._commit_deadline = commit_deadline
+        self._replica = replica
 
     @property
     def dialect(self) -> str:
@@ -44,7 +58,9 @@ class Transactions:
         """``statement`` compiled once for this engine, to be run by :meth:`fetch`."""
         return PreparedRead(statement, self._engine)
 
-    def fetch(self, prepared: PreparedRead, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    def fetch(
+        self, prepared: PreparedRead, parameters: dict[str, Any], *, replica_ok: bool = False
+    ) -> list[dict[str, Any]]:
         """Run a prepared single-SELECT on a pooled driver connection, rows as dicts with the
         column types' conversions applied, as ``read()`` + ``execute().mappings()`` gives.
 
@@ -56,33 +72,15 @@ class Transactions:
         One SELECT is atomic on its own, so no explicit transaction is needed; the pool
         rolls the driver connection back on return (PostgreSQL), and its deadlines
         (statement timeout, busy timeout) are the connection's, as for every other query.
+
+        ``replica_ok``: the read may be a moment old, so a standby may answer it
+        (``storage/replica.py``); the primary does when the standby has no rows.
         """
-        with translate_errors():
-            try:
-                raw = self._engine.raw_connection()
-                try:
-                    cursor = raw.cursor()
-                    try:
-                        cursor.execute(prepared.sql, prepared.parameters(parameters))
-                        rows = cursor.fetchall()
-                    finally:
-                        cursor.close()
-                finally:
-                    raw.close()  # back to the pool
-            except prepared.driver_error as exc:
-                # As SQLAlchemy wraps the driver's errors, so translate_errors can tell an
-                # outage from a bug (the pool's connect errors come unwrapped from here too).
-                raise sa_exc.DBAPIError.instance(
-                    prepared.sql, None, exc, prepared.driver_error, hide_parameters=True
-                ) from exc
-        keys, convert = prepared.keys, prepared.converters
-        return [
-            {
-                key: value if f is None else f(value)
-                for key, f, value in zip(keys, convert, row, strict=True)
-            }
-            for row in rows
-        ]
+        if replica_ok and self._replica is not None:
+            rows = self._replica.fetch(prepared, parameters)
+            if rows:
+                return rows
+        return fetch_on(self._engine, prepared, parameters)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -131,6 +129,39 @@ class PreparedRead:
         if self._positional is None:
             return values
         return tuple(values[name] for name in self._positional)
+
+
+def fetch_on(
+    engine: Engine, prepared: PreparedRead, parameters: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """:meth:`Transactions.fetch` on ``engine``."""
+
+    with translate_errors():
+        try:
+            raw = engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                try:
+                    cursor.execute(prepared.sql, prepared.parameters(parameters))
+                    rows = cursor.fetchall()
+                finally:
+                    cursor.close()
+            finally:
+                raw.close()  # back to the pool
+        except prepared.driver_error as exc:
+            # As SQLAlchemy wraps the driver's errors, so translate_errors can tell an
+            # outage from a bug (the pool's connect errors come unwrapped from here too).
+            raise sa_exc.DBAPIError.instance(
+                prepared.sql, None, exc, prepared.driver_error, hide_parameters=True
+            ) from exc
+    keys, convert = prepared.keys, prepared.converters
+    return [
+        {
+            key: value if f is None else f(value)
+            for key, f, value in zip(keys, convert, row, strict=True)
+        }
+        for row in rows
+    ]
 
 
 @contextmanager

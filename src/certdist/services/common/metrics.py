@@ -62,7 +62,7 @@ class Metrics(Protocol):
         """A rate limit refused an OTP ``action`` (``send`` or ``guess``)."""
 
     def replica_fallback(self) -> None:
-        """A read meant for a replica went to the primary (no read routing yet: never)."""
+        """A read meant for a replica went to the primary (storage/replica.py)."""
 
     def exposition(self, readings: Sequence[Reading]) -> bytes:
         """The text format: every counter (all worker processes summed) and ``readings``."""
