@@ -7,12 +7,15 @@
 --   WRK_METHOD   GET (default) or HEAD
 --   WRK_TOKEN    bearer token; empty or unset sends no Authorization header
 --   WRK_THREADS  the -t value, so that thread k takes entries k, k+T, k+2T, ...
+--   WRK_HOST     the Host header (wrk leaves it out of requests formatted with headers of
+--                their own; uvicorn accepts that, nginx answers 400); unset sends none
 --
 -- Every thread runs this file in its own Lua state, so each loads the list once.
 
 local method = os.getenv("WRK_METHOD") or "GET"
 local token = os.getenv("WRK_TOKEN") or ""
 local step = tonumber(os.getenv("WRK_THREADS") or "1")
+local host = os.getenv("WRK_HOST")
 local entries = {}
 
 local file = assert(io.open(assert(os.getenv("WRK_PATHS"), "WRK_PATHS is not set"), "r"))
@@ -21,6 +24,7 @@ for line in file:lines() do
     local path, etag = line:match("^([^\t]+)\t(.+)$")
     if path == nil then path = line end
     local headers = {}
+    if host ~= nil and #host > 0 then headers["Host"] = host end
     if #token > 0 then headers["Authorization"] = "Bearer " .. token end
     if etag ~= nil then headers["If-None-Match"] = etag end
     -- Pre-format every request once: request() then only picks the next string.
