@@ -43,6 +43,7 @@ import http.client
 import json
 import queue
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -302,7 +303,7 @@ def benchmark(args: argparse.Namespace, fleet: Fleet) -> None:
             json.dumps({f"{n}/{a}": r for (n, a), r in runs.items()}, indent=1) + "\n"
         )
     if args.results:
-        command = " ".join([".venv/bin/python", "bench/bench_fleet.py", *sys.argv[1:]])
+        command = shlex.join([".venv/bin/python", "bench/bench_fleet.py", *sys.argv[1:]])
         with RESULTS.open("a") as out:
             out.write(
                 f"\n### {args.results}\n\nRun {began:%Y-%m-%dT%H:%MZ}; {machine()}; "
