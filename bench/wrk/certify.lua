@@ -34,15 +34,5 @@ function request()
   return wrk.format("POST", "/divoc/api/v1/certify", headers, body)
 end
 
-function done(summary, latency, requests)
-  local seconds = summary.duration / 1e6
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests":%d,"duration_s":%.6f,"rps":%.2f,"bytes":%d,' ..
-    '"latency_us":{"min":%d,"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d},' ..
-    '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d}}\n',
-    summary.requests, seconds, summary.requests / seconds, summary.bytes,
-    latency.min, latency.mean, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency:percentile(99.9), latency.max,
-    e.connect, e.read, e.write, e.timeout, e.status))
-end
+-- The "WRKJSON" summary line, shared with the other scripts of this folder.
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "report.lua")
