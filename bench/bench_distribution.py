@@ -109,12 +109,20 @@ def _seed_worker(settings: Settings, codes: Sequence[str], batch: int, doses: in
     return len(codes)
 
 
-def seed(settings: Settings, count: int, processes: int, doses: int = 2) -> list[str]:
+def seed(
+    settings: Settings,
+    count: int,
+    processes: int,
+    doses: int = 2,
+    codes: Sequence[str] | None = None,
+) -> list[str]:
     """Issue ``count`` beneficiaries with doses 1 and 2 (or dose 1 only); returns their
-    preEnrollmentCodes."""
+    preEnrollmentCodes (``codes`` when given, else new random ones)."""
     build_services(settings).close()  # migrate, generate keys, once before the workers
-    run = uuid.uuid4().hex[:6].upper()
-    codes = [f"BD{run}{i:06d}" for i in range(count)]
+    if codes is None:
+        run = uuid.uuid4().hex[:6].upper()
+        codes = [f"BD{run}{i:06d}" for i in range(count)]
+    codes = list(codes)
     shares = [codes[p::processes] for p in range(processes)]
     began = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
@@ -379,17 +387,21 @@ def run_wrk(
     connections: int,
     duration: float,
     server: Server,
+    script: Path = LUA,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One wrk run; ``script`` and ``extra_env``: another wrk script (bench/wrk/)."""
     env = dict(
         os.environ,
         WRK_PATHS=str(paths_file),
         WRK_METHOD=scenario.method,
         WRK_TOKEN=token if scenario.auth else "",
         WRK_THREADS=str(threads),
+        **(extra_env or {}),
     )
     command = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency",
-        "--timeout", "5s", "-s", str(LUA), f"http://{HOST}:{port}/",
+        "--timeout", "5s", "-s", str(script), f"http://{HOST}:{port}/",
     ]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = server.cpu_ticks()

@@ -1,5 +1,5 @@
 -- wrk script for bench/bench_distribution.py: rotates through a list of request paths and
--- prints one JSON line (prefixed "WRKJSON ") with throughput, latency percentiles and errors.
+-- prints one JSON line (prefixed "WRKJSON ", report.lua) with throughput, latency and errors.
 --
 -- Configured through the environment (wrk passes no options to Lua scripts):
 --   WRK_PATHS    file with one request per line: "<path>" or "<path>\t<etag>" (the etag,
@@ -7,12 +7,15 @@
 --   WRK_METHOD   GET (default) or HEAD
 --   WRK_TOKEN    bearer token; empty or unset sends no Authorization header
 --   WRK_THREADS  the -t value, so that thread k takes entries k, k+T, k+2T, ...
+--   WRK_HOST     the Host header (wrk leaves it out of requests formatted with headers of
+--                their own; uvicorn accepts that, nginx answers 400); unset sends none
 --
 -- Every thread runs this file in its own Lua state, so each loads the list once.
 
 local method = os.getenv("WRK_METHOD") or "GET"
 local token = os.getenv("WRK_TOKEN") or ""
 local step = tonumber(os.getenv("WRK_THREADS") or "1")
+local host = os.getenv("WRK_HOST")
 local entries = {}
 
 local file = assert(io.open(assert(os.getenv("WRK_PATHS"), "WRK_PATHS is not set"), "r"))
@@ -21,6 +24,7 @@ for line in file:lines() do
     local path, etag = line:match("^([^\t]+)\t(.+)$")
     if path == nil then path = line end
     local headers = {}
+    if host ~= nil and #host > 0 then headers["Host"] = host end
     if #token > 0 then headers["Authorization"] = "Bearer " .. token end
     if etag ~= nil then headers["If-None-Match"] = etag end
     -- Pre-format every request once: request() then only picks the next string.
@@ -49,15 +53,5 @@ function request()
   return r
 end
 
-function done(summary, latency, requests)
-  local seconds = summary.duration / 1e6
-  local e = summary.errors
-  io.write(string.format(
-    'WRKJSON {"requests":%d,"duration_s":%.6f,"rps":%.2f,"bytes":%d,' ..
-    '"latency_us":{"min":%d,"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d},' ..
-    '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d}}\n',
-    summary.requests, seconds, summary.requests / seconds, summary.bytes,
-    latency.min, latency.mean, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency:percentile(99.9), latency.max,
-    e.connect, e.read, e.write, e.timeout, e.status))
-end
+-- The "WRKJSON" summary line, shared with the other scripts of this folder.
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "report.lua")
