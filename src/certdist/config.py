@@ -19,7 +19,15 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -342,6 +350,11 @@ class WalletSettings(Section):
     # Production: the DSC certificates (PEM or DER) a CSCA issued for the ``dcc`` keys in
     # ``keys``. Empty in development: a local CSCA and DSC are generated with the keys.
     dcc_dsc_certificate_files: list[Path] = Field(default_factory=list)
+    # The country's DCC Gateway upload certificate (PEM or DER) and its private key (PEM,
+    # mode 0600): they sign the revocation batches, as the gateway requires, and the
+    # certificate is published in the trust list as type UPLOAD. Unset: the active DSC signs.
+    dcc_upload_certificate_file: Path | None = None
+    dcc_upload_key_file: Path | None = None
 
     # SMART Health Card vaccine codes, keyed by vaccine name (case-insensitive).
     shc_vaccine_codes: dict[str, list[CodingSetting]] = Field(
@@ -357,6 +370,14 @@ class WalletSettings(Section):
     # EU DCC ``ma`` of rapid antigen tests (EU test-manf value set), keyed by manufacturer or
     # test name; none by default, and a rapid test without an entry has no ``ma``.
     dcc_test_devices: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _upload_pair(self) -> WalletSettings:
+        if (self.dcc_upload_certificate_file is None) != (self.dcc_upload_key_file is None):
+            raise ValueError(
+                "wallet.dcc_upload_certificate_file and wallet.dcc_upload_key_file go together"
+            )
+        return self
 
     def production_problems(self) -> list[str]:
         if not self.dcc_dsc_certificate_files:

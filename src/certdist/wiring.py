@@ -161,6 +161,8 @@ def build_services(
     documents = distribution.wire(settings.documents, settings.wallet, infra)
     callers = access.wire(settings.access, infra)
     own_signers = [s.certificate for s in documents.issuers.document_signers.all()]
+    upload = documents.issuers.upload_signer
+    upload_certificates = [] if upload is None else [upload.certificate]
     return Services(
         settings=settings,
         infrastructure=infra,
@@ -190,7 +192,13 @@ def build_services(
         integrations=integrations.wire(
             settings.digilocker, settings.partner, infra, distribution=documents
         ),
-        trust=trust.wire(settings.verifier, settings.wallet, infra, document_signers=own_signers),
+        trust=trust.wire(
+            settings.verifier,
+            settings.wallet,
+            infra,
+            document_signers=own_signers,
+            upload_certificates=upload_certificates,
+        ),
         verifier=verification.wire(
             settings.verifier,
             infra,

@@ -19,8 +19,10 @@ from certdist.signing.dsc import (
     CSCA_KEY_FILE,
     ensure_local_signers,
     load_signers,
+    load_upload_signer,
 )
 from certdist.signing.keys import KeyFile, KeyStore, KeyUse
+from tests.support.wallet_samples import write_upload_signer
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -137,3 +139,35 @@ def test_ca_certificate_file_is_written(store_dir: Path) -> None:
     ensure_local_signers(store_dir, KeyStore.load(store_dir), country="IN", now=NOW)
     ca = x509.load_pem_x509_certificate((store_dir / CSCA_CERTIFICATE_FILE).read_bytes())
     assert "CSCA" in ca.subject.rfc4514_string()
+
+
+# --- the gateway upload certificate ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_rsa", [False, True], ids=["ec", "rsa"])
+def test_an_upload_certificate_loads_with_its_key(tmp_path: Path, use_rsa: bool) -> None:
+    certificate_file, key_file, certificate = write_upload_signer(tmp_path, use_rsa=use_rsa)
+    signer = load_upload_signer(certificate_file, key_file)
+    assert signer.certificate == certificate
+    assert "private_key" not in repr(signer)
+
+
+def test_an_upload_key_of_another_certificate_is_refused(tmp_path: Path) -> None:
+    certificate_file, _, _ = write_upload_signer(tmp_path / "a")
+    _, other_key, _ = write_upload_signer(tmp_path / "b")
+    with pytest.raises(ConfigurationError, match="does not certify the key"):
+        load_upload_signer(certificate_file, other_key)
+
+
+def test_an_upload_key_others_can_read_is_refused(tmp_path: Path) -> None:
+    certificate_file, key_file, _ = write_upload_signer(tmp_path)
+    key_file.chmod(0o644)
+    with pytest.raises(ConfigurationError, match="accessible by group or others"):
+        load_upload_signer(certificate_file, key_file)
+
+
+def test_an_upload_key_file_that_holds_no_key_is_refused(tmp_path: Path) -> None:
+    certificate_file, key_file, _ = write_upload_signer(tmp_path)
+    key_file.write_bytes(certificate_file.read_bytes())  # a certificate, not a key
+    with pytest.raises(ConfigurationError, match="not an unencrypted PEM private key"):
+        load_upload_signer(certificate_file, key_file)

@@ -14,8 +14,8 @@ from typing import Any
 import cbor2
 import jsonschema
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from certdist.config import WalletSettings
@@ -193,11 +193,15 @@ def value_set(testdata: Path, name: str) -> set[str]:
     return set(data["valueSetValues"])
 
 
-def document_signer_valid(not_before: datetime, not_after: datetime) -> DocumentSigner:
-    """A self-signed Document Signer Certificate (and its key) valid over the given period."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "SE")])
-    certificate = (
+def self_signed(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    not_before: datetime,
+    not_after: datetime,
+    *,
+    country: str = "SE",
+) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, country)])
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -207,7 +211,39 @@ def document_signer_valid(not_before: datetime, not_after: datetime) -> Document
         .not_valid_after(not_after)
         .sign(key, hashes.SHA256())
     )
-    return DocumentSigner(certificate, "short-lived", key)
+
+
+def document_signer_valid(not_before: datetime, not_after: datetime) -> DocumentSigner:
+    """A self-signed Document Signer Certificate (and its key) valid over the given period."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return DocumentSigner(self_signed(key, not_before, not_after), "short-lived", key)
+
+
+def write_upload_signer(
+    directory: Path, *, use_rsa: bool = False
+) -> tuple[Path, Path, x509.Certificate]:
+    """A gateway upload certificate (PEM) and its key (PEM, 0600) written into ``directory``:
+    (certificate file, key file, certificate)."""
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if use_rsa
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    now = datetime.now(UTC)
+    certificate = self_signed(key, now - timedelta(days=1), now + timedelta(days=365), country="IN")
+    directory.mkdir(parents=True, exist_ok=True)
+    certificate_file = directory / "upload.crt"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file = directory / "upload-key.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_file.chmod(0o600)
+    return certificate_file, key_file, certificate
 
 
 # --- forged EU DCCs: an HC1 text changed after signing --------------------------------------

@@ -7,16 +7,24 @@ import base64
 import hashlib
 import json
 import zlib
+from pathlib import Path
 from typing import Any
 
 import cbor2
+import pytest
+from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
+from certdist.config import WalletSettings
 from certdist.formats.base45 import b45decode
+from certdist.formats.trust_lists import parse_eu_trust_list
 from certdist.services.verification import Status
 from certdist.wiring import Services
+from tests.support.clients import ClientFactory
 from tests.support.cms import open_signed
 from tests.support.issuing import issue_signed
+from tests.support.wallet_samples import write_upload_signer
 
 LIST = "/trust/eu-dcc/revocation-list"
 
@@ -86,3 +94,33 @@ def test_the_web_verifier_says_revoked_for_a_listed_dcc(
     response = client.post("/verify/result", data={"payload": hc1})
     assert response.status_code == 200
     assert 'data-code="revoked"' in response.text
+
+
+def test_with_an_upload_certificate_it_signs_the_batches_and_is_published_as_upload(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    certificate_file, key_file, upload = write_upload_signer(tmp_path / "gateway")
+    client, services = make_client(
+        wallet={"dcc_upload_certificate_file": certificate_file, "dcc_upload_key_file": key_file}
+    )
+    issue_signed(services)
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
+    (listed,) = listing(client)["batches"]
+    content, carried = open_signed(client.get(f"{LIST}/{listed['batchId']}").text)
+    assert carried == [upload]  # the signer is the upload certificate, not the DSC
+    (signer,) = services.distribution.issuers.document_signers.all()
+    assert base64.b64decode(json.loads(content)["kid"]) == signer.kid  # entries still per DSC
+
+    entries = client.get("/trust/eu-dcc/trustlist.json").json()
+    der = upload.public_bytes(serialization.Encoding.DER)
+    assert [(e["certificateType"], e["thumbprint"]) for e in entries] == [
+        ("DSC", hashlib.sha256(signer.der).hexdigest()),
+        ("UPLOAD", hashlib.sha256(der).hexdigest()),
+    ]
+    # A verifier that imports the list takes the DSC only: an upload certificate signs no DCC.
+    assert [s.certificate for s in parse_eu_trust_list(entries)] == [signer.certificate]
+
+
+def test_an_upload_certificate_without_its_key_is_refused() -> None:
+    with pytest.raises(ValidationError, match="go together"):
+        WalletSettings(dcc_upload_certificate_file=Path("upload.crt"))

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 #: The gateway refuses batches with more entries.
@@ -116,7 +116,9 @@ def batch_bytes(batch: dict[str, Any]) -> bytes:
 
 
 def sign_batch(
-    batch: dict[str, Any], certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey
+    batch: dict[str, Any],
+    certificate: x509.Certificate,
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
 ) -> str:
     """The batch as the gateway takes it: a CMS SignedData with the JSON inside (not
     detached), DER, base64."""

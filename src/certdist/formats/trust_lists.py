@@ -118,18 +118,25 @@ def credential_did_document(did: str, keys: Sequence[PublicKeyInfo]) -> dict[str
     }
 
 
-def dcc_trust_list(certificates: Sequence[x509.Certificate], country: str) -> list[dict[str, Any]]:
-    """DCC Gateway trust list entries for our DSCs; ``timestamp`` is when each became valid."""
+def dcc_trust_list(
+    certificates: Sequence[x509.Certificate],
+    country: str,
+    *,
+    uploads: Sequence[x509.Certificate] = (),
+) -> list[dict[str, Any]]:
+    """DCC Gateway trust list entries for our DSCs and, as type ``UPLOAD``, the certificates
+    that sign what we hand to the gateway; ``timestamp`` is when each became valid."""
+    typed = [("DSC", c) for c in certificates] + [("UPLOAD", c) for c in uploads]
     return [
         {
             "kid": _kid(certificate),
             "timestamp": certificate.not_valid_before_utc.astimezone(UTC).isoformat(),
             "country": country,
-            "certificateType": "DSC",
+            "certificateType": certificate_type,
             "thumbprint": hashlib.sha256(_der(certificate)).hexdigest(),
             "rawData": base64.b64encode(_der(certificate)).decode("ascii"),
         }
-        for certificate in certificates
+        for certificate_type, certificate in typed
     ]
 
 

@@ -10,6 +10,9 @@ signing CA (CSCA) issues for the DCC key. Two sources:
   retired key's DSC stays, so what it signed keeps verifying;
 * production: :func:`load_signers` reads the DSC certificates a national CSCA issued, from
   configured files, and pairs each with the configured DCC key whose public key it certifies.
+
+A country's **upload certificate** (the DCC Gateway's ``UPLOAD`` type) signs what the
+country hands to the gateway, revocation batches among them: :func:`load_upload_signer`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 
@@ -37,7 +40,14 @@ from certdist.signing.keyfiles import (
 )
 from certdist.signing.keys import KeyStore, KeyUse, PublicKey, PublicKeyInfo
 
-__all__ = ["DocumentSigner", "DocumentSigners", "ensure_local_signers", "load_signers"]
+__all__ = [
+    "DocumentSigner",
+    "DocumentSigners",
+    "UploadSigner",
+    "ensure_local_signers",
+    "load_signers",
+    "load_upload_signer",
+]
 
 CSCA_KEY_FILE: Final = "dcc-csca-key.pem"
 CSCA_CERTIFICATE_FILE: Final = "dcc-csca.crt"
@@ -129,6 +139,34 @@ def load_signers(certificate_files: Sequence[Path], keys: KeyStore) -> DocumentS
             )
         signers.append(_signer(certificate, info, keys))
     return DocumentSigners(signers, ca=None)
+
+
+@dataclass(frozen=True)
+class UploadSigner:
+    """The country's gateway upload certificate and its private key (EC or RSA)."""
+
+    certificate: x509.Certificate
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = field(repr=False)
+
+
+def load_upload_signer(certificate_file: Path, key_file: Path) -> UploadSigner:
+    """The upload certificate and the private key it certifies (PEM, unencrypted, 0600)."""
+    certificate = _read_certificate(Path(certificate_file))
+    data, mode = read_key_file(Path(key_file))
+    require_private_mode(Path(key_file), mode)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise ConfigurationError(
+            f"{key_file} is not an unencrypted PEM private key (the upload key)"
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise ConfigurationError(f"the upload key {key_file} must be an EC or RSA key")
+    if _spki_of(key.public_key()) != _spki_of(certificate.public_key()):
+        raise ConfigurationError(
+            f"the upload certificate {certificate_file} does not certify the key in {key_file}"
+        )
+    return UploadSigner(certificate, key)
 
 
 # --- internals ---------------------------------------------------------------------------------

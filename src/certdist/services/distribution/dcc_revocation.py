@@ -26,7 +26,7 @@ from certdist.formats import dcc_revocation as batch_format
 from certdist.formats.eu_dcc import uvci
 from certdist.services.common import Clock
 from certdist.services.distribution.wallet import WithdrawnList
-from certdist.signing.dsc import DocumentSigners
+from certdist.signing.dsc import DocumentSigners, UploadSigner
 from certdist.storage.repository import CertificateRepository, WithdrawnCertificate
 
 _DAY: Final = timedelta(days=1)
@@ -52,8 +52,10 @@ class DccRevocationBatches:
         *,
         country: str,
         validity: timedelta,
+        upload: UploadSigner | None = None,
     ) -> None:
         self._signers = signers
+        self._upload = upload
         self._clock = clock
         self._country = country
         self._validity = validity
@@ -105,10 +107,15 @@ class DccRevocationBatches:
         now = self._clock.now()
         # The end of a UTC day: every process that builds the batches on one day agrees.
         expires = datetime.combine(now.date(), time(), tzinfo=UTC) + self._validity + _DAY
-        # Batches are signed with the DSC of the active key (the deployment's signing key):
-        # every verifier that trusts our DCCs already holds its certificate.
-        active = self._signers.active
-        assert active.private_key is not None
+        # The gateway takes batches signed by the country's upload certificate. Without one
+        # configured, the DSC of the active key signs: every verifier that trusts our DCCs
+        # already holds its certificate.
+        if self._upload is not None:
+            certificate, key = self._upload.certificate, self._upload.private_key
+        else:
+            active = self._signers.active
+            assert active.private_key is not None
+            certificate, key = active.certificate, active.private_key
         built = []
         for signer in self._signers.all():
             for document in batch_format.batches(
@@ -126,9 +133,7 @@ class DccRevocationBatches:
                         batch_id=hashlib.sha256(body).hexdigest()[:32],
                         date=now,
                         document=document,
-                        cms=batch_format.sign_batch(
-                            document, active.certificate, active.private_key
-                        ),
+                        cms=batch_format.sign_batch(document, certificate, key),
                     )
                 )
         return built

@@ -46,7 +46,13 @@ from certdist.formats.wallet_formats import (
 )
 from certdist.services.common import Clock, KeyedHasher
 from certdist.services.distribution.service import Artifact, DistributionService
-from certdist.signing.dsc import DocumentSigners, ensure_local_signers, load_signers
+from certdist.signing.dsc import (
+    DocumentSigners,
+    UploadSigner,
+    ensure_local_signers,
+    load_signers,
+    load_upload_signer,
+)
 from certdist.signing.jose import p256_jwk, thumbprint
 from certdist.signing.keys import KeyStore, KeyUse
 from certdist.storage.repository import CertificateRepository, WithdrawnCertificate
@@ -72,6 +78,8 @@ class WalletIssuers:
     dcc: DccIssuer
     fhir: FhirDocumentIssuer
     document_signers: DocumentSigners
+    #: The gateway upload certificate and key, when configured (they sign revocation batches).
+    upload_signer: UploadSigner | None = None
 
 
 def open_document_signers(
@@ -150,6 +158,11 @@ def build_wallet_issuers(
             key=shc_key,
         ),
         document_signers=signers,
+        upload_signer=(
+            None
+            if wallet.dcc_upload_certificate_file is None or wallet.dcc_upload_key_file is None
+            else load_upload_signer(wallet.dcc_upload_certificate_file, wallet.dcc_upload_key_file)
+        ),
     )
 
 

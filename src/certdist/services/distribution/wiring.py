@@ -114,5 +114,6 @@ def wire(
             infrastructure.clock,
             country=wallet.dcc_country,
             validity=timedelta(days=wallet.dcc_validity_days),
+            upload=issuers.upload_signer,
         ),
     )

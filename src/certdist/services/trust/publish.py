@@ -33,10 +33,12 @@ class TrustPublisher:
         document_signers: Sequence[x509.Certificate],
         *,
         country: str,
+        upload_certificates: Sequence[x509.Certificate] = (),
     ) -> None:
         self._public_url = public_url
         self._keys = keys
         self._signers = tuple(document_signers)
+        self._uploads = tuple(upload_certificates)
         self._country = country
 
     @property
@@ -57,7 +59,7 @@ class TrustPublisher:
         )
 
     def eu_trust_list(self) -> list[dict[str, Any]]:
-        return dcc_trust_list(self._signers, self._country)
+        return dcc_trust_list(self._signers, self._country, uploads=self._uploads)
 
     def gdhcn_did_document(self) -> dict[str, Any]:
         return gdhcn_did_document(

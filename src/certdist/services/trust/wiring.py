@@ -26,14 +26,20 @@ def wire(
     infrastructure: Infrastructure,
     *,
     document_signers: Sequence[x509.Certificate],
+    upload_certificates: Sequence[x509.Certificate] = (),
     fetch: Fetch | None = None,
 ) -> Trust:
-    """``document_signers``: our DSCs, active and retired. ``fetch`` replaces HTTP (tests);
+    """``document_signers``: our DSCs, active and retired; ``upload_certificates``: the
+    gateway upload certificate, when configured. ``fetch`` replaces HTTP (tests);
     by default URL imports have the limits of the verifier's other fetches."""
     site = infrastructure.site
     return Trust(
         publisher=TrustPublisher(
-            site.public_url, infrastructure.keys, document_signers, country=wallet.dcc_country
+            site.public_url,
+            infrastructure.keys,
+            document_signers,
+            country=wallet.dcc_country,
+            upload_certificates=upload_certificates,
         ),
         importer=TrustImporter(
             TrustImports.in_data_dir(site.data_dir),
