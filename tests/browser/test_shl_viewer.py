@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from certdist.services.issuance.demo import DEMO_MOBILE
 from certdist.web.i18n import Catalogs
 from tests.browser.conftest import LiveServer, log_in
 from tests.browser.test_page_fit import PHONE
@@ -144,6 +145,17 @@ def test_a_link_that_is_not_one_is_refused(live_server: LiveServer, browser: Any
         expect(page.get_by_role("alert")).to_have_text(
             t("This is not a valid SMART Health Link. Check that you copied all of it.")
         )
-        expect(page.get_by_label(t("SMART Health Link"), exact=True)).to_be_visible()
+        pasted = page.get_by_label(t("SMART Health Link"), exact=True)
+        expect(pasted).to_be_visible()
+        expect(page.get_by_label(t("Passcode"), exact=True)).to_be_hidden()
+
+        # A whole viewer address pasted (the specification's https://…/shl#shlink:/… form).
+        links = live_server.services.sharing.health_links
+        [record] = live_server.services.database.certificates().for_beneficiary("DEMO0001")[-1:]
+        created = links.create(DEMO_MOBILE, record.certificate_id, flags="P", passcode="tiger-42")
+        pasted.fill(links.viewer_url(created.uri))
+        page.get_by_role("button", name=t("Open"), exact=True).click()
+        expect(page.get_by_label(t("Passcode"), exact=True)).to_be_visible()
+        expect(page.get_by_role("alert")).to_be_hidden()
     finally:
         context.close()

@@ -476,8 +476,17 @@
     event.preventDefault();
     start(pasteField.value);
   });
+  // The fragment as typed or percent-encoded (a link passed through a URL shortener or
+  // a chat app); a broken escape is read as it is.
+  function fragment() {
+    try {
+      return decodeURIComponent(window.location.hash);
+    } catch (error) {
+      return window.location.hash;
+    }
+  }
   window.addEventListener("hashchange", function () {
-    start(decodeURIComponent(window.location.hash));
+    start(fragment());
   });
-  start(decodeURIComponent(window.location.hash));
+  start(fragment());
 })();
