@@ -148,6 +148,15 @@ def browser(playwright: Any) -> Iterator[Any]:
         launched.close()
 
 
+@pytest.fixture
+def contexts(browser: Any) -> Iterator[list[Any]]:
+    """Browser contexts a test opens (it appends them), closed after the test."""
+    opened: list[Any] = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
 # --- accessibility and screenshots ---------------------------------------------------------
 
 AXE_VERSION = "4.14.1"

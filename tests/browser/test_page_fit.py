@@ -12,7 +12,6 @@ past the sweep.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,11 @@ SWEPT: dict[str, set[str]] = {
         "GET /portal/shares",
         "GET /s/{token}",
         "POST /s/{token}",
+    },
+    "health-link": {
+        "GET /portal/certificates/{certificate_id}/shl",
+        "POST /portal/certificates/{certificate_id}/shl",
+        "GET /shl",
     },
     "verifier": {"GET /verify", "POST /verify/result"},
     "facility": {
@@ -195,14 +199,6 @@ def sweep(
     request: pytest.FixtureRequest, live_server: LiveServer, axe_script: Path, screenshots: Path
 ) -> Sweep:
     return Sweep(live_server, axe_script, screenshots, request.param)
-
-
-@pytest.fixture
-def contexts(browser: Any) -> Iterator[list[Any]]:
-    opened: list[Any] = []
-    yield opened
-    for context in opened:
-        context.close()
 
 
 def submit(page: Any, action: str) -> int:
@@ -374,6 +370,48 @@ def test_the_share_pages_fit(sweep: Sweep, browser: Any, contexts: list[Any]) ->
     assert gone.status == 404
     sweep.check(visitor, "share-gone")
     sweep.done("share")
+
+
+@pytest.mark.parametrize("sweep", LANGS, indirect=True)
+def test_the_smart_health_link_pages_fit(sweep: Sweep, browser: Any, contexts: list[Any]) -> None:
+    """The portal's SMART Health Link form (and its error), the page of the made link, and
+    the viewer in another browser: asking for the passcode, a wrong one, the card, and the
+    viewer opened without a link."""
+    contexts.append(owner := sweep.context(browser))
+    page = sweep.page(owner)
+    log_in(page, sweep.server)
+    shl = f"/portal/certificates/{certificate_ids(sweep.server, 'DEMO0001')}/shl"
+    page.goto(sweep.url(shl))
+    sweep.check(page, "shl-create")
+    page.locator("input[name=passcode]").fill("12")
+    submit(page, shl)
+    assert page.get_by_role("alert").is_visible()
+    sweep.check(page, "shl-create-error")
+    page.locator("input[name=passcode]").fill("sesame")
+    page.locator("input[name=label]").fill("Asha, for the clinic")
+    submit(page, shl)
+    sweep.check(page, "shl-made")
+    viewer_url = page.locator("#shl-viewer-url").input_value()
+
+    contexts.append(viewer_context := sweep.context(browser))
+    viewer = sweep.page(viewer_context)
+    viewer.goto(viewer_url)
+    passcode = viewer.locator("#shl-passcode")
+    passcode.wait_for()
+    sweep.check(viewer, "shl-viewer-passcode")
+    passcode.fill("wrong")
+    viewer.locator("#shl-open [type=submit]").click()
+    viewer.locator("#shl-error").wait_for()
+    sweep.check(viewer, "shl-viewer-wrong")
+    passcode.fill("sesame")
+    viewer.locator("#shl-open [type=submit]").click()
+    viewer.locator("#shl-card").wait_for()
+    assert viewer.locator("#shl-verdict").get_attribute("data-verdict") == "verified"
+    sweep.check(viewer, "shl-viewer-card")
+    viewer.goto(sweep.url("/shl"))
+    viewer.locator("#shl-paste").wait_for()
+    sweep.check(viewer, "shl-viewer-empty")
+    sweep.done("health-link")
 
 
 @pytest.mark.parametrize("sweep", LANGS, indirect=True)

@@ -4,7 +4,8 @@
   W3C credentials and DIVOC QR codes;
 * ``@pathcheck/dcc-sdk`` for EU DCC ``HC1:`` texts and ``@pathcheck/shc-sdk`` for SMART
   Health Cards, both bundled with their ``cross-fetch`` aliased to a local stub;
-* ``@digitalbazaar/vc-bitstring-status-list`` for Bitstring Status Lists (``encodedList``).
+* ``@digitalbazaar/vc-bitstring-status-list`` for Bitstring Status Lists (``encodedList``);
+* ``jose`` for the compact JWE files of SMART Health Links (``dir``, ``A256GCM``).
 
 The npm packages are installed once into ``.cache/npm-verifiers/`` (gitignored) and reused;
 the bundles and harness scripts are (re)generated there by the session fixture
@@ -39,6 +40,7 @@ NPM_PACKAGES = {
     "vaccination-context": "1.1.0",
     "esbuild": "0.28.2",
     "@digitalbazaar/vc-bitstring-status-list": "2.0.1",
+    "jose": "6.2.19",
 }
 SDK_BUNDLE = "divoc-sdk.cjs"
 SDK_BUNDLE_PATCHED = "divoc-sdk-certdist.cjs"

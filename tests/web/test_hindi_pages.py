@@ -53,6 +53,11 @@ ALLOWED = {
     "PNG": "image format name",
     "JPEG": "image format name",
     "shc": "the literal prefix shc:/ of a SMART Health Card's text, to be recognised",
+    "shlink": "the literal prefix shlink:/ of a SMART Health Link, to be recognised",
+    "JavaScript": "the name of the browser's programming language, written so in Hindi",
+    "Chrome": "a browser's proper name",
+    "Firefox": "a browser's proper name",
+    "Safari": "a browser's proper name",
     "PCR": "the test's technical name (RT-PCR), written so on Hindi lab reports",
     "NPR": "National Population Register: the card's name is its acronym (NPR स्मार्ट कार्ड)",
     "PRIYA": "a proper name: the example of a given name as a passport writes it (Latin)",
@@ -382,6 +387,30 @@ def test_share_pages(client: TestClient, family: Services) -> None:
             recipient.post(protected, data={"passcode": "lion-42", "form_token": form_token[1]}),
             status=401,
         )
+    shl_form = pages.add(
+        "SMART Health Link create", citizen.get(f"/portal/certificates/{record.certificate_id}/shl")
+    )
+    for name, choices in (
+        ("SMART Health Link create (short passcode)", {"expiry": "7d", "passcode": "12"}),
+        ("SMART Health Link create (long label)", {"expiry": "7d", "label": "x" * 81}),
+    ):
+        pages.add(
+            name,
+            citizen.post(
+                f"/portal/certificates/{record.certificate_id}/shl",
+                data={"csrf_token": csrf_of(shl_form), **choices},
+            ),
+            status=400,
+        )
+    pages.add(
+        "SMART Health Link made",
+        citizen.post(
+            f"/portal/certificates/{record.certificate_id}/shl",
+            data={"csrf_token": csrf_of(shl_form), "expiry": "7d", "passcode": "tiger-42"},
+        ),
+    )
+    with client_for(family, raise_server_exceptions=False) as browser:
+        pages.add("SMART Health Link viewer", _hindi(browser).get("/shl"))
     links = pages.add("your links", citizen.get("/portal/shares"))
     first = re.search(r'action="(/portal/shares/[^/"]+/revoke)"', links)
     assert first is not None

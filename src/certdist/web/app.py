@@ -17,7 +17,7 @@ from certdist.web.api_docs import install_api_docs
 from certdist.web.errors import install_error_handlers
 from certdist.web.fast_reads import FastReads
 from certdist.web.i18n import Catalogs
-from certdist.web.middleware import BodyLimit, RequestLog, ResponseHeaders, hsts_value
+from certdist.web.middleware import BodyLimit, OpenCors, RequestLog, ResponseHeaders, hsts_value
 from certdist.web.openapi import install_openapi
 from certdist.web.routes import dev as dev_routes
 from certdist.web.routes import digilocker as digilocker_routes
@@ -120,6 +120,7 @@ def create_app(
     app.add_middleware(
         RequestLog, metrics=built.infrastructure.metrics, log_lines=settings.access_log
     )
+    app.add_middleware(OpenCors)  # the SMART Health Link receiver's /shl/…, errors included
     hsts = hsts_value(settings.public_url, settings.hsts_max_age_seconds, settings.hsts_subdomains)
     app.add_middleware(ResponseHeaders, hsts=hsts)
     return app

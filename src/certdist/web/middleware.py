@@ -119,6 +119,56 @@ class ResponseHeaders:
         await self.app(scope, receive, add_headers)
 
 
+_CORS_ALLOW = (
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"content-type, x-request-id"),
+)
+_CORS_PREFLIGHT = (
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    (b"access-control-allow-headers", b"content-type"),
+    (b"access-control-max-age", b"600"),
+    (b"content-length", b"0"),
+)
+
+
+class OpenCors:
+    """CORS for the SMART Health Link receiver's endpoints (``/shl/…``: the manifest, the
+    ``location`` files, the ``U`` file): the specification expects viewers on any origin to
+    fetch them, so every answer there (errors included) carries
+    ``Access-Control-Allow-Origin: *`` and a preflight ``OPTIONS`` is answered here. Never
+    with credentials: those endpoints are anonymous, the token in the path is the
+    capability. No other path is touched (the owner's ``/certificate/api/shl`` API stays
+    same-origin)."""
+
+    def __init__(self, app: ASGIApp, prefix: str = "/shl/") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            await send(
+                {"type": "http.response.start", "status": 204, "headers": list(_CORS_PREFLIGHT)}
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (n, v)
+                    for n, v in message.get("headers", [])
+                    if not n.lower().startswith(b"access-control-")
+                ]
+                message["headers"] = [*headers, *_CORS_ALLOW]
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
+
+
 def hsts_value(public_url: str, max_age: int, include_subdomains: bool) -> str | None:
     """``Strict-Transport-Security`` for a service published at ``public_url``: only over
     https (a browser ignores it over http, and a development server must stay reachable)."""

@@ -2,7 +2,12 @@
 logged-in citizen sees and downloads."""
 
 from certdist.services.portal.otp import OtpService
-from certdist.services.portal.service import PORTAL_ISSUER, DownloadFormat, PortalService
+from certdist.services.portal.service import (
+    PORTAL_ISSUER,
+    DownloadFormat,
+    PortalCertificate,
+    PortalService,
+)
 from certdist.services.portal.sessions import PortalSession, SessionService
 from certdist.services.portal.wiring import CitizenPortal, wire
 
@@ -11,6 +16,7 @@ __all__ = [
     "CitizenPortal",
     "DownloadFormat",
     "OtpService",
+    "PortalCertificate",
     "PortalService",
     "PortalSession",
     "SessionService",

@@ -4,6 +4,7 @@ and certificates or links sent by e-mail."""
 from certdist.services.sharing.health_links import (
     FHIR_JSON,
     JOSE,
+    LABEL_MAX,
     LOCATION_LIFETIME,
     SMART_HEALTH_CARD,
     CreatedHealthLink,
@@ -29,6 +30,7 @@ from certdist.services.sharing.wiring import Sharing, wire
 __all__ = [
     "FHIR_JSON",
     "JOSE",
+    "LABEL_MAX",
     "LOCATION_LIFETIME",
     "PASSCODE_FAILURE_CAP",
     "PASSCODE_MAX",

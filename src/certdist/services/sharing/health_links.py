@@ -162,6 +162,12 @@ class HealthLinkService:
         minified = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
         return CreatedHealthLink(link=link, uri="shlink:/" + _b64(minified.encode()), url=url)
 
+    def viewer_url(self, uri: str) -> str:
+        """The service's viewer page holding ``uri`` in its fragment (the specification's
+        ``https://viewer.example/#shlink:/…`` form): a browser never sends the fragment, so
+        the key reaches no server when the link is opened."""
+        return f"{self._public_url}/shl#{uri}"
+
     def links_of(self, owner_mobile: str) -> list[HealthLinkOverview]:
         """The owner's SMART Health Links, newest first, with state and access log."""
         return [

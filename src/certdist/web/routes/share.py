@@ -27,7 +27,10 @@ from fastapi.responses import RedirectResponse
 
 from certdist.domain.sharing import ShareKind, ShareLink
 from certdist.errors import AuthenticationFailed, FieldError, InvalidInput, NotFound
+from certdist.formats.qr_image import qr_png
+from certdist.services.portal import PortalCertificate, PortalSession
 from certdist.services.sharing import (
+    LABEL_MAX,
     PASSCODE_FAILURE_CAP,
     PASSCODE_MAX,
     PASSCODE_MIN,
@@ -38,7 +41,12 @@ from certdist.services.sharing import (
 from certdist.web.deps import ServicesDep
 from certdist.web.documents import private_document
 from certdist.web.routes.portal import require_session
-from certdist.web.templating import PageRoute, Templates, TemplatesDep
+from certdist.web.templating import (
+    CONTENT_SECURITY_POLICY,
+    PageRoute,
+    Templates,
+    TemplatesDep,
+)
 
 VISITOR_HEADERS = {
     "Referrer-Policy": "no-referrer",
@@ -220,6 +228,38 @@ def _encoded(text: str) -> str:
     return quote(text, safe="")
 
 
+#: What both link forms offer: the expiry choices and the passcode's length.
+_LINK_FORM = {
+    "expiries": list(Expiry),
+    "default_expiry": Expiry.WEEK,
+    "passcode_min": PASSCODE_MIN,
+    "passcode_max": PASSCODE_MAX,
+}
+
+
+def _owned(
+    request: Request,
+    services: ServicesDep,
+    templates: Templates,
+    certificate_id: str,
+    csrf_token: str | None = None,
+) -> tuple[PortalSession, PortalCertificate] | Response:
+    """The logged-in owner's session and certificate for the portal's sharing pages, with
+    the form's session token checked when one is given (a POST), or the response that takes
+    the browser elsewhere: the login, or the year-of-birth question first."""
+    session = require_session(request, services.portal, templates)
+    if isinstance(session, Response):
+        return session
+    if csrf_token is not None:
+        services.portal.sessions.check_csrf(session, csrf_token)
+    certificate = services.portal.certificates.certificate(
+        session.mobile, certificate_id, session.confirmed
+    )
+    if certificate.needs_birth_year:
+        return RedirectResponse(f"/portal/certificates/{certificate_id}/confirm", 303)
+    return session, certificate
+
+
 def _share_page(
     request: Request,
     services: ServicesDep,
@@ -229,24 +269,17 @@ def _share_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    session = require_session(request, services.portal, templates)
-    if isinstance(session, Response):
-        return session
-    certificate = services.portal.certificates.certificate(
-        session.mobile, certificate_id, session.confirmed
-    )
-    if certificate.needs_birth_year:
-        return RedirectResponse(f"/portal/certificates/{certificate_id}/confirm", 303)
+    owned = _owned(request, services, templates, certificate_id)
+    if isinstance(owned, Response):
+        return owned
+    session, certificate = owned
     return templates.render(
         request,
         "share_create.html",
         {
             "certificate": certificate,
             "csrf_token": session.csrf_token,
-            "expiries": list(Expiry),
-            "default_expiry": Expiry.WEEK,
-            "passcode_min": PASSCODE_MIN,
-            "passcode_max": PASSCODE_MAX,
+            **_LINK_FORM,
             "sent": request.query_params.get("sent") == "1",
             "errors": errors or {},
         },
@@ -272,15 +305,10 @@ def create_link(
     passcode: Annotated[str, Form(max_length=PASSCODE_MAX + 1)] = "",
     csrf_token: ShortField = "",
 ) -> Response:
-    session = require_session(request, services.portal, templates)
-    if isinstance(session, Response):
-        return session
-    services.portal.sessions.check_csrf(session, csrf_token)
-    certificate = services.portal.certificates.certificate(
-        session.mobile, certificate_id, session.confirmed
-    )
-    if certificate.needs_birth_year:
-        return RedirectResponse(f"/portal/certificates/{certificate_id}/confirm", 303)
+    owned = _owned(request, services, templates, certificate_id, csrf_token)
+    if isinstance(owned, Response):
+        return owned
+    session, certificate = owned
     _ = templates.gettext(request)
     try:
         created = services.sharing.links.create(
@@ -330,15 +358,10 @@ def email_certificate(
     mode: ShortField = ShareMode.ATTACHMENT.value,
     csrf_token: ShortField = "",
 ) -> Response:
-    session = require_session(request, services.portal, templates)
-    if isinstance(session, Response):
-        return session
-    services.portal.sessions.check_csrf(session, csrf_token)
-    certificate = services.portal.certificates.certificate(
-        session.mobile, certificate_id, session.confirmed
-    )
-    if certificate.needs_birth_year:
-        return RedirectResponse(f"/portal/certificates/{certificate_id}/confirm", 303)
+    owned = _owned(request, services, templates, certificate_id, csrf_token)
+    if isinstance(owned, Response):
+        return owned
+    session, _ = owned
     try:
         services.sharing.mail.send(
             session.mobile,
@@ -407,3 +430,118 @@ def _choice(enum: type[_Choice], value: str, field: str) -> _Choice:
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
         raise InvalidInput(f"invalid {field}", [FieldError(field, f"one of {allowed}")]) from None
+
+
+# --- SMART Health Links: the viewer, and the owner's page that makes one ------------------
+
+#: The viewer fetches the link's manifest and files, and the card issuer's keys, from
+#: whichever server the link and the card name (any origin, https; this one over http in
+#: development): the only widening of the pages' policy, and on this page only.
+VIEWER_POLICY = CONTENT_SECURITY_POLICY + "; connect-src 'self' https:"
+VIEWER_HEADERS = {**VISITOR_HEADERS, "Content-Security-Policy": VIEWER_POLICY}
+LabelField = Annotated[str, Form(max_length=LABEL_MAX + 1)]
+
+
+@router.get("/shl")
+def health_link_viewer(request: Request, templates: TemplatesDep) -> Response:
+    """The SMART Health Link viewer: ``/shl#shlink:/…``. The page is the same for every
+    link; the link, with its key, stays in the fragment and is read by static/shl-viewer.js."""
+    return templates.render(request, "shl_viewer.html", headers=VIEWER_HEADERS)
+
+
+def _health_link_page(
+    request: Request,
+    services: ServicesDep,
+    templates: Templates,
+    certificate_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    owned = _owned(request, services, templates, certificate_id)
+    if isinstance(owned, Response):
+        return owned
+    session, certificate = owned
+    return templates.render(
+        request,
+        "shl_create.html",
+        {
+            "certificate": certificate,
+            "csrf_token": session.csrf_token,
+            **_LINK_FORM,
+            "label_max": LABEL_MAX,
+            "errors": errors or {},
+            "values": values or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/portal/certificates/{certificate_id}/shl")
+def health_link_form(
+    certificate_id: str, request: Request, services: ServicesDep, templates: TemplatesDep
+) -> Response:
+    return _health_link_page(request, services, templates, certificate_id)
+
+
+@router.post("/portal/certificates/{certificate_id}/shl")
+def create_health_link(
+    certificate_id: str,
+    request: Request,
+    services: ServicesDep,
+    templates: TemplatesDep,
+    expiry: ShortField = Expiry.WEEK.value,
+    passcode: Annotated[str, Form(max_length=PASSCODE_MAX + 1)] = "",
+    label: LabelField = "",
+    csrf_token: ShortField = "",
+) -> Response:
+    owned = _owned(request, services, templates, certificate_id, csrf_token)
+    if isinstance(owned, Response):
+        return owned
+    session, certificate = owned
+    _ = templates.gettext(request)
+    health_links = services.sharing.health_links
+    label = " ".join(label.split())
+    try:
+        created = health_links.create(
+            session.mobile,
+            certificate_id,
+            flags="P" if passcode else "",
+            label=label or None,
+            passcode=passcode or None,
+            expiry=_choice(Expiry, expiry, "expiry"),
+        )
+    except InvalidInput as error:
+        texts = {
+            **_choice_texts(_),
+            "passcode": _("A passcode must be %(min)s to %(max)s characters long.")
+            % {"min": PASSCODE_MIN, "max": PASSCODE_MAX},
+            "label": _("A label can be at most %(max)s characters long.") % {"max": LABEL_MAX},
+        }
+        errors = {e.location: texts.get(e.location, e.message) for e in error.errors}
+        return _health_link_page(
+            request,
+            services,
+            templates,
+            certificate_id,
+            errors=errors,
+            values={"label": label, "expiry": expiry},
+            status_code=400,
+        )
+    viewer_url = health_links.viewer_url(created.uri)
+    # The QR code holds the viewer address: a phone camera opens it in the browser, and an
+    # app that knows SMART Health Links finds the shlink:/ in it (the specification's form).
+    qr = base64.b64encode(qr_png(viewer_url.encode(), ec="M", module_px=4)).decode()
+    return templates.render(
+        request,
+        "shl_created.html",
+        {
+            "certificate": certificate,
+            "created": created,
+            "viewer_url": viewer_url,
+            "qr_data_uri": f"data:image/png;base64,{qr}",
+            "csrf_token": session.csrf_token,
+        },
+        headers={"Referrer-Policy": "no-referrer"},
+    )
