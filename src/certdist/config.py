@@ -83,6 +83,16 @@ class TrustedIssuer(BaseModel):
     public_key_file: Path | None = None
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
 
+    @model_validator(mode="after")
+    def _one_key_source(self) -> TrustedIssuer:
+        # Without a key source the issuer used to be left out without a word, and its
+        # tokens refused as if it were not configured.
+        if (self.jwks_url is None) == (self.public_key_file is None):
+            raise ValueError(
+                f"trusted issuer {self.issuer!r} needs exactly one of jwks_url and public_key_file"
+            )
+        return self
+
 
 class Section(BaseModel):
     """A group of settings for one feature (``CERTDIST_<SECTION>__<NAME>`` or a TOML table)."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from jwcrypto import jwk
 
 from certdist.config import LOCAL_TOKEN_AUDIENCE, LOCAL_TOKEN_ISSUER, AccessSection, TrustedIssuer
 from certdist.domain.roles import Permission
+from certdist.errors import ConfigurationError
 from certdist.services.access.tokens import (
     Authorizer,
     IssuerTrust,
@@ -36,7 +38,7 @@ class Access:
 
 
 def wire(section: AccessSection, infrastructure: Infrastructure) -> Access:
-    trusted = [trust for entry in section.trusted_issuers if (trust := _trust(entry))]
+    trusted = [issuer_trust(entry) for entry in section.trusted_issuers]
     local_issuer = None
     if section.local_token_issuer and not infrastructure.site.production:
         key = jwk.JWK.from_pyca(infrastructure.keys.active(KeyUse.TOKEN).private_key)
@@ -56,15 +58,13 @@ def wire(section: AccessSection, infrastructure: Infrastructure) -> Access:
     )
 
 
-def _trust(entry: TrustedIssuer) -> IssuerTrust | None:
+def issuer_trust(entry: TrustedIssuer) -> IssuerTrust:
+    """What the token verifier needs of one configured issuer (its keys are read now)."""
     if entry.jwks_url:
         source: KeySource = remote_jwks(entry.jwks_url)
-    elif entry.public_key_file:
-        keyset = jwk.JWKSet()
-        keyset.add(jwk.JWK.from_pem(entry.public_key_file.read_bytes()))
-        source = StaticKeys(keyset)
     else:
-        return None
+        assert entry.public_key_file is not None  # the settings require one of the two
+        source = StaticKeys(_public_key(entry.public_key_file, entry.issuer))
     return IssuerTrust(
         issuer=entry.issuer,
         audience=entry.audience,
@@ -72,3 +72,22 @@ def _trust(entry: TrustedIssuer) -> IssuerTrust | None:
         client_id=entry.client_id,
         algorithms=tuple(entry.algorithms),
     )
+
+
+def _public_key(path: Path, issuer: str) -> jwk.JWKSet:
+    """The PEM public key of a trusted issuer, as a key set; ConfigurationError if unusable."""
+    try:
+        pem = path.read_bytes()
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot read the public key of trusted issuer {issuer!r} ({path}): {error.strerror}"
+        ) from None
+    try:
+        key = jwk.JWK.from_pem(pem)
+    except (ValueError, TypeError):
+        raise ConfigurationError(
+            f"{path} (trusted issuer {issuer!r}) is not a PEM public key"
+        ) from None
+    keyset = jwk.JWKSet()
+    keyset.add(key)
+    return keyset
