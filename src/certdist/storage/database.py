@@ -15,6 +15,7 @@ from certdist.storage.integrations import SqlIntegrationRepository
 from certdist.storage.outbox import CompanionMessages, SqlOutbox
 from certdist.storage.print_jobs import SqlPrintJobRepository, SqlPrintSelection
 from certdist.storage.share_links import SqlShareLinks
+from certdist.storage.status_lists import SqlStatusLists
 from certdist.storage.transactions import Transactions
 from certdist.storage.uploads import SqlUploadRepository
 
@@ -89,6 +90,10 @@ class Database:
     ) -> SqlCertificateRepository:
         """``companions`` gives the messages to enqueue with each batch of new certificates."""
         return SqlCertificateRepository(self._transactions, companions=companions)
+
+    def status_lists(self) -> SqlStatusLists:
+        """The Bitstring Status List indexes of the DIVOC credentials."""
+        return SqlStatusLists(self._transactions)
 
     def outbox(self) -> SqlOutbox:
         return SqlOutbox(self._transactions)
