@@ -180,3 +180,22 @@ def test_off_by_default(make_services: ServicesFactory) -> None:
         response = client.get(ROUTE + "1")
     assert response.status_code == 404
     assert "status_list is off" in response.text
+
+
+def test_production_fetches_no_plain_http_list(services: Services) -> None:
+    asked: list[str] = []
+
+    def fetch(url: str) -> bytes:
+        asked.append(url)
+        raise OSError("not reached")
+
+    checker = StatusListChecker(None, fetch, https_only=True)
+    trust, loader = services.verifier.trust, services.verifier.loader
+    problem = checker.problem(
+        "http://certs.example.org/trust/status/1", 0, trust=trust, loader=loader
+    )
+    assert problem is not None
+    assert "could not be fetched" in str(problem)
+    assert asked == []
+    checker.problem("https://certs.example.org/trust/status/1", 0, trust=trust, loader=loader)
+    assert asked == ["https://certs.example.org/trust/status/1"]

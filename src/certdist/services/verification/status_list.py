@@ -3,7 +3,8 @@
 Our own lists (URLs under our public URL) are read from the database directly, as current as
 the route serves them. Any other list is fetched from its URL (only once the credential's
 signature held against a trusted key, so only lists a trusted issuer named), its proof
-checked against the same trust store, and kept for ``max_age_seconds`` (the freshness the
+checked against the same trust store (https only in production), and kept for
+``max_age_seconds`` (the freshness the
 verifier states: a revocation shows within that time). After a failed fetch the URL is not
 asked again for ``retry_seconds``; a list held from before is used meanwhile.
 
@@ -50,6 +51,7 @@ class StatusListChecker:
     fetch: Fetch | None
     max_age_seconds: float = 300.0
     retry_seconds: float = 60.0
+    https_only: bool = False
     monotonic: Callable[[], float] = time.monotonic
     _held: dict[str, tuple[float, bsl.StatusList]] = field(default_factory=dict, init=False)
     _failed_at: dict[str, float] = field(default_factory=dict, init=False)
@@ -75,7 +77,8 @@ class StatusListChecker:
                 return self.own.bits(own_id)
             except NotFound:
                 return None
-        if self.fetch is None or not url.startswith(("https://", "http://")):
+        schemes = ("https://",) if self.https_only else ("https://", "http://")
+        if self.fetch is None or not url.startswith(schemes):
             return None
         now = self.monotonic()
         with self._lock:

@@ -68,5 +68,6 @@ def wire(
             ),
             max_age_seconds=section.status_list_max_age_seconds,
             retry_seconds=section.shc_fetch_retry_seconds,
+            https_only=infrastructure.site.production,
         ),
     )
