@@ -11,9 +11,18 @@ from typing import Any
 import pytest
 
 from certdist.formats.status_list import MIN_ENTRIES, StatusList
+from certdist.signing.contexts import ContextLoader
+from certdist.signing.keys import KeyUse
+from tests.signing.test_ldproof_node import contexts, js_key
 from tests.support.clients import client_for
 from tests.support.issuing import issue_signed
-from tests.support.node_verifiers import CACHE_DIR, HARNESS_PRELUDE, NodeVerifiers, write_if_changed
+from tests.support.node_verifiers import (
+    CACHE_DIR,
+    HARNESS_PRELUDE,
+    SIGNER_HARNESS,
+    NodeVerifiers,
+    write_if_changed,
+)
 from tests.support.services import ServicesFactory
 
 pytestmark = pytest.mark.node
@@ -112,3 +121,26 @@ def test_the_library_reads_our_served_list_before_and_after_a_revocation(
         [{"credential": credential, "list": before}, {"credential": credential, "list": after}],
     )
     assert results == [{"status": False}, {"status": True}]
+
+
+def test_divocs_signer_verifies_the_proof_of_our_served_list(
+    node_verifiers: NodeVerifiers, make_sqlite_services: ServicesFactory
+) -> None:
+    """The list's linked-data proof, checked by DIVOC's own signer library with the
+    deployment's credential key and our bundled contexts (status-list context included)."""
+    services = make_sqlite_services(status_list=True, public_url="https://certs.example.org")
+    credential = json.loads(issue_signed(services))
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
+    path = credential["credentialStatus"]["statusListCredential"]
+    with client_for(services) as client:
+        served = client.get(path.removeprefix("https://certs.example.org")).json()
+    forged = json.loads(json.dumps(served))
+    forged["credentialSubject"]["encodedList"] = StatusList(MIN_ENTRIES).encoded()
+    key = services.infrastructure.keys.active(KeyUse.CREDENTIAL)
+    loader = ContextLoader()
+    base = {"op": "verify", "key": js_key(key), "contexts": contexts(loader)}
+    results = node_verifiers.run(
+        SIGNER_HARNESS,
+        [{**base, "credential": document} for document in (served, forged, credential)],
+    )
+    assert [r["verified"] for r in results] == [True, False, True], results

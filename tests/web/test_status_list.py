@@ -119,7 +119,8 @@ def test_the_verifier_of_another_deployment_fetches_the_list(
 
     def fetch(url: str) -> bytes:
         fetched.append(url)
-        return client.get(url.removeprefix("https://certs.example.org")).content
+        body: bytes = client.get(url.removeprefix("https://certs.example.org")).content
+        return body
 
     now = [0.0]
     elsewhere = replace(
