@@ -200,3 +200,14 @@ def test_production_fetches_no_plain_http_list(services: Services) -> None:
     assert asked == []
     checker.problem("https://certs.example.org/trust/status/1", 0, trust=trust, loader=loader)
     assert asked == ["https://certs.example.org/trust/status/1"]
+
+
+def test_the_certificate_pdf_carries_the_entry_in_its_qr(services: Services) -> None:
+    """The larger credential still fits the PDF's QR code, which verifies from the PDF."""
+    issue_signed(services)
+    bundle = services.distribution.certificates.bundle("BEN0001")
+    pdf = services.distribution.formats.get("pdf").render(bundle)
+    outcome = services.verifier.check(pdf, expect_pdf=True)
+    assert outcome.status is Status.VALID
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
+    assert services.verifier.check(pdf, expect_pdf=True).status is Status.REVOKED
