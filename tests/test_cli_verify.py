@@ -16,6 +16,7 @@ from certdist.wiring import Services
 from tests.support.issuing import issue_signed
 from tests.support.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
 from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.services import ServicesFactory
 
 
 def verify(cli_env: dict[str, str], *args: str, stdin: bytes | None = None) -> Result:
@@ -270,3 +271,19 @@ def test_a_revoked_eu_dcc_and_smart_health_card_are_exit_1(
         result = verify(cli_env, str(tmp_path / name))
         assert result.exit_code == 1, name
         assert result.stdout.startswith("REVOKED: "), result.stdout
+
+
+def test_a_credential_with_a_status_list_entry(
+    cli_env: dict[str, str], make_services: ServicesFactory, tmp_path: Path
+) -> None:
+    """With ``status_list`` on, the credential names its list; valid, then revoked."""
+    services = make_services(status_list=True)
+    env = {**cli_env, "CERTDIST_STATUS_LIST": "true"}
+    path = tmp_path / "certificate.json"
+    path.write_text(issue_signed(services))
+    assert json.loads(path.read_text())["credentialStatus"]["statusPurpose"] == "revocation"
+    assert verify(env, str(path)).stdout.startswith("VALID: ")
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
+    result = verify(env, str(path))
+    assert result.exit_code == 1
+    assert result.stdout.startswith("REVOKED: ")

@@ -460,6 +460,10 @@ class VerifierSettings(Section):
     #: is not asked again for this long (a down issuer would otherwise cost every
     #: verification a timeout, and cards naming made-up keys would make us hammer it).
     shc_fetch_retry_seconds: float = Field(default=60.0, ge=0)
+    #: A foreign issuer's Bitstring Status List (named by a DIVOC credential's
+    #: ``credentialStatus``) is used for this long before it is fetched again: a revocation
+    #: shows within this time. Issuers serve theirs with ``max-age=300``, as we do.
+    status_list_max_age_seconds: float = Field(default=300.0, ge=0)
 
     def production_problems(self) -> list[str]:
         # Keys or revocation lists fetched over plain HTTP could be swapped by anyone on the path.
@@ -654,6 +658,14 @@ class Settings(BaseSettings):
     test_context: str = "https://cowin.gov.in/credentials/testCertificate/v1"
     context_aliases: dict[str, str] = Field(default_factory=dict)
     credential_key_algorithm: Literal["RSA", "Ed25519"] = "RSA"
+    # W3C Bitstring Status List: new DIVOC credentials carry a ``credentialStatus`` and the
+    # status-list context (README, docs/architecture.md "Revocation lists"). Off by default:
+    # DIVOC's verifier apps load a fixed set of JSON-LD contexts and reject a credential
+    # naming any other. Entries per list: at least the specification's 131,072.
+    status_list: bool = False
+    status_list_size: int = Field(
+        default=131_072, ge=131_072, le=8 * 16 * 1024 * 1024, multiple_of=8
+    )
     did_prefix: str = "did:divoc"
     address_country: str = "IN"
     default_phone_region: str = "IN"
@@ -860,6 +872,7 @@ class Settings(BaseSettings):
             base_url=self.certificate_base_url,
             vaccination_context=self.vaccination_context,
             test_context=self.test_context,
+            status_list_size=self.status_list_size if self.status_list else None,
             did_prefix=self.did_prefix,
             address_country=self.address_country,
             vaccine_codes=self.vaccine_codes,

@@ -163,19 +163,20 @@ def build_services(
     own_signers = [s.certificate for s in documents.issuers.document_signers.all()]
     upload = documents.issuers.upload_signer
     upload_certificates = [] if upload is None else [upload.certificate]
+    issuing = issuance.wire(
+        settings.credentials,
+        infra,
+        contexts=contexts,
+        ids=ids,
+        # Notifications are stored in the transaction of the certificates they announce.
+        companions=notifier.messages_for if notifier else None,
+        bulk_stale_after=timedelta(seconds=settings.bulk_stale_after_seconds),
+    )
     return Services(
         settings=settings,
         infrastructure=infra,
         access=callers,
-        issuance=issuance.wire(
-            settings.credentials,
-            infra,
-            contexts=contexts,
-            ids=ids,
-            # Notifications are stored in the transaction of the certificates they announce.
-            companions=notifier.messages_for if notifier else None,
-            bulk_stale_after=timedelta(seconds=settings.bulk_stale_after_seconds),
-        ),
+        issuance=issuing,
         distribution=documents,
         messaging=messages,
         portal=portal.wire(settings.portal, infra, distribution=documents, messaging=messages),
@@ -206,6 +207,7 @@ def build_services(
             own_document_signers=own_signers,
             own_cards=documents.card_revocations,
             own_dccs=documents.dcc_revocations,
+            own_status_lists=issuing.status_lists,
         ),
         operations=operations.wire(settings.metrics, settings.readiness, infra, messaging=messages),
     )

@@ -15,7 +15,10 @@ from certdist.formats.status_list import (
     MIN_ENTRIES,
     StatusList,
     allocate_index,
+    entry_of,
+    read_list_credential,
     status_entry,
+    status_list_credential,
     status_list_subject,
 )
 
@@ -111,3 +114,49 @@ def test_the_entry_and_subject_have_the_specification_shape() -> None:
     subject = status_list_subject(url, StatusList.of([42]))
     assert (subject["type"], subject["statusPurpose"]) == ("BitstringStatusList", "revocation")
     assert StatusList.decode(subject["encodedList"]).get(42)
+
+
+URL = "https://certs.example.org/trust/status/3"
+
+
+def test_a_credentials_revocation_entry_is_found_among_its_statuses() -> None:
+    entry = status_entry(URL, 77)
+    assert entry_of({"credentialStatus": entry}) == (URL, 77)
+    suspension = {**status_entry(URL, 5), "statusPurpose": "suspension"}
+    other = {"type": "StatusList2021Entry", "statusListIndex": "1"}
+    assert entry_of({"credentialStatus": [other, suspension, entry]}) == (URL, 77)
+    assert entry_of({"credentialStatus": [other, suspension]}) is None
+    assert entry_of({"type": ["VerifiableCredential"]}) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"statusListIndex": 77}, "statusListIndex"),
+        ({"statusListIndex": "-1"}, "statusListIndex"),
+        ({"statusListIndex": "٣"}, "statusListIndex"),
+        ({"statusListCredential": None}, "statusListCredential"),
+    ],
+)
+def test_a_broken_entry_names_the_problem(change: dict[str, object], problem: str) -> None:
+    with pytest.raises(MalformedCertificate, match=problem):
+        entry_of({"credentialStatus": {**status_entry(URL, 77), **change}})
+
+
+def test_a_list_credential_is_read_and_checked() -> None:
+    credential = status_list_credential(
+        URL, StatusList.of([9]), issuer="https://divoc.dev/", issued_at="2026-12-06T00:00:00.000Z"
+    )
+    assert credential["@context"] == [
+        "https://www.w3.org/2018/credentials/v1",
+        "https://www.w3.org/ns/credentials/status/v1",
+    ]
+    assert read_list_credential(credential, url=URL).get(9)
+    with pytest.raises(MalformedCertificate, match="fetched from"):
+        read_list_credential(credential, url=URL + "0")
+    wrong_type = {**credential, "type": ["VerifiableCredential"]}
+    with pytest.raises(MalformedCertificate, match="BitstringStatusListCredential"):
+        read_list_credential(wrong_type, url=URL)
+    suspension = {**credential["credentialSubject"], "statusPurpose": "suspension"}
+    with pytest.raises(MalformedCertificate, match="revocation"):
+        read_list_credential({**credential, "credentialSubject": suspension}, url=URL)

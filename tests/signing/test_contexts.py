@@ -62,6 +62,7 @@ def test_standard_urls() -> None:
         "https://divoc.dev/credentials/vaccination/v2": "vaccination-v2",
         "https://cowin.gov.in/credentials/testCertificate/v1": "testcertificate-v1",
         "https://divoc.dev/credentials/testCertificate/v1": "testcertificate-v1",
+        "https://www.w3.org/ns/credentials/status/v1": "bitstring-status-list-v1",
     }
     assert loader.urls() == frozenset(expected)
     for url, name in expected.items():

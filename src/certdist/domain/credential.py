@@ -34,6 +34,8 @@ class CredentialProfile:
     did_prefix: str = "did:divoc"
     address_country: str = "IN"
     vaccine_codes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Entries of each Bitstring Status List; None: credentials carry no credentialStatus.
+    status_list_size: int | None = None
 
     @property
     def vaccination_v2(self) -> bool:

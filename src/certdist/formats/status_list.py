@@ -22,6 +22,7 @@ from collections.abc import Callable, Container, Iterable
 from typing import Any, Final
 
 from certdist.errors import MalformedCertificate
+from certdist.signing.contexts import CREDENTIALS_V1, STATUS_LIST_V1
 
 #: The specification's minimum length of a bitstring (16 KiB).
 MIN_ENTRIES: Final = 131_072
@@ -29,6 +30,10 @@ MIN_ENTRIES: Final = 131_072
 MAX_ENTRIES: Final = 8 * 16 * 1024 * 1024
 MULTIBASE_BASE64URL: Final = "u"
 REVOCATION: Final = "revocation"
+#: The ``@context`` of a VC 1.1 credential that carries or is a status list.
+CONTEXT_TERMS: Final = STATUS_LIST_V1
+ENTRY_TYPE: Final = "BitstringStatusListEntry"
+LIST_CREDENTIAL_TYPE: Final = "BitstringStatusListCredential"
 #: Random draws before a nearly full list is searched in order from a random start.
 _DRAWS: Final = 64
 
@@ -142,3 +147,63 @@ def status_list_subject(list_url: str, status_list: StatusList) -> dict[str, Any
         "statusPurpose": REVOCATION,
         "encodedList": status_list.encoded(),
     }
+
+
+def status_list_credential(
+    list_url: str, status_list: StatusList, *, issuer: str, issued_at: str
+) -> dict[str, Any]:
+    """The unsigned ``BitstringStatusListCredential`` (VC 1.1) published at ``list_url``.
+
+    Its ``issuer`` must be the issuer of the credentials that point at it: verifiers
+    (``@digitalbazaar/vc-bitstring-status-list`` among them) refuse a list from another.
+    """
+    return {
+        "@context": [CREDENTIALS_V1, STATUS_LIST_V1],
+        "id": list_url,
+        "type": ["VerifiableCredential", LIST_CREDENTIAL_TYPE],
+        "issuer": issuer,
+        "issuanceDate": issued_at,
+        "credentialSubject": status_list_subject(list_url, status_list),
+    }
+
+
+def entry_of(credential: Any) -> tuple[str, int] | None:
+    """The ``(statusListCredential, statusListIndex)`` of a credential's revocation
+    ``BitstringStatusListEntry``, None when it has none (``MalformedCertificate`` when it
+    has one that cannot be read)."""
+    statuses = credential.get("credentialStatus") if isinstance(credential, dict) else None
+    if statuses is None:
+        return None
+    for status in statuses if isinstance(statuses, list) else [statuses]:
+        if not isinstance(status, dict) or status.get("type") != ENTRY_TYPE:
+            continue
+        if status.get("statusPurpose") != REVOCATION:
+            continue
+        url, index = status.get("statusListCredential"), status.get("statusListIndex")
+        if not isinstance(url, str) or not url:
+            raise MalformedCertificate("credentialStatus: statusListCredential is not a URL")
+        if not isinstance(index, str) or not index.isdigit() or not index.isascii():
+            raise MalformedCertificate("credentialStatus: statusListIndex is not a number")
+        return url, int(index)
+    return None
+
+
+def read_list_credential(credential: Any, *, url: str) -> StatusList:
+    """The revocation bits of a ``BitstringStatusListCredential`` fetched from ``url``
+    (its signature is the caller's to check); ``MalformedCertificate`` naming the problem."""
+    if not isinstance(credential, dict):
+        raise MalformedCertificate("status list: not a JSON object")
+    types = credential.get("type")
+    if not isinstance(types, list) or LIST_CREDENTIAL_TYPE not in types:
+        raise MalformedCertificate(f"status list: not a {LIST_CREDENTIAL_TYPE}")
+    if credential.get("id") not in (None, url):
+        raise MalformedCertificate("status list: its id is not the URL it was fetched from")
+    subject = credential.get("credentialSubject")
+    if not isinstance(subject, dict) or subject.get("type") != "BitstringStatusList":
+        raise MalformedCertificate("status list: credentialSubject is not a BitstringStatusList")
+    if subject.get("statusPurpose") != REVOCATION:
+        raise MalformedCertificate("status list: its statusPurpose is not revocation")
+    encoded = subject.get("encodedList")
+    if not isinstance(encoded, str):
+        raise MalformedCertificate("status list: encodedList is missing")
+    return StatusList.decode(encoded)

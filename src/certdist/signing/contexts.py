@@ -46,6 +46,7 @@ __all__ = [
     "SECURITY_V1",
     "SECURITY_V2",
     "STANDARD_URLS",
+    "STATUS_LIST_V1",
     "ContextLoader",
     "bundled_context_path",
     "default_loader",
@@ -54,6 +55,9 @@ __all__ = [
 CREDENTIALS_V1: Final = "https://www.w3.org/2018/credentials/v1"
 SECURITY_V1: Final = "https://w3id.org/security/v1"
 SECURITY_V2: Final = "https://w3id.org/security/v2"
+#: The Bitstring Status List terms for a VC 1.1 credential (VC 2.0 has them in its own
+#: context, which cannot be mixed with the 1.1 one: both protect ``VerifiableCredential``).
+STATUS_LIST_V1: Final = "https://www.w3.org/ns/credentials/status/v1"
 
 #: Names of the context files shipped in ``certdist/signing/contexts/`` (without ``.jsonld``).
 BUNDLED_CONTEXTS: Final = frozenset(
@@ -64,6 +68,7 @@ BUNDLED_CONTEXTS: Final = frozenset(
         "vaccination-v1",
         "vaccination-v2",
         "testcertificate-v1",
+        "bitstring-status-list-v1",
     }
 )
 
@@ -73,6 +78,7 @@ STANDARD_URLS: Final[Mapping[str, str]] = {
     CREDENTIALS_V1: "credentials-v1",
     SECURITY_V1: "security-v1",
     SECURITY_V2: "security-v2",
+    STATUS_LIST_V1: "bitstring-status-list-v1",
     "https://cowin.gov.in/credentials/vaccination/v1": "vaccination-v1",
     "https://divoc.dev/credentials/vaccination/v1": "vaccination-v1",
     "https://cowin.gov.in/credentials/vaccination/v2": "vaccination-v2",

@@ -19,6 +19,7 @@ from certdist.storage.outbox import CompanionMessages, SqlOutbox
 from certdist.storage.print_jobs import SqlPrintJobRepository, SqlPrintSelection
 from certdist.storage.replica import ReplicaReads
 from certdist.storage.share_links import SqlShareLinks
+from certdist.storage.status_lists import SqlStatusLists
 from certdist.storage.transactions import Transactions
 from certdist.storage.uploads import SqlUploadRepository
 
@@ -112,6 +113,10 @@ class Database:
     ) -> SqlCertificateRepository:
         """``companions`` gives the messages to enqueue with each batch of new certificates."""
         return SqlCertificateRepository(self._transactions, companions=companions)
+
+    def status_lists(self) -> SqlStatusLists:
+        """The Bitstring Status List indexes of the DIVOC credentials."""
+        return SqlStatusLists(self._transactions)
 
     def outbox(self) -> SqlOutbox:
         return SqlOutbox(self._transactions)

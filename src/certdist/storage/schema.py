@@ -401,3 +401,21 @@ certificates_withdrawn = Index(
     sqlite_where=text(f"NOT ({LIVE_PREDICATE})"),
     postgresql_where=text(f"NOT ({LIVE_PREDICATE})"),
 )
+
+# --- Bitstring Status Lists (migration 0011) ------------------------------------------------
+
+#: The index each DIVOC credential was given in a status list (formats/status_list.py).
+#: The primary key is the claim: an index is taken by inserting its row, so two issuers that
+#: draw the same index cannot both have it, and no row is ever deleted (no index is reused).
+#: Rows of certificates never stored (their issuance failed after the draw) stay: their bit
+#: is never set.
+status_list_entries = Table(
+    "status_list_entries",
+    metadata,
+    Column("list_id", Integer, nullable=False),
+    Column("list_index", Integer, nullable=False),
+    Column("certificate_id", Text, nullable=False),
+    Column("allocated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("list_id", "list_index", name="pk_status_list_entries"),
+    Index("ix_status_list_entries_certificate_id", "certificate_id"),
+)

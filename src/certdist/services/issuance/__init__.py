@@ -9,6 +9,7 @@ from certdist.services.issuance.ids import (
     SequentialCertificateIds,
 )
 from certdist.services.issuance.service import AnyRequest, IssuanceService
+from certdist.services.issuance.status_lists import StatusLists
 from certdist.services.issuance.wiring import Issuance, wire
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "IssuanceService",
     "RandomCertificateIds",
     "SequentialCertificateIds",
+    "StatusLists",
     "errors_csv",
     "read_csv",
     "seed_demo",

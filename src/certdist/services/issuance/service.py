@@ -20,12 +20,19 @@ from certdist.domain.requests import CertificationRequest, TestCertificationRequ
 from certdist.errors import Conflict, DuplicateCertificate, FieldError, InvalidInput, NotFound
 from certdist.services.common import NO_METRICS, Clock, Metrics, new_record_id
 from certdist.services.issuance.ids import CertificateIdGenerator
+from certdist.signing.contexts import STATUS_LIST_V1
 from certdist.storage.repository import CertificateRepository
 
 log = logging.getLogger(__name__)
 
 AnyRequest = CertificationRequest | TestCertificationRequest
 _ID_COLLISION_RETRIES = 3
+
+
+class StatusIndexes(Protocol):
+    """Gives each new credential its ``credentialStatus`` (``status_lists.StatusLists``)."""
+
+    def allocate(self, certificate_id: str) -> dict[str, Any]: ...
 
 
 class CredentialSigner(Protocol):
@@ -76,8 +83,11 @@ class IssuanceService:
         *,
         phone_region: str,
         metrics: Metrics = NO_METRICS,
+        status_lists: StatusIndexes | None = None,
     ) -> None:
+        """``status_lists``: new credentials get a Bitstring Status List entry (opt-in)."""
         self._certificates = certificates
+        self._status_lists = status_lists
         self._metrics = metrics
         self._signer = signer
         self._profile = profile
@@ -216,6 +226,11 @@ class IssuanceService:
                 request, certificate_id=certificate_id, issued_at=now, profile=self._profile
             )
             entity_type, dose, total = TEST, None, None
+        if self._status_lists is not None:
+            # The index is claimed before signing: a certificate that then fails to be
+            # stored leaves an index no credential names, never one that two credentials do.
+            credential["@context"] = [*credential["@context"], STATUS_LIST_V1]
+            credential["credentialStatus"] = self._status_lists.allocate(certificate_id)
         signed = self._signer.sign(credential, created=now)
         meta = dict(request.meta)
         if previous:

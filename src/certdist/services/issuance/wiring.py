@@ -10,6 +10,7 @@ from certdist.services.common import Infrastructure
 from certdist.services.issuance.bulk import STALE_AFTER, BulkIssuanceService
 from certdist.services.issuance.ids import CertificateIdGenerator, RandomCertificateIds
 from certdist.services.issuance.service import IssuanceService
+from certdist.services.issuance.status_lists import StatusLists
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.keys import KeyUse
 from certdist.signing.ldproof import CredentialSigner
@@ -20,6 +21,7 @@ from certdist.storage.outbox import CompanionMessages
 class Issuance:
     certificates: IssuanceService  # issue, correct, revoke one certificate at a time
     bulk: BulkIssuanceService  # CSV uploads, row by row
+    status_lists: StatusLists | None  # Bitstring Status Lists, when the deployment opted in
 
 
 def wire(
@@ -35,6 +37,17 @@ def wire(
     batch of new certificates, so none is announced that was not stored, nor stored silently."""
     database = infrastructure.database
     signer = CredentialSigner(infrastructure.keys.active(KeyUse.CREDENTIAL), contexts)
+    status_lists = None
+    if profile.status_list_size is not None:
+        status_lists = StatusLists(
+            database.status_lists(),
+            database.certificates(),
+            signer,
+            infrastructure.clock,
+            public_url=infrastructure.site.public_url,
+            issuer=profile.issuer,
+            size=profile.status_list_size,
+        )
     certificates = IssuanceService(
         database.certificates(companions=companions),
         signer,
@@ -43,10 +56,12 @@ def wire(
         ids or RandomCertificateIds(),
         phone_region=infrastructure.site.phone_region,
         metrics=infrastructure.metrics,
+        status_lists=status_lists,
     )
     return Issuance(
         certificates=certificates,
         bulk=BulkIssuanceService(
             certificates, database.uploads(), infrastructure.clock, stale_after=bulk_stale_after
         ),
+        status_lists=status_lists,
     )

@@ -22,6 +22,7 @@ from certdist.errors import (
     VerificationError,
 )
 from certdist.formats.divoc_qr import decode_payload
+from certdist.formats.status_list import entry_of
 from certdist.services.verification.outcome import Examined
 from certdist.services.verification.view import (
     CertificateFormat,
@@ -56,6 +57,7 @@ def check_divoc(
         _not_yet_valid(credential, now)
         or _expiry(credential, now, effective_until_is_expiry=effective_until_is_expiry),
         str(certificate_id) if ours and isinstance(certificate_id, str | int) else None,
+        status_entry=entry_of(credential),
     )
 
 

@@ -30,6 +30,7 @@ from certdist.services.verification.outcome import (
     withdrawn,
 )
 from certdist.services.verification.pdf import PdfLimits, looks_like_pdf, not_a_pdf, scan_pdf
+from certdist.services.verification.status_list import StatusListChecker
 from certdist.services.verification.view import VerifiedCertificate
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.trust import TrustStore
@@ -74,6 +75,7 @@ class Verifier:
     ``own_cards`` is our SMART Health Card revocation list; without it our own cards are
     checked for signature and expiry only. ``own_dccs`` is our EU DCC revocation batches,
     read before the certificate records (which still answer for what the batches do not hold).
+    ``status_lists`` reads the Bitstring Status List a DIVOC credential names, ours or not.
     """
 
     trust: TrustStore
@@ -86,6 +88,7 @@ class Verifier:
     pdf_limits: PdfLimits = field(default_factory=PdfLimits)
     own_cards: OwnCardRevocations | None = None
     own_dccs: OwnDccRevocations | None = None
+    status_lists: StatusListChecker | None = None
 
     def verify(self, data: bytes | str, *, expect_pdf: bool = False) -> VerifiedCertificate:
         """The verified view of ``data``; raises as the package docstring says.
@@ -127,6 +130,9 @@ class Verifier:
             problem = self._our_revocation(examined.our_certificate_id)
         elif examined.our_card_rid and self.own_cards is not None:
             problem = _listed(self.own_cards.withdrawn(examined.our_card_rid))
+        if problem is None and examined.status_entry and self.status_lists is not None:
+            url, index = examined.status_entry
+            problem = self.status_lists.problem(url, index, trust=self.trust, loader=self.loader)
         if problem is None:
             return examined
         return replace(examined, problem=problem)

@@ -9,7 +9,9 @@ material"):
   (``did:web:<host>:trust:eu-dcc``);
 * ``GET /trust/eu-dcc/revocation-list`` — our EU DCC revocation batches, listed as the DCC
   Gateway lists them, and ``GET /trust/eu-dcc/revocation-list/{batchId}`` one batch, a CMS
-  SignedData (base64) of its JSON.
+  SignedData (base64) of its JSON;
+* ``GET /trust/status/{listId}`` — a W3C ``BitstringStatusListCredential`` of our DIVOC
+  credentials' revocation bits, signed with the credential key (when ``status_list`` is on).
 
 The SMART Health Card keys are ``/.well-known/jwks.json`` (:mod:`.wallet`).
 """
@@ -21,6 +23,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 
+from certdist.errors import NotFound
 from certdist.web.deps import ServicesDep
 
 router = APIRouter(tags=["trust material"])
@@ -98,3 +101,26 @@ async def eu_dcc_revocation_batch(
     (``country``, ``expires``, ``kid``, ``hashType``, ``entries`` of ``{hash}``)."""
     batch = services.distribution.dcc_revocations.batch(batch_id)
     return Response(batch.cms, media_type="application/cms-text", headers=_PUBLIC_CACHE)
+
+
+@router.get(
+    "/trust/status/{list_id}",
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The signed status list"},
+        404: {"description": "No status list with this id, or status lists are off"},
+    },
+)
+async def status_list(
+    services: ServicesDep,
+    list_id: Annotated[
+        int, Path(ge=1, le=999_999_999, description="The list's id, from statusListCredential")
+    ],
+) -> JSONResponse:
+    """A W3C Bitstring Status List v1.0 ``BitstringStatusListCredential`` (VC 1.1, purpose
+    ``revocation``, at least 131,072 entries) with a linked-data proof by the active
+    credential key: bit ``statusListIndex`` is set when the DIVOC credential that names this
+    list was revoked or replaced by a correction. Rebuilt with every withdrawal."""
+    lists = services.issuance.status_lists
+    if lists is None:
+        raise NotFound("this service publishes no status lists (status_list is off)")
+    return JSONResponse(lists.credential(list_id), headers=_PUBLIC_CACHE)
