@@ -143,20 +143,30 @@ def test_a_broken_entry_names_the_problem(change: dict[str, object], problem: st
         entry_of({"credentialStatus": {**status_entry(URL, 77), **change}})
 
 
+ISSUER = "https://divoc.dev/"
+
+
 def test_a_list_credential_is_read_and_checked() -> None:
     credential = status_list_credential(
-        URL, StatusList.of([9]), issuer="https://divoc.dev/", issued_at="2026-12-06T00:00:00.000Z"
+        URL, StatusList.of([9]), issuer=ISSUER, issued_at="2026-12-06T00:00:00.000Z"
     )
     assert credential["@context"] == [
         "https://www.w3.org/2018/credentials/v1",
         "https://www.w3.org/ns/credentials/status/v1",
     ]
-    assert read_list_credential(credential, url=URL).get(9)
+    assert read_list_credential(credential, url=URL, issuer=ISSUER).get(9)
     with pytest.raises(MalformedCertificate, match="fetched from"):
-        read_list_credential(credential, url=URL + "0")
+        read_list_credential(credential, url=URL + "0", issuer=ISSUER)
     wrong_type = {**credential, "type": ["VerifiableCredential"]}
     with pytest.raises(MalformedCertificate, match="BitstringStatusListCredential"):
-        read_list_credential(wrong_type, url=URL)
+        read_list_credential(wrong_type, url=URL, issuer=ISSUER)
     suspension = {**credential["credentialSubject"], "statusPurpose": "suspension"}
     with pytest.raises(MalformedCertificate, match="revocation"):
-        read_list_credential({**credential, "credentialSubject": suspension}, url=URL)
+        read_list_credential(
+            {**credential, "credentialSubject": suspension}, url=URL, issuer=ISSUER
+        )
+    # Another issuer's list does not decide on this issuer's credentials.
+    with pytest.raises(MalformedCertificate, match="its issuer is not the credential's"):
+        read_list_credential(credential, url=URL, issuer="https://other.example/")
+    issuer_object = {**credential, "issuer": {"id": ISSUER, "name": "Ministry"}}
+    assert read_list_credential(issuer_object, url=URL, issuer=ISSUER).get(9)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -163,6 +164,17 @@ def test_an_unreachable_or_unknown_list_is_revocation_unknown(
     elsewhere = replace(elsewhere, status_lists=StatusListChecker(None, forged))
     assert elsewhere.check(credential).code == "revocation-unknown"
 
+    def another_issuers(url: str) -> bytes:  # signed by a trusted key, for another issuer
+        document = client.get(url.removeprefix("https://certs.example.org")).json()
+        del document["proof"]
+        document["issuer"] = "https://another-issuer.example/"
+        signer = services.issuance.status_lists._signer  # type: ignore[union-attr]
+        return json.dumps(signer.sign(document, created=datetime.now(UTC))).encode()
+
+    elsewhere = replace(elsewhere, status_lists=StatusListChecker(None, another_issuers))
+    outcome = elsewhere.check(credential)
+    assert (outcome.status, outcome.code) == (Status.INVALID, "revocation-unknown")
+
 
 def test_an_unknown_list_is_404(client: TestClient, services: Services) -> None:
     response = client.get(ROUTE + "7")
@@ -193,12 +205,12 @@ def test_production_fetches_no_plain_http_list(services: Services) -> None:
     checker = StatusListChecker(None, fetch, https_only=True)
     trust, loader = services.verifier.trust, services.verifier.loader
     problem = checker.problem(
-        "http://certs.example.org/trust/status/1", 0, trust=trust, loader=loader
+        "http://certs.example.org/trust/status/1", 0, None, trust=trust, loader=loader
     )
     assert problem is not None
     assert "could not be fetched" in str(problem)
     assert asked == []
-    checker.problem("https://certs.example.org/trust/status/1", 0, trust=trust, loader=loader)
+    checker.problem("https://certs.example.org/trust/status/1", 0, None, trust=trust, loader=loader)
     assert asked == ["https://certs.example.org/trust/status/1"]
 
 

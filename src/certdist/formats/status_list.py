@@ -188,11 +188,26 @@ def entry_of(credential: Any) -> tuple[str, int] | None:
     return None
 
 
-def read_list_credential(credential: Any, *, url: str) -> StatusList:
-    """The revocation bits of a ``BitstringStatusListCredential`` fetched from ``url``
-    (its signature is the caller's to check); ``MalformedCertificate`` naming the problem."""
+def issuer_of(credential: Any) -> str | None:
+    """The ``issuer`` of a credential: the string, or the ``id`` of an issuer object."""
+    issuer = credential.get("issuer") if isinstance(credential, dict) else None
+    if isinstance(issuer, dict):
+        issuer = issuer.get("id")
+    return issuer if isinstance(issuer, str) else None
+
+
+def read_list_credential(credential: Any, *, url: str, issuer: str | None) -> StatusList:
+    """The revocation bits of a ``BitstringStatusListCredential`` fetched from ``url`` for
+    a credential of ``issuer`` (its signature is the caller's to check);
+    ``MalformedCertificate`` naming the problem.
+
+    A list of another issuer is refused, as the specification's validation does: a key
+    trusted for one issuer must not decide on another's credentials.
+    """
     if not isinstance(credential, dict):
         raise MalformedCertificate("status list: not a JSON object")
+    if issuer_of(credential) != issuer:
+        raise MalformedCertificate("status list: its issuer is not the credential's")
     types = credential.get("type")
     if not isinstance(types, list) or LIST_CREDENTIAL_TYPE not in types:
         raise MalformedCertificate(f"status list: not a {LIST_CREDENTIAL_TYPE}")

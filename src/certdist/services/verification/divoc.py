@@ -22,7 +22,7 @@ from certdist.errors import (
     VerificationError,
 )
 from certdist.formats.divoc_qr import decode_payload
-from certdist.formats.status_list import entry_of
+from certdist.formats.status_list import entry_of, issuer_of
 from certdist.services.verification.outcome import Examined
 from certdist.services.verification.view import (
     CertificateFormat,
@@ -58,6 +58,7 @@ def check_divoc(
         or _expiry(credential, now, effective_until_is_expiry=effective_until_is_expiry),
         str(certificate_id) if ours and isinstance(certificate_id, str | int) else None,
         status_entry=entry_of(credential),
+        status_issuer=issuer_of(credential),
     )
 
 

@@ -96,7 +96,8 @@ class Examined:
     it: ``our_certificate_id`` names the certificate (DIVOC credentials, EU DCCs), or
     ``our_card_rid`` is the SMART Health Card's revocation id (a keyed hash of the id);
     ``our_dcc_hashes`` are an EU DCC's revocation hashes, looked up in our batches.
-    ``status_entry`` is where a credential's issuer publishes its revocation bit.
+    ``status_entry`` is where a credential's issuer publishes its revocation bit, and
+    ``status_issuer`` that issuer: a list another issuer signed does not count.
     """
 
     certificate: VerifiedCertificate
@@ -106,6 +107,7 @@ class Examined:
     our_dcc_hashes: DccHashes | None = None
     #: A DIVOC credential's Bitstring Status List entry: (statusListCredential, index).
     status_entry: tuple[str, int] | None = None
+    status_issuer: str | None = None
 
 
 def withdrawn(*, revoked: bool) -> CertificateRevoked:

@@ -53,15 +53,24 @@ class StatusListChecker:
     retry_seconds: float = 60.0
     https_only: bool = False
     monotonic: Callable[[], float] = time.monotonic
-    _held: dict[str, tuple[float, bsl.StatusList]] = field(default_factory=dict, init=False)
-    _failed_at: dict[str, float] = field(default_factory=dict, init=False)
+    _held: dict[tuple[str, str | None], tuple[float, bsl.StatusList]] = field(
+        default_factory=dict, init=False
+    )
+    _failed_at: dict[tuple[str, str | None], float] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def problem(
-        self, url: str, index: int, *, trust: TrustStore, loader: ContextLoader
+        self,
+        url: str,
+        index: int,
+        issuer: str | None,
+        *,
+        trust: TrustStore,
+        loader: ContextLoader,
     ) -> VerificationError | None:
-        """Why the credential whose entry is ``index`` of ``url`` is not valid, if it is not."""
-        bits = self._list(url, trust, loader)
+        """Why the credential of ``issuer`` whose entry is ``index`` of ``url`` is not valid,
+        if it is not."""
+        bits = self._list(url, issuer, trust, loader)
         if bits is None:
             return RevocationUnknown("the issuer's status list could not be fetched or read")
         if index >= bits.size:
@@ -70,7 +79,9 @@ class StatusListChecker:
             return CertificateRevoked("the issuer revoked this certificate (status list)")
         return None
 
-    def _list(self, url: str, trust: TrustStore, loader: ContextLoader) -> bsl.StatusList | None:
+    def _list(
+        self, url: str, issuer: str | None, trust: TrustStore, loader: ContextLoader
+    ) -> bsl.StatusList | None:
         own_id = self.own.list_id_of(url) if self.own is not None else None
         if own_id is not None and self.own is not None:
             try:
@@ -81,27 +92,30 @@ class StatusListChecker:
         if self.fetch is None or not url.startswith(schemes):
             return None
         now = self.monotonic()
+        key = (url, issuer)  # what a list was checked against is part of what is held
         with self._lock:
-            held = self._held.get(url)
+            held = self._held.get(key)
             if held is not None and now - held[0] < self.max_age_seconds:
                 return held[1]
-            failed = self._failed_at.get(url)
+            failed = self._failed_at.get(key)
             if failed is not None and now - failed < self.retry_seconds:
                 return None if held is None else held[1]
-            fetched = self._fetch(url, trust, loader)
+            fetched = self._fetch(url, issuer, trust, loader)
             if fetched is None:
-                self._failed_at[url] = now
+                self._failed_at[key] = now
                 return None if held is None else held[1]
-            self._failed_at.pop(url, None)
-            self._held[url] = (now, fetched)
+            self._failed_at.pop(key, None)
+            self._held[key] = (now, fetched)
             return fetched
 
-    def _fetch(self, url: str, trust: TrustStore, loader: ContextLoader) -> bsl.StatusList | None:
+    def _fetch(
+        self, url: str, issuer: str | None, trust: TrustStore, loader: ContextLoader
+    ) -> bsl.StatusList | None:
         assert self.fetch is not None
         try:
             document = json.loads(self.fetch(url))
             verify_credential(document, trust.credential_key, loader=loader)
-            return bsl.read_list_credential(document, url=url)
+            return bsl.read_list_credential(document, url=url, issuer=issuer)
         except (*UNREADABLE, VerificationError, MalformedCertificate) as error:
             log.warning(
                 "could not use a status list", extra={"url": url, "error": type(error).__name__}

@@ -132,7 +132,9 @@ class Verifier:
             problem = _listed(self.own_cards.withdrawn(examined.our_card_rid))
         if problem is None and examined.status_entry and self.status_lists is not None:
             url, index = examined.status_entry
-            problem = self.status_lists.problem(url, index, trust=self.trust, loader=self.loader)
+            problem = self.status_lists.problem(
+                url, index, examined.status_issuer, trust=self.trust, loader=self.loader
+            )
         if problem is None:
             return examined
         return replace(examined, problem=problem)
