@@ -16,7 +16,7 @@ from certdist.storage.integrations import SqlIntegrationRepository
 from certdist.storage.outbox import CompanionMessages, SqlOutbox
 from certdist.storage.print_jobs import SqlPrintJobRepository, SqlPrintSelection
 from certdist.storage.share_links import SqlShareLinks
-from certdist.storage.transactions import Transactions
+from certdist.storage.transactions import ReadObserver, Transactions
 from certdist.storage.uploads import SqlUploadRepository
 
 
@@ -48,6 +48,11 @@ class Database:
     def engine(self) -> Engine:
         """The underlying engine, for code that needs SQL the repositories do not offer."""
         return self._engine
+
+    def observe(self, observer: ReadObserver) -> None:
+        """Have ``observer`` wrap the prepared reads, which run without SQLAlchemy's events
+        (tracing: ``certdist/tracing.py``)."""
+        self._transactions.read_observer = observer
 
     @property
     def transactions(self) -> Transactions:

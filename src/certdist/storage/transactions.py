@@ -7,7 +7,7 @@ translation and the SQLite write-lock rule live in one place.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select
@@ -21,6 +21,10 @@ from certdist.storage.engine import WRITE_OPTION
 # not an outage, so it must not be disguised as one.
 _SQLITE_SCHEMA_ERRORS = ("no such table", "no such column", "no such index")
 
+#: Around each prepared read, which bypasses SQLAlchemy's execution events: called with the
+#: dialect and the SQL (placeholders, no values). Tracing gives these reads their spans.
+ReadObserver = Callable[[str, str], AbstractContextManager[object]]
+
 
 class Transactions:
     """Opens short transactions on one engine."""
@@ -29,6 +33,7 @@ class Transactions:
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self._commit_deadline = commit_deadline
+        self.read_observer: ReadObserver | None = None
 
     @property
     def dialect(self) -> str:
@@ -57,6 +62,13 @@ class Transactions:
         rolls the driver connection back on return (PostgreSQL), and its deadlines
         (statement timeout, busy timeout) are the connection's, as for every other query.
         """
+        observer = self.read_observer
+        if observer is None:
+            return self._fetch(prepared, parameters)
+        with observer(self._engine.dialect.name, prepared.sql):
+            return self._fetch(prepared, parameters)
+
+    def _fetch(self, prepared: PreparedRead, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         with translate_errors():
             try:
                 raw = self._engine.raw_connection()
