@@ -151,6 +151,13 @@ class ReadinessSettings(Section):
     worker_heartbeat_max_age_seconds: float = Field(default=120.0, gt=0)
 
 
+def http_only(value: str | None, name: str) -> str | None:
+    """``value`` if it is none or an http(s) URL; else ``ValueError`` naming the setting."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{name} must be an http:// or https:// URL")
+    return value
+
+
 class TracingSettings(Section):
     """OpenTelemetry tracing (docs/operations.md, "Tracing"): off by default; needs the extra
     ``certdist[tracing]``. Spans carry route templates and SQL with placeholders, never a
@@ -175,9 +182,7 @@ class TracingSettings(Section):
     @field_validator("endpoint")
     @classmethod
     def _http_only(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("the tracing endpoint must be an http:// or https:// URL")
-        return value
+        return http_only(value, "the tracing endpoint")
 
     def missing_package(self) -> str | None:
         """With tracing on, the first OpenTelemetry module of the extra that is not
@@ -248,9 +253,7 @@ class SmsSettings(Section):
     @field_validator("http_url")
     @classmethod
     def _http_only(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("http_url must be an http:// or https:// URL")
-        return value
+        return http_only(value, "http_url")
 
     def production_problems(self) -> list[str]:
         if self.backend == "inbox":
