@@ -80,11 +80,10 @@ def test_the_wheel_holds_no_tests_and_requires_no_development_tool(
             "opentelemetry-api",
             "opentelemetry-exporter-otlp-proto-http",  # HTTP/protobuf: no grpcio
             "opentelemetry-instrumentation-fastapi",
-            "opentelemetry-instrumentation-sqlalchemy",
             "opentelemetry-sdk",
         ],
     }
-    assert len(extras) == 6, extras
+    assert len(extras) == 5, extras
 
 
 def test_the_wheel_carries_every_template_and_migration(wheel: zipfile.ZipFile) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry import trace
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -174,7 +173,7 @@ def test_tracing_is_off_by_default_and_then_nothing_is_instrumented(
     assert start_tracing(services.settings.tracing) is None
     app = create_app(services.settings, services=services)
     assert not getattr(app, "_is_instrumented_by_opentelemetry", False)
-    assert not SQLAlchemyInstrumentor().is_instrumented_by_opentelemetry
+    assert services.database.transactions.read_observer is None
     assert not isinstance(trace.get_tracer_provider(), TracerProvider)
 
 

@@ -200,7 +200,6 @@ TRACING_MODULES = (
     "opentelemetry.sdk",
     "opentelemetry.exporter.otlp.proto.http",
     "opentelemetry.instrumentation.fastapi",
-    "opentelemetry.instrumentation.sqlalchemy",
 )
 TRACING_EXTRA_MISSING = (
     "tracing.enabled is true but the OpenTelemetry packages are not installed ({}): "

@@ -2,12 +2,13 @@
 span per request, named by its route template, with a child span per SQL statement.
 
 Imported only when tracing is on, and only with the extra ``certdist[tracing]`` installed
-(``web/app.py`` turns a missing package into a ``ConfigurationError``). Spans follow the
-log's rule (docs/architecture.md, "Security rules"): no name, mobile number, OTP, token or
-beneficiary id. The instrumentations record raw paths, query strings, client addresses and
-(when the standard OTEL_* variables ask) headers, so every span is rebuilt before export
-with only the attributes in ``_KEPT``; the route template stands for the path. SQL is
-recorded as the driver receives it, with placeholders, never with the bound values.
+(``config.py`` and ``web/app.py`` turn a missing package into a ``ConfigurationError``).
+Spans follow the log's rule (docs/architecture.md, "Security rules"): no name, mobile
+number, OTP, token or beneficiary id. The FastAPI instrumentation records raw paths, query
+strings, client addresses and (when the standard OTEL_* variables ask) headers, so every
+span is rebuilt before export with only the attributes in ``_KEPT``; the route template
+stands for the path. SQL is recorded as the driver receives it, with placeholders, never
+with the bound values.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from typing import Protocol
 
 from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -141,10 +141,7 @@ def exporter_for(settings: TracingSettings) -> SpanExporter:
 
 
 class TracedDatabase(Protocol):
-    """What tracing needs of ``storage.Database``: its engine, and its prepared reads."""
-
-    @property
-    def engine(self) -> Any: ...
+    """What tracing needs of ``storage.Database``: a way to wrap each statement."""
 
     def observe(self, observer: Callable[[str, str], AbstractContextManager[object]]) -> None: ...
 
@@ -165,9 +162,7 @@ class Tracing:
 
     def instrument(self, app: FastAPI, database: TracedDatabase) -> None:
         """Server spans for ``app`` (call it after the app's last ``add_middleware``, so
-        that the span covers them all) and SQL spans for ``database``: its SQLAlchemy
-        engine, and the prepared reads that bypass the engine's events (the hot read of
-        every download, ``storage/transactions.py``)."""
+        that the span covers them all) and a span per SQL statement of ``database``."""
         FastAPIInstrumentor.instrument_app(
             app,
             tracer_provider=self.provider,
@@ -175,24 +170,19 @@ class Tracing:
             # The ASGI messages as spans of their own add nothing an operator needs.
             exclude_spans=["receive", "send"],
         )
-        SQLAlchemyInstrumentor().instrument(
-            engine=database.engine,
-            tracer_provider=self.provider,
-            enable_commenter=False,
-            # The instrumentation declares SQLAlchemy < 2.1 and would do nothing on 2.1; it
-            # only listens to engine events, which 2.1 keeps (tests/test_tracing.py checks
-            # the SQL spans on the SQLAlchemy that uv.lock installs).
-            skip_dep_check=True,
-        )
-
-        database.observe(self._prepared_read)
+        # Not opentelemetry-instrumentation-sqlalchemy: it patches create_engine for the
+        # whole process, imports SQLAlchemy's asyncio module (which needs greenlet) and
+        # declares SQLAlchemy < 2.1; and the download's hot read bypasses the engine's
+        # events anyway. storage calls this around every statement, both kinds.
+        database.observe(self._statement)
 
     @contextmanager
-    def _prepared_read(self, dialect: str, sql: str) -> Iterator[None]:
-        """A span as the SQLAlchemy instrumentation makes: the statement's verb as its name,
-        the SQL with its placeholders."""
+    def _statement(self, dialect: str, sql: str) -> Iterator[None]:
+        """A client span named by the statement's verb, with the SQL as the driver gets it:
+        placeholders, never the bound values."""
+        words = sql.split(None, 1)
         with self._tracer.start_as_current_span(
-            sql.split(None, 1)[0],
+            words[0].upper() if words else "SQL",
             kind=SpanKind.CLIENT,
             attributes={"db.system": dialect, "db.statement": sql},
         ):
@@ -203,9 +193,8 @@ class Tracing:
         self.provider.force_flush()
 
     def close(self) -> None:
-        """Flush, then stop the provider and the SQL instrumentation (tests; a server
-        process keeps both until it exits, when the SDK shuts the provider down)."""
-        SQLAlchemyInstrumentor().uninstrument()
+        """Flush, then stop the provider (tests; a server process keeps it until it exits,
+        when the SDK shuts it down)."""
         self.provider.shutdown()
 
 

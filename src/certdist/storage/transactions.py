@@ -7,7 +7,7 @@ translation and the SQLite write-lock rule live in one place.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select
@@ -15,15 +15,11 @@ from sqlalchemy import exc as sa_exc
 
 from certdist.errors import StorageUnavailable
 from certdist.storage.commit_deadline import CommitDeadline, CommitUnconfirmed
-from certdist.storage.engine import WRITE_OPTION
+from certdist.storage.engine import WRITE_OPTION, StatementObserver
 
 # SQLite reports a missing table as an OperationalError; that is a setup bug (not migrated),
 # not an outage, so it must not be disguised as one.
 _SQLITE_SCHEMA_ERRORS = ("no such table", "no such column", "no such index")
-
-#: Around each prepared read, which bypasses SQLAlchemy's execution events: called with the
-#: dialect and the SQL (placeholders, no values). Tracing gives these reads their spans.
-ReadObserver = Callable[[str, str], AbstractContextManager[object]]
 
 
 class Transactions:
@@ -33,7 +29,8 @@ class Transactions:
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self._commit_deadline = commit_deadline
-        self.read_observer: ReadObserver | None = None
+        # Around each prepared read, which bypasses the engine's events (Database.observe).
+        self.read_observer: StatementObserver | None = None
 
     @property
     def dialect(self) -> str:
