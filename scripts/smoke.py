@@ -17,6 +17,10 @@ The tampered payloads are also put back into QR images and PDFs with the QR and 
 libraries certdist itself depends on (segno, Pillow, zxing-cpp), run by certdist's own
 interpreter; when that interpreter cannot be found those checks are skipped, not failed.
 
+Last, with the extra ``certdist[tracing]`` installed, ``certdist serve`` runs with tracing on
+(spans printed to stdout) and one download is asked for: its span must be named by the route
+template and hold neither the beneficiary id nor the query string.
+
 One line per check; the last line is ``smoke: N passed, M failed``; the exit status is 0
 only when nothing failed.
 """
@@ -28,9 +32,14 @@ import base64
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -319,7 +328,68 @@ class Smoke:
             if kind == "lab-test":
                 self.check_fhir_refused(code)
             self.tampered(kind, {k: v for k, v in exported.items() if v is not None})
+        self.check_tracing("SMOKE0001")
         return self.tally
+
+    def check_tracing(self, code: str) -> None:
+        """``serve`` with tracing on and the console exporter: a download's span."""
+        what = "serve with tracing: the download's span names the route, not the path"
+        probe = "import opentelemetry.sdk, opentelemetry.instrumentation.fastapi"
+        if self.python is None:
+            self.tally.skip(what, "certdist's interpreter not found")
+            return
+        if subprocess.run([self.python, "-c", probe], capture_output=True, check=False).returncode:
+            self.tally.skip(what, "the extra certdist[tracing] is not installed")
+            return
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+        env = {
+            **self.certdist.env,
+            "CERTDIST_TRACING__ENABLED": "true",
+            "CERTDIST_TRACING__EXPORTER": "console",
+            "CERTDIST_LOG_LEVEL": "WARNING",
+        }
+        server = subprocess.Popen(
+            [self.certdist.command, "serve", "--port", str(port)],
+            env=env,
+            cwd=self.certdist.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        status = None
+        try:
+            deadline = time.monotonic() + TIMEOUT_SECONDS
+            while server.poll() is None and time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{base}/healthz", timeout=5):  # noqa: S310
+                        break
+                except OSError:
+                    time.sleep(0.2)  # polling a server that is starting
+            url = f"{base}/certificate/api/certificatePDF/{code}?mobile=9999912345"
+            try:
+                urllib.request.urlopen(url, timeout=30)  # noqa: S310 - no token: 401
+            except urllib.error.HTTPError as answer:
+                status = answer.code
+            except OSError as exc:
+                status = str(exc)
+        finally:
+            server.send_signal(signal.SIGTERM)  # the lifespan's end flushes the spans
+            try:
+                output, errors = server.communicate(timeout=TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                output, errors = server.communicate()
+        route = "GET /certificate/api/certificatePDF/{preEnrollmentCode}"
+        named = f'"name": "{route}"' in output
+        clean = code not in output and "9999912345" not in output
+        spans = output.count('"trace_id"')
+        detail = f"answer {status}, {spans} span(s) printed"
+        if not named:
+            detail += "; stderr: " + first_line(errors)
+        self.tally.check(status == 401 and named and clean, what, detail)
 
     def check_version(self) -> None:
         result = self.certdist("--version")

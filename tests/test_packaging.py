@@ -67,10 +67,23 @@ def test_the_wheel_holds_no_tests_and_requires_no_development_tool(
     names = {r.split(";")[0].split(">")[0].split("[")[0].strip().lower() for r in requires}
     assert not names & {"pytest", "cwt", "mypy", "ruff", "playwright", "schemathesis"}
     assert "cbor2" in names
-    # One extra, the other HTTP server; nothing else is optional.
-    assert metadata(wheel).get_all("Provides-Extra") == ["granian"]
+    # Two extras, the other HTTP server and tracing; nothing else is optional.
+    assert metadata(wheel).get_all("Provides-Extra") == ["granian", "tracing"]
     extras = [r for r in requires if "extra ==" in r]
-    assert [r.split(";")[0].split(">")[0].strip() for r in extras] == ["granian"]
+    by_extra = {
+        extra: sorted(r.split(";")[0].split(">")[0].strip() for r in extras if extra in r)
+        for extra in ("'granian'", "'tracing'")
+    }
+    assert by_extra == {
+        "'granian'": ["granian"],
+        "'tracing'": [
+            "opentelemetry-api",
+            "opentelemetry-exporter-otlp-proto-http",  # HTTP/protobuf: no grpcio
+            "opentelemetry-instrumentation-fastapi",
+            "opentelemetry-sdk",
+        ],
+    }
+    assert len(extras) == 5, extras
 
 
 def test_the_wheel_carries_every_template_and_migration(wheel: zipfile.ZipFile) -> None:

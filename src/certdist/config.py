@@ -6,6 +6,7 @@ This is the only module that reads the process environment. Everything else rece
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import json
 import os
@@ -168,6 +169,62 @@ class ReadinessSettings(Section):
     worker_heartbeat_max_age_seconds: float = Field(default=120.0, gt=0)
 
 
+def http_only(value: str | None, name: str) -> str | None:
+    """``value`` if it is none or an http(s) URL; else ``ValueError`` naming the setting."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{name} must be an http:// or https:// URL")
+    return value
+
+
+class TracingSettings(Section):
+    """OpenTelemetry tracing (docs/operations.md, "Tracing"): off by default; needs the extra
+    ``certdist[tracing]``. Spans carry route templates and SQL with placeholders, never a
+    raw path, query string, header or bound value.
+
+    The OpenTelemetry SDK reads its own standard variables (``OTEL_EXPORTER_OTLP_ENDPOINT``,
+    ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_RESOURCE_ATTRIBUTES``, ...) for what is not set
+    here; certdist itself reads only ``CERTDIST_TRACING__*``."""
+
+    enabled: bool = False
+    # "otlp": OTLP over HTTP/protobuf to a collector; "console": spans as JSON on stdout
+    # (trying it out); "none": spans made and dropped (their cost without a collector).
+    exporter: Literal["otlp", "console", "none"] = "otlp"
+    # The collector's traces URL, used as given (e.g. http://collector:4318/v1/traces).
+    # None: the SDK's OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT
+    # + /v1/traces, else http://localhost:4318/v1/traces.
+    endpoint: str | None = None
+    service_name: str = Field(default="certdist", min_length=1)
+    # The share of traces started here that are kept (a caller's sampled flag is followed).
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        return http_only(value, "the tracing endpoint")
+
+    def missing_package(self) -> str | None:
+        """With tracing on, the first OpenTelemetry module of the extra that is not
+        installed; None when all are (or tracing is off)."""
+        if not self.enabled:
+            return None
+        for module in TRACING_MODULES:
+            if importlib.util.find_spec(module) is None:
+                return module
+        return None
+
+
+#: What tracing imports, from the extra ``certdist[tracing]``.
+TRACING_MODULES = (
+    "opentelemetry.sdk",
+    "opentelemetry.exporter.otlp.proto.http",
+    "opentelemetry.instrumentation.fastapi",
+)
+TRACING_EXTRA_MISSING = (
+    "tracing.enabled is true but the OpenTelemetry packages are not installed ({}): "
+    "pip install 'certdist[tracing]'"
+)
+
+
 _DEFAULT_SMS_TEXTS = {
     "en": (
         "{code} is your code to download your vaccination certificate. "
@@ -213,9 +270,7 @@ class SmsSettings(Section):
     @field_validator("http_url")
     @classmethod
     def _http_only(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("http_url must be an http:// or https:// URL")
-        return value
+        return http_only(value, "http_url")
 
     def production_problems(self) -> list[str]:
         if self.backend == "inbox":
@@ -734,6 +789,7 @@ class Settings(BaseSettings):
     printing: PrintSettings = Field(default_factory=PrintSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -897,6 +953,9 @@ class Settings(BaseSettings):
 
     def check(self) -> None:
         """Refuse unsafe combinations. Production must not run any dev-only backend."""
+        missing = self.tracing.missing_package()
+        if missing is not None:
+            raise ConfigurationError(TRACING_EXTRA_MISSING.format(missing))
         if not self.is_production:
             return
         problems = []

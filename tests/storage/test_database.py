@@ -267,3 +267,38 @@ def _lock_held(database: Database) -> Iterator[None]:
             connection.rollback()
     finally:
         blocker.dispose()
+
+
+# --- observing statements (tracing) ----------------------------------------------------------
+
+
+def test_an_observer_wraps_every_statement_with_its_sql_and_never_its_values(
+    database: Database, make_certificate: Callable[..., CertificateRecord]
+) -> None:
+    """Those the engine executes and the prepared reads, which bypass its events."""
+    certificates = database.certificates()
+    seen: list[tuple[str, str, type[BaseException] | None]] = []
+
+    @contextmanager
+    def observer(dialect: str, sql: str) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:
+            seen.append((dialect, sql, type(exc)))
+            raise
+        seen.append((dialect, sql, None))
+
+    database.observe(observer)
+    certificates.add([make_certificate(pre_enrollment_code="OBSERVED42", name="Obi Served")])
+    assert [r.pre_enrollment_code for r in certificates.for_beneficiary("OBSERVED42")] == [
+        "OBSERVED42"
+    ]
+    with pytest.raises(Exception, match="no_such_table"), database.transactions.read() as sql:
+        sql.execute(text("SELECT * FROM no_such_table"))
+
+    verbs = [s.split(None, 1)[0].upper() for _, s, _ in seen]
+    assert "INSERT" in verbs
+    assert verbs.count("SELECT") >= 2  # the prepared read and the failing one
+    assert {dialect for dialect, _, _ in seen} == {database.dialect}
+    assert [sql for _, sql, error in seen if error is not None] == ["SELECT * FROM no_such_table"]
+    assert not [sql for _, sql, _ in seen if "OBSERVED42" in sql or "Obi Served" in sql]

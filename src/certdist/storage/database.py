@@ -13,7 +13,12 @@ from certdist.storage.audit import SqlDownloadAudit
 from certdist.storage.certificates import SqlCertificateRepository
 from certdist.storage.commit_deadline import CommitDeadline
 from certdist.storage.dev_sms_inbox import DevSmsInbox
-from certdist.storage.engine import build_engine, normalise_url
+from certdist.storage.engine import (
+    StatementObserver,
+    build_engine,
+    normalise_url,
+    observe_statements,
+)
 from certdist.storage.integrations import SqlIntegrationRepository
 from certdist.storage.outbox import CompanionMessages, SqlOutbox
 from certdist.storage.print_jobs import SqlPrintJobRepository, SqlPrintSelection
@@ -67,6 +72,12 @@ class Database:
     def engine(self) -> Engine:
         """The underlying engine, for code that needs SQL the repositories do not offer."""
         return self._engine
+
+    def observe(self, observer: StatementObserver) -> None:
+        """Have ``observer`` wrap every statement: those the engine executes and the prepared
+        reads, which run without its events (tracing: ``certdist/tracing.py``)."""
+        observe_statements(self._engine, observer)
+        self._transactions.read_observer = observer
 
     @property
     def transactions(self) -> Transactions:

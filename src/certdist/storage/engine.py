@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,11 @@ from certdist.errors import ConfigurationError, StorageUnavailable
 
 #: Execution option that makes a SQLite transaction take the write lock at BEGIN.
 WRITE_OPTION = "certdist_write"
+
+#: Around each statement (tracing, ``certdist/tracing.py``): called with the dialect and the
+#: SQL as the driver receives it (placeholders, never the bound values).
+StatementObserver = Callable[[str, str], AbstractContextManager[object]]
+_OBSERVED = "certdist_observed"  # Connection.info: the statements being observed, innermost last
 
 _POSTGRES_NAMES = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE_NAMES = {"sqlite", "sqlite+pysqlite"}
@@ -148,3 +155,29 @@ def _postgres_engine(url: URL, deadline: float) -> Engine:
         pool_timeout=deadline,
         hide_parameters=True,
     )
+
+
+def observe_statements(engine: Engine, observer: StatementObserver) -> None:
+    """Have ``observer`` wrap every statement ``engine`` sends to the driver (its cursor
+    events: entered before, left after, or left with the error)."""
+    dialect = engine.dialect.name
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(connection: Connection, _c: Any, statement: str, *_: Any) -> None:
+        observed = observer(dialect, statement)
+        observed.__enter__()
+        connection.info.setdefault(_OBSERVED, []).append(observed)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(connection: Connection, *_: Any) -> None:
+        stack = connection.info.get(_OBSERVED)
+        if stack:
+            stack.pop().__exit__(None, None, None)
+
+    @event.listens_for(engine, "handle_error")
+    def _error(context: Any) -> None:
+        connection = context.connection
+        stack = None if connection is None else connection.info.get(_OBSERVED)
+        if stack:
+            error = context.original_exception
+            stack.pop().__exit__(type(error), error, error.__traceback__)

@@ -15,7 +15,7 @@ from sqlalchemy import exc as sa_exc
 
 from certdist.errors import StorageUnavailable
 from certdist.storage.commit_deadline import CommitDeadline, CommitUnconfirmed
-from certdist.storage.engine import WRITE_OPTION
+from certdist.storage.engine import WRITE_OPTION, StatementObserver
 
 # SQLite reports a missing table as an OperationalError; that is a setup bug (not migrated),
 # not an outage, so it must not be disguised as one.
@@ -43,6 +43,8 @@ class Transactions:
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self._commit_deadline = commit_deadline
         self._replica = replica
+        # Around each prepared read, which bypasses the engine's events (Database.observe).
+        self.read_observer: StatementObserver | None = None
 
     @property
     def dialect(self) -> str:
@@ -76,6 +78,15 @@ class Transactions:
         ``replica_ok``: the read may be a moment old, so a standby may answer it
         (``storage/replica.py``); the primary does when the standby has no rows.
         """
+        observer = self.read_observer
+        if observer is None:
+            return self._routed(prepared, parameters, replica_ok=replica_ok)
+        with observer(self._engine.dialect.name, prepared.sql):
+            return self._routed(prepared, parameters, replica_ok=replica_ok)
+
+    def _routed(
+        self, prepared: PreparedRead, parameters: dict[str, Any], *, replica_ok: bool
+    ) -> list[dict[str, Any]]:
         if replica_ok and self._replica is not None:
             rows = self._replica.fetch(prepared, parameters)
             if rows:

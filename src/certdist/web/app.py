@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from certdist import __version__
-from certdist.config import Settings, load_settings
+from certdist.config import TRACING_EXTRA_MISSING, Settings, TracingSettings, load_settings
+from certdist.errors import ConfigurationError
 from certdist.observability import configure_logging
 from certdist.web.api_docs import install_api_docs
 from certdist.web.errors import install_error_handlers
@@ -41,6 +42,9 @@ from certdist.web.templating import (
 )
 from certdist.wiring import Services, build_services
 
+if TYPE_CHECKING:
+    from certdist.tracing import Tracing
+
 log = logging.getLogger(__name__)
 
 _UPLOAD_PATHS = ("/divoc/api/v1/bulkCertify", "/divoc/api/v1/test/bulkCertify")
@@ -48,12 +52,18 @@ _DIGILOCKER_PATHS = ("/cert/api/pullUriRequest", "/cert/api/pullDocRequest")
 
 
 def create_app(
-    settings: Settings, *, services: Services | None = None, embedded_worker: bool = False
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    embedded_worker: bool = False,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     """The application. ``services`` lets tests inject their own (clock, ids, database);
     ``embedded_worker`` runs the outbox worker in this process (the server does by default in
-    development, see ``Messaging.embedded_worker``)."""
+    development, see ``Messaging.embedded_worker``); ``tracing`` lets tests collect spans
+    (otherwise the settings' ``tracing`` decides)."""
     built = services or build_services(settings)
+    tracing = tracing or start_tracing(settings.tracing)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +77,8 @@ def create_app(
         # Graceful shutdown: the server has stopped taking requests and drained the open
         # ones; release the database pool.
         built.close()
+        if tracing is not None:
+            tracing.flush()
 
     app = FastAPI(
         title="certdist",
@@ -75,9 +87,11 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served from the package instead (web/api_docs.py)
         redoc_url=None,
-        # No OpenTelemetry provider is configured here, but FastAPI would ask the providers
-        # on every request whether one is (measured: 2.8 us per request); certdist's
-        # request log is its own.
+        # FastAPI's own OpenTelemetry support would ask the providers on every request
+        # whether one is configured (measured: 2.8 us per request); certdist's request log
+        # is its own, and its tracing (the setting ``tracing``, certdist/tracing.py) uses
+        # the OpenTelemetry instrumentation, since FastAPI's lowest supported release has
+        # no tracing of its own.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_api_docs(app, title="certdist")
@@ -117,13 +131,34 @@ def create_app(
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(FastReads, services=built)
+    if tracing is not None:
+        from certdist.tracing import SpanRequestId
+
+        app.add_middleware(SpanRequestId)  # inside RequestLog, which sets the id
     app.add_middleware(
         RequestLog, metrics=built.infrastructure.metrics, log_lines=settings.access_log
     )
     app.add_middleware(OpenCors)  # the SMART Health Link receiver's /shl/…, errors included
     hsts = hsts_value(settings.public_url, settings.hsts_max_age_seconds, settings.hsts_subdomains)
     app.add_middleware(ResponseHeaders, hsts=hsts)
+    if tracing is not None:
+        # Last: the server span covers every middleware, the fast read path included.
+        tracing.instrument(app, built.database)
     return app
+
+
+def start_tracing(settings: TracingSettings) -> Tracing | None:
+    """This process's tracing when the settings turn it on (made once per process: each
+    server worker calls the app factory), else None, and nothing of OpenTelemetry is
+    imported."""
+    if not settings.enabled:
+        return None
+    try:
+        from certdist import tracing
+    except ImportError as exc:
+        # Settings.check() found the packages; one of their own imports is missing.
+        raise ConfigurationError(TRACING_EXTRA_MISSING.format(exc.name or exc)) from exc
+    return tracing.process_tracing(settings)
 
 
 def app_from_environment() -> ASGIApp:
