@@ -4,7 +4,9 @@ driven over a transport that records each write the kernel would get."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 import uvicorn
@@ -21,6 +23,16 @@ from certdist.serving import (
 )
 
 UvicornProtocol = type[H11Protocol] | type[HttpToolsProtocol]
+
+T = TypeVar("T")
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a thread of its own: the suite's other tests may leave an event
+    loop registered as running on the main thread, where ``asyncio.run`` would refuse."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=30)
+
 
 REQUEST = b"GET /certificate HTTP/1.1\r\nHost: certdist.test\r\n\r\n"
 
@@ -93,7 +105,7 @@ async def _serving_one(protocol_type: UvicornProtocol, app: Any) -> RecordingTra
 
 
 def _serve_one(protocol_type: UvicornProtocol, app: Any) -> RecordingTransport:
-    return asyncio.run(_serving_one(protocol_type, app))
+    return run_in_own_loop(_serving_one(protocol_type, app))
 
 
 BODY = bytes(range(256)) * 210  # ≈ 53 kB, the size of a certificate PDF
@@ -136,7 +148,7 @@ def test_a_large_document_is_one_write_too() -> None:
 
 
 def test_what_is_held_within_one_turn_is_bounded() -> None:
-    asyncio.run(_what_is_held_within_one_turn_is_bounded())
+    run_in_own_loop(_what_is_held_within_one_turn_is_bounded())
 
 
 async def _what_is_held_within_one_turn_is_bounded() -> None:
@@ -152,7 +164,7 @@ async def _what_is_held_within_one_turn_is_bounded() -> None:
 
 
 def test_closing_writes_what_is_held_first() -> None:
-    asyncio.run(_closing_writes_what_is_held_first())
+    run_in_own_loop(_closing_writes_what_is_held_first())
 
 
 async def _closing_writes_what_is_held_first() -> None:
