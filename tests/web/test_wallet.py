@@ -15,12 +15,14 @@ from fastapi.testclient import TestClient
 from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.eu_dcc import verify_hc1
 from certdist.formats.fhir import verify_fhir
+from certdist.formats.sd_jwt_vc import verify_presentation
 from certdist.formats.shc import verify_shc
 from certdist.signing.jose import public_key_from_jwk
 from certdist.wiring import Services
 from tests.support.clients import TokenFactory
 from tests.support.imaging import open_image, rasterise_pdf, scan
 from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.sd_jwt import named, present
 
 API = "/certificate/api"
 CLIENT = "certificate-api"
@@ -318,9 +320,6 @@ def test_sd_jwt_vc_issuer_metadata_and_the_verify_api(
 ) -> None:
     """The JWT VC issuer metadata names our ``iss`` and its keys: an SD-JWT VC verifies with
     them alone, and ``POST /verify`` shows only the disclosed claims."""
-    from certdist.formats.sd_jwt_vc import verify_presentation
-    from tests.support.sd_jwt import named, present
-
     response = client.get("/.well-known/jwt-vc-issuer")
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
