@@ -42,15 +42,16 @@ import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certdist.domain.models import TEST, VACCINATION
-from certdist.errors import InvalidInput, MalformedCertificate, UnknownKey, VerificationError
+from certdist.errors import InvalidInput, MalformedCertificate, VerificationError
 from certdist.formats.lab_test import is_lab_test, lab_test_of, utc_text
 from certdist.formats.registry import CertificateBundle
+from certdist.formats.shc import check_es256, numeric_date, positive_int
 from certdist.signing.jose import (
     b64url,
     b64url_decode,
@@ -239,15 +240,15 @@ def _vaccination_claims(bundle: CertificateBundle, builder: _Builder) -> dict[st
     doses = [(c.get("evidence") or [{}])[0] for c in credentials]
     if not all("Vaccination" in (e.get("type") or []) for e in doses):
         raise InvalidInput("an SD-JWT VC is issued for vaccination and lab-test certificates only")
-    doses.sort(key=lambda e: (_int(e.get("dose")) or 0, str(e.get("date", ""))))
+    doses.sort(key=lambda e: (positive_int(e.get("dose")) or 0, str(e.get("date", ""))))
     vaccinations = [
         builder.element(
             builder.object(
                 {
                     "vaccine": _text(e.get("vaccine")),
                     "date": _text(e.get("date"))[:10],
-                    "dose": _int(e.get("dose")),
-                    "total_doses": _int(e.get("totalDoses")),
+                    "dose": positive_int(e.get("dose")),
+                    "total_doses": positive_int(e.get("totalDoses")),
                     "batch": _text(e.get("batch")),
                     "facility": _text((e.get("facility") or {}).get("name")),
                 }
@@ -277,12 +278,6 @@ def _test_claims(bundle: CertificateBundle, builder: _Builder) -> dict[str, Any]
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-        return None
-    return int(value) if value >= 1 else None
 
 
 # --- verifying -------------------------------------------------------------------------------
@@ -337,12 +332,11 @@ def verify_presentation(
         raise MalformedCertificate("header: no key id (kid)")
     if not isinstance(issuer, str) or not issuer:
         raise MalformedCertificate("payload: no issuer (iss)")
-    candidates = list(keys_for(issuer, kid))
-    if not candidates:
-        raise UnknownKey(f"signature: no trusted key for issuer {issuer} and kid {kid}")
-    if not any(es256_verify(key, signing_input, signature) for key in candidates):
-        raise VerificationError("signature: the signature does not match the issuer's key")
-    issued_at, expires_at = _instant(payload.get("iat"), "iat"), _instant(payload.get("exp"), "exp")
+    check_es256(keys_for(issuer, kid), issuer, kid, signing_input, signature)
+    issued_at, expires_at = (
+        numeric_date(payload.get("iat"), "iat"),
+        numeric_date(payload.get("exp"), "exp"),
+    )
     if expires_at is not None and now > expires_at:
         raise VerificationError("expiry: the credential has expired")
     if payload.get("_sd_alg", SD_ALG) != SD_ALG:
@@ -469,7 +463,7 @@ def _check_key_binding(
     expected = b64url(hashlib.sha256(presented.encode("ascii")).digest())
     if claims.get("sd_hash") != expected:
         raise VerificationError("key binding: sd_hash does not match the presentation")
-    issued = _instant(claims.get("iat"), "key binding iat")
+    issued = numeric_date(claims.get("iat"), "key binding iat")
     if issued is None or issued > now + _CLOCK_SKEW:
         raise VerificationError("key binding: iat is missing or in the future")
     if policy.nonce is None and now - issued > policy.max_age:
@@ -494,14 +488,3 @@ def _decode_jws(text: str, what: str) -> tuple[dict[str, Any], dict[str, Any], b
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise MalformedCertificate(f"{what}: header and payload must be JSON objects")
     return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
-
-
-def _instant(value: object, name: str) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedCertificate(f"payload: {name} is not a number")
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise MalformedCertificate(f"payload: {name} is out of range") from None
