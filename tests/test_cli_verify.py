@@ -16,6 +16,7 @@ from certdist.wiring import Services
 from tests.support.issuing import issue_signed
 from tests.support.pdf_samples import blank_page, certificate_pdf, page_with, pdf_of_pages
 from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.sd_jwt import named, present
 from tests.support.services import ServicesFactory
 
 
@@ -287,3 +288,18 @@ def test_a_credential_with_a_status_list_entry(
     result = verify(env, str(path))
     assert result.exit_code == 1
     assert result.stdout.startswith("REVOKED: ")
+
+
+def test_an_sd_jwt_vc_shows_only_what_was_disclosed(
+    cli_env: dict[str, str], services: Services
+) -> None:
+    issue_signed(services)
+    sd_jwt = services.distribution.wallet.issuers.sd_jwt_vc.issue(
+        services.distribution.certificates.bundle("BEN0001")
+    )
+    result = verify(cli_env, "-", stdin=present(sd_jwt, named("vaccinations", "vaccine")).encode())
+    assert result.exit_code == 0, result.output
+    assert "Covishield" in result.stdout
+    assert "holder binding  not shown" in result.stdout
+    assert "Bhaya Mitra" not in result.stdout
+    assert "1994" not in result.stdout

@@ -456,7 +456,7 @@ def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) 
 def verify(ctx: click.Context, source: str) -> None:
     """Verify a certificate: SOURCE is a file (a PDF or an image with the QR code, a signed
     credential or FHIR bundle as JSON, .smart-health-card, QR text), the text itself (HC1:…,
-    shc:/…, a JWS), or - for standard input.
+    shc:/…, a JWS, an SD-JWT VC presentation), or - for standard input.
 
     Exit status: 0 valid, 1 invalid (bad signature, unknown issuer, expired, revoked),
     2 unreadable (not a certificate in any known form).

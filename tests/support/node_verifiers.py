@@ -5,7 +5,8 @@
 * ``@pathcheck/dcc-sdk`` for EU DCC ``HC1:`` texts and ``@pathcheck/shc-sdk`` for SMART
   Health Cards, both bundled with their ``cross-fetch`` aliased to a local stub;
 * ``@digitalbazaar/vc-bitstring-status-list`` for Bitstring Status Lists (``encodedList``);
-* ``jose`` for the compact JWE files of SMART Health Links (``dir``, ``A256GCM``).
+* ``jose`` for the compact JWE files of SMART Health Links (``dir``, ``A256GCM``);
+* ``@sd-jwt/sd-jwt-vc`` for SD-JWT VCs (ES256 and SHA-256 through ``node:crypto``).
 
 The npm packages are installed once into ``.cache/npm-verifiers/`` (gitignored) and reused;
 the bundles and harness scripts are (re)generated there by the session fixture
@@ -41,6 +42,7 @@ NPM_PACKAGES = {
     "esbuild": "0.28.2",
     "@digitalbazaar/vc-bitstring-status-list": "2.0.1",
     "jose": "6.2.19",
+    "@sd-jwt/sd-jwt-vc": "0.19.0",
 }
 SDK_BUNDLE = "divoc-sdk.cjs"
 SDK_BUNDLE_PATCHED = "divoc-sdk-certdist.cjs"
@@ -192,11 +194,57 @@ main(async (testCase) => {
 )
 
 
+SD_JWT_HARNESS = "sd-jwt-vc-harness.cjs"
+
+SD_JWT_HARNESS_JS = (
+    HARNESS_PRELUDE
+    + """
+const crypto = require('node:crypto');
+const {SDJwtVcInstance} = require('@sd-jwt/sd-jwt-vc');
+
+const hasher = (data) => crypto.createHash('sha256').update(data).digest();
+const saltGenerator = (length) => crypto.randomBytes(length).toString('base64url');
+const es256 = {dsaEncoding: 'ieee-p1363'};
+const verifyWith = (jwk) => (data, signature) => crypto.verify(
+  'sha256', Buffer.from(data), {key: crypto.createPublicKey({key: jwk, format: 'jwk'}), ...es256},
+  Buffer.from(signature, 'base64url'));
+
+// case: {op: "verify", sdJwt, issuerJwk, now}: the disclosed claims, or the error;
+//       {op: "present", sdJwt, frame, holderJwk (private), kb: {iat, aud, nonce}}.
+main(async (testCase) => {
+  const wallet = new SDJwtVcInstance({
+    hasher,
+    hashAlg: 'sha-256',
+    saltGenerator,
+    verifier: testCase.issuerJwk ? verifyWith(testCase.issuerJwk) : undefined,
+    kbVerifier: (data, signature, payload) => verifyWith(payload.cnf.jwk)(data, signature),
+    kbSignAlg: 'ES256',
+    kbSigner: testCase.holderJwk ? (data) => crypto.sign(
+      'sha256', Buffer.from(data),
+      {key: crypto.createPrivateKey({key: testCase.holderJwk, format: 'jwk'}), ...es256},
+    ).toString('base64url') : undefined,
+  });
+  try {
+    if (testCase.op === 'present') {
+      const kb = {payload: testCase.kb};
+      return {presentation: await wallet.present(testCase.sdJwt, testCase.frame, {kb})};
+    }
+    const result = await wallet.verify(testCase.sdJwt, {currentDate: testCase.now});
+    return {verified: true, claims: result.payload, typ: result.header && result.header.typ};
+  } catch (error) {
+    return {verified: false, error: describe(error)};
+  }
+}).catch((error) => { toStderr((error && error.stack) || error); process.exit(1); });
+"""
+)
+
+
 HARNESSES = {
     SIGNER_HARNESS: SIGNER_HARNESS_JS,
     SDK_HARNESS: SDK_HARNESS_JS,
     DCC_HARNESS: DCC_HARNESS_JS,
     SHC_HARNESS: SHC_HARNESS_JS,
+    SD_JWT_HARNESS: SD_JWT_HARNESS_JS,
 }
 
 

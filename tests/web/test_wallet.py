@@ -15,12 +15,14 @@ from fastapi.testclient import TestClient
 from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.eu_dcc import verify_hc1
 from certdist.formats.fhir import verify_fhir
+from certdist.formats.sd_jwt_vc import verify_presentation
 from certdist.formats.shc import verify_shc
 from certdist.signing.jose import public_key_from_jwk
 from certdist.wiring import Services
 from tests.support.clients import TokenFactory
 from tests.support.imaging import open_image, rasterise_pdf, scan
 from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
+from tests.support.sd_jwt import named, present
 
 API = "/certificate/api"
 CLIENT = "certificate-api"
@@ -311,3 +313,31 @@ def test_a_lab_test_gets_its_card_and_eu_dcc_but_no_ddcc_vs(
     refused = client.get(f"{API}/fhir-certificate?refId=WLAB1", headers=headers)
     assert refused.status_code == 400
     assert "not issued for lab-test certificates" in refused.text
+
+
+def test_sd_jwt_vc_issuer_metadata_and_the_verify_api(
+    client: TestClient, auth: TokenFactory, services: Services, two_doses: list[str]
+) -> None:
+    """The JWT VC issuer metadata names our ``iss`` and its keys: an SD-JWT VC verifies with
+    them alone, and ``POST /verify`` shows only the disclosed claims."""
+    response = client.get("/.well-known/jwt-vc-issuer")
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    metadata = response.json()
+    sd_jwt = services.distribution.wallet.issuers.sd_jwt_vc.issue(
+        services.distribution.certificates.bundle("W1")
+    )
+    keys = {key["kid"]: public_key_from_jwk(key) for key in metadata["jwks"]["keys"]}
+
+    def published(iss: str, kid: str) -> list[Any]:
+        return [keys[kid]] if iss == metadata["issuer"] and kid in keys else []
+
+    assert verify_presentation(sd_jwt, published, now(services)).claims["vaccinations"]
+    answer = client.post("/verify", json={"payload": present(sd_jwt, named("name"))})
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "valid"
+    shown = answer.json()["certificate"]
+    assert shown["format"] == "sd-jwt-vc"
+    assert shown["holder_binding"] == "not shown"
+    assert "date_of_birth" not in shown
+    assert "vaccine" not in shown

@@ -169,7 +169,7 @@ def _doses(bundle: CertificateBundle) -> list[dict[str, Any]]:
         raise InvalidInput(
             "a SMART Health Card is issued for vaccination and lab-test certificates only"
         )
-    return sorted(doses, key=lambda e: (_number(e.get("dose")) or 0, str(e.get("date", ""))))
+    return sorted(doses, key=lambda e: (positive_int(e.get("dose")) or 0, str(e.get("date", ""))))
 
 
 def _immunization(
@@ -193,7 +193,7 @@ def _immunization(
         resource["performer"] = [{"actor": {"display": str(facility)}}]
     if evidence.get("batch"):
         resource["lotNumber"] = str(evidence["batch"])
-    dose, total = _number(evidence.get("dose")), _number(evidence.get("totalDoses"))
+    dose, total = positive_int(evidence.get("dose")), positive_int(evidence.get("totalDoses"))
     if dose:
         applied: dict[str, int] = {"doseNumberPositiveInt": dose}
         if total:
@@ -202,7 +202,7 @@ def _immunization(
     return resource
 
 
-def _number(value: object) -> int | None:
+def positive_int(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
         return None
     return int(value) if value >= 1 else None
@@ -334,17 +334,16 @@ def verify_shc(
     issuer = payload.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise MalformedCertificate("payload: no issuer (iss)")
-    candidates = list(keys_for(issuer, kid))
-    if not candidates:
-        raise UnknownKey(f"signature: no trusted key for issuer {issuer} and kid {kid}")
     signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
-    if not any(es256_verify(key, signing_input, signature) for key in candidates):
-        raise VerificationError("signature: the signature does not match the issuer's key")
+    check_es256(keys_for(issuer, kid), issuer, kid, signing_input, signature)
     vc = payload.get("vc")
     types = vc.get("type") if isinstance(vc, dict) else None
     if not isinstance(vc, dict) or not isinstance(types, list) or CARD_TYPES[0] not in types:
         raise MalformedCertificate("payload: not a health card (vc.type)")
-    issued_at, expires_at = _instant(payload.get("nbf"), "nbf"), _instant(payload.get("exp"), "exp")
+    issued_at, expires_at = (
+        numeric_date(payload.get("nbf"), "nbf"),
+        numeric_date(payload.get("exp"), "exp"),
+    )
     if issued_at is not None and now + _CLOCK_SKEW < issued_at:
         raise CertificateNotYetValid(
             "expiry: the card is not valid yet (nbf in the future)", issued_at
@@ -360,6 +359,16 @@ def verify_shc(
         expires_at=expires_at,
         rid=rid if isinstance(rid, str) else None,
     )
+
+
+def check_es256(
+    candidates: Sequence[PublicKey], issuer: str, kid: str, signing_input: bytes, signature: bytes
+) -> None:
+    """The ES256 signature holds with one of the keys trusted for ``(issuer, kid)``."""
+    if not candidates:
+        raise UnknownKey(f"signature: no trusted key for issuer {issuer} and kid {kid}")
+    if not any(es256_verify(key, signing_input, signature) for key in candidates):
+        raise VerificationError("signature: the signature does not match the issuer's key")
 
 
 #: A ``rids`` entry: a rid (the base64url alphabet, at most 24 characters), optionally ``.``
@@ -406,7 +415,8 @@ def _inflate_json(compressed: bytes) -> dict[str, Any]:
     return payload
 
 
-def _instant(value: object, name: str) -> datetime | None:
+def numeric_date(value: object, name: str) -> datetime | None:
+    """A JWT NumericDate (seconds since 1970) as a UTC time; ``None`` when absent."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -3,7 +3,7 @@ dates in a reader's language and time zone, fetching remote key sets, and the
 :class:`Infrastructure` they are all built on."""
 
 from certdist.services.common.clock import Clock, SystemClock
-from certdist.services.common.hashing import KeyedHasher
+from certdist.services.common.hashing import KeyedHasher, sd_jwt_rid_seal
 from certdist.services.common.ids import new_record_id
 from certdist.services.common.infrastructure import Infrastructure
 from certdist.services.common.metrics import (
@@ -37,4 +37,5 @@ __all__ = [
     "format_moment",
     "http_fetcher",
     "new_record_id",
+    "sd_jwt_rid_seal",
 ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from certdist.signing.sealed_ids import IdSeal
+
 
 class KeyedHasher:
     def __init__(self, secret: bytes) -> None:
@@ -27,3 +29,13 @@ class KeyedHasher:
         # Bytes: ``expected_digest`` may be a client's text, and compare_digest refuses
         # non-ASCII str.
         return hmac.compare_digest(self.digest(purpose, value).encode(), expected_digest.encode())
+
+
+#: The purpose of the key that seals an SD-JWT VC's revocation reference (``rid``).
+SD_JWT_RID_PURPOSE = "sd-jwt-vc-rid"
+
+
+def sd_jwt_rid_seal(hasher: KeyedHasher) -> IdSeal:
+    """The seal of SD-JWT VC revocation references: its key is derived from the service's
+    secret, so the issuer and our verifier share it without configuration."""
+    return IdSeal(bytes.fromhex(hasher.digest(SD_JWT_RID_PURPOSE, "key")), SD_JWT_RID_PURPOSE)

@@ -35,6 +35,7 @@ from certdist.formats.registry import (
     FormatRegistry,
     renders,
 )
+from certdist.formats.sd_jwt_vc import SdJwtVcIssuer
 from certdist.formats.shc import Coding, ShcIssuer, revocation_id
 from certdist.formats.wallet_formats import (
     EuDccPdfFormat,
@@ -44,7 +45,7 @@ from certdist.formats.wallet_formats import (
     ShcPdfFormat,
     ShcQrFormat,
 )
-from certdist.services.common import Clock, KeyedHasher
+from certdist.services.common import Clock, KeyedHasher, sd_jwt_rid_seal
 from certdist.services.distribution.service import Artifact, DistributionService
 from certdist.signing.dsc import (
     DocumentSigners,
@@ -78,6 +79,8 @@ class WalletIssuers:
     dcc: DccIssuer
     fhir: FhirDocumentIssuer
     document_signers: DocumentSigners
+    #: SD-JWT VCs (signed with the SMART Health Card key; issued by OpenID4VCI later).
+    sd_jwt_vc: SdJwtVcIssuer
     #: The gateway upload certificate and key, when configured (they sign revocation batches).
     upload_signer: UploadSigner | None = None
 
@@ -158,6 +161,12 @@ def build_wallet_issuers(
             key=shc_key,
         ),
         document_signers=signers,
+        sd_jwt_vc=SdJwtVcIssuer(
+            site.public_url,
+            shc_key,
+            revocation_ref=sd_jwt_rid_seal(hasher).seal,
+            now=clock.now,
+        ),
         upload_signer=(
             None
             if wallet.dcc_upload_certificate_file is None or wallet.dcc_upload_key_file is None
@@ -385,6 +394,11 @@ class WalletService:
 
     def jwks(self) -> dict[str, Any]:
         return shc_jwks(self._keys, crl_version=self.revocations.version())
+
+    def jwt_vc_issuer(self) -> dict[str, Any]:
+        """The JWT VC issuer metadata of the SD-JWT VC draft: our ``issuer`` identifier and
+        the keys its credentials are signed with (the SMART Health Card keys)."""
+        return {"issuer": self.issuers.sd_jwt_vc.issuer, "jwks": shc_jwks(self._keys)}
 
     def revocation_list(self, kid: str) -> dict[str, Any]:
         """The revocation list of one of our SMART Health Card keys (NotFound for others)."""

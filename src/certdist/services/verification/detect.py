@@ -2,7 +2,8 @@
 bytes ready for that form's reader.
 
 Text forms: a DIVOC QR (ZIP in either byte form, or the credential's JSON), ``HC1:…``,
-``shc:/…``, a compact JWS, a ``.smart-health-card`` file, a signed FHIR ``Bundle`` (the
+``shc:/…``, a compact JWS, an SD-JWT VC (``<jwt>~<disclosures>~[<kb-jwt>]``), a
+``.smart-health-card`` file, a signed FHIR ``Bundle`` (the
 DDCC:VS document of :mod:`certdist.formats.fhir`). Images (PNG, JPEG, WebP, GIF) and
 PDFs (:mod:`.pdf`) are scanned for QR codes and the first one holding a certificate is used.
 """
@@ -29,6 +30,11 @@ NO_QR_CODE: Final = "image"
 #: Text forms are never larger than this (a QR holds at most 2,953 bytes; a credential a few KB).
 MAX_TEXT_BYTES: Final = 64 * 1024
 _JWS: Final = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+#: ``<jwt>~<disclosure>~…~`` and an optional key binding JWT after the last ``~``.
+_SD_JWT: Final = re.compile(
+    rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+~(?:[A-Za-z0-9_-]+~)*"
+    rb"(?:[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?"
+)
 _SHC_NUMERIC: Final = re.compile(rb"shc:/(?:\d{2})+")
 _IMAGE_MAGIC: Final = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"GIF87a", b"GIF89a")
 _IMAGE_FORMATS: Final = ("PNG", "JPEG", "WEBP", "GIF")
@@ -46,6 +52,7 @@ class InputKind(StrEnum):
     SHC_JWS = "jws"
     SHC_FILE = "smart-health-card-file"
     FHIR_BUNDLE = "fhir-bundle"
+    SD_JWT_VC = "sd-jwt-vc"
     IMAGE = "image"
     PDF = "pdf"
 
@@ -85,10 +92,12 @@ def classify(data: bytes | str) -> tuple[InputKind, bytes]:
         return InputKind.SHC_NUMERIC, text
     if _JWS.fullmatch(text):
         return InputKind.SHC_JWS, text
+    if _SD_JWT.fullmatch(text):
+        return InputKind.SD_JWT_VC, text
     if text.startswith(b"{"):
         return _json_kind(text)
     raise InvalidInput(
-        "not a certificate: expected a DIVOC QR or credential, HC1:, shc:/, a JWS, "
+        "not a certificate: expected a DIVOC QR or credential, HC1:, shc:/, a JWS, an SD-JWT VC, "
         "a .smart-health-card file, a signed FHIR Bundle, or an image or PDF with a QR code"
     )
 

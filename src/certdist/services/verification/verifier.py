@@ -45,13 +45,15 @@ FormatChecker = Callable[[str, TrustStore, datetime], Examined]
 
 @dataclass(frozen=True)
 class FormatCheckers:
-    """How HC1 texts, SMART Health Card JWSs and signed FHIR bundles are checked
-    (:func:`check_hc1`, :func:`check_shc`, :func:`check_fhir`); a verifier without one
+    """How HC1 texts, SMART Health Card JWSs, signed FHIR bundles and SD-JWT VCs are checked
+    (:func:`check_hc1`, :func:`check_shc`, :func:`check_fhir`, :class:`SdJwtVcChecker`); a
+    verifier without one
     answers "unsupported" for that format."""
 
     hc1: FormatChecker | None = None
     shc: FormatChecker | None = None
     fhir: FormatChecker | None = None
+    sd_jwt_vc: FormatChecker | None = None
 
 
 class OwnCardRevocations(Protocol):
@@ -153,6 +155,9 @@ class Verifier:
         if kind is InputKind.FHIR_BUNDLE:
             text = utf8_text(payload)
             return _run(self.checkers.fhir, "FHIR bundle (DDCC:VS)", text, self.trust, now)
+        if kind is InputKind.SD_JWT_VC:
+            text = ascii_text(payload)
+            return _run(self.checkers.sd_jwt_vc, "SD-JWT VC", text, self.trust, now)
         if kind is InputKind.SHC_NUMERIC:
             text = shc_numeric_to_jws(ascii_text(payload))
         elif kind is InputKind.SHC_FILE:

@@ -26,6 +26,7 @@ _SHOWN_FIELDS = (
     "test",
     "result",
     "valid_until",
+    "holder_binding",
 )
 
 
@@ -34,6 +35,7 @@ class CertificateFormat(StrEnum):
     EU_DCC = "eu-dcc"
     SHC = "smart-health-card"
     FHIR = "fhir"  # a WHO DDCC:VS FHIR document bundle
+    SD_JWT_VC = "sd-jwt-vc"  # a presentation: only the disclosed claims are shown
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class VerifiedCertificate:
     test: str | None = None
     result: str | None = None
     valid_until: str | None = None
+    #: SD-JWT VC: "shown" when a key binding JWT proved the holder's key, else "not shown".
+    holder_binding: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"format": str(self.format), "kind": self.kind}

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from certdist.config import VerifierSettings
-from certdist.services.common import Fetch, Infrastructure, http_fetcher
+from certdist.services.common import Fetch, Infrastructure, http_fetcher, sd_jwt_rid_seal
 from certdist.services.verification.detect import ImageLimits
 from certdist.services.verification.eu_dcc import check_hc1
 from certdist.services.verification.fhir import check_fhir
 from certdist.services.verification.pdf import PdfLimits
+from certdist.services.verification.sd_jwt_vc import SdJwtVcChecker
 from certdist.services.verification.shc import check_shc
 from certdist.services.verification.status_list import OwnStatusLists, StatusListChecker
 from certdist.services.verification.trust import build_trust_store
@@ -52,7 +53,12 @@ def wire(
         infrastructure.database.certificates(),
         infrastructure.clock,
         contexts,
-        checkers=FormatCheckers(hc1=check_hc1, shc=check_shc, fhir=check_fhir),
+        checkers=FormatCheckers(
+            hc1=check_hc1,
+            shc=check_shc,
+            fhir=check_fhir,
+            sd_jwt_vc=SdJwtVcChecker(sd_jwt_rid_seal(infrastructure.hasher).open),
+        ),
         enforce_effective_until=section.enforce_effective_until,
         image_limits=ImageLimits(section.max_image_bytes, section.max_image_pixels),
         # A PDF upload shares the photo's byte limit (one limit for the upload routes).

@@ -70,7 +70,7 @@ PAGE_CODES: Final[tuple[str, ...]] = (*get_args(OutcomeCode), NO_QR_CODE_PAGE)
 class CertificateFields(BaseModel):
     """Only what a verifier needs; absent fields are left out."""
 
-    format: Literal["divoc", "eu-dcc", "smart-health-card", "fhir"]
+    format: Literal["divoc", "eu-dcc", "smart-health-card", "fhir", "sd-jwt-vc"]
     kind: Literal["vaccination", "test", "recovery"]
     issuer: str
     name: str
@@ -83,6 +83,10 @@ class CertificateFields(BaseModel):
     test: str | None = None
     result: str | None = None
     valid_until: str | None = None
+    holder_binding: Literal["shown", "not shown"] | None = Field(
+        default=None,
+        description="SD-JWT VC only: whether a key binding JWT proved the holder's key",
+    )
 
 
 class VerificationResult(BaseModel):

@@ -6,7 +6,8 @@
   or ``type=qrcode`` the QR (PNG);
 * ``GET /certificate/api/fhir-certificate?refId=…`` — the signed DDCC:VS FHIR bundle;
 * ``GET /.well-known/jwks.json`` — the SMART Health Card issuer keys, retired ones included;
-* ``GET /.well-known/crl/{kid}.json`` — the SMART Health Card revocation list of a key.
+* ``GET /.well-known/crl/{kid}.json`` — the SMART Health Card revocation list of a key;
+* ``GET /.well-known/jwt-vc-issuer`` — the SD-JWT VC issuer metadata (``issuer``, ``jwks``).
 
 ``refId`` is the beneficiary id (preEnrollmentCode). The card and the EU DCC hold the latest
 vaccination certificate, or the latest lab-test certificate of a beneficiary without one;
@@ -171,6 +172,19 @@ async def jwks(services: ServicesDep) -> JSONResponse:
     """The SMART Health Card issuer's public keys (also verify the FHIR bundle signature);
     ``crlVersion`` is the ``ctr`` of each key's revocation list."""
     return JSONResponse(services.distribution.wallet.jwks(), headers=_PUBLIC_SHORT_CACHE)
+
+
+class JwtVcIssuerMetadata(BaseModel):
+    issuer: str
+    jwks: dict[str, list[dict[str, Any]]]
+
+
+@well_known.get("/.well-known/jwt-vc-issuer", response_model=JwtVcIssuerMetadata)
+async def jwt_vc_issuer(services: ServicesDep) -> JSONResponse:
+    """JWT VC issuer metadata (SD-JWT VC): ``issuer`` (the ``iss`` of our SD-JWT VCs) and
+    ``jwks``, the public keys that sign them, active and retired (``kid``: RFC 7638
+    thumbprint)."""
+    return JSONResponse(services.distribution.wallet.jwt_vc_issuer(), headers=_PUBLIC_SHORT_CACHE)
 
 
 @well_known.get(
