@@ -269,20 +269,30 @@ def _share_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    context = {"sent": request.query_params.get("sent") == "1", "errors": errors or {}}
+    return _link_form(
+        request, services, templates, certificate_id, "share_create.html", context, status_code
+    )
+
+
+def _link_form(
+    request: Request,
+    services: ServicesDep,
+    templates: Templates,
+    certificate_id: str,
+    template: str,
+    context: dict[str, object],
+    status_code: int,
+) -> Response:
+    """A form that makes a link to one of the signed-in owner's certificates."""
     owned = _owned(request, services, templates, certificate_id)
     if isinstance(owned, Response):
         return owned
     session, certificate = owned
     return templates.render(
         request,
-        "share_create.html",
-        {
-            "certificate": certificate,
-            "csrf_token": session.csrf_token,
-            **_LINK_FORM,
-            "sent": request.query_params.get("sent") == "1",
-            "errors": errors or {},
-        },
+        template,
+        {"certificate": certificate, "csrf_token": session.csrf_token, **_LINK_FORM, **context},
         status_code=status_code,
     )
 
@@ -459,22 +469,9 @@ def _health_link_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    owned = _owned(request, services, templates, certificate_id)
-    if isinstance(owned, Response):
-        return owned
-    session, certificate = owned
-    return templates.render(
-        request,
-        "shl_create.html",
-        {
-            "certificate": certificate,
-            "csrf_token": session.csrf_token,
-            **_LINK_FORM,
-            "label_max": LABEL_MAX,
-            "errors": errors or {},
-            "values": values or {},
-        },
-        status_code=status_code,
+    context = {"label_max": LABEL_MAX, "errors": errors or {}, "values": values or {}}
+    return _link_form(
+        request, services, templates, certificate_id, "shl_create.html", context, status_code
     )
 
 
