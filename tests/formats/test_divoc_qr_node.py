@@ -60,13 +60,15 @@ SCANNER_CHARSET = {"zip": "iso-8859-1", "zip-latin1-utf8": "utf-8"}
 
 
 def _scanned_text(payload: bytes, form: PayloadForm) -> str:
-    [barcode] = zxingcpp.read_barcodes(
+    barcodes = zxingcpp.read_barcodes(
         open_image(qr_png(payload)),
         formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
     )
-    symbol_bytes: bytes = barcode.bytes
-    assert symbol_bytes == payload
-    return symbol_bytes.decode(SCANNER_CHARSET[form])
+    # zxing-cpp now and then reports a large binary symbol twice (one full-suite run in
+    # several): what counts is that the symbol read back is the payload.
+    read: list[bytes] = [barcode.bytes for barcode in barcodes]
+    assert payload in read, f"{len(read)} symbols read, none holding the payload"
+    return payload.decode(SCANNER_CHARSET[form])
 
 
 @pytest.mark.parametrize("form", ["zip", "zip-latin1-utf8"])
