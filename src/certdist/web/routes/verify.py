@@ -73,7 +73,9 @@ class CertificateFields(BaseModel):
     format: Literal["divoc", "eu-dcc", "smart-health-card", "fhir", "sd-jwt-vc"]
     kind: Literal["vaccination", "test", "recovery"]
     issuer: str
-    name: str
+    name: str | None = Field(
+        default=None, description="Absent when an SD-JWT VC presentation does not disclose it"
+    )
     date_of_birth: str | None = None
     age: str | None = None
     vaccine: str | None = None
