@@ -20,25 +20,19 @@ import json
 import os
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from certdist.domain.requests import CertificationRequest
 from certdist.formats.divoc_qr import encode_payload
 from certdist.formats.qr_image import qr_png
-from certdist.services.issuance.demo import DEMO_MOBILE, seed_demo
-from certdist.web.app import create_app
-from certdist.wiring import Services
+from certdist.services.issuance.demo import DEMO_MOBILE
 from tests.support.environment import PROJECT_ROOT, require
-from tests.support.loopback import free_port
+from tests.support.live_server import LiveServer
+from tests.support.live_server import live_server as serve_live
 from tests.support.portal import outbox_reader, sent_count, wait_for_code
 from tests.support.request_bodies import vaccination_request_body
 from tests.support.services import ServicesFactory
@@ -53,45 +47,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    services: Services
-    app: FastAPI
-
-
 @pytest.fixture
 def live_server(
     request: pytest.FixtureRequest, make_sqlite_services: ServicesFactory
 ) -> Iterator[LiveServer]:
-    port = free_port()
     overrides: dict[str, Any] = getattr(request, "param", {})
-    services = make_sqlite_services(
-        public_url=f"http://127.0.0.1:{port}", access_log=False, **overrides
-    )
-    seed_demo(services.issuance.certificates)
-    app = create_app(services.settings, services=services)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", services, app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serve_live(make_sqlite_services, **overrides) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
