@@ -6,7 +6,9 @@
   Health Cards, both bundled with their ``cross-fetch`` aliased to a local stub;
 * ``@digitalbazaar/vc-bitstring-status-list`` for Bitstring Status Lists (``encodedList``);
 * ``jose`` for the compact JWE files of SMART Health Links (``dir``, ``A256GCM``);
-* ``@sd-jwt/sd-jwt-vc`` for SD-JWT VCs (ES256 and SHA-256 through ``node:crypto``).
+* ``@sd-jwt/sd-jwt-vc`` for SD-JWT VCs (ES256 and SHA-256 through ``node:crypto``);
+* ``@openid4vc/openid4vci`` (with ``@openid4vc/oauth2``) for the OpenID4VCI wallet of
+  ``tests/support/node_wallet.py``.
 
 The npm packages are installed once into ``.cache/npm-verifiers/`` (gitignored) and reused;
 the bundles and harness scripts are (re)generated there by the session fixture
@@ -43,6 +45,10 @@ NPM_PACKAGES = {
     "@digitalbazaar/vc-bitstring-status-list": "2.0.1",
     "jose": "6.2.19",
     "@sd-jwt/sd-jwt-vc": "0.19.0",
+    # The OpenID4VCI wallet (tests/support/node_wallet.py); oauth2 is its own dependency,
+    # pinned and imported for the token request's client authentication.
+    "@openid4vc/openid4vci": "0.4.6",
+    "@openid4vc/oauth2": "0.4.6",
 }
 SDK_BUNDLE = "divoc-sdk.cjs"
 SDK_BUNDLE_PATCHED = "divoc-sdk-certdist.cjs"
