@@ -136,6 +136,30 @@ upload_errors = Table(
     PrimaryKeyConstraint("upload_id", "row", name="pk_upload_errors"),
 )
 
+#: The work left of a bulk upload still processing: its CSV (dropped when the upload ends),
+#: the cursor (CSV records consumed, with their certificates, totals and row errors stored)
+#: and the lease of the process working on it. An expired lease is claimed by another
+#: process, which resumes from the cursor.
+upload_jobs = Table(
+    "upload_jobs",
+    metadata,
+    Column(
+        "upload_id",
+        Text,
+        ForeignKey("uploads.id", name="fk_upload_jobs_upload_id_uploads", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("program_id", Text, nullable=False),
+    Column("csv", LargeBinary, nullable=False),
+    Column("total_rows", Integer, nullable=False),
+    Column("next_record", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", Text, nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("upload_id", name="pk_upload_jobs"),
+    Index("ix_upload_jobs_lease_expires_at", "lease_expires_at"),
+)
+
 #: Every certificate download: who, which certificate, which format, when. Append-only: the
 #: migration installs triggers that refuse UPDATE and DELETE.
 download_audit = Table(
