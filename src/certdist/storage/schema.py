@@ -121,15 +121,21 @@ uploads = Table(
     Index("ix_uploads_uploaded_by_created_at", "uploaded_by", "created_at"),
 )
 
+
+def _upload_id(table: str) -> Column[str]:
+    """The upload a row belongs to; removed with it."""
+    return Column(
+        "upload_id",
+        Text,
+        ForeignKey("uploads.id", name=f"fk_{table}_upload_id_uploads", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
 upload_errors = Table(
     "upload_errors",
     metadata,
-    Column(
-        "upload_id",
-        Text,
-        ForeignKey("uploads.id", name="fk_upload_errors_upload_id_uploads", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _upload_id("upload_errors"),
     Column("row", Integer, nullable=False),
     Column("pre_enrollment_code", Text, nullable=False),
     Column("errors", JSONText, nullable=False),
@@ -143,12 +149,7 @@ upload_errors = Table(
 upload_jobs = Table(
     "upload_jobs",
     metadata,
-    Column(
-        "upload_id",
-        Text,
-        ForeignKey("uploads.id", name="fk_upload_jobs_upload_id_uploads", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _upload_id("upload_jobs"),
     Column("program_id", Text, nullable=False),
     Column("csv", LargeBinary, nullable=False),
     Column("total_rows", Integer, nullable=False),

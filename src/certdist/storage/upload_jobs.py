@@ -24,7 +24,7 @@ from certdist.domain.models import Upload, UploadJob, UploadRowError, UploadStat
 from certdist.errors import Conflict, FieldError
 from certdist.storage.schema import certificates, upload_errors, upload_jobs, uploads
 from certdist.storage.transactions import Transactions
-from certdist.storage.uploads import error_rows, upload_of
+from certdist.storage.uploads import error_rows, upload_of, upload_values
 
 _j = upload_jobs.c
 _u = uploads.c
@@ -62,20 +62,7 @@ class SqlUploadJobRepository:
         """Store a new upload and its job, held by ``worker``, in one transaction."""
         try:
             with self._tx.write() as connection:
-                connection.execute(
-                    insert(uploads).values(
-                        id=upload.id,
-                        filename=upload.filename,
-                        entity_type=upload.entity_type,
-                        uploaded_by=upload.uploaded_by,
-                        created_at=upload.created_at,
-                        status=upload.status.value,
-                        total_rows=upload.total_rows,
-                        succeeded=upload.succeeded,
-                        failed=upload.failed,
-                        finished_at=upload.finished_at,
-                    )
-                )
+                connection.execute(insert(uploads).values(upload_values(upload)))
                 connection.execute(
                     insert(upload_jobs).values(
                         upload_id=upload.id,

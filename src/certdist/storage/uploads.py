@@ -27,20 +27,7 @@ class SqlUploadRepository:
     def create(self, upload: Upload) -> None:
         try:
             with self._tx.write() as connection:
-                connection.execute(
-                    insert(uploads).values(
-                        id=upload.id,
-                        filename=upload.filename,
-                        entity_type=upload.entity_type,
-                        uploaded_by=upload.uploaded_by,
-                        created_at=upload.created_at,
-                        status=upload.status.value,
-                        total_rows=upload.total_rows,
-                        succeeded=upload.succeeded,
-                        failed=upload.failed,
-                        finished_at=upload.finished_at,
-                    )
-                )
+                connection.execute(insert(uploads).values(upload_values(upload)))
         except IntegrityError:
             raise Conflict(f"upload {upload.id} already exists") from None
 
@@ -133,6 +120,22 @@ class SqlUploadRepository:
             )
             for row in rows
         ]
+
+
+def upload_values(upload: Upload) -> dict[str, object]:
+    """An upload as a row of ``uploads``."""
+    return {
+        "id": upload.id,
+        "filename": upload.filename,
+        "entity_type": upload.entity_type,
+        "uploaded_by": upload.uploaded_by,
+        "created_at": upload.created_at,
+        "status": upload.status.value,
+        "total_rows": upload.total_rows,
+        "succeeded": upload.succeeded,
+        "failed": upload.failed,
+        "finished_at": upload.finished_at,
+    }
 
 
 def error_rows(errors: Sequence[UploadRowError]) -> builtins.list[dict[str, object]]:

@@ -39,10 +39,19 @@ def certificate_counts(services: Services) -> Counter[str]:
 
 
 def two_processes(
-    make_services: ServicesFactory, clock: FixedClock, **fields: Any
-) -> tuple[Services, Services]:
+    make_services: ServicesFactory, **fields: Any
+) -> tuple[FixedClock, Services, Services]:
+    """Two processes on one database (their own worker ids) and the clock they share."""
+    clock = FixedClock(T0)
     settings: dict[str, Any] = {"bulk_stale_after_seconds": LEASE_SECONDS, **fields}
-    return make_services(clock=clock, **settings), make_services(clock=clock, **settings)
+    return clock, make_services(clock=clock, **settings), make_services(clock=clock, **settings)
+
+
+def start(services: Services, rows: int) -> Upload:
+    """An upload of ``rows`` good rows, stored and held by ``services``' process."""
+    return services.issuance.bulk.start(
+        "b.csv", VACCINATION, "facility-1", bulk_vaccination_csv(codes(rows))
+    )
 
 
 def get(services: Services, upload: Upload) -> Upload:
@@ -78,11 +87,8 @@ def test_totals_are_written_after_each_chunk_and_the_csv_dropped_at_the_end(
 def test_an_upload_whose_process_died_before_it_began_is_resumed_once_its_lease_expires(
     make_services: ServicesFactory,
 ) -> None:
-    clock = FixedClock(T0)
-    first, second = two_processes(make_services, clock)
-    upload = first.issuance.bulk.start(
-        "b.csv", VACCINATION, "facility-1", bulk_vaccination_csv(codes(30))
-    )
+    clock, first, second = two_processes(make_services)
+    upload = start(first, 30)
     # `first` dies before its background task runs.
     clock.advance(timedelta(seconds=LEASE_SECONDS - 1))
     assert second.issuance.bulk.run_next_job() is False  # the lease still holds
@@ -100,11 +106,8 @@ def test_an_upload_whose_process_died_before_it_began_is_resumed_once_its_lease_
 def test_a_process_killed_mid_upload_is_resumed_from_its_cursor(
     make_services: ServicesFactory,
 ) -> None:
-    clock = FixedClock(T0)
-    first, second = two_processes(make_services, clock)
-    upload = first.issuance.bulk.start(
-        "b.csv", VACCINATION, "facility-1", bulk_vaccination_csv(codes(250))
-    )
+    clock, first, second = two_processes(make_services)
+    upload = start(first, 250)
 
     def die_after_first_chunk(done: int, failed: int) -> None:
         raise Killed
@@ -133,8 +136,7 @@ def test_rows_issued_before_the_cursor_was_stored_count_as_issued_and_are_not_is
     """The kill falls between a chunk's certificates and its cursor: the resumed chunk finds
     them (they name the upload and row). A beneficiary certified before the upload is still
     that row's error, and every bad row's error is stored once."""
-    clock = FixedClock(T0)
-    first, second = two_processes(make_services, clock)
+    clock, first, second = two_processes(make_services)
     rows = codes(250)
     data = bulk_vaccination_csv(rows)
     lines = data.decode().splitlines()
@@ -181,16 +183,14 @@ def _request_of(lines: list[str], index: int) -> dict[str, Any]:
 def test_an_upload_that_stops_every_time_is_failed_with_a_reason(
     make_services: ServicesFactory,
 ) -> None:
-    clock = FixedClock(T0)
-    first, second = two_processes(make_services, clock, bulk_max_attempts=2)
-    upload = first.issuance.bulk.start(
-        "b.csv", VACCINATION, "facility-1", bulk_vaccination_csv(codes(10))
-    )
+    clock, first, second = two_processes(make_services, bulk_max_attempts=2)
+    upload = start(first, 10)
     clock.advance(timedelta(seconds=LEASE_SECONDS + 1))  # attempt 1 died
     job = second.database.upload_jobs().claim_expired(
         "doomed", now=clock.now(), lease_expires_at=clock.now(), max_attempts=2
     )
-    assert job is not None and job.attempts == 2  # …and so did attempt 2
+    assert job is not None
+    assert job.attempts == 2
     clock.advance(timedelta(seconds=1))
     assert second.issuance.bulk.run_next_job() is False
     failed = get(second, upload)
@@ -204,11 +204,8 @@ def test_an_upload_that_stops_every_time_is_failed_with_a_reason(
 def test_a_holder_whose_lease_was_taken_over_stores_nothing_more(
     make_services: ServicesFactory,
 ) -> None:
-    clock = FixedClock(T0)
-    first, second = two_processes(make_services, clock)
-    upload = first.issuance.bulk.start(
-        "b.csv", VACCINATION, "facility-1", bulk_vaccination_csv(codes(150))
-    )
+    clock, first, second = two_processes(make_services)
+    upload = start(first, 150)
     clock.advance(timedelta(seconds=LEASE_SECONDS + 1))  # `first` stalled
     assert second.issuance.bulk.run_next_job() is True
     finished = get(second, upload)
@@ -224,9 +221,7 @@ def test_an_upload_from_before_csvs_were_stored_is_failed_when_its_heartbeat_is_
     services = make_services(clock=clock, bulk_stale_after_seconds=LEASE_SECONDS)
     legacy = Upload("legacy", "a.csv", VACCINATION, "facility-1", T0, UploadStatus.PROCESSING)
     services.database.uploads().create(legacy)  # no job: it cannot be resumed
-    kept = services.issuance.bulk.start(
-        "b.csv", VACCINATION, "facility-1", bulk_vaccination_csv(codes(5))
-    )
+    kept = start(services, 5)
     clock.advance(timedelta(seconds=LEASE_SECONDS + 1))
     statuses = {u.id: u.status for u in services.issuance.bulk.uploads_of("facility-1")}
     assert statuses == {"legacy": UploadStatus.FAILED, kept.id: UploadStatus.PROCESSING}
