@@ -225,3 +225,19 @@ def test_an_upload_from_before_csvs_were_stored_is_failed_when_its_heartbeat_is_
     clock.advance(timedelta(seconds=LEASE_SECONDS + 1))
     statuses = {u.id: u.status for u in services.issuance.bulk.uploads_of("facility-1")}
     assert statuses == {"legacy": UploadStatus.FAILED, kept.id: UploadStatus.PROCESSING}
+
+
+def test_a_stopping_process_gives_its_upload_back_without_counting_an_attempt(
+    make_services: ServicesFactory,
+) -> None:
+    clock, first, second = two_processes(make_services)
+    upload = start(first, 150)
+    first.issuance.bulk.stop()  # SIGTERM before the background task ran
+    first.issuance.bulk.run(upload.id)
+    job = second.database.upload_jobs().get(upload.id)
+    assert job is not None
+    assert (job.claimed_by, job.attempts, job.next_record) == (None, 0, 0)
+    clock.advance(timedelta(seconds=1))  # not the lease: it was given back
+    assert second.issuance.bulk.run_next_job() is True
+    done = get(second, upload)
+    assert (done.status, done.succeeded) == (UploadStatus.COMPLETED, 150)

@@ -422,6 +422,11 @@ class BulkIssuanceService:
         self._stopping.set()
         self.wake.set()
 
+    def carry_on(self) -> None:
+        """Process uploads again after :meth:`stop` (an application started anew on the same
+        services, as tests do)."""
+        self._stopping.clear()
+
     def uploads_of(self, uploaded_by: str) -> list[Upload]:
         """The newest uploads of one uploader."""
         self._fail_abandoned()

@@ -26,6 +26,7 @@ class Issuance:
 
     def start_upload_jobs(self) -> JobRunner:
         """The background thread that resumes uploads whose process died."""
+        self.bulk.carry_on()
         runner = JobRunner(self.bulk, poll_seconds=self.bulk_poll_seconds, name="bulk-uploads")
         runner.start()
         return runner
