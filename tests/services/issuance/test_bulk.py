@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from certdist.domain.models import VACCINATION, Upload, UploadStatus
+from certdist.domain.models import TEST, VACCINATION, Upload, UploadStatus
 from certdist.domain.requests import CertificationRequest
 from certdist.services.common.clock import FixedClock
 from certdist.services.issuance.bulk import vaccination_row
 from certdist.storage.schema import certificates
 from certdist.wiring import Services
-from tests.support.request_bodies import bulk_vaccination_csv
+from tests.support.request_bodies import bulk_test_csv, bulk_vaccination_csv
 from tests.support.services import ServicesFactory
 
 T0 = datetime(2021, 6, 1, 12, 0, tzinfo=UTC)
@@ -241,3 +241,27 @@ def test_a_stopping_process_gives_its_upload_back_without_counting_an_attempt(
     assert second.issuance.bulk.run_next_job() is True
     done = get(second, upload)
     assert (done.status, done.succeeded) == (UploadStatus.COMPLETED, 150)
+
+
+def test_lab_tests_which_have_no_natural_key_are_not_issued_twice_on_resume(
+    make_services: ServicesFactory,
+) -> None:
+    """A person may have many lab tests, so no duplicate refusal protects a resumed chunk:
+    only the upload and row each certificate names do."""
+    clock, first, second = two_processes(make_services)
+    rows = [f"LT{i % 90:03d}" for i in range(150)]  # 60 people tested twice
+    upload = first.issuance.bulk.start("t.csv", TEST, "lab-1", bulk_test_csv(rows))
+
+    def killed_before_the_first_cursor(*args: Any, **kwargs: Any) -> bool:
+        raise Killed
+
+    first.issuance.bulk._jobs.advance = killed_before_the_first_cursor  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        first.issuance.bulk.run(upload.id)
+    assert sum(certificate_counts(second).values()) == 100  # issued, none counted
+
+    clock.advance(timedelta(seconds=LEASE_SECONDS + 1))
+    assert second.issuance.bulk.run_next_job() is True
+    done = get(second, upload)
+    assert (done.status, done.succeeded, done.failed) == (UploadStatus.COMPLETED, 150, 0)
+    assert certificate_counts(second) == Counter(rows)
