@@ -113,8 +113,8 @@ uploads = Table(
     Column("succeeded", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
-    # Written after every chunk of rows: an upload still "processing" whose heartbeat is old
-    # lost its process (a crash, a kill, a deploy), and is marked failed.
+    # Written with the cursor after every chunk of rows (upload_jobs); an upload from before
+    # jobs (migration 0013) still "processing" whose heartbeat is old lost its process.
     Column("heartbeat_at", UTCDateTime, nullable=True),
     PrimaryKeyConstraint("id", name="pk_uploads"),
     Index("ix_uploads_created_at", "created_at"),

@@ -57,15 +57,6 @@ class SqlUploadRepository:
         if result.rowcount != 1:
             raise NotFound(f"upload {upload_id} does not exist")
 
-    def heartbeat(self, upload_id: str, *, at: datetime, succeeded: int, failed: int) -> None:
-        """Record progress (the running totals) and that the upload's process is alive."""
-        with self._tx.write() as connection:
-            connection.execute(
-                update(uploads)
-                .where(_u.id == upload_id, _u.status == UploadStatus.PROCESSING.value)
-                .values(heartbeat_at=at, succeeded=succeeded, failed=failed)
-            )
-
     def fail_abandoned(self, *, before: datetime, at: datetime) -> int:
         """Mark ``failed`` the uploads still processing with no heartbeat (or, before their
         first chunk, no creation) since ``before`` and no job to resume them (uploads from
