@@ -208,6 +208,7 @@ def build_services(
             own_cards=documents.card_revocations,
             own_dccs=documents.dcc_revocations,
             own_status_lists=issuing.status_lists,
+            own_token_status_lists=issuing.token_status_lists,
         ),
         operations=operations.wire(settings.metrics, settings.readiness, infra, messaging=messages),
     )

@@ -23,7 +23,7 @@ from certdist.storage.engine import normalise_url
 from certdist.storage.schema import CERTIFICATE_PARTITIONS, metadata
 from tests.support.loopback import free_port
 
-TABLES = {"certificates", "certificate_ids", "uploads", "upload_errors"}
+TABLES = {"certificates", "certificate_ids", "uploads", "upload_errors", "token_status_entries"}
 
 
 # --- URLs ----------------------------------------------------------------------------------
@@ -70,10 +70,10 @@ def test_migrate_from_empty_and_again_is_a_no_op(database_url: str) -> None:
     with Database(database_url) as db:
         assert db.current_revision() is None
         db.migrate()
-        assert db.current_revision() == Database.head_revision() == "0011_status_list"
+        assert db.current_revision() == Database.head_revision() == "0012_token_status"
         assert set(inspect(db.engine).get_table_names()) >= TABLES
         db.migrate()
-        assert db.current_revision() == "0011_status_list"
+        assert db.current_revision() == "0012_token_status"
 
 
 def test_concurrent_migrations_both_succeed(database_url: str) -> None:

@@ -322,7 +322,7 @@ def verify_presentation(
     if len(parts) < 2:
         raise MalformedCertificate("sd-jwt: no '~' after the issuer-signed JWT")
     jwt, disclosures, kb_jwt = parts[0], parts[1:-1], parts[-1]
-    header, payload, signing_input, signature = _decode_jws(jwt, "issuer-signed JWT")
+    header, payload, signing_input, signature = decode_jws(jwt, "issuer-signed JWT")
     if header.get("typ") != TYP:
         raise MalformedCertificate(f'header: the type must be "{TYP}"')
     if header.get("alg") != "ES256":
@@ -451,7 +451,7 @@ def _check_key_binding(
     jwk = cnf.get("jwk") if isinstance(cnf, Mapping) else None
     if not isinstance(jwk, Mapping):
         raise VerificationError("key binding: the credential names no holder key (cnf.jwk)")
-    header, claims, signing_input, signature = _decode_jws(kb_jwt, "key binding JWT")
+    header, claims, signing_input, signature = decode_jws(kb_jwt, "key binding JWT")
     if header.get("typ") != KB_TYP or header.get("alg") != "ES256":
         raise MalformedCertificate(f'key binding: the header must be "{KB_TYP}" with ES256')
     try:
@@ -476,7 +476,9 @@ def _check_key_binding(
             raise VerificationError(f"key binding: {name} is not the one expected")
 
 
-def _decode_jws(text: str, what: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+def decode_jws(text: str, what: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """A compact JWS with JSON header and payload: ``(header, payload, signing input,
+    signature)``; ``MalformedCertificate`` naming ``what`` otherwise."""
     parts = text.split(".")
     if len(parts) != 3 or not all(parts) or not text.isascii():
         raise MalformedCertificate(f"{what}: not a compact JWS of three parts")

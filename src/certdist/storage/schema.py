@@ -419,3 +419,18 @@ status_list_entries = Table(
     PrimaryKeyConstraint("list_id", "list_index", name="pk_status_list_entries"),
     Index("ix_status_list_entries_certificate_id", "certificate_id"),
 )
+
+# --- Token Status Lists (migration 0012) ----------------------------------------------------
+
+#: The index each SD-JWT VC copy was given in a Token Status List (formats/token_status_list.py),
+#: one row per copy (the copies of a batch never share one); claimed and kept as above.
+token_status_entries = Table(
+    "token_status_entries",
+    metadata,
+    Column("list_id", Integer, nullable=False),
+    Column("list_index", Integer, nullable=False),
+    Column("certificate_id", Text, nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("list_id", "list_index", name="pk_token_status_entries"),
+    Index("ix_token_status_entries_certificate_id", "certificate_id"),
+)
