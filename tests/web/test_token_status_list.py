@@ -4,8 +4,6 @@ withdrawn, and the verifier (ours, and another deployment's that fetches the tok
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
@@ -20,6 +18,7 @@ from certdist.signing.keys import PublicKey
 from certdist.wiring import Services
 from tests.support.issuing import issue_signed
 from tests.support.services import ServicesFactory
+from tests.support.verifier_samples import ServedBy, another_deployment
 
 PUBLIC = "https://certs.example.org"
 ROUTE = "/trust/token-status/"
@@ -28,13 +27,6 @@ ROUTE = "/trust/token-status/"
 @pytest.fixture
 def settings(make_services: ServicesFactory) -> Settings:
     return make_services.settings(public_url=PUBLIC)
-
-
-class _NoRecords:
-    """A certificate repository that knows no certificate (another deployment's verifier)."""
-
-    def get(self, certificate_id: str) -> None:
-        return None
 
 
 def copy_with_status(services: Services) -> tuple[str, StatusReference]:
@@ -98,18 +90,11 @@ def test_the_verifier_of_another_deployment_fetches_the_token(
 ) -> None:
     """Without our records, the token alone tells that the copy was revoked."""
     sd_jwt, reference = copy_with_status(services)
-    fetched: list[str] = []
-
-    def fetch(url: str) -> bytes:
-        fetched.append(url)
-        body: bytes = client.get(url.removeprefix(PUBLIC)).content
-        return body
-
+    fetch = ServedBy(client, PUBLIC)
     now = [0.0]
-    elsewhere = replace(
+    elsewhere = another_deployment(
         services.verifier,
-        certificates=_NoRecords(),  # type: ignore[arg-type]
-        status_lists=StatusListChecker(None, fetch, max_age_seconds=600, monotonic=lambda: now[0]),
+        StatusListChecker(None, fetch, max_age_seconds=600, monotonic=lambda: now[0]),
     )
     assert elsewhere.check(sd_jwt).status is Status.VALID
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
@@ -117,7 +102,7 @@ def test_the_verifier_of_another_deployment_fetches_the_token(
     now[0] = 301.0  # the token's ttl (300 s) is shorter than the verifier's 600 s
     outcome = elsewhere.check(sd_jwt)
     assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
-    assert fetched == [reference.uri, reference.uri]
+    assert fetch.fetched == [reference.uri, reference.uri]
 
 
 def test_an_unreachable_or_untrusted_token_is_revocation_unknown(
@@ -139,10 +124,9 @@ def test_an_unreachable_or_untrusted_token_is_revocation_unknown(
         return sign_jwt(header, {**claims, "sub": f"{PUBLIC}{ROUTE}2"}, key).encode()
 
     for fetch in (down, forged, for_another_list):
-        elsewhere = replace(
+        elsewhere = another_deployment(
             services.verifier,
-            certificates=_NoRecords(),  # type: ignore[arg-type]
-            status_lists=StatusListChecker(None, fetch),
+            StatusListChecker(None, fetch),
         )
         outcome = elsewhere.check(sd_jwt)
         assert (outcome.status, outcome.code) == (Status.INVALID, "revocation-unknown"), fetch
