@@ -17,6 +17,7 @@ from certdist.signing.jose import thumbprint
 from certdist.signing.keys import PublicKey
 from certdist.wiring import Services
 from tests.support.issuing import issue_signed
+from tests.support.sd_jwt import payload_of
 from tests.support.services import ServicesFactory
 from tests.support.verifier_samples import ServedBy, another_deployment
 
@@ -162,3 +163,20 @@ def test_the_key_id_is_the_thumbprint_of_the_sd_jwt_vc_key(
     public = issuer.key.public_key
     assert isinstance(public, ec.EllipticCurvePublicKey)
     assert issuer.kid == thumbprint(public)
+
+
+def test_a_batch_has_one_entry_per_copy(services: Services) -> None:
+    issue_signed(services)
+    bundle = services.distribution.certificates.bundle("BEN0001")
+    lists = services.issuance.token_status_lists
+    references = [lists.allocate(bundle.latest.certificate_id) for _ in range(3)]
+    issuer = services.distribution.wallet.issuers.sd_jwt_vc
+    copies = issuer.issue_batch(bundle, [None] * 3, statuses=references)
+    named = [payload_of(copy)["status"]["status_list"] for copy in copies]
+    assert named == [{"idx": r.idx, "uri": r.uri} for r in references]
+    assert len({entry["idx"] for entry in named}) == 3
+    with pytest.raises(ValueError, match="one status per holder key"):
+        issuer.issue_batch(bundle, [None] * 3, statuses=references[:2])
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
+    statuses = lists.statuses(1)
+    assert [statuses.get(r.idx) for r in references] == [tsl.INVALID] * 3

@@ -211,9 +211,21 @@ class SdJwtVcIssuer:
         holder_jwks: Sequence[Mapping[str, Any] | None],
         *,
         status: StatusReference | None = None,
+        statuses: Sequence[StatusReference] | None = None,
     ) -> list[str]:
-        """One copy per holder key (or ``None``), each with its own salts and ``rid``."""
-        return [self.issue(bundle, holder_jwk=jwk, status=status) for jwk in holder_jwks]
+        """One copy per holder key (or ``None``), each with its own salts and ``rid``.
+
+        ``statuses``: one Token Status List entry per copy (the copies must not share an
+        index, or their ``status`` links them); ``status`` gives every copy the same one.
+        """
+        if statuses is None:
+            statuses = [status] * len(holder_jwks) if status is not None else None
+        elif status is not None or len(statuses) != len(holder_jwks):
+            raise ValueError("give one status per holder key, or status alone")
+        return [
+            self.issue(bundle, holder_jwk=jwk, status=statuses[n] if statuses else None)
+            for n, jwk in enumerate(holder_jwks)
+        ]
 
 
 def sign_jwt(header: Mapping[str, Any], payload: Mapping[str, Any], key: Any) -> str:
