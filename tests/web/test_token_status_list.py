@@ -143,14 +143,21 @@ def test_unknown_and_bad_list_ids(client: TestClient, services: Services) -> Non
 
 def test_accept_negotiation(client: TestClient, services: Services) -> None:
     copy_with_status(services)
-    for accept in ("application/statuslist+jwt", "application/*", "*/*", "text/html, */*;q=0.1"):
+    for accept in (
+        "application/statuslist+jwt",
+        "Application/StatusList+JWT",
+        "application/*",
+        "*/*",
+        "text/html, */*;q=0.1",
+        "",
+    ):
         response = client.get(ROUTE + "1", headers={"Accept": accept})
         assert response.status_code == 200, accept
     refused = client.get(ROUTE + "1", headers={"Accept": "application/statuslist+cwt"})
     assert refused.status_code == 406
     assert "application/statuslist+jwt" in refused.text
-    zero = client.get(ROUTE + "1", headers={"Accept": "application/statuslist+jwt;q=0"})
-    assert zero.status_code == 406
+    for refusing in ("application/statuslist+jwt;q=0", "*/*; q=0.000", "*/*;q=nan", "*/*;q=x"):
+        assert client.get(ROUTE + "1", headers={"Accept": refusing}).status_code == 406, refusing
 
 
 def test_the_key_id_is_the_thumbprint_of_the_sd_jwt_vc_key(

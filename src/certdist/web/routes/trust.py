@@ -159,15 +159,25 @@ async def token_status_list(
 
 
 def _accepts(accept: str | None, media_type: str) -> bool:
-    """Whether an ``Accept`` header admits ``media_type`` (no header: anything goes)."""
+    """Whether an ``Accept`` header admits ``media_type`` with a quality above 0 (no header:
+    anything goes)."""
     if not accept or not accept.strip():
         return True
-    kind = media_type.split("/", 1)[0]
+    wanted = (media_type, media_type.split("/", 1)[0] + "/*", "*/*")
     for item in accept.split(","):
         media_range, *parameters = (part.strip() for part in item.split(";"))
-        refused = any(
-            p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in parameters
-        )
-        if not refused and media_range.lower() in (media_type, f"{kind}/*", "*/*"):
+        if media_range.lower() in wanted and _quality(parameters) > 0:
             return True
     return False
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value.strip())
+            except ValueError:
+                return 0.0
+            return quality if quality == quality else 0.0  # NaN is no quality
+    return 1.0
