@@ -28,6 +28,7 @@ def test_the_capabilities_are_the_documented_ones() -> None:
         "integrations",
         "issuance",
         "messaging",
+        "openid4vci",
         "operations",
         "portal",
         "sharing",

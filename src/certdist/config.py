@@ -488,6 +488,55 @@ class ForeignShcIssuer(BaseModel):
         return None
 
 
+_DEFAULT_WALLET_CODE_TEXTS = {
+    "en": (
+        "{code} is your code to add your health certificate to your wallet app. "
+        "It is valid for {minutes} minutes. Do not share it with anyone."
+    ),
+    "hi": (
+        "{code} आपका स्वास्थ्य प्रमाणपत्र अपने वॉलेट ऐप में जोड़ने का कोड है। "
+        "यह {minutes} मिनट तक मान्य है। इसे किसी के साथ साझा न करें।"
+    ),
+}
+
+
+class OpenId4VciSettings(Section):
+    """Issuing SD-JWT VCs to wallets over OpenID4VCI 1.0 (pre-authorized code flow; README,
+    "Wallets (OpenID4VCI)"). An offer holds a single-use pre-authorized code, and its
+    transaction code goes by SMS to the certificate's registered mobile number."""
+
+    # How long an offer (and its pre-authorized code and transaction code) can be redeemed.
+    offer_seconds: int = Field(default=600, ge=10, le=86_400)
+    # How long an access token may fetch credentials, and a c_nonce stays usable.
+    token_seconds: int = Field(default=300, ge=10, le=3_600)
+    nonce_seconds: int = Field(default=300, ge=10, le=3_600)
+    # Copies in one credential request (each bound to its own key, with its own salts).
+    batch_size: int = Field(default=5, ge=2, le=20)
+    # Wrong transaction codes before the pre-authorized code is invalidated (the code has
+    # 10^6 values: 5 guesses win with 1 chance in 200,000).
+    tx_code_attempts: int = Field(default=5, ge=1, le=10)
+    # Offers made for one beneficiary per day (each sends an SMS).
+    offers_per_beneficiary_per_day: int = Field(default=10, ge=1, le=1_000)
+    # The issuer's name shown by wallets, per language (BCP 47 tag -> name).
+    issuer_names: dict[str, str] = Field(
+        default_factory=lambda: {
+            "en": "Ministry of Health and Family Welfare",
+            "hi": "स्वास्थ्य एवं परिवार कल्याण मंत्रालय",
+        },
+        min_length=1,
+    )
+    # The transaction-code SMS per language ({code}, {minutes}); default: sms.default_language.
+    tx_code_texts: dict[str, str] = Field(default_factory=lambda: dict(_DEFAULT_WALLET_CODE_TEXTS))
+
+    @field_validator("tx_code_texts")
+    @classmethod
+    def _texts_hold_the_code(cls, value: dict[str, str]) -> dict[str, str]:
+        for language, text in value.items():
+            if "{code}" not in text:
+                raise ValueError(f"tx_code_texts[{language!r}] must contain {{code}}")
+        return value
+
+
 class VerifierSettings(Section):
     """The verifier's trust store: foreign issuers' keys, JWKS and EU DSC certificates."""
 
@@ -783,6 +832,7 @@ class Settings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     wallet: WalletSettings = Field(default_factory=WalletSettings)
+    openid4vci: OpenId4VciSettings = Field(default_factory=OpenId4VciSettings)
     verifier: VerifierSettings = Field(default_factory=VerifierSettings)
     digilocker: DigilockerSettings = Field(default_factory=DigilockerSettings)
     partner: PartnerSettings = Field(default_factory=PartnerSettings)

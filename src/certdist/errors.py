@@ -96,6 +96,31 @@ class PermissionDenied(CertdistError):
     """The caller is authenticated but lacks the role this action needs."""
 
 
+class OAuthError(CertdistError):
+    """An error of the OAuth 2.0 and OpenID4VCI endpoints (token, credential), answered with
+    the body those specifications define, ``{"error": code, "error_description": text}``,
+    instead of DIVOC's: ``code`` is the specification's name (``invalid_grant``,
+    ``invalid_proof``, ``invalid_nonce``, ...)."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+
+
+class InvalidAccessToken(OAuthError):
+    """No bearer token, or one that is unknown or expired (RFC 6750 ``invalid_token``)."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__("invalid_token", description)
+
+
+class InsufficientScope(OAuthError):
+    """A valid bearer token that does not grant this request (RFC 6750)."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__("insufficient_scope", description)
+
+
 # --- verification --------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from certdist.services import (
     integrations,
     issuance,
     messaging,
+    openid4vci,
     operations,
     portal,
     sharing,
@@ -60,6 +61,7 @@ class Services:
     sharing: sharing.Sharing
     facility: facility.Facility
     integrations: integrations.Integrations
+    openid4vci: openid4vci.OpenId4Vci
     trust: trust.Trust
     verifier: Verifier
     operations: operations.Operations
@@ -192,6 +194,9 @@ def build_services(
         ),
         integrations=integrations.wire(
             settings.digilocker, settings.partner, infra, distribution=documents
+        ),
+        openid4vci=openid4vci.wire(
+            settings.openid4vci, infra, distribution=documents, messaging=messages
         ),
         trust=trust.wire(
             settings.verifier,

@@ -76,6 +76,12 @@ _SEMANTIC_RULES = {
     "POST /certificate/api/eu-certificate",
     # the payload must decode as a certificate in one of the known forms
     "POST /verify",
+    # OpenID4VCI: a live pre-authorized code and its transaction code; an access token,
+    # a fresh c_nonce and key proofs signed by the holder (tests/web/test_openid4vci.py)
+    "POST /openid4vci/token",
+    "POST /openid4vci/credential",
+    # depends on the stored certificate: a mobile number to send the transaction code to
+    "POST /certificate/api/wallet-offer",
 }
 _EXCLUDED: dict[str, list[CheckFunction]] = {
     label: [positive_data_acceptance] for label in _SEMANTIC_RULES

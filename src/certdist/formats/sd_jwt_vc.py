@@ -60,6 +60,7 @@ from certdist.signing.jose import (
     es256_verify,
     p256_jwk,
     public_key_from_jwk,
+    split_compact_jws,
     thumbprint,
 )
 from certdist.signing.keys import PublicKey, SigningKey
@@ -491,14 +492,7 @@ def _check_key_binding(
 def decode_jws(text: str, what: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     """A compact JWS with JSON header and payload: ``(header, payload, signing input,
     signature)``; ``MalformedCertificate`` naming ``what`` otherwise."""
-    parts = text.split(".")
-    if len(parts) != 3 or not all(parts) or not text.isascii():
-        raise MalformedCertificate(f"{what}: not a compact JWS of three parts")
     try:
-        header, payload = json.loads(b64url_decode(parts[0])), json.loads(b64url_decode(parts[1]))
-        signature = b64url_decode(parts[2])
-    except (ValueError, RecursionError):
-        raise MalformedCertificate(f"{what}: a part is not base64url-encoded JSON") from None
-    if not isinstance(header, dict) or not isinstance(payload, dict):
-        raise MalformedCertificate(f"{what}: header and payload must be JSON objects")
-    return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+        return split_compact_jws(text)
+    except ValueError as error:
+        raise MalformedCertificate(f"{what}: {error}") from None

@@ -77,6 +77,22 @@ def public_key_from_jwk(jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey:
     return ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
 
 
+def split_compact_jws(text: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """A compact JWS with JSON header and payload: ``(header, payload, signing input,
+    signature)``, nothing checked but its form; ValueError saying what is wrong."""
+    parts = text.split(".")
+    if len(parts) != 3 or not all(parts) or not text.isascii():
+        raise ValueError("not a compact JWS of three parts")
+    try:
+        header, payload = json.loads(b64url_decode(parts[0])), json.loads(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
+    except (ValueError, RecursionError):
+        raise ValueError("a part is not base64url-encoded JSON") from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise ValueError("header and payload must be JSON objects")
+    return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+
+
 def compact_json(value: Any) -> bytes:
     """Minified JSON, UTF-8 (what SMART Health Cards and our JWS payloads sign)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

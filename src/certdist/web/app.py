@@ -25,6 +25,7 @@ from certdist.web.routes import digilocker as digilocker_routes
 from certdist.web.routes import distribution, health, issuance
 from certdist.web.routes import facility as facility_routes
 from certdist.web.routes import health_links as health_link_routes
+from certdist.web.routes import openid4vci as openid4vci_routes
 from certdist.web.routes import partner as partner_routes
 from certdist.web.routes import portal as portal_routes
 from certdist.web.routes import printing as printing_routes
@@ -120,6 +121,8 @@ def create_app(
     app.include_router(verify_routes.pages)
     app.include_router(wallet_routes.router)
     app.include_router(wallet_routes.well_known)
+    app.include_router(openid4vci_routes.protocol)
+    app.include_router(openid4vci_routes.pages)
     app.include_router(trust_routes.router)
 
     def limit_for(path: str) -> int:

@@ -25,10 +25,14 @@ from certdist.errors import (
     CertdistError,
     ConfigurationError,
     Conflict,
+    DeliveryFailed,
     FieldError,
+    InsufficientScope,
+    InvalidAccessToken,
     InvalidInput,
     NotAcceptable,
     NotFound,
+    OAuthError,
     PasscodeRejected,
     PayloadTooLarge,
     PermissionDenied,
@@ -44,6 +48,9 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type[CertdistError], int] = {
     InvalidInput: 400,
     VerificationError: 400,
+    OAuthError: 400,
+    InvalidAccessToken: 401,
+    InsufficientScope: 403,
     AuthenticationFailed: 401,
     PermissionDenied: 403,
     NotFound: 404,
@@ -52,6 +59,7 @@ STATUS_BY_ERROR: dict[type[CertdistError], int] = {
     PayloadTooLarge: 413,
     RateLimited: 429,
     StorageUnavailable: 503,
+    DeliveryFailed: 503,  # the SMS gateway did not take a message sent during the request
     SignerExpired: 503,
     ConfigurationError: 500,
 }
@@ -75,6 +83,13 @@ class ErrorBody(BaseModel):
     errors: list[ErrorField] | None = Field(
         default=None, description="Each bad field, when there are any"
     )
+
+
+class OAuthErrorBody(BaseModel):
+    """The error body of the OAuth 2.0 and OpenID4VCI endpoints (RFC 6749 section 5.2)."""
+
+    error: str = Field(description="The specification's error code", examples=["invalid_grant"])
+    error_description: str = Field(description="What went wrong, in ASCII")
 
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
@@ -148,7 +163,9 @@ async def _certdist_error(request: Request, exc: Exception) -> Response:
         log.error("request failed", extra={"error": type(exc).__name__})
     retry_after = _retry_after(exc)
     response: Response
-    if is_page_request(request):
+    if isinstance(exc, OAuthError):
+        response = oauth_error_response(status, exc)
+    elif is_page_request(request):
         response = error_page(request, status, retry_after=retry_after)
     else:
         errors = exc.errors if isinstance(exc, InvalidInput) else None
@@ -162,6 +179,23 @@ async def _certdist_error(request: Request, exc: Exception) -> Response:
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def oauth_error_response(status: int, error: OAuthError) -> JSONResponse:
+    """RFC 6749 section 5.2 / RFC 6750 section 3 / OpenID4VCI: the error name and a
+    description in ASCII, never stored; a bearer-token error says so in WWW-Authenticate."""
+    ascii_text = str(error).encode("ascii", "replace").decode()
+    description = ascii_text.replace('"', "'").replace("\\", "/")
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(error, InvalidAccessToken | InsufficientScope):
+        headers["WWW-Authenticate"] = (
+            f'Bearer error="{error.code}", error_description="{description}"'
+        )
+    return JSONResponse(
+        {"error": error.code, "error_description": description},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _retry_after(exc: CertdistError) -> int | None:

@@ -127,7 +127,7 @@ class PortalService:
         return self._distribution.render(
             bundle,
             format_name,
-            caller=self._principal(mobile),
+            caller=self.principal(mobile),
             permission=Permission.RECIPIENT,
         )
 
@@ -165,7 +165,7 @@ class PortalService:
         )
         content = fmt.render_named(bundle, names)
         return self._distribution.deliver(
-            bundle, fmt, content, caller=self._principal(mobile), permission=Permission.RECIPIENT
+            bundle, fmt, content, caller=self.principal(mobile), permission=Permission.RECIPIENT
         )
 
     def confirm_birth_year(
@@ -221,7 +221,8 @@ class PortalService:
             needs_birth_year=self._needs_birth_year(record, confirmed),
         )
 
-    def _principal(self, mobile: str) -> Principal:
+    def principal(self, mobile: str) -> Principal:
+        """Who a citizen signed in with this number is, in the download audit."""
         subject = "citizen:" + self._hasher.digest("phone", mobile)[:32]
         return Principal(
             subject=subject,

@@ -237,7 +237,7 @@ _LINK_FORM = {
 }
 
 
-def _owned(
+def owned_certificate(
     request: Request,
     services: ServicesDep,
     templates: Templates,
@@ -285,7 +285,7 @@ def _link_form(
     status_code: int,
 ) -> Response:
     """A form that makes a link to one of the signed-in owner's certificates."""
-    owned = _owned(request, services, templates, certificate_id)
+    owned = owned_certificate(request, services, templates, certificate_id)
     if isinstance(owned, Response):
         return owned
     session, certificate = owned
@@ -315,7 +315,7 @@ def create_link(
     passcode: Annotated[str, Form(max_length=PASSCODE_MAX + 1)] = "",
     csrf_token: ShortField = "",
 ) -> Response:
-    owned = _owned(request, services, templates, certificate_id, csrf_token)
+    owned = owned_certificate(request, services, templates, certificate_id, csrf_token)
     if isinstance(owned, Response):
         return owned
     session, certificate = owned
@@ -368,7 +368,7 @@ def email_certificate(
     mode: ShortField = ShareMode.ATTACHMENT.value,
     csrf_token: ShortField = "",
 ) -> Response:
-    owned = _owned(request, services, templates, certificate_id, csrf_token)
+    owned = owned_certificate(request, services, templates, certificate_id, csrf_token)
     if isinstance(owned, Response):
         return owned
     session, _ = owned
@@ -493,7 +493,7 @@ def create_health_link(
     label: LabelField = "",
     csrf_token: ShortField = "",
 ) -> Response:
-    owned = _owned(request, services, templates, certificate_id, csrf_token)
+    owned = owned_certificate(request, services, templates, certificate_id, csrf_token)
     if isinstance(owned, Response):
         return owned
     session, certificate = owned

@@ -1,0 +1,105 @@
+"""Driving the OpenID4VCI exchange in tests the way a wallet does (written from the
+OpenID4VCI 1.0 text): read the transaction code from the development SMS inbox, redeem the
+offer, fetch a nonce, prove holder keys with ``openid4vci-proof+jwt`` JWTs."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+
+from certdist.formats.sd_jwt_vc import sign_jwt
+from certdist.storage.dev_sms_inbox import DevSmsInbox
+from tests.support.sd_jwt import holder_key
+
+PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+TX_CODE = re.compile(r"^(\d{6}) is your code to add your health certificate")
+
+
+def tx_code_sent(inbox: DevSmsInbox | None, mobile: str) -> str:
+    """The newest wallet transaction code sent to ``mobile`` (E.164)."""
+    assert inbox is not None, "the SMS inbox is off"
+    for message in inbox.latest(50, recipient=mobile):
+        found = TX_CODE.search(message.body)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no transaction code was sent to {mobile[-4:]}")
+
+
+def key_proof(
+    key: ec.EllipticCurvePrivateKey,
+    jwk: dict[str, str],
+    *,
+    aud: str,
+    nonce: str | None,
+    iat: int | None = None,
+    header: dict[str, Any] | None = None,
+) -> str:
+    claims: dict[str, Any] = {"aud": aud, "iat": int(time.time()) if iat is None else iat}
+    if nonce is not None:
+        claims["nonce"] = nonce
+    jose = {"typ": "openid4vci-proof+jwt", "alg": "ES256", "jwk": jwk} | (header or {})
+    return sign_jwt({k: v for k, v in jose.items() if v is not None}, claims, key)
+
+
+def offer_uri_of(link: str) -> str:
+    """The ``credential_offer_uri`` of an ``openid-credential-offer://`` link."""
+    assert link.startswith("openid-credential-offer://?"), link
+    [uri] = parse_qs(urlsplit(link).query)["credential_offer_uri"]
+    return uri
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+class TestWallet:
+    """One holder's wallet against a TestClient: every step, each returning the answer."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, client: TestClient, issuer: str) -> None:
+        self.client = client
+        self.issuer = issuer
+        self.keys = [holder_key() for _ in range(5)]
+
+    def offer(self, link: str) -> dict[str, Any]:
+        answer = self.client.get(path_of(offer_uri_of(link)))
+        assert answer.status_code == 200, answer.text
+        offer: dict[str, Any] = answer.json()
+        return offer
+
+    def token(self, code: str, tx_code: str | None) -> Any:
+        form = {"grant_type": PRE_AUTHORIZED, "pre-authorized_code": code}
+        if tx_code is not None:
+            form["tx_code"] = tx_code
+        return self.client.post("/openid4vci/token", data=form)
+
+    def nonce(self) -> str:
+        answer = self.client.post("/openid4vci/nonce")
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["cache-control"] == "no-store"
+        c_nonce: str = answer.json()["c_nonce"]
+        return c_nonce
+
+    def proofs(
+        self, nonce: str, count: int = 1, *, aud: str | None = None, **options: Any
+    ) -> list[str]:
+        """One proof per holder key (the first ``count``), all with these claims."""
+        return [
+            key_proof(key, jwk, aud=aud or self.issuer, nonce=nonce, **options)
+            for key, jwk in self.keys[:count]
+        ]
+
+    def credential(
+        self, access_token: str, proofs: list[str], configuration: str = "vaccination_sd_jwt_vc"
+    ) -> Any:
+        return self.client.post(
+            "/openid4vci/credential",
+            json={"credential_configuration_id": configuration, "proofs": {"jwt": proofs}},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
