@@ -8,18 +8,21 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from certdist.config import MailSettings
+from certdist.domain.models import VACCINATION, UploadStatus
 from certdist.domain.roles import Principal
+from certdist.services.common.clock import FixedClock
 from certdist.services.facility.printing import BatchFormat, BeneficiaryList
 from certdist.services.messaging.outbox import embedded_worker_enabled
 from certdist.web.app import create_app
 from tests.support.cli import Cli
-from tests.support.request_bodies import vaccination_request_body
+from tests.support.request_bodies import bulk_vaccination_csv, vaccination_request_body
 from tests.support.services import ServicesFactory
 
 MAILTO = "mailto:asha@example.org"
@@ -114,3 +117,21 @@ def test_worker_once_runs_queued_print_jobs(tmp_path: Path, make_services: Servi
     assert "print jobs run: 1" in result.output
     output = services.facility.printing.output(job.id, staff)
     assert output.path.read_bytes().startswith(b"%PDF-")
+
+
+def test_worker_once_resumes_a_bulk_upload_whose_process_died(
+    make_services: ServicesFactory,
+) -> None:
+    run = Cli(make_services.data_dir, make_services.database_url)
+    # Received an hour ago by a process that died at once: its lease (10 min) has expired.
+    services = make_services(clock=FixedClock(datetime.now(UTC) - timedelta(hours=1)))
+    upload = services.issuance.bulk.start(
+        "b.csv", VACCINATION, "facility-1", bulk_vaccination_csv(["CLIW0004", "CLIW0005"])
+    )
+    result = run("worker", "--once")
+    assert result.exit_code == 0, result.output
+    assert "bulk uploads resumed: 1" in result.output
+    done = services.database.uploads().get(upload.id)
+    assert done is not None
+    assert (done.status, done.succeeded, done.failed) == (UploadStatus.COMPLETED, 2, 0)
+    assert "bulk uploads resumed: 0" in run("worker", "--once").output

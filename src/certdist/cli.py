@@ -418,8 +418,11 @@ def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) 
     from certdist.domain.models import TEST
 
     entity_type = TEST if lab_test else VACCINATION
-    parsed = read_csv(file.read_bytes(), entity_type)
-    upload = services.issuance.bulk.start(file.name, entity_type, "cli")
+    data = file.read_bytes()
+    parsed = read_csv(data, entity_type)
+    upload = services.issuance.bulk.start(
+        file.name, entity_type, "cli", data, program_id=program_id
+    )
     columns = (
         TextColumn("issuing"),
         BarColumn(),
@@ -433,9 +436,7 @@ def _issue_csv(services: Services, file: Path, program_id: str, lab_test: bool) 
         def progress(done: int, failed: int) -> None:
             bar.update(task, completed=done, failed=failed)
 
-        result = services.issuance.bulk.process(
-            upload, parsed, program_id=program_id, progress=progress
-        )
+        result = services.issuance.bulk.run(upload.id, progress=progress)
     click.echo(
         f"upload {result.id}: {result.succeeded} issued, {result.failed} failed "
         f"of {result.total_rows} rows ({result.status.value})"
@@ -629,8 +630,9 @@ def export(
 @click.option("--once", is_flag=True, help="Send what is due now, then exit")
 @click.pass_context
 def worker(ctx: click.Context, once: bool) -> None:
-    """Send the outbox's mail and SMS and run queued print jobs until SIGTERM or Ctrl-C (run
-    as many as you like: each message and each job is claimed by one worker)."""
+    """Send the outbox's mail and SMS, run queued print jobs and resume bulk uploads whose
+    server stopped, until SIGTERM or Ctrl-C (run as many as you like: each message and each
+    job is claimed by one worker)."""
     import signal
     import threading
 
@@ -645,6 +647,10 @@ def worker(ctx: click.Context, once: bool) -> None:
             while services.facility.printing.run_next_job():
                 jobs += 1
             click.echo(f"print jobs run: {jobs}")
+            resumed = 0
+            while services.issuance.bulk.run_next_job():
+                resumed += 1
+            click.echo(f"bulk uploads resumed: {resumed}")
             return
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -654,10 +660,12 @@ def worker(ctx: click.Context, once: bool) -> None:
             services.facility.printing, poll_seconds=services.settings.printing.batch_poll_seconds
         )
         printing.start()
+        uploads = services.issuance.start_upload_jobs()
         try:
             sender.run_forever(stop, poll_seconds=services.settings.mail.worker_poll_seconds)
         finally:
             printing.stop()  # an unfinished job goes back to the queue
+            uploads.stop()  # an unfinished upload is given back, to resume from its cursor
         click.echo("outbox worker stopped")
     except CertdistError as exc:
         _fail(exc)

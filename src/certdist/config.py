@@ -817,8 +817,13 @@ class Settings(BaseSettings):
     # Limits.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
-    # A bulk upload with no progress for this long lost its process and is marked failed.
+    # The lease of a process on a bulk upload, renewed after each chunk of rows: an upload with
+    # no progress for this long lost its process and is resumed by another.
     bulk_stale_after_seconds: float = Field(default=600.0, gt=0)
+    # Claims of one upload before it is failed; how often each process looks for uploads to
+    # resume (the server's background thread, `certdist worker`).
+    bulk_max_attempts: int = Field(default=3, ge=1)
+    bulk_poll_seconds: float = Field(default=30.0, gt=0)
     max_batch_items: int = Field(default=1000, ge=1)
 
     # Shared short-lived state (sessions, OTP challenges, rate limits). Without Redis it lives

@@ -172,7 +172,9 @@ def build_services(
         ids=ids,
         # Notifications are stored in the transaction of the certificates they announce.
         companions=notifier.messages_for if notifier else None,
-        bulk_stale_after=timedelta(seconds=settings.bulk_stale_after_seconds),
+        bulk_lease=timedelta(seconds=settings.bulk_stale_after_seconds),
+        bulk_max_attempts=settings.bulk_max_attempts,
+        bulk_poll_seconds=settings.bulk_poll_seconds,
     )
     return Services(
         settings=settings,

@@ -70,10 +70,10 @@ def test_migrate_from_empty_and_again_is_a_no_op(database_url: str) -> None:
     with Database(database_url) as db:
         assert db.current_revision() is None
         db.migrate()
-        assert db.current_revision() == Database.head_revision() == "0012_token_status"
+        assert db.current_revision() == Database.head_revision() == "0013_upload_jobs"
         assert set(inspect(db.engine).get_table_names()) >= TABLES
         db.migrate()
-        assert db.current_revision() == "0012_token_status"
+        assert db.current_revision() == "0013_upload_jobs"
 
 
 def test_concurrent_migrations_both_succeed(database_url: str) -> None:

@@ -83,3 +83,15 @@ def bulk_vaccination_csv(codes: Sequence[str]) -> bytes:
         "2021-05-02T10:00:00Z,1,2,2021-05-02,2022-05-02,SII,Covishield,Dr A,PHC,F1,,FD,FS,560002"
     )
     return ("\n".join([header, *(row.format(code=code) for code in codes)]) + "\n").encode()
+
+
+def bulk_test_csv(codes: Sequence[str]) -> bytes:
+    """A bulk lab-test upload (DIVOC's layout): one valid test row per code (a code may
+    repeat: a person may have many tests)."""
+    header = (VECTORS / "divoc/bulk-test-certify-header.csv").read_text().strip()
+    row = (
+        "{code},Asha,9880414889,1990-01-02,Female,Indian,,L1,,Dist,State,560001,TB1,COVID-19,"
+        "CoviSelf,RAT,Negative,2021-06-01T09:30:00Z,Mylab,2021-06-01T08:00:00Z,Nasal,"
+        "Lab Officer,Lab,F1,,FD,FS,560002"
+    )
+    return ("\n".join([header, *(row.format(code=code) for code in codes)]) + "\n").encode()

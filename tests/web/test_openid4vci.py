@@ -398,3 +398,27 @@ def test_the_portal_offers_only_the_citizens_own_certificates(
     signed_out = TestClient(client.app)
     answer = signed_out.get(f"/portal/certificates/{certificate_id}/wallet", follow_redirects=False)
     assert answer.status_code == 303
+
+
+def test_the_verify_page_says_whether_the_holder_proved_the_key(
+    client: TestClient, auth: TokenFactory, services: Services, two_doses: None, wallet: TestWallet
+) -> None:
+    access_token = redeem(wallet, services, make_offer(client, auth(CLIENT))["credential_offer"])
+    answer = wallet.credential(access_token, wallet.proofs(wallet.nonce()))
+    credential = answer.json()["credentials"][0]["credential"]
+    shown = present(credential, lambda d: len(d) == 2 or d[1] in ("vaccine", "vaccinations"))
+    bound = with_key_binding(shown, wallet.keys[0][0])
+    for presentation, words in (
+        (bound, "Proved: presented from the wallet it was issued to"),
+        (shown, "Not proved: anyone with a copy could present it"),
+    ):
+        page = client.post("/verify/result", data={"payload": presentation})
+        assert page.status_code == 200, page.text
+        assert words in page.text
+        # Undisclosed, the date of birth is not there to show.
+        assert re.search(r'data-fact="date_of_birth" data-day[^>]*hidden>', page.text)
+        assert re.search(r'data-fact="vaccine"[^>]*>\s*<dt>', page.text)
+    hindi = client.post(
+        "/verify/result", data={"payload": bound}, headers={"Accept-Language": "hi"}
+    )
+    assert "सिद्ध: उसी वॉलेट से दिखाया गया जिसे यह जारी हुआ था" in hindi.text

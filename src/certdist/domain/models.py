@@ -74,6 +74,33 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class UploadJob:
+    """The work left of an upload still processing, as held by one process's lease.
+
+    ``next_record`` counts the CSV records (non-blank lines, or lines the CSV reader refused)
+    whose outcome is stored: the certificates, the totals on ``upload`` and the row errors.
+    ``attempts`` counts the claims; with ``claimed_by`` it names this holder's lease."""
+
+    upload: Upload
+    program_id: str
+    csv: bytes
+    total_rows: int
+    next_record: int
+    attempts: int
+    claimed_by: str | None
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class UploadRow:
+    """Where a certificate issued by a bulk upload came from (stored with the certificate, so
+    an upload resumed after a crash knows which of its rows were already issued)."""
+
+    upload_id: str
+    row: int
+
+
+@dataclass(frozen=True)
 class UploadRowError:
     """Why one row of an upload was not issued. ``row`` counts the header as row 1."""
 

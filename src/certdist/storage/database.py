@@ -27,6 +27,7 @@ from certdist.storage.schema import token_status_entries
 from certdist.storage.share_links import SqlShareLinks
 from certdist.storage.status_lists import SqlStatusLists
 from certdist.storage.transactions import Transactions
+from certdist.storage.upload_jobs import SqlUploadJobRepository
 from certdist.storage.uploads import SqlUploadRepository
 
 
@@ -146,6 +147,9 @@ class Database:
 
     def uploads(self) -> SqlUploadRepository:
         return SqlUploadRepository(self._transactions)
+
+    def upload_jobs(self) -> SqlUploadJobRepository:
+        return SqlUploadJobRepository(self._transactions)
 
     def dev_sms_inbox(self) -> DevSmsInbox:
         """Stored SMS of the development backend (the citizen portal's one-time codes)."""

@@ -108,11 +108,9 @@ class UploadRepository(Protocol):
         at: datetime,
     ) -> None: ...
 
-    def heartbeat(self, upload_id: str, *, at: datetime, succeeded: int, failed: int) -> None:
-        """Running totals, and a sign that the upload's process is alive."""
-
     def fail_abandoned(self, *, before: datetime, at: datetime) -> int:
-        """Fail the uploads processing with no sign of life since ``before``."""
+        """Fail the uploads processing with no sign of life since ``before`` and no job to
+        resume them (uploads from before migration 0013)."""
 
     def add_errors(self, errors: Sequence[UploadRowError]) -> None: ...
 

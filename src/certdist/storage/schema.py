@@ -113,27 +113,52 @@ uploads = Table(
     Column("succeeded", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
-    # Written after every chunk of rows: an upload still "processing" whose heartbeat is old
-    # lost its process (a crash, a kill, a deploy), and is marked failed.
+    # Written with the cursor after every chunk of rows (upload_jobs); an upload from before
+    # jobs (migration 0013) still "processing" whose heartbeat is old lost its process.
     Column("heartbeat_at", UTCDateTime, nullable=True),
     PrimaryKeyConstraint("id", name="pk_uploads"),
     Index("ix_uploads_created_at", "created_at"),
     Index("ix_uploads_uploaded_by_created_at", "uploaded_by", "created_at"),
 )
 
+
+def _upload_id(table: str) -> Column[str]:
+    """The upload a row belongs to; removed with it."""
+    return Column(
+        "upload_id",
+        Text,
+        ForeignKey("uploads.id", name=f"fk_{table}_upload_id_uploads", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
 upload_errors = Table(
     "upload_errors",
     metadata,
-    Column(
-        "upload_id",
-        Text,
-        ForeignKey("uploads.id", name="fk_upload_errors_upload_id_uploads", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _upload_id("upload_errors"),
     Column("row", Integer, nullable=False),
     Column("pre_enrollment_code", Text, nullable=False),
     Column("errors", JSONText, nullable=False),
     PrimaryKeyConstraint("upload_id", "row", name="pk_upload_errors"),
+)
+
+#: The work left of a bulk upload still processing: its CSV (dropped when the upload ends),
+#: the cursor (CSV records consumed, with their certificates, totals and row errors stored)
+#: and the lease of the process working on it. An expired lease is claimed by another
+#: process, which resumes from the cursor.
+upload_jobs = Table(
+    "upload_jobs",
+    metadata,
+    _upload_id("upload_jobs"),
+    Column("program_id", Text, nullable=False),
+    Column("csv", LargeBinary, nullable=False),
+    Column("total_rows", Integer, nullable=False),
+    Column("next_record", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", Text, nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("upload_id", name="pk_upload_jobs"),
+    Index("ix_upload_jobs_lease_expires_at", "lease_expires_at"),
 )
 
 #: Every certificate download: who, which certificate, which format, when. Append-only: the

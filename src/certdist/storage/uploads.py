@@ -6,12 +6,12 @@ import builtins
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, func, insert, select, update
+from sqlalchemy import RowMapping, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from certdist.domain.models import Upload, UploadRowError, UploadStatus
 from certdist.errors import Conflict, FieldError, NotFound
-from certdist.storage.schema import upload_errors, uploads
+from certdist.storage.schema import upload_errors, upload_jobs, uploads
 from certdist.storage.transactions import Transactions
 
 _u = uploads.c
@@ -27,20 +27,7 @@ class SqlUploadRepository:
     def create(self, upload: Upload) -> None:
         try:
             with self._tx.write() as connection:
-                connection.execute(
-                    insert(uploads).values(
-                        id=upload.id,
-                        filename=upload.filename,
-                        entity_type=upload.entity_type,
-                        uploaded_by=upload.uploaded_by,
-                        created_at=upload.created_at,
-                        status=upload.status.value,
-                        total_rows=upload.total_rows,
-                        succeeded=upload.succeeded,
-                        failed=upload.failed,
-                        finished_at=upload.finished_at,
-                    )
-                )
+                connection.execute(insert(uploads).values(upload_values(upload)))
         except IntegrityError:
             raise Conflict(f"upload {upload.id} already exists") from None
 
@@ -70,23 +57,20 @@ class SqlUploadRepository:
         if result.rowcount != 1:
             raise NotFound(f"upload {upload_id} does not exist")
 
-    def heartbeat(self, upload_id: str, *, at: datetime, succeeded: int, failed: int) -> None:
-        """Record progress (the running totals) and that the upload's process is alive."""
-        with self._tx.write() as connection:
-            connection.execute(
-                update(uploads)
-                .where(_u.id == upload_id, _u.status == UploadStatus.PROCESSING.value)
-                .values(heartbeat_at=at, succeeded=succeeded, failed=failed)
-            )
-
     def fail_abandoned(self, *, before: datetime, at: datetime) -> int:
         """Mark ``failed`` the uploads still processing with no heartbeat (or, before their
-        first chunk, no creation) since ``before``; returns how many."""
+        first chunk, no creation) since ``before`` and no job to resume them (uploads from
+        before migration 0013, which kept no CSV); returns how many."""
         last_sign_of_life = func.coalesce(_u.heartbeat_at, _u.created_at)
+        has_job = exists().where(upload_jobs.c.upload_id == _u.id)
         with self._tx.write() as connection:
             result = connection.execute(
                 update(uploads)
-                .where(_u.status == UploadStatus.PROCESSING.value, last_sign_of_life < before)
+                .where(
+                    _u.status == UploadStatus.PROCESSING.value,
+                    last_sign_of_life < before,
+                    ~has_job,
+                )
                 .values(status=UploadStatus.FAILED.value, finished_at=at)
             )
         return max(0, result.rowcount)
@@ -95,25 +79,16 @@ class SqlUploadRepository:
         """Store row errors, all or none; ``Conflict`` for a repeated row or unknown upload."""
         if not errors:
             return
-        rows = [
-            {
-                "upload_id": error.upload_id,
-                "row": error.row,
-                "pre_enrollment_code": error.pre_enrollment_code,
-                "errors": [{"location": e.location, "message": e.message} for e in error.errors],
-            }
-            for error in errors
-        ]
         try:
             with self._tx.write() as connection:
-                connection.execute(insert(upload_errors), rows)
+                connection.execute(insert(upload_errors), error_rows(errors))
         except IntegrityError:
             raise Conflict("row errors repeat a stored row or name an unknown upload") from None
 
     def get(self, upload_id: str) -> Upload | None:
         with self._tx.read() as connection:
             row = connection.execute(select(uploads).where(_u.id == upload_id)).mappings().first()
-        return None if row is None else _upload(row)
+        return None if row is None else upload_of(row)
 
     def list(self, *, uploaded_by: str | None = None, limit: int = 100) -> list[Upload]:
         statement = select(uploads).order_by(_u.created_at.desc(), _u.id.desc()).limit(limit)
@@ -121,7 +96,7 @@ class SqlUploadRepository:
             statement = statement.where(_u.uploaded_by == uploaded_by)
         with self._tx.read() as connection:
             rows = connection.execute(statement).mappings().all()
-        return [_upload(row) for row in rows]
+        return [upload_of(row) for row in rows]
 
     def errors(self, upload_id: str) -> builtins.list[UploadRowError]:
         statement = select(upload_errors).where(_e.upload_id == upload_id).order_by(_e.row)
@@ -138,7 +113,36 @@ class SqlUploadRepository:
         ]
 
 
-def _upload(row: RowMapping) -> Upload:
+def upload_values(upload: Upload) -> dict[str, object]:
+    """An upload as a row of ``uploads``."""
+    return {
+        "id": upload.id,
+        "filename": upload.filename,
+        "entity_type": upload.entity_type,
+        "uploaded_by": upload.uploaded_by,
+        "created_at": upload.created_at,
+        "status": upload.status.value,
+        "total_rows": upload.total_rows,
+        "succeeded": upload.succeeded,
+        "failed": upload.failed,
+        "finished_at": upload.finished_at,
+    }
+
+
+def error_rows(errors: Sequence[UploadRowError]) -> builtins.list[dict[str, object]]:
+    """Row errors as rows of ``upload_errors``."""
+    return [
+        {
+            "upload_id": error.upload_id,
+            "row": error.row,
+            "pre_enrollment_code": error.pre_enrollment_code,
+            "errors": [{"location": e.location, "message": e.message} for e in error.errors],
+        }
+        for error in errors
+    ]
+
+
+def upload_of(row: RowMapping) -> Upload:
     return Upload(
         id=row["id"],
         filename=row["filename"],

@@ -69,12 +69,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner = built.facility.start_print_jobs()
+        uploads = built.issuance.start_upload_jobs()
         outbox = built.messaging.start_outbox_worker() if embedded_worker else None
         yield
         if outbox is not None:
             outbox.stop()  # a message in flight keeps its lease and is retried elsewhere
         if runner is not None:
             runner.stop()  # an unfinished job goes back to the queue
+        uploads.stop()  # an unfinished upload is given back, to resume from its cursor
         # Graceful shutdown: the server has stopped taking requests and drained the open
         # ones; release the database pool.
         built.close()

@@ -6,6 +6,7 @@ from certdist.services.common.clock import Clock, SystemClock
 from certdist.services.common.hashing import KeyedHasher, sd_jwt_rid_seal
 from certdist.services.common.ids import new_record_id
 from certdist.services.common.infrastructure import Infrastructure
+from certdist.services.common.job_runner import JobRunner, RunsJobs, new_worker_id
 from certdist.services.common.metrics import (
     CONTENT_TYPE,
     NO_METRICS,
@@ -25,6 +26,7 @@ __all__ = [
     "Clock",
     "Fetch",
     "Infrastructure",
+    "JobRunner",
     "KeyedHasher",
     "Metrics",
     "NoMetrics",
@@ -32,10 +34,12 @@ __all__ = [
     "RateLimiter",
     "Reading",
     "RemoteKeySet",
+    "RunsJobs",
     "SystemClock",
     "format_day",
     "format_moment",
     "http_fetcher",
     "new_record_id",
+    "new_worker_id",
     "sd_jwt_rid_seal",
 ]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import threading
 import unicodedata
 import uuid
@@ -41,7 +40,7 @@ from certdist.formats.pdf import PdfRenderer
 from certdist.formats.pdf.batch import BatchPdfWriter, BatchWriter, BatchZipWriter
 from certdist.formats.pdf.qr_pool import PreparedQr, QrPool
 from certdist.formats.registry import CertificateBundle
-from certdist.services.common import Clock, new_record_id
+from certdist.services.common import Clock, JobRunner, new_record_id, new_worker_id
 from certdist.storage.print_jobs import (
     SelectedCertificate,
     SqlPrintJobRepository,
@@ -235,7 +234,7 @@ class PrintService:
         self._audit = audit
         self._clock = clock
         self._options = options
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = worker_id or new_worker_id()
         #: Set when a job is submitted, so an idle runner thread in this process starts at once.
         self.wake = threading.Event()
         self._stopping = threading.Event()
@@ -547,31 +546,8 @@ def _remove_partials(target: Path) -> None:
         log.info("removed %s, left by an interrupted attempt", partial.name)
 
 
-class PrintJobRunner:
+class PrintJobRunner(JobRunner):
     """Runs print jobs in a background thread of this process until :meth:`stop`."""
 
     def __init__(self, service: PrintService, *, poll_seconds: float) -> None:
-        self._service = service
-        self._poll = poll_seconds
-        self._stopped = False
-        self._thread = threading.Thread(target=self._loop, name="print-jobs", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopped = True
-        self._service.stop()
-        self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stopped:
-            try:
-                while not self._stopped and self._service.run_next_job():
-                    pass
-            except CertdistError as exc:  # the database is away: try again later
-                log.warning("print jobs paused: %s", exc)
-            except Exception:
-                log.exception("print job runner error")
-            self._service.wake.wait(self._poll)
-            self._service.wake.clear()
+        super().__init__(service, poll_seconds=poll_seconds, name="print-jobs")

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import islice
 from typing import Any
 
 from pydantic import ValidationError
 
-from certdist.domain.models import TEST, VACCINATION, Upload, UploadRowError, UploadStatus
+from certdist.domain.models import (
+    TEST,
+    VACCINATION,
+    Upload,
+    UploadJob,
+    UploadRow,
+    UploadRowError,
+    UploadStatus,
+)
 from certdist.domain.requests import (
     CertificationRequest,
     TestCertificationRequest,
     field_errors,
 )
 from certdist.errors import CertdistError, FieldError, InvalidInput, NotFound
-from certdist.services.common import Clock, new_record_id
+from certdist.services.common import Clock, new_record_id, new_worker_id
 from certdist.services.issuance.service import AnyRequest, IssuanceService
 from certdist.storage.repository import UploadRepository
+from certdist.storage.upload_jobs import SqlUploadJobRepository
 
 log = logging.getLogger(__name__)
 
@@ -278,44 +290,142 @@ def _csv_problem(error: csv.Error) -> str:
     return f"not valid CSV ({error})"
 
 
-#: An upload processing with no heartbeat for this long lost its process: far longer than
-#: one chunk of rows takes, even on a busy machine.
-STALE_AFTER = timedelta(minutes=10)
+#: How long a process holds an upload without renewing its lease (it renews it after every
+#: chunk of rows): far longer than one chunk takes, even on a busy machine. An upload whose
+#: lease expired lost its process and is resumed by another.
+LEASE = timedelta(minutes=10)
+#: Claims of one upload before it is failed: an upload that kills its process every time
+#: must not take every other process down with it.
+MAX_ATTEMPTS = 3
+
+Chunk = list[CsvRow]
+
+
+def _chunks(rows: Iterator[CsvRow], size: int) -> Iterator[Chunk]:
+    chunk: Chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class BulkIssuanceService:
-    """Uploads run in the process that received them (a background task of the request).
-    Each chunk of rows is issued in one transaction and followed by a heartbeat; an upload
-    whose process died stops heartbeating and is marked ``failed`` when uploads are next
-    listed or started, never left ``processing``. Uploading the file again is safe: a row
-    whose certificate was issued before the crash is refused as a duplicate
-    (preEnrollmentCode, programme and dose are unique) and reported as that row's error."""
+    """Uploads are durable, leased jobs (``storage/upload_jobs.py``). The CSV is stored with
+    the upload; the process that received it starts at once (a background task of the
+    request) and holds a lease, renewed after each chunk of ``CHUNK_ROWS`` records together
+    with the cursor, the running totals and the chunk's row errors. A process that dies stops
+    renewing; when the lease expires, any process's next pass (the server's background
+    thread, ``certdist worker``) claims the upload and resumes from the cursor. The
+    certificates of a chunk are committed by the issuance service before the cursor, so a
+    resumed chunk first looks up which of its rows already have a certificate from this upload
+    (each names its upload and row) and counts them as issued: no row is issued twice, and a
+    duplicate that existed before the upload is still reported as that row's error."""
 
     def __init__(
         self,
         issuance: IssuanceService,
         uploads: UploadRepository,
+        jobs: SqlUploadJobRepository,
         clock: Clock,
         *,
-        stale_after: timedelta = STALE_AFTER,
+        lease: timedelta = LEASE,
+        max_attempts: int = MAX_ATTEMPTS,
+        worker_id: str | None = None,
     ) -> None:
         self._issuance = issuance
         self._uploads = uploads
+        self._jobs = jobs
         self._clock = clock
-        self._stale_after = stale_after
+        self._lease = lease
+        self._max_attempts = max_attempts
+        self.worker_id = worker_id or new_worker_id()
+        self.wake = threading.Event()
+        self._stopping = threading.Event()
 
-    def start(self, filename: str, entity_type: str, uploaded_by: str) -> Upload:
+    def start(
+        self,
+        filename: str,
+        entity_type: str,
+        uploaded_by: str,
+        data: bytes,
+        *,
+        program_id: str = "",
+    ) -> Upload:
+        """Check the CSV's header and size (``InvalidInput``) and store the upload with its
+        CSV, held by this process: :meth:`run` processes it."""
+        parsed = read_csv(data, entity_type)
         self._fail_abandoned()
+        now = self._clock.now()
         upload = Upload(
             id=new_record_id(),
             filename=filename[:255],
             entity_type=entity_type,
             uploaded_by=uploaded_by,
-            created_at=self._clock.now(),
+            created_at=now,
             status=UploadStatus.PROCESSING,
         )
-        self._uploads.create(upload)
+        self._jobs.open(
+            upload,
+            program_id=program_id,
+            csv=data,
+            total_rows=parsed.total_rows,
+            worker=self.worker_id,
+            lease_expires_at=now + self._lease,
+        )
         return upload
+
+    def run(self, upload_id: str, *, progress: Progress | None = None) -> Upload:
+        """Process an upload :meth:`start` stored, while this process still holds it."""
+        job = self._jobs.get(upload_id)
+        if job is not None and job.claimed_by == self.worker_id:
+            self._process(job, progress)
+        upload = self._uploads.get(upload_id)
+        if upload is None:
+            raise NotFound("no such upload")
+        return upload
+
+    def run_next_job(self) -> bool:
+        """Resume one upload whose lease expired; False when there was none."""
+        now = self._clock.now()
+        failed = self._jobs.fail_exhausted(
+            now=now,
+            max_attempts=self._max_attempts,
+            reason=(
+                f"processing stopped {self._max_attempts} times without finishing; the rows "
+                "not reported here as issued or failed were not processed"
+            ),
+        )
+        for upload_id in failed:
+            log.warning("bulk upload %s failed: too many attempts", upload_id)
+        job = self._jobs.claim_expired(
+            self.worker_id,
+            now=now,
+            lease_expires_at=now + self._lease,
+            max_attempts=self._max_attempts,
+        )
+        if job is None:
+            return False
+        log.info(
+            "bulk upload %s resumed at record %d (attempt %d)",
+            job.upload.id,
+            job.next_record,
+            job.attempts,
+        )
+        self._process(job, None)
+        return True
+
+    def stop(self) -> None:
+        """Ask a running upload to stop after its current chunk and give its lease back."""
+        self._stopping.set()
+        self.wake.set()
+
+    def carry_on(self) -> None:
+        """Process uploads again after :meth:`stop` (an application started anew on the same
+        services, as tests do)."""
+        self._stopping.clear()
 
     def uploads_of(self, uploaded_by: str) -> list[Upload]:
         """The newest uploads of one uploader."""
@@ -323,8 +433,9 @@ class BulkIssuanceService:
         return self._uploads.list(uploaded_by=uploaded_by)
 
     def _fail_abandoned(self) -> None:
+        """Uploads from before their CSV was stored (migration 0013) cannot be resumed."""
         now = self._clock.now()
-        abandoned = self._uploads.fail_abandoned(before=now - self._stale_after, at=now)
+        abandoned = self._uploads.fail_abandoned(before=now - self._lease, at=now)
         if abandoned:
             log.warning(
                 "bulk uploads whose process stopped marked failed", extra={"count": abandoned}
@@ -337,113 +448,120 @@ class BulkIssuanceService:
             raise NotFound("no such upload")
         return self._uploads.errors(upload_id)
 
-    def process(
-        self,
-        upload: Upload,
-        parsed: ParsedCsv,
-        *,
-        program_id: str = "",
-        progress: Progress | None = None,
-    ) -> Upload:
-        """Issue every good row, record every bad one; never stops at a bad row."""
-        layout = LAYOUTS[upload.entity_type]
-        done = failed = succeeded = beaten = 0
-        chunk: list[tuple[int, AnyRequest]] = []
+    def _process(self, job: UploadJob, progress: Progress | None) -> None:
+        """Issue every good row from the cursor on, record every bad one; never stops at a
+        bad row. An unexpected error gives the lease back (counted as an attempt)."""
+        upload = job.upload
+        succeeded, failed, cursor = upload.succeeded, upload.failed, job.next_record
         try:
-            for record in parsed.rows:
-                if done - beaten >= CHUNK_ROWS:  # rows issued or refused: either is progress
-                    self._uploads.heartbeat(
-                        upload.id, at=self._clock.now(), succeeded=succeeded, failed=failed
-                    )
-                    beaten = done
-                number, row = record.number, record.values
-                if record.problem is not None:
-                    self._fail(upload.id, number, row, [FieldError("row", record.problem)])
-                    failed += 1
-                    done += 1
-                    continue
-                try:
-                    chunk.append(
-                        (number, layout.model.model_validate(layout.to_request(row, program_id)))
-                    )
-                except ValidationError as exc:
-                    errors = [
-                        FieldError(layout.column_for(e.location), e.message)
-                        for e in field_errors(exc)
-                    ]
-                    self._fail(upload.id, number, row, errors)
-                    failed += 1
-                    done += 1
-                if len(chunk) >= CHUNK_ROWS:
-                    ok, bad = self._issue_chunk(layout, upload.id, chunk)
-                    succeeded, failed, done = succeeded + ok, failed + bad, done + len(chunk)
-                    chunk = []
-                    if progress:
-                        progress(done, failed)
-            if chunk:
-                ok, bad = self._issue_chunk(layout, upload.id, chunk)
-                succeeded, failed, done = succeeded + ok, failed + bad, done + len(chunk)
-            status = UploadStatus.COMPLETED
+            rows = read_csv(job.csv, upload.entity_type).rows
+            for chunk in _chunks(islice(rows, cursor, None), CHUNK_ROWS):
+                if self._stopping.is_set():
+                    self._jobs.let_go(job, now=self._clock.now(), counts_as_attempt=False)
+                    log.info("bulk upload %s given back (shutting down)", upload.id)
+                    return
+                ok, errors = self._chunk(job, chunk)
+                succeeded, failed, cursor = (
+                    succeeded + ok,
+                    failed + len(errors),
+                    cursor + len(chunk),
+                )
+                now = self._clock.now()
+                if not self._jobs.advance(
+                    job,
+                    next_record=cursor,
+                    succeeded=succeeded,
+                    failed=failed,
+                    errors=errors,
+                    now=now,
+                    lease_expires_at=now + self._lease,
+                ):
+                    log.warning("bulk upload %s was taken over by another process", upload.id)
+                    return
+                if progress:
+                    progress(cursor, failed)
+            if not self._jobs.complete(
+                job, succeeded=succeeded, failed=failed, errors=(), now=self._clock.now()
+            ):
+                log.warning("bulk upload %s was taken over by another process", upload.id)
         except Exception:
             log.exception("bulk upload stopped", extra={"upload_id": upload.id})
-            status = UploadStatus.FAILED
-        if progress:
-            progress(done, failed)
-        self._uploads.finish(
-            upload.id,
-            status=status,
-            total_rows=parsed.total_rows,
-            succeeded=succeeded,
-            failed=failed,
-            at=self._clock.now(),
-        )
-        finished = self._uploads.get(upload.id)
-        assert finished is not None
-        return finished
+            self._give_back(job)
 
-    def _issue_chunk(
-        self, layout: _Layout, upload_id: str, chunk: list[tuple[int, AnyRequest]]
-    ) -> tuple[int, int]:
+    def _give_back(self, job: UploadJob) -> None:
+        # When the database is away, the lease expires on its own.
+        with contextlib.suppress(CertdistError):
+            self._jobs.let_go(job, now=self._clock.now(), counts_as_attempt=True)
+
+    def _chunk(self, job: UploadJob, chunk: Chunk) -> tuple[int, list[UploadRowError]]:
+        """Issue a chunk's good rows; how many were issued, and the bad rows' errors."""
+        upload_id = job.upload.id
+        layout = LAYOUTS[job.upload.entity_type]
+        errors: list[UploadRowError] = []
+        good: list[tuple[int, AnyRequest]] = []
+        for record in chunk:
+            code = record.values.get("preEnrollmentCode", "")[:64]
+            if record.problem is not None:
+                errors.append(
+                    _error(upload_id, record.number, code, [FieldError("row", record.problem)])
+                )
+                continue
+            try:
+                request = layout.model.model_validate(
+                    layout.to_request(record.values, job.program_id)
+                )
+            except ValidationError as exc:
+                problems = [
+                    FieldError(layout.column_for(e.location), e.message) for e in field_errors(exc)
+                ]
+                errors.append(_error(upload_id, record.number, code, problems))
+                continue
+            good.append((record.number, request))
+        issued_before = 0
+        if job.attempts > 1 and good:
+            # The chunk may have been issued before the last holder stopped.
+            done = self._jobs.issued_rows(upload_id, [r.preEnrollmentCode for _, r in good])
+            issued_before = sum(1 for number, _ in good if number in done)
+            good = [(number, request) for number, request in good if number not in done]
+        ok, refused = self._issue(layout, upload_id, good)
+        return issued_before + ok, sorted(errors + refused, key=lambda e: e.row)
+
+    def _issue(
+        self, layout: _Layout, upload_id: str, good: list[tuple[int, AnyRequest]]
+    ) -> tuple[int, list[UploadRowError]]:
+        if not good:
+            return 0, []
         try:
-            self._issuance.certify([request for _, request in chunk])
-            return len(chunk), 0
+            self._issuance.certify(
+                [request for _, request in good],
+                origins=[UploadRow(upload_id, number) for number, _ in good],
+            )
+            return len(good), []
         except CertdistError:
             pass
         # Something in the chunk was refused: issue row by row to find which.
-        ok = bad = 0
-        for number, request in chunk:
+        ok = 0
+        errors: list[UploadRowError] = []
+        for number, request in good:
+            code = request.preEnrollmentCode
             try:
-                self._issuance.certify([request])
+                self._issuance.certify([request], origins=[UploadRow(upload_id, number)])
                 ok += 1
             except InvalidInput as exc:
-                errors = [
+                problems = [
                     FieldError(layout.column_for(e.location.split(".", 1)[-1]), e.message)
                     for e in exc.errors
                 ] or [FieldError("row", exc.message)]
-                self._record_errors(upload_id, number, request.preEnrollmentCode, errors)
-                bad += 1
+                errors.append(_error(upload_id, number, code, problems))
             except CertdistError as exc:
-                self._record_errors(
-                    upload_id, number, request.preEnrollmentCode, [FieldError("row", str(exc))]
-                )
-                bad += 1
-        return ok, bad
+                errors.append(_error(upload_id, number, code, [FieldError("row", str(exc))]))
+        return ok, errors
 
-    def _fail(
-        self, upload_id: str, number: int, row: Mapping[str, str], errors: list[FieldError]
-    ) -> None:
-        self._record_errors(upload_id, number, row.get("preEnrollmentCode", "")[:64], errors)
 
-    def _record_errors(
-        self, upload_id: str, number: int, code: str, errors: list[FieldError]
-    ) -> None:
-        self._uploads.add_errors(
-            [
-                UploadRowError(
-                    upload_id=upload_id, row=number, pre_enrollment_code=code, errors=tuple(errors)
-                )
-            ]
-        )
+def _error(upload_id: str, number: int, code: str, errors: list[FieldError]) -> UploadRowError:
+    return UploadRowError(
+        upload_id=upload_id, row=number, pre_enrollment_code=code, errors=tuple(errors)
+    )
 
 
 def errors_csv(errors: Sequence[UploadRowError]) -> str:

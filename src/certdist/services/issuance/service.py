@@ -14,7 +14,7 @@ from certdist.domain.credential import (
     lab_test_credential,
     vaccination_credential,
 )
-from certdist.domain.models import TEST, VACCINATION, CertificateRecord
+from certdist.domain.models import TEST, VACCINATION, CertificateRecord, UploadRow
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.requests import CertificationRequest, TestCertificationRequest
 from certdist.errors import Conflict, DuplicateCertificate, FieldError, InvalidInput, NotFound
@@ -22,6 +22,7 @@ from certdist.services.common import NO_METRICS, Clock, Metrics, new_record_id
 from certdist.services.issuance.ids import CertificateIdGenerator
 from certdist.signing.contexts import STATUS_LIST_V1
 from certdist.storage.repository import CertificateRepository
+from certdist.storage.upload_jobs import UPLOAD_ROW_META
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,11 @@ class IssuanceService:
 
     # --- issuing ---------------------------------------------------------------------------
 
-    def certify(self, requests: Sequence[AnyRequest]) -> list[Issued]:
-        """Sign and store every request, all or none.
+    def certify(
+        self, requests: Sequence[AnyRequest], *, origins: Sequence[UploadRow] | None = None
+    ) -> list[Issued]:
+        """Sign and store every request, all or none. ``origins``: the upload row of each
+        request, stored with its certificate (a resumed upload skips the rows it finds).
 
         Raises ``InvalidInput`` (bad contacts), ``DuplicateCertificate`` (409) when a live
         certificate exists for the same beneficiary, programme and dose.
@@ -106,8 +110,12 @@ class IssuanceService:
         mobiles = self._mobiles(requests)
         for request in requests:
             self._refuse_duplicate(request)
+        sources = list(origins) if origins is not None else [None] * len(requests)
         for attempt in range(_ID_COLLISION_RETRIES):
-            records = [self._record(r, m) for r, m in zip(requests, mobiles, strict=True)]
+            records = [
+                self._record(r, m, origin=o)
+                for r, m, o in zip(requests, mobiles, sources, strict=True)
+            ]
             try:
                 self._certificates.add(records)
             except DuplicateCertificate:
@@ -207,7 +215,12 @@ class IssuanceService:
             self._metrics.certificates_issued(entity_type, issued)
 
     def _record(
-        self, request: AnyRequest, mobile: str | None, *, previous: str | None = None
+        self,
+        request: AnyRequest,
+        mobile: str | None,
+        *,
+        previous: str | None = None,
+        origin: UploadRow | None = None,
     ) -> CertificateRecord:
         now = self._clock.now()
         certificate_id = self._ids.new_certificate_id()
@@ -235,6 +248,8 @@ class IssuanceService:
         meta = dict(request.meta)
         if previous:
             meta["previousCertificateId"] = previous
+        if origin is not None:
+            meta[UPLOAD_ROW_META] = origin.row
         return CertificateRecord(
             id=new_record_id(),
             certificate_id=certificate_id,
@@ -253,6 +268,7 @@ class IssuanceService:
             created_at=now,
             updated_at=now,
             meta=meta,
+            upload_id=None if origin is None else origin.upload_id,
             previous_certificate_id=previous,
         )
 

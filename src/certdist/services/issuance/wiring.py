@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certdist.domain.credential import CredentialProfile
 from certdist.errors import ConfigurationError
-from certdist.services.common import Infrastructure
-from certdist.services.issuance.bulk import STALE_AFTER, BulkIssuanceService
+from certdist.services.common import Infrastructure, JobRunner
+from certdist.services.issuance.bulk import LEASE, MAX_ATTEMPTS, BulkIssuanceService
 from certdist.services.issuance.ids import CertificateIdGenerator, RandomCertificateIds
 from certdist.services.issuance.service import IssuanceService
 from certdist.services.issuance.status_lists import StatusLists
@@ -28,6 +28,14 @@ class Issuance:
     status_lists: StatusLists | None  # Bitstring Status Lists, when the deployment opted in
     #: Token Status Lists of the SD-JWT VCs (always on): ``allocate`` once per issued copy.
     token_status_lists: TokenStatusLists
+    bulk_poll_seconds: float = 30.0
+
+    def start_upload_jobs(self) -> JobRunner:
+        """The background thread that resumes uploads whose process died."""
+        self.bulk.carry_on()
+        runner = JobRunner(self.bulk, poll_seconds=self.bulk_poll_seconds, name="bulk-uploads")
+        runner.start()
+        return runner
 
 
 def wire(
@@ -37,7 +45,9 @@ def wire(
     contexts: ContextLoader,
     ids: CertificateIdGenerator | None = None,
     companions: CompanionMessages | None = None,
-    bulk_stale_after: timedelta = STALE_AFTER,
+    bulk_lease: timedelta = LEASE,
+    bulk_max_attempts: int = MAX_ATTEMPTS,
+    bulk_poll_seconds: float = 30.0,
 ) -> Issuance:
     """``companions``: the messages (notifications) stored in the same transaction as each
     batch of new certificates, so none is announced that was not stored, nor stored silently."""
@@ -67,10 +77,16 @@ def wire(
     return Issuance(
         certificates=certificates,
         bulk=BulkIssuanceService(
-            certificates, database.uploads(), infrastructure.clock, stale_after=bulk_stale_after
+            certificates,
+            database.uploads(),
+            database.upload_jobs(),
+            infrastructure.clock,
+            lease=bulk_lease,
+            max_attempts=bulk_max_attempts,
         ),
         status_lists=status_lists,
         token_status_lists=token_status_lists(infrastructure),
+        bulk_poll_seconds=bulk_poll_seconds,
     )
 
 

@@ -16,7 +16,7 @@ from certdist.domain.requests import (
 )
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import FieldError, InvalidInput, NotFound
-from certdist.services.issuance import errors_csv, read_csv
+from certdist.services.issuance import errors_csv
 from certdist.web.deps import ServicesDep, caller_with
 from certdist.web.errors import error_responses
 
@@ -262,11 +262,10 @@ async def _start_upload(
     tasks: BackgroundTasks,
 ) -> UploadSummary:
     data = await file.read()
-    parsed = read_csv(data, entity_type)
     upload = services.issuance.bulk.start(
-        file.filename or "upload.csv", entity_type, principal.username
+        file.filename or "upload.csv", entity_type, principal.username, data, program_id=program_id
     )
-    tasks.add_task(services.issuance.bulk.process, upload, parsed, program_id=program_id)
+    tasks.add_task(services.issuance.bulk.run, upload.id)
     return UploadSummary.of(upload)
 
 

@@ -137,6 +137,9 @@
         value = doseText(certificate.dose, certificate.total_doses);
       } else if (fact.hasAttribute("data-day")) {
         value = dayText(value);
+      } else if (value && fact.hasAttribute("data-text-" + String(value).replace(/ /g, "-"))) {
+        // A coded value (holder_binding) is shown in the page's words for it.
+        value = fact.getAttribute("data-text-" + String(value).replace(/ /g, "-"));
       }
       fact.querySelector("[data-field]").textContent = value === undefined || value === null ? "" : String(value);
       fact.hidden = !value;
