@@ -198,7 +198,12 @@ def build_services(
             settings.digilocker, settings.partner, infra, distribution=documents
         ),
         openid4vci=openid4vci.wire(
-            settings.openid4vci, infra, distribution=documents, messaging=messages
+            settings.openid4vci,
+            infra,
+            distribution=documents,
+            messaging=messages,
+            # Each issued copy gets its own Token Status List index (unlinkable copies).
+            status=issuing.token_status_lists.allocate,
         ),
         trust=trust.wire(
             settings.verifier,
