@@ -69,6 +69,10 @@ SWEPT: dict[str, set[str]] = {
         "POST /portal/certificates/{certificate_id}/shl",
         "GET /shl",
     },
+    "wallet": {
+        "GET /portal/certificates/{certificate_id}/wallet",
+        "POST /portal/certificates/{certificate_id}/wallet",
+    },
     "verifier": {"GET /verify", "POST /verify/result"},
     "facility": {
         "GET /facility",
@@ -412,6 +416,20 @@ def test_the_smart_health_link_pages_fit(sweep: Sweep, browser: Any, contexts: l
     viewer.locator("#shl-paste").wait_for()
     sweep.check(viewer, "shl-viewer-empty")
     sweep.done("health-link")
+
+
+@pytest.mark.parametrize("sweep", LANGS, indirect=True)
+def test_the_wallet_offer_pages_fit(sweep: Sweep, browser: Any, contexts: list[Any]) -> None:
+    contexts.append(owner := sweep.context(browser))
+    page = sweep.page(owner)
+    log_in(page, sweep.server)
+    wallet = f"/portal/certificates/{certificate_ids(sweep.server, 'DEMO0001')}/wallet"
+    page.goto(sweep.url(wallet))
+    sweep.check(page, "wallet-offer")
+    assert submit(page, wallet) == 200
+    assert page.locator("#wallet-offer-qr").is_visible()
+    sweep.check(page, "wallet-offer-made")
+    sweep.done("wallet")
 
 
 @pytest.mark.parametrize("sweep", LANGS, indirect=True)

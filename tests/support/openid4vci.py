@@ -9,15 +9,17 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi.testclient import TestClient
 
 from certdist.formats.sd_jwt_vc import sign_jwt
 from certdist.storage.dev_sms_inbox import DevSmsInbox
 from tests.support.sd_jwt import holder_key
 
 PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
-TX_CODE = re.compile(r"^(\d{6}) is your code to add your health certificate")
+#: The transaction-code SMS starts with the code, in every language; login codes end with
+#: the WebOTP line (``@host #code``) instead.
+TX_CODE = re.compile(r"^(\d{6}) ")
 
 
 def tx_code_sent(inbox: DevSmsInbox | None, mobile: str) -> str:
@@ -25,7 +27,7 @@ def tx_code_sent(inbox: DevSmsInbox | None, mobile: str) -> str:
     assert inbox is not None, "the SMS inbox is off"
     for message in inbox.latest(50, recipient=mobile):
         found = TX_CODE.search(message.body)
-        if found:
+        if found and "\n@" not in message.body:
             return found.group(1)
     raise AssertionError(f"no transaction code was sent to {mobile[-4:]}")
 
@@ -62,7 +64,7 @@ class TestWallet:
 
     __test__ = False  # not a test class
 
-    def __init__(self, client: TestClient, issuer: str) -> None:
+    def __init__(self, client: httpx.Client, issuer: str) -> None:
         self.client = client
         self.issuer = issuer
         self.keys = [holder_key() for _ in range(5)]
