@@ -45,6 +45,10 @@ class NotFound(CertdistError):
     """The object does not exist, or the caller may not know that it exists."""
 
 
+class NotAcceptable(CertdistError):
+    """The client's Accept header allows none of the forms the resource is served in."""
+
+
 class Conflict(CertdistError):
     """The request conflicts with stored state (say, a duplicate dose)."""
 

@@ -198,7 +198,12 @@ def build_services(
             settings.digilocker, settings.partner, infra, distribution=documents
         ),
         openid4vci=openid4vci.wire(
-            settings.openid4vci, infra, distribution=documents, messaging=messages
+            settings.openid4vci,
+            infra,
+            distribution=documents,
+            messaging=messages,
+            # Each issued copy gets its own Token Status List index (unlinkable copies).
+            status=issuing.token_status_lists.allocate,
         ),
         trust=trust.wire(
             settings.verifier,
@@ -215,6 +220,7 @@ def build_services(
             own_cards=documents.card_revocations,
             own_dccs=documents.dcc_revocations,
             own_status_lists=issuing.status_lists,
+            own_token_status_lists=issuing.token_status_lists,
         ),
         operations=operations.wire(settings.metrics, settings.readiness, infra, messaging=messages),
     )

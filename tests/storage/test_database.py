@@ -23,7 +23,7 @@ from certdist.storage.engine import normalise_url
 from certdist.storage.schema import CERTIFICATE_PARTITIONS, metadata
 from tests.support.loopback import free_port
 
-TABLES = {"certificates", "certificate_ids", "uploads", "upload_errors"}
+TABLES = {"certificates", "certificate_ids", "uploads", "upload_errors", "token_status_entries"}
 
 
 # --- URLs ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The status list entries table: a claim is the primary key's, and a list's withdrawn
-indexes are those of its revoked or superseded certificates only."""
+"""The status list entries tables (Bitstring and Token Status Lists): a claim is the primary
+key's, and a list's withdrawn indexes are those of its revoked or superseded certificates
+only."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from certdist.storage import status_lists as module
 from tests.storage.conftest import T0, MakeCertificate
 
 
-def test_an_index_is_claimed_once(database: Database) -> None:
-    lists = database.status_lists()
+@pytest.mark.parametrize("store", ["status_lists", "token_status_lists"])
+def test_an_index_is_claimed_once(database: Database, store: str) -> None:
+    lists = getattr(database, store)()
     assert lists.newest_list() is None
     assert lists.claim(1, 42, "A", at=T0)
     assert not lists.claim(1, 42, "B", at=T0)
@@ -22,12 +24,14 @@ def test_an_index_is_claimed_once(database: Database) -> None:
     assert not lists.exists(3)
 
 
+@pytest.mark.parametrize("store", ["status_lists", "token_status_lists"])
 @pytest.mark.parametrize("chunk", [1, 500])
 def test_withdrawn_indexes_are_those_of_withdrawn_certificates(
     database: Database,
     make_certificate: MakeCertificate,
     monkeypatch: pytest.MonkeyPatch,
     chunk: int,
+    store: str,
 ) -> None:
     monkeypatch.setattr(module, "_CHUNK", chunk)
     certificates = database.certificates()
@@ -35,7 +39,7 @@ def test_withdrawn_indexes_are_those_of_withdrawn_certificates(
     revoked = make_certificate(pre_enrollment_code="BEN-2")
     other_list = make_certificate(pre_enrollment_code="BEN-3")
     certificates.add([kept, revoked, other_list])
-    lists = database.status_lists()
+    lists = getattr(database, store)()
     for index, record in ((7, kept), (8, revoked)):
         assert lists.claim(1, index, record.certificate_id, at=T0)
     assert lists.claim(2, 9, other_list.certificate_id, at=T0)

@@ -6,7 +6,8 @@
   Health Cards, both bundled with their ``cross-fetch`` aliased to a local stub;
 * ``@digitalbazaar/vc-bitstring-status-list`` for Bitstring Status Lists (``encodedList``);
 * ``jose`` for the compact JWE files of SMART Health Links (``dir``, ``A256GCM``);
-* ``@sd-jwt/sd-jwt-vc`` for SD-JWT VCs (ES256 and SHA-256 through ``node:crypto``);
+* ``@sd-jwt/sd-jwt-vc`` for SD-JWT VCs (ES256 and SHA-256 through ``node:crypto``), and
+  ``@sd-jwt/jwt-status-list`` for the Token Status Lists they name;
 * ``@openid4vc/openid4vci`` (with ``@openid4vc/oauth2``) for the OpenID4VCI wallet of
   ``tests/support/node_wallet.py``.
 
@@ -45,6 +46,7 @@ NPM_PACKAGES = {
     "@digitalbazaar/vc-bitstring-status-list": "2.0.1",
     "jose": "6.2.19",
     "@sd-jwt/sd-jwt-vc": "0.19.0",
+    "@sd-jwt/jwt-status-list": "0.19.0",
     # The OpenID4VCI wallet (tests/support/node_wallet.py); oauth2 is its own dependency,
     # pinned and imported for the token request's client authentication.
     "@openid4vc/openid4vci": "0.4.6",
@@ -245,12 +247,69 @@ main(async (testCase) => {
 )
 
 
+TOKEN_STATUS_HARNESS = "token-status-list-harness.cjs"
+
+TOKEN_STATUS_HARNESS_JS = (
+    HARNESS_PRELUDE
+    + """
+const crypto = require('node:crypto');
+const {getListFromStatusListJWT, getStatusListFromJWT} = require('@sd-jwt/jwt-status-list');
+const {SDJwtVcInstance} = require('@sd-jwt/sd-jwt-vc');
+
+const hasher = (data) => crypto.createHash('sha256').update(data).digest();
+const verifyWith = (jwk) => (data, signature) => crypto.verify(
+  'sha256', Buffer.from(data), {key: crypto.createPublicKey({key: jwk, format: 'jwk'}),
+  dsaEncoding: 'ieee-p1363'}, Buffer.from(signature, 'base64url'));
+const part = (jwt, n) => JSON.parse(Buffer.from(jwt.split('.')[n], 'base64url').toString());
+
+// case: {sdJwt, token, issuerJwk, now}: what the status list library reads of the token for
+// the credential's status.status_list, and whether the SD-JWT VC library (which fetches the
+// token through statusListFetcher, here answered with the token) accepts the credential.
+main(async (testCase) => {
+  const {sdJwt, token, issuerJwk, now} = testCase;
+  const [h, p, s] = token.split('.');
+  const reference = getStatusListFromJWT(sdJwt.split('~')[0]);
+  const result = {
+    typ: part(token, 0).typ,
+    sub: part(token, 1).sub,
+    reference,
+    signatureValid: verifyWith(issuerJwk)(h + '.' + p, s),
+  };
+  try {
+    const list = getListFromStatusListJWT(token);
+    result.bits = list.getBitsPerStatus();
+    result.size = list.statusList.length;
+    result.status = list.getStatus(reference.idx);
+  } catch (error) {
+    result.error = describe(error);
+  }
+  const wallet = new SDJwtVcInstance({
+    hasher, hashAlg: 'sha-256', verifier: verifyWith(issuerJwk),
+    statusListFetcher: async (uri) => {
+      if (uri !== reference.uri) throw new Error('network access refused for ' + uri);
+      return token;
+    },
+  });
+  try {
+    await wallet.verify(sdJwt, {currentDate: now});
+    result.credentialAccepted = true;
+  } catch (error) {
+    result.credentialAccepted = false;
+    result.credentialError = describe(error);
+  }
+  return result;
+}).catch((error) => { toStderr((error && error.stack) || error); process.exit(1); });
+"""
+)
+
+
 HARNESSES = {
     SIGNER_HARNESS: SIGNER_HARNESS_JS,
     SDK_HARNESS: SDK_HARNESS_JS,
     DCC_HARNESS: DCC_HARNESS_JS,
     SHC_HARNESS: SHC_HARNESS_JS,
     SD_JWT_HARNESS: SD_JWT_HARNESS_JS,
+    TOKEN_STATUS_HARNESS: TOKEN_STATUS_HARNESS_JS,
 }
 
 

@@ -4,15 +4,19 @@ pictures, signed credentials, the SMART Health Cards example issuer of the test 
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from certdist.config import ForeignShcIssuer, VerifierSettings
 from certdist.formats.qr_image import qr_png
 from certdist.services.issuance.service import dump_signed
+from certdist.services.verification import Verifier
+from certdist.services.verification.status_list import StatusListChecker
 from certdist.signing.keys import SigningKey
 from certdist.signing.ldproof import sign_credential
 
@@ -49,3 +53,31 @@ def blank_png() -> bytes:
     out = io.BytesIO()
     Image.new("L", (200, 200), 255).save(out, "PNG")
     return out.getvalue()
+
+
+class _NoRecords:
+    """A certificate repository that knows no certificate (another deployment's verifier)."""
+
+    def get(self, certificate_id: str) -> None:
+        return None
+
+
+def another_deployment(verifier: Verifier, status_lists: StatusListChecker) -> Verifier:
+    """``verifier`` as another deployment has it: none of our certificate records, and the
+    status lists (Bitstring or Token) read through ``status_lists`` only."""
+    return replace(verifier, certificates=_NoRecords(), status_lists=status_lists)  # type: ignore[arg-type]
+
+
+class ServedBy:
+    """A verifier's ``Fetch`` answered by our app through ``client`` (URLs under
+    ``public_url``); ``fetched`` lists the URLs asked, in order."""
+
+    def __init__(self, client: TestClient, public_url: str) -> None:
+        self._client = client
+        self._public_url = public_url
+        self.fetched: list[str] = []
+
+    def __call__(self, url: str) -> bytes:
+        self.fetched.append(url)
+        body: bytes = self._client.get(url.removeprefix(self._public_url)).content
+        return body

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from certdist.domain.models import VACCINATION
 from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.sd_jwt_vc import verify_presentation
+from certdist.formats.sd_jwt_vc_types import openid4vci_claims
 from certdist.services.common.clock import FixedClock
 from certdist.signing.jose import public_key_from_jwk
 from certdist.wiring import Services
@@ -422,3 +424,27 @@ def test_the_verify_page_says_whether_the_holder_proved_the_key(
         "/verify/result", data={"payload": bound}, headers={"Accept-Language": "hi"}
     )
     assert "सिद्ध: उसी वॉलेट से दिखाया गया जिसे यह जारी हुआ था" in hindi.text
+
+
+def test_each_copy_has_its_own_token_status_entry_and_the_claims_their_labels(
+    client: TestClient, auth: TokenFactory, services: Services, two_doses: None, wallet: TestWallet
+) -> None:
+    configurations = client.get("/.well-known/openid-credential-issuer").json()[
+        "credential_configurations_supported"
+    ]
+    claims = configurations["vaccination_sd_jwt_vc"]["credential_metadata"]["claims"]
+    assert claims == openid4vci_claims(VACCINATION)
+    assert {"name": "नाम", "locale": "hi"} in claims[0]["display"]
+    made = make_offer(client, auth(CLIENT))
+    access_token = redeem(wallet, services, made["credential_offer"])
+    answer = wallet.credential(access_token, wallet.proofs(wallet.nonce(), count=2))
+    assert answer.status_code == 200, answer.text
+    entries = [
+        payload_of(item["credential"])["status"]["status_list"]
+        for item in answer.json()["credentials"]
+    ]
+    assert entries[0]["idx"] != entries[1]["idx"]  # the copies are not linked by their status
+    assert {e["uri"] for e in entries} == {wallet.issuer + "/trust/token-status/1"}
+    services.issuance.certificates.revoke("W1", None, reason="issued in error")
+    statuses = services.issuance.token_status_lists.statuses(1)
+    assert [statuses.get(e["idx"]) for e in entries] == [1, 1]

@@ -24,6 +24,7 @@ from tests.support.clients import client_for
 from tests.support.issuing import issue_signed, request_of
 from tests.support.request_bodies import vaccination_request_body
 from tests.support.services import ServicesFactory
+from tests.support.verifier_samples import ServedBy, another_deployment
 
 ROUTE = "/trust/status/"
 
@@ -44,13 +45,6 @@ def served(client: TestClient, url: str) -> dict[str, Any]:
 
 def bit(document: dict[str, Any], index: int) -> bool:
     return StatusList.decode(document["credentialSubject"]["encodedList"]).get(index)
-
-
-class _NoRecords:
-    """A certificate repository that knows no certificate (another deployment's verifier)."""
-
-    def get(self, certificate_id: str) -> None:
-        return None
 
 
 def test_the_route_is_in_the_openapi_document(client: TestClient) -> None:
@@ -116,28 +110,21 @@ def test_the_verifier_of_another_deployment_fetches_the_list(
 ) -> None:
     """A verifier with no record of the certificate learns it was revoked from the list."""
     credential = json.dumps(json.loads(issue_signed(services)))
-    fetched: list[str] = []
-
-    def fetch(url: str) -> bytes:
-        fetched.append(url)
-        body: bytes = client.get(url.removeprefix("https://certs.example.org")).content
-        return body
-
+    fetch = ServedBy(client, "https://certs.example.org")
     now = [0.0]
-    elsewhere = replace(
+    elsewhere = another_deployment(
         services.verifier,
-        certificates=_NoRecords(),  # type: ignore[arg-type]
-        status_lists=StatusListChecker(None, fetch, max_age_seconds=300, monotonic=lambda: now[0]),
+        StatusListChecker(None, fetch, max_age_seconds=300, monotonic=lambda: now[0]),
     )
     assert elsewhere.check(credential).status is Status.VALID
     services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
     # Within the stated freshness the fetched list is used as it was.
     assert elsewhere.check(credential).status is Status.VALID
-    assert len(fetched) == 1
+    assert len(fetch.fetched) == 1
     now[0] = 301.0
     outcome = elsewhere.check(credential)
     assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
-    assert len(fetched) == 2
+    assert len(fetch.fetched) == 2
 
 
 def test_an_unreachable_or_unknown_list_is_revocation_unknown(
@@ -148,10 +135,9 @@ def test_an_unreachable_or_unknown_list_is_revocation_unknown(
     def down(url: str) -> bytes:
         raise OSError("connection refused")
 
-    elsewhere = replace(
+    elsewhere = another_deployment(
         services.verifier,
-        certificates=_NoRecords(),  # type: ignore[arg-type]
-        status_lists=StatusListChecker(None, down),
+        StatusListChecker(None, down),
     )
     outcome = elsewhere.check(credential)
     assert (outcome.status, outcome.code) == (Status.INVALID, "revocation-unknown")

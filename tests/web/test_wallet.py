@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.requests import TestCertificationRequest
 from certdist.formats.eu_dcc import verify_hc1
 from certdist.formats.fhir import verify_fhir
@@ -350,3 +351,26 @@ def test_sd_jwt_vc_issuer_metadata_and_the_verify_api(
     shown = answer.json()["certificate"]
     assert "name" not in shown
     assert shown["vaccine"] == "Covishield"
+
+
+@pytest.mark.parametrize("kind", ["vaccination", "lab-test"])
+def test_the_type_metadata_is_served_at_each_vct(
+    client: TestClient, services: Services, kind: str
+) -> None:
+    issuer = services.distribution.wallet.issuers.sd_jwt_vc
+    vct = issuer.vct({"vaccination": VACCINATION, "lab-test": TEST}[kind])
+    assert vct.endswith(f"/credentials/{kind}/v1")
+    response = client.get(vct.removeprefix(issuer.issuer))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "public, max-age=300"
+    assert response.headers["access-control-allow-origin"] == "*"
+    metadata = response.json()
+    assert metadata["vct"] == vct
+    assert [d["locale"] for d in metadata["display"]] == ["en", "hi"]
+    assert ["name"] in [claim["path"] for claim in metadata["claims"]]
+
+
+def test_an_unknown_type_is_a_client_error(client: TestClient) -> None:
+    for path in ("/credentials/training/v1", "/credentials/vaccination/v2"):
+        assert 400 <= client.get(path).status_code < 500, path

@@ -212,9 +212,21 @@ class SdJwtVcIssuer:
         holder_jwks: Sequence[Mapping[str, Any] | None],
         *,
         status: StatusReference | None = None,
+        statuses: Sequence[StatusReference] | None = None,
     ) -> list[str]:
-        """One copy per holder key (or ``None``), each with its own salts and ``rid``."""
-        return [self.issue(bundle, holder_jwk=jwk, status=status) for jwk in holder_jwks]
+        """One copy per holder key (or ``None``), each with its own salts and ``rid``.
+
+        ``statuses``: one Token Status List entry per copy (the copies must not share an
+        index, or their ``status`` links them); ``status`` gives every copy the same one.
+        """
+        if statuses is None:
+            statuses = [status] * len(holder_jwks) if status is not None else None
+        elif status is not None or len(statuses) != len(holder_jwks):
+            raise ValueError("give one status per holder key, or status alone")
+        return [
+            self.issue(bundle, holder_jwk=jwk, status=statuses[n] if statuses else None)
+            for n, jwk in enumerate(holder_jwks)
+        ]
 
 
 def sign_jwt(header: Mapping[str, Any], payload: Mapping[str, Any], key: Any) -> str:
@@ -323,7 +335,7 @@ def verify_presentation(
     if len(parts) < 2:
         raise MalformedCertificate("sd-jwt: no '~' after the issuer-signed JWT")
     jwt, disclosures, kb_jwt = parts[0], parts[1:-1], parts[-1]
-    header, payload, signing_input, signature = _decode_jws(jwt, "issuer-signed JWT")
+    header, payload, signing_input, signature = decode_jws(jwt, "issuer-signed JWT")
     if header.get("typ") != TYP:
         raise MalformedCertificate(f'header: the type must be "{TYP}"')
     if header.get("alg") != "ES256":
@@ -452,7 +464,7 @@ def _check_key_binding(
     jwk = cnf.get("jwk") if isinstance(cnf, Mapping) else None
     if not isinstance(jwk, Mapping):
         raise VerificationError("key binding: the credential names no holder key (cnf.jwk)")
-    header, claims, signing_input, signature = _decode_jws(kb_jwt, "key binding JWT")
+    header, claims, signing_input, signature = decode_jws(kb_jwt, "key binding JWT")
     if header.get("typ") != KB_TYP or header.get("alg") != "ES256":
         raise MalformedCertificate(f'key binding: the header must be "{KB_TYP}" with ES256')
     try:
@@ -477,7 +489,9 @@ def _check_key_binding(
             raise VerificationError(f"key binding: {name} is not the one expected")
 
 
-def _decode_jws(text: str, what: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+def decode_jws(text: str, what: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """A compact JWS with JSON header and payload: ``(header, payload, signing input,
+    signature)``; ``MalformedCertificate`` naming ``what`` otherwise."""
     try:
         return split_compact_jws(text)
     except ValueError as error:

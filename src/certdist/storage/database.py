@@ -23,6 +23,7 @@ from certdist.storage.integrations import SqlIntegrationRepository
 from certdist.storage.outbox import CompanionMessages, SqlOutbox
 from certdist.storage.print_jobs import SqlPrintJobRepository, SqlPrintSelection
 from certdist.storage.replica import ReplicaReads
+from certdist.storage.schema import token_status_entries
 from certdist.storage.share_links import SqlShareLinks
 from certdist.storage.status_lists import SqlStatusLists
 from certdist.storage.transactions import Transactions
@@ -129,6 +130,10 @@ class Database:
     def status_lists(self) -> SqlStatusLists:
         """The Bitstring Status List indexes of the DIVOC credentials."""
         return SqlStatusLists(self._transactions)
+
+    def token_status_lists(self) -> SqlStatusLists:
+        """The Token Status List indexes of the SD-JWT VC copies."""
+        return SqlStatusLists(self._transactions, token_status_entries)
 
     def outbox(self) -> SqlOutbox:
         return SqlOutbox(self._transactions)

@@ -429,18 +429,32 @@ certificates_withdrawn = Index(
 
 # --- Bitstring Status Lists (migration 0011) ------------------------------------------------
 
+
+def _list_entries(name: str, claimed_at: str) -> Table:
+    """A table of claimed ``(list_id, list_index)`` pairs, each with its certificate.
+
+    The primary key is the claim: an index is taken by inserting its row, so two issuers that
+    draw the same index cannot both have it, and no row is ever deleted (no index is reused).
+    Rows of certificates never stored (their issuance failed after the draw) stay: their bit
+    is never set.
+    """
+    return Table(
+        name,
+        metadata,
+        Column("list_id", Integer, nullable=False),
+        Column("list_index", Integer, nullable=False),
+        Column("certificate_id", Text, nullable=False),
+        Column(claimed_at, UTCDateTime, nullable=False),
+        PrimaryKeyConstraint("list_id", "list_index", name=f"pk_{name}"),
+        Index(f"ix_{name}_certificate_id", "certificate_id"),
+    )
+
+
 #: The index each DIVOC credential was given in a status list (formats/status_list.py).
-#: The primary key is the claim: an index is taken by inserting its row, so two issuers that
-#: draw the same index cannot both have it, and no row is ever deleted (no index is reused).
-#: Rows of certificates never stored (their issuance failed after the draw) stay: their bit
-#: is never set.
-status_list_entries = Table(
-    "status_list_entries",
-    metadata,
-    Column("list_id", Integer, nullable=False),
-    Column("list_index", Integer, nullable=False),
-    Column("certificate_id", Text, nullable=False),
-    Column("allocated_at", UTCDateTime, nullable=False),
-    PrimaryKeyConstraint("list_id", "list_index", name="pk_status_list_entries"),
-    Index("ix_status_list_entries_certificate_id", "certificate_id"),
-)
+status_list_entries = _list_entries("status_list_entries", "allocated_at")
+
+# --- Token Status Lists (migration 0012) ----------------------------------------------------
+
+#: The index each SD-JWT VC copy was given in a Token Status List (formats/token_status_list.py),
+#: one row per copy (the copies of a batch never share one).
+token_status_entries = _list_entries("token_status_entries", "issued_at")

@@ -1,5 +1,7 @@
-"""The ``status_list_entries`` table: which index of which Bitstring Status List each DIVOC
-credential was given, and which of those indexes belong to withdrawn certificates.
+"""The ``status_list_entries`` table (which index of which Bitstring Status List each DIVOC
+credential was given) and the ``token_status_entries`` table (the same for each SD-JWT VC
+copy and the Token Status Lists), and which of those indexes belong to withdrawn
+certificates. Both tables have the same shape; one class serves either.
 
 An index is claimed by inserting its row; the primary key ``(list_id, list_index)`` is what
 keeps two issuers (threads or processes) from both having one. A claim that collides returns
@@ -10,14 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import Table, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from certdist.domain.models import TEST, VACCINATION
-from certdist.storage.schema import certificates, status_list_entries
+from certdist.storage.schema import certificates, status_list_entries, token_status_entries
 from certdist.storage.transactions import Transactions
 
-_e = status_list_entries.c
 _c = certificates.c
 _KINDS = (VACCINATION, TEST)
 # Stay far below the bind-parameter limits in IN lists.
@@ -25,13 +26,17 @@ _CHUNK = 500
 
 
 class SqlStatusLists:
-    """One transaction per method."""
+    """One transaction per method, on ``table`` (``status_list_entries`` or
+    ``token_status_entries``, whose claim time is ``allocated_at`` resp. ``issued_at``)."""
 
-    def __init__(self, transactions: Transactions) -> None:
+    def __init__(self, transactions: Transactions, table: Table = status_list_entries) -> None:
         self._tx = transactions
+        self._table = table
+        self._stamp = "issued_at" if table is token_status_entries else "allocated_at"
 
     def newest_list(self) -> tuple[int, int] | None:
         """The highest list id in use and how many of its indexes are taken (None: none yet)."""
+        _e = self._table.c
         with self._tx.read() as connection:
             newest = connection.execute(select(func.max(_e.list_id))).scalar_one()
             if newest is None:
@@ -44,18 +49,20 @@ class SqlStatusLists:
         row = {"list_id": list_id, "list_index": index, "certificate_id": certificate_id}
         try:
             with self._tx.write() as connection:
-                connection.execute(insert(status_list_entries).values(**row, allocated_at=at))
+                connection.execute(insert(self._table).values(**row, **{self._stamp: at}))
         except IntegrityError:
             return False
         return True
 
     def taken(self, list_id: int) -> set[int]:
         """Every index of the list that was ever given."""
+        _e = self._table.c
         with self._tx.read() as connection:
             rows = connection.execute(select(_e.list_index).where(_e.list_id == list_id))
             return {int(index) for (index,) in rows}
 
     def exists(self, list_id: int) -> bool:
+        _e = self._table.c
         with self._tx.read() as connection:
             found = connection.execute(
                 select(_e.list_index).where(_e.list_id == list_id).limit(1)
@@ -69,6 +76,7 @@ class SqlStatusLists:
         through the partial index ``ix_certificates_withdrawn``), then their entries by
         certificate id, a chunk at a time.
         """
+        _e = self._table.c
         live = and_(_c.superseded_by.is_(None), _c.revoked_at.is_(None))
         withdrawn = select(_c.certificate_id).where(_c.entity_type.in_(_KINDS), ~live)
         indexes: set[int] = set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from certdist.formats.sd_jwt_vc import SdJwtVcIssuer
+from certdist.formats.sd_jwt_vc import SdJwtVcIssuer, StatusReference
 from certdist.services.verification import Status
 from certdist.services.verification.detect import InputKind, classify
 from certdist.signing.jose import b64url
@@ -89,6 +89,27 @@ def test_our_credential_is_revoked_with_its_certificate(services: Services) -> N
     for text in (sd_jwt, presentation):
         outcome = services.verifier.check(text)
         assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
+
+
+def test_the_token_status_list_alone_revokes_a_copy(services: Services) -> None:
+    """A copy whose rid we cannot open (as another deployment sees it) is revoked by the set
+    bit of its Token Status List entry; a copy whose entry is outside its list is unknown."""
+    issue_signed(services)
+    ours = services.distribution.wallet.issuers.sd_jwt_vc
+    opaque = SdJwtVcIssuer(
+        ours.issuer, ours.key, revocation_ref=lambda _: "unreadable", now=services.clock.now
+    )
+    bundle = services.distribution.certificates.bundle("BEN0001")
+    lists = services.issuance.token_status_lists
+    reference = lists.allocate(bundle.latest.certificate_id)
+    copy = opaque.issue(bundle, status=reference)
+    outside = opaque.issue(bundle, status=StatusReference(reference.uri, lists.size))
+    assert services.verifier.check(copy).status is Status.VALID
+    assert services.verifier.check(outside).code == "revocation-unknown"
+    services.issuance.certificates.revoke("BEN0001", None, reason="issued in error")
+    outcome = services.verifier.check(present(copy, named("vaccinations", "vaccine")))
+    assert (outcome.status, outcome.code) == (Status.REVOKED, "revoked")
+    assert "token status list" in outcome.reason
 
 
 def test_the_issuer_metadata_names_the_signing_key(services: Services) -> None:

@@ -25,6 +25,7 @@ from certdist.domain.models import TEST, VACCINATION
 from certdist.domain.phone import normalize_mobile
 from certdist.domain.roles import Permission, Principal
 from certdist.errors import InvalidInput, NotFound
+from certdist.formats import sd_jwt_vc_types
 from certdist.formats.eu_dcc import DccIssuer, DccNames, DccProfile, DccVaccine
 from certdist.formats.fhir import FhirDocumentIssuer
 from certdist.formats.lab_test import LabResult, LabTestCodes, LabTestType
@@ -399,6 +400,13 @@ class WalletService:
         """The JWT VC issuer metadata of the SD-JWT VC draft: our ``issuer`` identifier and
         the keys its credentials are signed with (the SMART Health Card keys)."""
         return {"issuer": self.issuers.sd_jwt_vc.issuer, "jwks": shc_jwks(self._keys)}
+
+    def type_metadata(self, kind: str) -> dict[str, Any]:
+        """The SD-JWT VC Type Metadata of ``kind`` (vaccination or test), whose ``vct`` is
+        the URL it is served at (``NotFound`` for another kind)."""
+        if kind not in sd_jwt_vc_types.TYPES:
+            raise NotFound("no SD-JWT VC type of this kind")
+        return sd_jwt_vc_types.type_metadata(kind, self.issuers.sd_jwt_vc.vct(kind))
 
     def revocation_list(self, kid: str) -> dict[str, Any]:
         """The revocation list of one of our SMART Health Card keys (NotFound for others)."""

@@ -10,6 +10,7 @@ from certdist.services.issuance.ids import (
 )
 from certdist.services.issuance.service import AnyRequest, IssuanceService
 from certdist.services.issuance.status_lists import StatusLists
+from certdist.services.issuance.token_status_lists import TokenStatusLists
 from certdist.services.issuance.wiring import Issuance, wire
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "RandomCertificateIds",
     "SequentialCertificateIds",
     "StatusLists",
+    "TokenStatusLists",
     "errors_csv",
     "read_csv",
     "seed_demo",

@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from certdist.domain.credential import CredentialProfile
+from certdist.errors import ConfigurationError
 from certdist.services.common import Infrastructure, JobRunner
 from certdist.services.issuance.bulk import LEASE, MAX_ATTEMPTS, BulkIssuanceService
 from certdist.services.issuance.ids import CertificateIdGenerator, RandomCertificateIds
 from certdist.services.issuance.service import IssuanceService
 from certdist.services.issuance.status_lists import StatusLists
+from certdist.services.issuance.token_status_lists import TokenStatusLists
 from certdist.signing.contexts import ContextLoader
 from certdist.signing.keys import KeyUse
 from certdist.signing.ldproof import CredentialSigner
@@ -22,6 +26,8 @@ class Issuance:
     certificates: IssuanceService  # issue, correct, revoke one certificate at a time
     bulk: BulkIssuanceService  # CSV uploads, row by row
     status_lists: StatusLists | None  # Bitstring Status Lists, when the deployment opted in
+    #: Token Status Lists of the SD-JWT VCs (always on): ``allocate`` once per issued copy.
+    token_status_lists: TokenStatusLists
     bulk_poll_seconds: float = 30.0
 
     def start_upload_jobs(self) -> JobRunner:
@@ -79,5 +85,21 @@ def wire(
             max_attempts=bulk_max_attempts,
         ),
         status_lists=status_lists,
+        token_status_lists=token_status_lists(infrastructure),
         bulk_poll_seconds=bulk_poll_seconds,
+    )
+
+
+def token_status_lists(infrastructure: Infrastructure) -> TokenStatusLists:
+    """Signed with the SD-JWT VC issuer key (the SMART Health Card key, see
+    ``services.distribution.wallet``), as the credentials whose status they carry."""
+    key = infrastructure.keys.active(KeyUse.SHC).private_key
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigurationError("the SMART Health Card key must be EC P-256")
+    return TokenStatusLists(
+        infrastructure.database.token_status_lists(),
+        infrastructure.database.certificates(),
+        key,
+        infrastructure.clock,
+        public_url=infrastructure.site.public_url,
     )

@@ -108,6 +108,8 @@ class Examined:
     #: A DIVOC credential's Bitstring Status List entry: (statusListCredential, index).
     status_entry: tuple[str, int] | None = None
     status_issuer: str | None = None
+    #: An SD-JWT VC's Token Status List reference: (status_list.uri, status_list.idx).
+    token_status: tuple[str, int] | None = None
 
 
 def withdrawn(*, revoked: bool) -> CertificateRevoked:

@@ -8,9 +8,11 @@ issuer metadata fetched and configured, a later step.
 
 Our revocation: the always-visible ``rid`` is the certificate id sealed with our key
 (:func:`certdist.services.common.sd_jwt_rid_seal`); opened here, it names the certificate
-whose record says whether it was revoked or replaced. A Key Binding JWT is checked when
-present; without one the view says the holder binding was not shown (this verifier sends no
-nonce of its own, so it accepts a recent presentation for any audience).
+whose record says whether it was revoked or replaced. A credential that names a Token Status
+List (``status.status_list``) is also checked against that list (``StatusListChecker``).
+A Key Binding JWT is checked when present; without one the view says the holder binding was
+not shown (this verifier sends no nonce of its own, so it accepts a recent presentation for
+any audience).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from certdist.domain.models import TEST
 from certdist.errors import UnknownKey, VerificationError
 from certdist.formats import sd_jwt_vc
+from certdist.formats.token_status_list import reference_of
 from certdist.services.verification.outcome import Examined, expiry_or
 from certdist.services.verification.view import (
     CertificateFormat,
@@ -56,7 +59,12 @@ class SdJwtVcChecker:
         except VerificationError as error:
             raise expiry_or(error) from None
         certificate_id = self._open_rid(verified.rid) if verified.rid else None
-        return Examined(sd_jwt_view(verified), our_certificate_id=certificate_id)
+        return Examined(
+            sd_jwt_view(verified),
+            our_certificate_id=certificate_id,
+            status_issuer=verified.issuer,
+            token_status=reference_of(verified.claims),
+        )
 
 
 def sd_jwt_view(verified: sd_jwt_vc.VerifiedSdJwtVc) -> VerifiedCertificate:

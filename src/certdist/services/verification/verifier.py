@@ -77,7 +77,8 @@ class Verifier:
     ``own_cards`` is our SMART Health Card revocation list; without it our own cards are
     checked for signature and expiry only. ``own_dccs`` is our EU DCC revocation batches,
     read before the certificate records (which still answer for what the batches do not hold).
-    ``status_lists`` reads the Bitstring Status List a DIVOC credential names, ours or not.
+    ``status_lists`` reads the Bitstring Status List a DIVOC credential names, and the Token
+    Status List an SD-JWT VC names, ours or not.
     """
 
     trust: TrustStore
@@ -136,6 +137,11 @@ class Verifier:
             url, index = examined.status_entry
             problem = self.status_lists.problem(
                 url, index, examined.status_issuer, trust=self.trust, loader=self.loader
+            )
+        if problem is None and examined.token_status and self.status_lists is not None:
+            uri, idx = examined.token_status
+            problem = self.status_lists.token_problem(
+                uri, idx, examined.status_issuer or "", trust=self.trust, now=self.clock.now()
             )
         if problem is None:
             return examined

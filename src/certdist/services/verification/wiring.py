@@ -14,7 +14,11 @@ from certdist.services.verification.fhir import check_fhir
 from certdist.services.verification.pdf import PdfLimits
 from certdist.services.verification.sd_jwt_vc import SdJwtVcChecker
 from certdist.services.verification.shc import check_shc
-from certdist.services.verification.status_list import OwnStatusLists, StatusListChecker
+from certdist.services.verification.status_list import (
+    OwnStatusLists,
+    OwnTokenStatusLists,
+    StatusListChecker,
+)
 from certdist.services.verification.trust import build_trust_store
 from certdist.services.verification.verifier import (
     FormatCheckers,
@@ -35,12 +39,14 @@ def wire(
     own_cards: OwnCardRevocations | None = None,
     own_dccs: OwnDccRevocations | None = None,
     own_status_lists: OwnStatusLists | None = None,
+    own_token_status_lists: OwnTokenStatusLists | None = None,
     fetch: Fetch | None = None,
 ) -> Verifier:
     """``own_document_signers``, ``own_cards`` and ``own_dccs``: our EU DCC signers, our
     SMART Health Card revocation list and our EU DCC revocation batches, so our own
     certificates verify without configuration. ``own_status_lists``: our Bitstring Status
-    Lists, read directly; other issuers' lists are fetched (``fetch`` replaces HTTP in
+    Lists and ``own_token_status_lists`` our Token Status Lists, read directly; other
+    issuers' lists are fetched (``fetch`` replaces HTTP in
     tests) and kept ``status_list_max_age_seconds``."""
     return Verifier(
         build_trust_store(
@@ -75,5 +81,6 @@ def wire(
             max_age_seconds=section.status_list_max_age_seconds,
             retry_seconds=section.shc_fetch_retry_seconds,
             https_only=infrastructure.site.production,
+            own_tokens=own_token_status_lists,
         ),
     )

@@ -36,7 +36,7 @@ from certdist.services.openid4vci import (
 )
 from certdist.web.deps import ServicesDep
 from certdist.web.errors import OAuthErrorBody
-from certdist.web.routes.share import owned_certificate
+from certdist.web.routes.share import owned_certificate, owner_page
 from certdist.web.routes.wallet import RefId, WalletCaller
 from certdist.web.templating import PageRoute, TemplatesDep
 
@@ -198,15 +198,7 @@ async def credential(services: ServicesDep, request: Request) -> JSONResponse:
 def wallet_offer_page(
     certificate_id: str, request: Request, services: ServicesDep, templates: TemplatesDep
 ) -> Response:
-    owned = owned_certificate(request, services, templates, certificate_id)
-    if isinstance(owned, Response):
-        return owned
-    session, certificate = owned
-    return templates.render(
-        request,
-        "wallet_offer.html",
-        {"certificate": certificate, "csrf_token": session.csrf_token},
-    )
+    return owner_page(request, services, templates, certificate_id, "wallet_offer.html")
 
 
 @pages.post("/portal/certificates/{certificate_id}/wallet")

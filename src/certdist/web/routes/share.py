@@ -270,21 +270,28 @@ def _share_page(
     status_code: int = 200,
 ) -> Response:
     context = {"sent": request.query_params.get("sent") == "1", "errors": errors or {}}
-    return _link_form(
-        request, services, templates, certificate_id, "share_create.html", context, status_code
+    return owner_page(
+        request,
+        services,
+        templates,
+        certificate_id,
+        "share_create.html",
+        {**_LINK_FORM, **context},
+        status_code,
     )
 
 
-def _link_form(
+def owner_page(
     request: Request,
     services: ServicesDep,
     templates: Templates,
     certificate_id: str,
     template: str,
-    context: dict[str, object],
-    status_code: int,
+    context: dict[str, object] | None = None,
+    status_code: int = 200,
 ) -> Response:
-    """A form that makes a link to one of the signed-in owner's certificates."""
+    """A page about one of the signed-in owner's certificates (``certificate`` and the
+    session's ``csrf_token`` in its context), or where the browser must go first."""
     owned = owned_certificate(request, services, templates, certificate_id)
     if isinstance(owned, Response):
         return owned
@@ -292,7 +299,7 @@ def _link_form(
     return templates.render(
         request,
         template,
-        {"certificate": certificate, "csrf_token": session.csrf_token, **_LINK_FORM, **context},
+        {"certificate": certificate, "csrf_token": session.csrf_token, **(context or {})},
         status_code=status_code,
     )
 
@@ -470,8 +477,14 @@ def _health_link_page(
     status_code: int = 200,
 ) -> Response:
     context = {"label_max": LABEL_MAX, "errors": errors or {}, "values": values or {}}
-    return _link_form(
-        request, services, templates, certificate_id, "shl_create.html", context, status_code
+    return owner_page(
+        request,
+        services,
+        templates,
+        certificate_id,
+        "shl_create.html",
+        {**_LINK_FORM, **context},
+        status_code,
     )
 
 

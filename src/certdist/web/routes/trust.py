@@ -11,7 +11,9 @@ material"):
   Gateway lists them, and ``GET /trust/eu-dcc/revocation-list/{batchId}`` one batch, a CMS
   SignedData (base64) of its JSON;
 * ``GET /trust/status/{listId}`` — a W3C ``BitstringStatusListCredential`` of our DIVOC
-  credentials' revocation bits, signed with the credential key (when ``status_list`` is on).
+  credentials' revocation bits, signed with the credential key (when ``status_list`` is on);
+* ``GET /trust/token-status/{listId}`` — an IETF Token Status List (``statuslist+jwt``) of our
+  SD-JWT VCs' statuses, signed with the SD-JWT VC issuer key.
 
 The SMART Health Card keys are ``/.well-known/jwks.json`` (:mod:`.wallet`).
 """
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse, Response
 
-from certdist.errors import NotFound
+from certdist.errors import NotAcceptable, NotFound
+from certdist.formats.token_status_list import MEDIA_TYPE as TOKEN_STATUS_MEDIA_TYPE
 from certdist.web.deps import ServicesDep
 
 router = APIRouter(tags=["trust material"])
@@ -124,3 +127,57 @@ async def status_list(
     if lists is None:
         raise NotFound("this service publishes no status lists (status_list is off)")
     return JSONResponse(lists.credential(list_id), headers=_PUBLIC_CACHE)
+
+
+@router.get(
+    "/trust/token-status/{list_id}",
+    responses={
+        200: {
+            "content": {TOKEN_STATUS_MEDIA_TYPE: {}},
+            "description": "The Status List Token (compact JWS)",
+        },
+        404: {"description": "No token status list with this id"},
+        406: {"description": "The Accept header asks only for forms other than the JWT"},
+    },
+)
+async def token_status_list(
+    services: ServicesDep,
+    list_id: Annotated[
+        int, Path(ge=1, le=999_999_999, description="The list's id, from status.status_list.uri")
+    ],
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """An IETF Token Status List token (``typ`` ``statuslist+jwt``, ES256, the SD-JWT VC
+    issuer key; ``sub`` this URL, ``iat``, ``exp``, ``ttl``, ``status_list`` ``{bits: 1,
+    lst}``): entry ``idx`` of an SD-JWT VC that names this list is 1 (INVALID) once its
+    certificate was revoked or replaced by a correction. Signed again with every withdrawal.
+    Only the JWT form is served (``Accept: application/statuslist+cwt`` alone is a 406)."""
+    if not _accepts(accept, TOKEN_STATUS_MEDIA_TYPE):
+        raise NotAcceptable(f"this status list is served as {TOKEN_STATUS_MEDIA_TYPE} only")
+    token = services.issuance.token_status_lists.token(list_id)
+    return Response(token, media_type=TOKEN_STATUS_MEDIA_TYPE, headers=_PUBLIC_CACHE)
+
+
+def _accepts(accept: str | None, media_type: str) -> bool:
+    """Whether an ``Accept`` header admits ``media_type`` with a quality above 0 (no header:
+    anything goes)."""
+    if not accept or not accept.strip():
+        return True
+    wanted = (media_type, media_type.split("/", 1)[0] + "/*", "*/*")
+    for item in accept.split(","):
+        media_range, *parameters = (part.strip() for part in item.split(";"))
+        if media_range.lower() in wanted and _quality(parameters) > 0:
+            return True
+    return False
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value.strip())
+            except ValueError:
+                return 0.0
+            return quality if quality == quality else 0.0  # NaN is no quality
+    return 1.0

@@ -7,7 +7,9 @@
 * ``GET /certificate/api/fhir-certificate?refId=…`` — the signed DDCC:VS FHIR bundle;
 * ``GET /.well-known/jwks.json`` — the SMART Health Card issuer keys, retired ones included;
 * ``GET /.well-known/crl/{kid}.json`` — the SMART Health Card revocation list of a key;
-* ``GET /.well-known/jwt-vc-issuer`` — the SD-JWT VC issuer metadata (``issuer``, ``jwks``).
+* ``GET /.well-known/jwt-vc-issuer`` — the SD-JWT VC issuer metadata (``issuer``, ``jwks``);
+* ``GET /credentials/vaccination/v1`` and ``GET /credentials/lab-test/v1`` — the SD-JWT VC
+  Type Metadata of each ``vct`` (names, claim labels in English and Hindi).
 
 ``refId`` is the beneficiary id (preEnrollmentCode). The card and the EU DCC hold the latest
 vaccination certificate, or the latest lab-test certificate of a beneficiary without one;
@@ -29,6 +31,7 @@ from certdist.domain.requests import PRE_ENROLLMENT_CODE_PATTERN
 from certdist.domain.roles import Permission
 from certdist.formats.eu_dcc import names_from_request
 from certdist.formats.registry import CertificateBundle
+from certdist.formats.sd_jwt_vc import VCT_PATHS
 from certdist.web.deps import Caller, ServicesDep, caller_with_permission
 from certdist.web.routes.distribution import deliver_document
 
@@ -205,4 +208,27 @@ async def revocation_list(
     whose certificate was revoked or replaced by a correction."""
     return JSONResponse(
         services.distribution.wallet.revocation_list(kid), headers=_PUBLIC_SHORT_CACHE
+    )
+
+
+#: The ``vct`` path segment of each kind (``formats.sd_jwt_vc.VCT_PATHS``).
+_VCT_KINDS = {path.split("/")[1]: kind for kind, path in VCT_PATHS.items()}
+
+
+@well_known.get(
+    "/credentials/{kind}/v1",
+    responses={200: {"content": {"application/json": {}}, "description": "Type Metadata"}},
+)
+async def sd_jwt_vc_type_metadata(
+    services: ServicesDep,
+    kind: Annotated[
+        Literal["vaccination", "lab-test"], Path(description="The credential type of the vct")
+    ],
+) -> JSONResponse:
+    """SD-JWT VC Type Metadata of the ``vct`` that is this URL: ``vct``, ``name``,
+    ``description``, ``display`` (``locale`` en and hi: ``name``, ``description``) and
+    ``claims`` (``path``, ``display`` with ``locale`` and ``label``, ``sd: "always"``): every
+    personal claim of the credential is selectively disclosable."""
+    return JSONResponse(
+        services.distribution.wallet.type_metadata(_VCT_KINDS[kind]), headers=_PUBLIC_SHORT_CACHE
     )

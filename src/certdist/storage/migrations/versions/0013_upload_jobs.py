@@ -1,7 +1,7 @@
 """Bulk uploads as leased jobs: the CSV kept until the upload ends, a cursor, a lease.
 
 Revision ID: 0013_upload_jobs
-Revises: 0011_status_list
+Revises: 0012_token_status
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_upload_jobs"
-down_revision: str | None = "0011_status_list"
+down_revision: str | None = "0012_token_status"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
