@@ -517,6 +517,9 @@ class OpenId4VciSettings(Section):
     tx_code_attempts: int = Field(default=5, ge=1, le=10)
     # Offers made for one beneficiary per day (each sends an SMS).
     offers_per_beneficiary_per_day: int = Field(default=10, ge=1, le=1_000)
+    # c_nonces handed to one client address per minute (each is stored until it is used or
+    # expires; carrier-grade NAT puts many phones behind one address, hence the headroom).
+    nonces_per_client_per_minute: int = Field(default=600, ge=1, le=100_000)
     # The issuer's name shown by wallets, per language (BCP 47 tag -> name).
     issuer_names: dict[str, str] = Field(
         default_factory=lambda: {

@@ -448,3 +448,8 @@ def test_each_copy_has_its_own_token_status_entry_and_the_claims_their_labels(
     services.issuance.certificates.revoke("W1", None, reason="issued in error")
     statuses = services.issuance.token_status_lists.statuses(1)
     assert [statuses.get(e["idx"]) for e in entries] == [1, 1]
+
+
+def test_nonces_per_client_address_are_limited(make_client: Any) -> None:
+    client, _ = make_client(openid4vci={"nonces_per_client_per_minute": 3})
+    assert [client.post("/openid4vci/nonce").status_code for _ in range(4)] == [200] * 3 + [429]

@@ -34,7 +34,7 @@ def stores(processes: list[Services]) -> list[GrantStore]:
 def test_a_nonce_is_spent_once(two_processes: list[Services]) -> None:
     grants = stores(two_processes)
     for _ in range(5):
-        c_nonce = two_processes[0].openid4vci.credentials.nonce()["c_nonce"]
+        c_nonce = two_processes[0].openid4vci.credentials.nonce("127.0.0.1")["c_nonce"]
         with ThreadPoolExecutor(8) as pool:
             spent = list(pool.map(lambda i, n=c_nonce: grants[i % 2].spend_nonce(n), range(8)))
         assert spent.count(True) == 1

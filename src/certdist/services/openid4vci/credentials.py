@@ -24,7 +24,7 @@ from typing import Any, Final
 from certdist.config import OpenId4VciSettings
 from certdist.errors import InsufficientScope, InvalidAccessToken, NotFound, OAuthError
 from certdist.formats.sd_jwt_vc import SdJwtVcIssuer, StatusReference
-from certdist.services.common import Clock
+from certdist.services.common import Clock, RateLimiter
 from certdist.services.distribution import DistributionService
 from certdist.services.openid4vci.grants import GrantStore
 from certdist.services.openid4vci.metadata import CONFIGURATIONS
@@ -43,11 +43,13 @@ class CredentialService:
         certificates: DistributionService,
         issuer: SdJwtVcIssuer,
         clock: Clock,
+        limiter: RateLimiter,
         settings: OpenId4VciSettings,
         *,
         audience: str,
         status: StatusAllocator,
     ) -> None:
+        self._limiter = limiter
         self._grants = grants
         self._certificates = certificates
         self._issuer = issuer
@@ -56,7 +58,15 @@ class CredentialService:
         self._audience = audience
         self._status = status
 
-    def nonce(self) -> dict[str, str]:
+    def nonce(self, client: str) -> dict[str, str]:
+        """A fresh ``c_nonce``; ``client`` is the caller's address, whose nonces per minute
+        are limited (each one is stored until used or expired)."""
+        self._limiter.hit(
+            "openid4vci-nonce",
+            client,
+            limit=self._settings.nonces_per_client_per_minute,
+            window_seconds=60,
+        )
         c_nonce = secrets.token_urlsafe(24)
         self._grants.put_nonce(c_nonce, self._settings.nonce_seconds)
         return {"c_nonce": c_nonce}

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from certdist.domain.models import TEST, VACCINATION
 from certdist.formats.sd_jwt_vc import TYP as SD_JWT_VC_FORMAT
+from certdist.formats.sd_jwt_vc_types import credential_display
 from certdist.services.openid4vci.proofs import PROOF_ALGORITHMS
 
 PRE_AUTHORIZED_GRANT: Final = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
@@ -28,16 +29,6 @@ CONFIGURATIONS: Final = {
     "lab_test_sd_jwt_vc": TEST,
 }
 CONFIGURATION_OF_KIND: Final = {kind: name for name, kind in CONFIGURATIONS.items()}
-_DISPLAY: Final = {
-    VACCINATION: (
-        ("en", "Vaccination certificate", "Doses of vaccine received, signed by the issuer"),
-        ("hi", "टीकाकरण प्रमाणपत्र", "ली गई टीके की खुराकें, जारीकर्ता द्वारा हस्ताक्षरित"),
-    ),
-    TEST: (
-        ("en", "Lab test certificate", "A laboratory test and its result, signed by the issuer"),
-        ("hi", "लैब जाँच प्रमाणपत्र", "प्रयोगशाला जाँच और उसका परिणाम, जारीकर्ता द्वारा हस्ताक्षरित"),
-    ),
-}
 #: The display of the Credential Issuer, per language.
 IssuerNames = Sequence[tuple[str, str]]
 #: ``claims`` of a kind's ``credential_metadata`` (the type metadata's labels).
@@ -89,12 +80,8 @@ class IssuerMetadata:
         }
 
     def _configuration(self, kind: str) -> dict[str, Any]:
-        metadata: dict[str, Any] = {
-            "display": [
-                {"name": name, "locale": locale, "description": description}
-                for locale, name, description in _DISPLAY[kind]
-            ]
-        }
+        # The same names and labels as the type metadata at the vct (one description).
+        metadata: dict[str, Any] = {"display": credential_display(kind)}
         if self._claims is not None:
             metadata["claims"] = self._claims(kind)
         return {

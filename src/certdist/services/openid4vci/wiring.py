@@ -56,6 +56,7 @@ def wire(
         distribution.certificates,
         issuer,
         clock,
+        infrastructure.rate_limiter,
         section,
         audience=metadata.issuer,
         status=status or (lambda _certificate_id: None),

@@ -140,10 +140,11 @@ def token(
     return JSONResponse(services.openid4vci.offers.token(form), headers=_NO_STORE)
 
 
-@protocol.post(NONCE_PATH)
-def nonce(services: ServicesDep) -> JSONResponse:
+@protocol.post(NONCE_PATH, responses={429: {"description": "Too many nonces from this address"}})
+def nonce(services: ServicesDep, request: Request) -> JSONResponse:
     """A fresh ``c_nonce`` for the key proofs of a credential request (single use)."""
-    return JSONResponse(services.openid4vci.credentials.nonce(), headers=_NO_STORE)
+    client = request.client.host if request.client else "unknown"
+    return JSONResponse(services.openid4vci.credentials.nonce(client), headers=_NO_STORE)
 
 
 _CREDENTIAL_REQUEST: dict[str, Any] = {
