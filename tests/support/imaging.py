@@ -24,12 +24,36 @@ def open_image(data: bytes) -> Any:
     return image
 
 
-def scan(image: Any) -> list[bytes]:
-    """The raw bytes of every QR code zxing-cpp finds in ``image``."""
+def read_qr_codes(image: Any) -> list[Any]:
+    """Every QR code zxing-cpp finds in ``image``, each once: some zxing-cpp releases (the
+    lowest this project allows among them) now and then report one large symbol twice, at
+    the same place; a second symbol elsewhere in the image is kept."""
     found = zxingcpp.read_barcodes(
         image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     )
-    return [barcode.bytes for barcode in found]
+    kept: list[Any] = []
+    for barcode in found:
+        centre = _centre(barcode)
+        if not any(
+            other.bytes == barcode.bytes and _distance(_centre(other), centre) < 10
+            for other in kept
+        ):
+            kept.append(barcode)
+    return kept
+
+
+def _centre(barcode: Any) -> tuple[float, float]:
+    corners = [barcode.position.top_left, barcode.position.bottom_right]
+    return (sum(c.x for c in corners) / 2, sum(c.y for c in corners) / 2)
+
+
+def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return float(((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5)
+
+
+def scan(image: Any) -> list[bytes]:
+    """The raw bytes of every QR code zxing-cpp finds in ``image`` (:func:`read_qr_codes`)."""
+    return [barcode.bytes for barcode in read_qr_codes(image)]
 
 
 def rasterise_pdf(pdf: bytes, directory: Path, dpi: int = 200) -> Any:

@@ -14,12 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import zxingcpp
 from fastapi.testclient import TestClient
 from jwcrypto import jwe, jwk
 from PIL import Image
 
 from certdist.wiring import Services
+from tests.support.imaging import read_qr_codes
 from tests.support.log_hygiene import LogHygiene
 from tests.support.portal import csrf_of, log_in
 from tests.web.test_share import issue
@@ -83,7 +83,7 @@ def test_a_link_without_passcode_opens_and_its_qr_is_the_viewer_address(
     assert unescape(viewer.group(1)) == f"{PUBLIC_URL}/shl#{uri}"
     qr = QR.search(page)
     assert qr is not None
-    [decoded] = zxingcpp.read_barcodes(Image.open(io.BytesIO(base64.b64decode(qr.group(1)))))
+    [decoded] = read_qr_codes(Image.open(io.BytesIO(base64.b64decode(qr.group(1)))))
     assert decoded.text == f"{PUBLIC_URL}/shl#{uri}"
 
     manifest = owner.post(urlsplit(payload["url"]).path, json={"recipient": "certdist viewer"})
