@@ -24,6 +24,12 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def client_address(request: Request) -> str:
+    """The caller's address (after ``X-Forwarded-For`` from trusted proxies, applied by the
+    app factory), the key of per-address limits."""
+    return request.client.host if request.client else "unknown"
+
+
 @dataclass(frozen=True)
 class Caller:
     """The authenticated caller and the permission under which it was let in."""

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from certdist.domain.models import TEST, VACCINATION
 from certdist.formats.sd_jwt_vc import TYP as SD_JWT_VC_FORMAT
-from certdist.formats.sd_jwt_vc_types import credential_display
+from certdist.formats.sd_jwt_vc_types import credential_display, openid4vci_claims
 from certdist.services.openid4vci.proofs import PROOF_ALGORITHMS
 
 PRE_AUTHORIZED_GRANT: Final = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
@@ -31,8 +31,6 @@ CONFIGURATIONS: Final = {
 CONFIGURATION_OF_KIND: Final = {kind: name for name, kind in CONFIGURATIONS.items()}
 #: The display of the Credential Issuer, per language.
 IssuerNames = Sequence[tuple[str, str]]
-#: ``claims`` of a kind's ``credential_metadata`` (the type metadata's labels).
-ClaimsMetadata = Callable[[str], list[dict[str, Any]]]
 
 
 class IssuerMetadata:
@@ -45,13 +43,11 @@ class IssuerMetadata:
         vct: Callable[[str], str],
         issuer_names: IssuerNames,
         batch_size: int,
-        claims: ClaimsMetadata | None = None,
     ) -> None:
         self.issuer = public_url.rstrip("/")
         self._vct = vct
         self._names = issuer_names
         self._batch_size = batch_size
-        self._claims = claims
 
     def url(self, path: str) -> str:
         return self.issuer + path
@@ -81,9 +77,7 @@ class IssuerMetadata:
 
     def _configuration(self, kind: str) -> dict[str, Any]:
         # The same names and labels as the type metadata at the vct (one description).
-        metadata: dict[str, Any] = {"display": credential_display(kind)}
-        if self._claims is not None:
-            metadata["claims"] = self._claims(kind)
+        metadata = {"display": credential_display(kind), "claims": openid4vci_claims(kind)}
         return {
             "format": SD_JWT_VC_FORMAT,
             "scope": CONFIGURATION_OF_KIND[kind],

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from certdist.config import OpenId4VciSettings
-from certdist.formats.sd_jwt_vc_types import openid4vci_claims
 from certdist.services.common import Infrastructure
 from certdist.services.distribution import Distribution
 from certdist.services.messaging import Messaging
@@ -39,7 +38,6 @@ def wire(
         vct=issuer.vct,
         issuer_names=list(section.issuer_names.items()),
         batch_size=section.batch_size,
-        claims=openid4vci_claims,
     )
     offers = OfferService(
         grants,

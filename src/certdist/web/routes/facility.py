@@ -24,7 +24,7 @@ from certdist.domain.models import TEST, VACCINATION
 from certdist.errors import AuthenticationFailed, InvalidInput, NotFound
 from certdist.services.facility import FacilityDesk, KindNotHeld, StaffSession
 from certdist.web.cookies import clear_cookie, read_cookie, set_cookie
-from certdist.web.deps import ServicesDep
+from certdist.web.deps import ServicesDep, client_address
 from certdist.web.documents import private_document
 from certdist.web.templating import PageRoute, Templates, TemplatesDep, safe_next
 
@@ -148,7 +148,7 @@ def local_sign_in(
     pre = read_cookie(request, PRE_SESSION_COOKIE, secure=templates.secure_cookies)
     if not pre or not services.hasher.matches("staff-pre-csrf", pre, csrf_token):
         return _login_page(request, services, templates, status_code=403, username=username)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     services.infrastructure.rate_limiter.hit(
         "staff-password",
         services.hasher.digest("ip", client),

@@ -34,7 +34,7 @@ from certdist.services.openid4vci import (
     TOKEN_PATH,
     CreatedOffer,
 )
-from certdist.web.deps import ServicesDep
+from certdist.web.deps import ServicesDep, client_address
 from certdist.web.errors import OAuthErrorBody
 from certdist.web.routes.share import owned_certificate, owner_page
 from certdist.web.routes.wallet import RefId, WalletCaller
@@ -143,8 +143,8 @@ def token(
 @protocol.post(NONCE_PATH, responses={429: {"description": "Too many nonces from this address"}})
 def nonce(services: ServicesDep, request: Request) -> JSONResponse:
     """A fresh ``c_nonce`` for the key proofs of a credential request (single use)."""
-    client = request.client.host if request.client else "unknown"
-    return JSONResponse(services.openid4vci.credentials.nonce(client), headers=_NO_STORE)
+    nonce_answer = services.openid4vci.credentials.nonce(client_address(request))
+    return JSONResponse(nonce_answer, headers=_NO_STORE)
 
 
 _CREDENTIAL_REQUEST: dict[str, Any] = {

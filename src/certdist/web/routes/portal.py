@@ -21,7 +21,7 @@ from certdist.errors import AuthenticationFailed, InvalidInput
 from certdist.formats.wallet_formats import EuDccPdfFormat, EuDccQrFormat
 from certdist.services.portal import CitizenPortal, PortalSession
 from certdist.web import cookies
-from certdist.web.deps import ServicesDep
+from certdist.web.deps import ServicesDep, client_address
 from certdist.web.documents import private_document
 from certdist.web.download_menu import download_filename, download_menu
 from certdist.web.templating import PageRoute, Templates, TemplatesDep
@@ -56,10 +56,6 @@ def _clear_cookie(response: Response, templates: Templates, base: str) -> None:
 
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _device(request: Request, templates: Templates) -> str | None:
@@ -160,7 +156,7 @@ def request_code(
     try:
         normalized = portal.otp.request_code(
             mobile,
-            client_ip=_client_ip(request),
+            client_ip=client_address(request),
             language=templates.language(request),
             device=_device(request, templates),
         )
@@ -194,7 +190,7 @@ def _verify_page(
         {
             "csrf_token": portal.sessions.pre_session_csrf(pre_session),
             "code": portal.otp.code_state(
-                mobile, client_ip=_client_ip(request), device=_device(request, templates)
+                mobile, client_ip=client_address(request), device=_device(request, templates)
             ),
             "masked_mobile": _masked(mobile),
             "errors": errors or {},
@@ -239,7 +235,7 @@ def check_code(
     _ = templates.gettext(request)
     try:
         portal.otp.verify(
-            mobile, code, client_ip=_client_ip(request), device=_device(request, templates)
+            mobile, code, client_ip=client_address(request), device=_device(request, templates)
         )
     except InvalidInput as error:
         errors = _field_messages(error, _)
@@ -278,7 +274,7 @@ def resend_code(
         return _redirect("/portal/login")
     portal.otp.request_code(
         mobile,
-        client_ip=_client_ip(request),
+        client_ip=client_address(request),
         language=templates.language(request),
         device=_device(request, templates),
     )

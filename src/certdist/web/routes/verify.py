@@ -45,7 +45,7 @@ from certdist.services.verification import (
     OutcomeCode,
     VerificationOutcome,
 )
-from certdist.web.deps import ServicesDep
+from certdist.web.deps import ServicesDep, client_address
 from certdist.web.templating import PageRoute, Templates, TemplatesDep
 from certdist.wiring import Services
 
@@ -345,7 +345,7 @@ def _form_error(problem: InvalidInput, _: Callable[[str], str]) -> dict[str, str
 
 
 def _count_attempt(request: Request, services: Services) -> None:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     services.infrastructure.rate_limiter.hit(
         _RATE_SCOPE,
         services.hasher.digest("client-ip", client),
