@@ -22,14 +22,36 @@ PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 TX_CODE = re.compile(r"^(\d{6}) ")
 
 
-def tx_code_sent(inbox: DevSmsInbox | None, mobile: str) -> str:
-    """The newest wallet transaction code sent to ``mobile`` (E.164)."""
+def tx_codes(inbox: DevSmsInbox | None, mobile: str) -> dict[str, str]:
+    """Every wallet transaction code sent to ``mobile`` (E.164), newest first, by message id;
+    login codes and notifications to the same number are not transaction codes."""
     assert inbox is not None, "the SMS inbox is off"
-    for message in inbox.latest(50, recipient=mobile):
+    codes = {}
+    for message in inbox.latest(500, recipient=mobile):
         found = TX_CODE.search(message.body)
         if found and "\n@" not in message.body:
-            return found.group(1)
-    raise AssertionError(f"no transaction code was sent to {mobile[-4:]}")
+            codes[message.id] = found.group(1)
+    return codes
+
+
+def tx_code_sent(inbox: DevSmsInbox | None, mobile: str) -> str:
+    """The newest wallet transaction code sent to ``mobile`` (E.164)."""
+    codes = list(tx_codes(inbox, mobile).values())
+    assert codes, f"no transaction code was sent to {mobile[-4:]}"
+    return codes[0]
+
+
+def new_tx_code(inbox: DevSmsInbox | None, mobile: str, seen: set[str]) -> str:
+    """The transaction code of the one new SMS (not one of the message ids ``seen``) to
+    ``mobile``, waiting up to 30 s for it (a live server sends it from its own thread)."""
+    deadline = time.monotonic() + 30
+    while True:
+        new = [code for id_, code in tx_codes(inbox, mobile).items() if id_ not in seen]
+        if new:
+            assert len(new) == 1, f"more than one new SMS with a transaction code: {new}"
+            return new[0]
+        assert time.monotonic() < deadline, "no SMS with a transaction code within 30 s"
+        time.sleep(0.05)
 
 
 def key_proof(

@@ -27,6 +27,7 @@ from tests.support.clients import bearer
 from tests.support.live_server import LiveServer, live_server
 from tests.support.node_verifiers import NodeVerifiers
 from tests.support.node_wallet import run_wallet
+from tests.support.openid4vci import new_tx_code, tx_codes
 from tests.support.portal import csrf_of, log_in
 from tests.support.sd_jwt import decoded
 from tests.support.services import ServicesFactory
@@ -40,7 +41,6 @@ PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 #: Every dose's vaccine and number; not the name, birth date, dates, batches or facilities.
 FRAME = {"vaccinations": {str(i): {"vaccine": True, "dose": True} for i in range(3)}}
 KB = {"aud": "https://verifier.example/checkpoint-7", "nonce": "certdist-kb-5f1c"}
-TX_CODE = re.compile(r"\b(\d{6})\b")
 OFFER_LINK = "openid-credential-offer://?credential_offer_uri="
 
 
@@ -50,31 +50,19 @@ def server(make_sqlite_services: ServicesFactory) -> Iterator[LiveServer]:
         yield live
 
 
-def _sms_to(server: LiveServer, mobile: str) -> dict[str, str]:
-    """The SMS to ``mobile`` in the development inbox, body by message id."""
-    inbox = server.services.messaging.dev_inbox
-    assert inbox is not None, "the development SMS inbox is off"
-    return {message.id: message.body for message in inbox.latest(500, recipient=mobile)}
+def _seen(server: LiveServer) -> set[str]:
+    """The transaction-code SMS already sent to the demo number (their message ids)."""
+    return set(tx_codes(server.services.messaging.dev_inbox, DEMO_MOBILE))
 
 
 def _tx_code(server: LiveServer, seen: set[str]) -> str:
-    """The transaction code in a new SMS to the demo number (not one of ``seen``; the
-    issuance notifications the worker sends to the same number carry no such code)."""
-    deadline = time.monotonic() + 30
-    while True:
-        new = [body for id_, body in _sms_to(server, DEMO_MOBILE).items() if id_ not in seen]
-        codes = [found.group(1) for found in map(TX_CODE.search, new) if found]
-        if codes:
-            assert len(codes) == 1, f"more than one new SMS with a code: {new}"
-            return codes[0]
-        assert time.monotonic() < deadline, f"no SMS with a transaction code within 30 s: {new}"
-        time.sleep(0.05)
+    return new_tx_code(server.services.messaging.dev_inbox, DEMO_MOBILE, seen)
 
 
 def _offer(server: LiveServer) -> tuple[dict[str, Any], str]:
     """A wallet offer for the citizen's certificate, made as the citizen, and the code sent
     to their phone."""
-    seen = set(_sms_to(server, DEMO_MOBILE))
+    seen = _seen(server)
     citizen = bearer(server.services, "recipient", username="citizen-1", mobile=DEMO_MOBILE)
     answer = httpx.post(
         f"{server.url}/certificate/api/wallet-offer",
@@ -90,7 +78,7 @@ def _offer(server: LiveServer) -> tuple[dict[str, Any], str]:
 def _offer_from_the_portal(server: LiveServer) -> tuple[dict[str, Any], str]:
     """The offer as the citizen gets it in the portal: signed in with the code from the SMS,
     "Add to a wallet app" on their certificate, the link the QR code holds."""
-    seen = set(_sms_to(server, DEMO_MOBILE))
+    seen = _seen(server)
     with httpx.Client(base_url=server.url, timeout=30) as browser:
         log_in(browser, server.services.messaging.dev_inbox, DEMO_MOBILE)  # type: ignore[arg-type]
         [record] = server.services.database.certificates().for_beneficiary(BENEFICIARY)[-1:]
@@ -101,7 +89,6 @@ def _offer_from_the_portal(server: LiveServer) -> tuple[dict[str, Any], str]:
         assert made.status_code == 200, made.text
     link = re.search(r'id="wallet-offer-link" href="([^"]+)"', made.text)
     assert link is not None, made.text
-    seen |= {i for i, body in _sms_to(server, DEMO_MOBILE).items() if "\n@" in body}
     return {"credential_offer": unescape(link.group(1))}, _tx_code(server, seen)
 
 
