@@ -89,10 +89,10 @@ def _send(client: httpx.Client, kind: str, request: httpx.Request, ledger: Ledge
     return outcome
 
 
-def _issue(fleet: Fleet, token: str, worker: int, stop_at: float, ledger: Ledger) -> None:
+def _issue(client: httpx.Client, worker: int, stop_at: float, ledger: Ledger) -> None:
     """Issue certificates one by one, each retried with the same body until an answer says
     what happened, as a client that must not lose one does."""
-    with _client(fleet, token) as client:
+    with client:
         for number in itertools.count():
             if time.monotonic() >= stop_at:
                 return
@@ -120,9 +120,9 @@ def _issue(fleet: Fleet, token: str, worker: int, stop_at: float, ledger: Ledger
                     ledger.given_up.add(code)
 
 
-def _download(fleet: Fleet, token: str, stop_at: float, ledger: Ledger) -> None:
+def _download(client: httpx.Client, stop_at: float, ledger: Ledger) -> None:
     """Download the demo certificates and those the issuers were told are stored."""
-    with _client(fleet, token) as client:
+    with client:
         for number in itertools.count():
             if time.monotonic() >= stop_at:
                 return
@@ -172,11 +172,13 @@ def test_a_crashed_primary_and_a_promoted_standby_lose_and_duplicate_nothing(
     ledger = Ledger()
     began = time.monotonic()
     stop_at = began + LOAD_SECONDS
+    # Clients are made in this thread: see test_faults (httpcore imported by several threads
+    # at once).
     threads = [
-        threading.Thread(target=_issue, args=(fleet, token, worker, stop_at, ledger))
+        threading.Thread(target=_issue, args=(_client(fleet, token), worker, stop_at, ledger))
         for worker in range(ISSUERS)
     ] + [
-        threading.Thread(target=_download, args=(fleet, token, stop_at, ledger))
+        threading.Thread(target=_download, args=(_client(fleet, token), stop_at, ledger))
         for _ in range(DOWNLOADERS)
     ]
     for thread in threads:

@@ -39,11 +39,9 @@ def _api_client(fleet: Fleet, token: str) -> httpx.Client:
     return httpx.Client(base_url=fleet.public_url, headers=headers, timeout=20)
 
 
-def _load(
-    fleet: Fleet, token: str, stop_at: float, failures: list[str], successes: list[int]
-) -> None:
+def _load(client: httpx.Client, stop_at: float, failures: list[str], successes: list[int]) -> None:
     """Certificate downloads (GET: nginx may retry them) until ``stop_at``."""
-    with _api_client(fleet, token) as client:
+    with client:
         done = 0
         while time.monotonic() < stop_at:
             code = DEMO_CODES[done % len(DEMO_CODES)]
@@ -64,9 +62,13 @@ def test_an_app_process_killed_under_load_costs_no_request(fleet: Fleet) -> None
     failures: list[str] = []
     successes: list[int] = []
     stop_at = time.monotonic() + LOAD_SECONDS
+    # The clients are made here, not in the threads: httpx imports httpcore when its first
+    # transport is made, and four threads doing that at once on CPython 3.11 once met a
+    # half-imported httpcore ("no attribute 'ConnectionPool'") and sent nothing.
+    clients = [_api_client(fleet, token) for _ in range(LOAD_THREADS)]
     threads = [
-        threading.Thread(target=_load, args=(fleet, token, stop_at, failures, successes))
-        for _ in range(LOAD_THREADS)
+        threading.Thread(target=_load, args=(client, stop_at, failures, successes))
+        for client in clients
     ]
     for thread in threads:
         thread.start()
