@@ -16,6 +16,7 @@ from certdist.storage.dev_sms_inbox import DevSmsInbox
 from certdist.storage.engine import (
     StatementObserver,
     build_engine,
+    build_read_engine,
     normalise_url,
     observe_statements,
 )
@@ -55,15 +56,19 @@ class Database:
         self._url = normalise_url(url)
         self._deadline_seconds = deadline_seconds
         self._engine = build_engine(self._url, deadline_seconds)
+        self._read_engine = build_read_engine(self._url, deadline_seconds)
         postgresql = self._engine.dialect.name == "postgresql"
         commit_deadline = CommitDeadline(deadline_seconds) if postgresql else None
         self._replica: ReplicaReads | None = None
         if replica_url:
-            replica_engine = build_engine(normalise_url(replica_url), deadline_seconds)
-            if not postgresql or replica_engine.dialect.name != "postgresql":
+            # The standby serves only prepared reads.
+            replica_engine = build_read_engine(normalise_url(replica_url), deadline_seconds)
+            if not postgresql or replica_engine is None:
                 raise ConfigurationError("a replica URL needs PostgreSQL for both databases")
             self._replica = ReplicaReads(replica_engine, on_fallback=on_replica_fallback)
-        self._transactions = Transactions(self._engine, commit_deadline, self._replica)
+        self._transactions = Transactions(
+            self._engine, commit_deadline, self._replica, self._read_engine
+        )
         self._audit: SqlDownloadAudit | None = None
         self._audit_lock = threading.Lock()
 
@@ -92,13 +97,19 @@ class Database:
         return self._engine.dialect.name
 
     def pool_usage(self) -> tuple[int, int] | None:
-        """This process's pooled connections: (in use, pool size); None for a pool that
-        keeps no count."""
-        pool = self._engine.pool
-        checkedout, size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
-        if not callable(checkedout) or not callable(size):
-            return None
-        return int(checkedout()), int(size())
+        """This process's pooled connections to the primary, for transactions and prepared
+        reads together: (in use, pool size); None for a pool that keeps no count."""
+        in_use = size = 0
+        for engine in self._primary_engines():
+            pool = engine.pool
+            checkedout, pool_size = getattr(pool, "checkedout", None), getattr(pool, "size", None)
+            if not callable(checkedout) or not callable(pool_size):
+                return None
+            in_use, size = in_use + int(checkedout()), size + int(pool_size())
+        return in_use, size
+
+    def _primary_engines(self) -> list[Engine]:
+        return [self._engine] if self._read_engine is None else [self._engine, self._read_engine]
 
     def migrate(self) -> None:
         """Bring the schema up to the newest migration shipped with certdist (idempotent)."""
@@ -175,7 +186,8 @@ class Database:
             audit, self._audit = self._audit, None
         if audit is not None:
             audit.close()
-        self._engine.dispose()
+        for engine in self._primary_engines():
+            engine.dispose()
         if self._replica is not None:
             self._replica.engine.dispose()
 

@@ -6,7 +6,7 @@ translation and the SQLite write-lock rule live in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -38,8 +38,11 @@ class Transactions:
         engine: Engine,
         commit_deadline: CommitDeadline | None = None,
         replica: StandbyReads | None = None,
+        read_engine: Engine | None = None,
     ) -> None:
         self._engine = engine
+        # Where :meth:`fetch` reads the primary (``engine.build_read_engine``).
+        self._read_engine = read_engine or engine
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self._commit_deadline = commit_deadline
         self._replica = replica
@@ -71,9 +74,10 @@ class Transactions:
         SQLAlchemy transaction, whose begin/commit events, result machinery and
         compiled-cache lookup are the difference; the 304 path went from 0.416 to 0.220 ms
         of server CPU per request with the other cuts of issue #15).
-        One SELECT is atomic on its own, so no explicit transaction is needed; the pool
-        rolls the driver connection back on return (PostgreSQL), and its deadlines
-        (statement timeout, busy timeout) are the connection's, as for every other query.
+        One SELECT is atomic on its own, so no explicit transaction is needed: on
+        PostgreSQL it runs on the read engine's autocommit connections, one round trip; its
+        deadlines (statement timeout, busy timeout) are the connection's, as for every
+        other query.
 
         ``replica_ok``: the read may be a moment old, so a standby may answer it
         (``storage/replica.py``); the primary does when the standby has no rows.
@@ -91,7 +95,7 @@ class Transactions:
             rows = self._replica.fetch(prepared, parameters)
             if rows:
                 return rows
-        return fetch_on(self._engine, prepared, parameters)
+        return fetch_on(self._read_engine, prepared, parameters)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -145,26 +149,22 @@ class PreparedRead:
 def fetch_on(
     engine: Engine, prepared: PreparedRead, parameters: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """:meth:`Transactions.fetch` on ``engine``."""
+    """:meth:`Transactions.fetch` on ``engine``.
 
+    A read that finds its pooled connection dropped by the server (a restart, a failover)
+    runs once more on a new one, the pool's other connections closed as likely dropped too:
+    the read engine does not ping before each read (``engine.build_read_engine``), and a
+    SELECT is safe to repeat.
+    """
     with translate_errors():
         try:
-            raw = engine.raw_connection()
+            rows = _fetch_once(engine, prepared, parameters)
+        except _ConnectionDropped:
+            engine.dispose()
             try:
-                cursor = raw.cursor()
-                try:
-                    cursor.execute(prepared.sql, prepared.parameters(parameters))
-                    rows = cursor.fetchall()
-                finally:
-                    cursor.close()
-            finally:
-                raw.close()  # back to the pool
-        except prepared.driver_error as exc:
-            # As SQLAlchemy wraps the driver's errors, so translate_errors can tell an
-            # outage from a bug (the pool's connect errors come unwrapped from here too).
-            raise sa_exc.DBAPIError.instance(
-                prepared.sql, None, exc, prepared.driver_error, hide_parameters=True
-            ) from exc
+                rows = _fetch_once(engine, prepared, parameters)
+            except _ConnectionDropped as exc:
+                raise exc.wrapped from exc.__cause__
     keys, convert = prepared.keys, prepared.converters
     return [
         {
@@ -173,6 +173,44 @@ def fetch_on(
         }
         for row in rows
     ]
+
+
+class _ConnectionDropped(Exception):
+    def __init__(self, wrapped: sa_exc.StatementError) -> None:
+        super().__init__(str(wrapped))
+        self.wrapped = wrapped
+
+
+def _fetch_once(
+    engine: Engine, prepared: PreparedRead, parameters: dict[str, Any]
+) -> Sequence[Any]:
+    try:
+        raw = engine.raw_connection()
+    except prepared.driver_error as exc:  # the pool's connect errors come unwrapped
+        raise _as_sqlalchemy_error(prepared, exc) from exc
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(prepared.sql, prepared.parameters(parameters))
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+    except prepared.driver_error as exc:
+        wrapped = _as_sqlalchemy_error(prepared, exc)
+        if engine.dialect.is_disconnect(exc, raw.dbapi_connection, None):  # type: ignore[arg-type]
+            raw.invalidate(exc)
+            raise _ConnectionDropped(wrapped) from exc
+        raise wrapped from exc
+    finally:
+        raw.close()  # back to the pool (discarded after invalidate())
+
+
+def _as_sqlalchemy_error(prepared: PreparedRead, error: Exception) -> sa_exc.StatementError:
+    # As SQLAlchemy wraps the driver's errors, so translate_errors can tell an outage from
+    # a bug.
+    return sa_exc.DBAPIError.instance(
+        prepared.sql, None, error, prepared.driver_error, hide_parameters=True
+    )
 
 
 @contextmanager
