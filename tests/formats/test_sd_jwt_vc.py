@@ -23,6 +23,7 @@ from certdist.signing.jose import b64url, b64url_decode, es256_verify
 from certdist.signing.keys import KeyUse, PublicKey
 from tests.support.sd_jwt import (
     decoded,
+    ed25519_holder_key,
     header_of,
     holder_key,
     named,
@@ -251,6 +252,41 @@ def test_a_key_binding_jwt_is_checked_against_the_holder_key(issuer: SdJwtVcIssu
     widened = "~".join([jwt, name, birthdate, signed.rsplit("~", 1)[1]])
     with pytest.raises(VerificationError, match="sd_hash"):
         verify_presentation(widened, keys_of(issuer), NOW)
+
+
+def test_an_ed25519_holder_key_is_bound_and_its_key_binding_checked(
+    issuer: SdJwtVcIssuer,
+) -> None:
+    key, jwk = ed25519_holder_key()
+    issued = issuer.issue(bundle(), holder_jwk=jwk)
+    assert payload_of(issued)["cnf"] == {"jwk": jwk}
+    presentation = present(issued, named("name"))
+    iat = int(NOW.timestamp())
+    for alg in ("EdDSA", "Ed25519"):
+        bound = with_key_binding(presentation, key, iat=iat, alg=alg)
+        assert verify_presentation(bound, keys_of(issuer), NOW).holder_bound
+    stranger, _ = ed25519_holder_key()
+    with pytest.raises(VerificationError, match="signed by the holder"):
+        verify_presentation(with_key_binding(presentation, stranger, iat=iat), keys_of(issuer), NOW)
+    # The Ed25519 signature under another algorithm's name is not checked as that one.
+    with pytest.raises(VerificationError, match="signed by the holder"):
+        verify_presentation(
+            with_key_binding(presentation, key, iat=iat, alg="ES256"), keys_of(issuer), NOW
+        )
+    with pytest.raises(MalformedCertificate, match="one of ES256, EdDSA, Ed25519"):
+        verify_presentation(
+            with_key_binding(presentation, key, iat=iat, alg="HS256"), keys_of(issuer), NOW
+        )
+
+
+def test_a_holder_key_of_another_kind_is_refused_at_issuance(issuer: SdJwtVcIssuer) -> None:
+    for jwk in (
+        {"kty": "OKP", "crv": "X25519", "x": "A" * 43},
+        {"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"},
+        {"kty": "OKP", "crv": "Ed25519", "x": "AA"},
+    ):
+        with pytest.raises(InvalidInput, match="holder key"):
+            issuer.issue(bundle(), holder_jwk=jwk)
 
 
 def test_key_binding_without_a_holder_key_is_refused(issuer: SdJwtVcIssuer) -> None:

@@ -1,7 +1,8 @@
 """An OpenID4VCI wallet made only of independent libraries (issue #20), run by Node.js
 against a live certdist server: ``@openid4vc/openid4vci`` 0.4.6 for the protocol (it reads
 issuer metadata of OpenID4VCI 1.0 final as ``Openid4vciVersion.V1``), ``@sd-jwt/sd-jwt-vc``
-for the credential, ``node:crypto`` for the holder's P-256 keys. Nothing of certdist's code
+for the credential, ``node:crypto`` for the holder's keys (P-256, or Ed25519 where a request
+says ``keyType: "Ed25519"``). Nothing of certdist's code
 runs on the wallet's side; the test only hands it the offer link and the transaction code.
 
 Two operations (one JSON case each, see :data:`WALLET_HARNESS_JS`):
@@ -10,7 +11,8 @@ Two operations (one JSON case each, see :data:`WALLET_HARNESS_JS`):
   (by its ``credential_offer_uri``), fetch the issuer's and the authorization server's
   metadata, wait ``waitBeforeTokenMs`` if given, ask for a token with the pre-authorized code
   and ``txCode``, then send each of ``requests`` in turn: ``{proofs: n}`` asks for a fresh
-  ``c_nonce``, makes ``n`` new holder keys and a proof JWT (``openid4vci-proof+jwt``) for
+  ``c_nonce``, makes ``n`` new holder keys (``keyType``: ``"P-256"``, signed ES256, the
+  default, or ``"Ed25519"``, signed EdDSA) and a proof JWT (``openid4vci-proof+jwt``) for
   each, and sends one credential request with all of them; ``reuseNonce`` keeps the previous
   request's nonce, ``aud`` puts another audience in the proofs. Every step's result or error
   (HTTP status and error body) is returned, and every HTTP exchange (method, URL, status,
@@ -51,12 +53,20 @@ const nodeHash = {'sha-256': 'sha256', 'sha-384': 'sha384', 'sha-512': 'sha512'}
 // it wants by its public JWK.
 const holderKeys = new Map();
 
-function newHolderKey() {
-  const {privateKey, publicKey} = crypto.generateKeyPairSync('ec', {namedCurve: 'P-256'});
+function newHolderKey(keyType) {
+  const {privateKey, publicKey} = keyType === 'Ed25519'
+    ? crypto.generateKeyPairSync('ed25519')
+    : crypto.generateKeyPairSync('ec', {namedCurve: 'P-256'});
   const publicJwk = publicKey.export({format: 'jwk'});
   holderKeys.set(publicJwk.x, privateKey);
   return {publicJwk, privateJwk: privateKey.export({format: 'jwk'})};
 }
+
+// ES256 for a P-256 key, EdDSA for an Ed25519 one: node:crypto's arguments for each.
+const algorithmOf = (jwk) => (jwk.kty === 'OKP' ? 'EdDSA' : 'ES256');
+const signWith = (privateKey, data) => (privateKey.asymmetricKeyType === 'ed25519'
+  ? crypto.sign(null, Buffer.from(data), privateKey)
+  : crypto.sign('sha256', Buffer.from(data), {key: privateKey, ...es256}));
 
 // Every HTTP exchange of the current case, for the checks the library leaves to the caller
 // (Cache-Control of the token and nonce responses).
@@ -79,12 +89,11 @@ const callbacks = {
   generateRandom: (length) => crypto.randomBytes(length),
   clientAuthentication: clientAuthenticationAnonymous(),
   signJwt: (signer, {header, payload}) => {
-    if (signer.method !== 'jwk' || signer.alg !== 'ES256') {
-      throw new Error('this wallet signs with ES256 holder keys only');
+    if (signer.method !== 'jwk' || signer.alg !== algorithmOf(signer.publicJwk)) {
+      throw new Error(`this wallet does not sign ${signer.alg} with a ${signer.publicJwk.kty} key`);
     }
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-    const key = holderKeys.get(signer.publicJwk.x);
-    const signature = crypto.sign('sha256', Buffer.from(input), {key, ...es256});
+    const signature = signWith(holderKeys.get(signer.publicJwk.x), input);
     return {jwt: `${input}.${b64url(signature)}`, signerJwk: signer.publicJwk};
   },
 };
@@ -144,12 +153,12 @@ async function receive(testCase) {
       ...issuerMetadata,
       credentialIssuer: {...issuerMetadata.credentialIssuer, credential_issuer: request.aud},
     };
-    const keys = Array.from({length: request.proofs}, newHolderKey);
+    const keys = Array.from({length: request.proofs}, () => newHolderKey(request.keyType));
     const proofs = [];
     for (const key of keys) {
       const {jwt} = await client.createCredentialRequestJwtProof({
         issuerMetadata: audience, credentialConfigurationId, nonce,
-        signer: {method: 'jwk', alg: 'ES256', publicJwk: key.publicJwk},
+        signer: {method: 'jwk', alg: algorithmOf(key.publicJwk), publicJwk: key.publicJwk},
       });
       proofs.push(jwt);
     }
@@ -199,10 +208,9 @@ async function hold(testCase) {
     verifier: verifyWith(issuerJwk),
     // The status list token: signed by one of the keys the issuer publishes.
     statusVerifier: (data, signature) => keys.some((key) => verifyWith(key)(data, signature)),
-    kbSignAlg: 'ES256',
-    kbSigner: (data) => crypto.sign(
-      'sha256', Buffer.from(data),
-      {key: crypto.createPrivateKey({key: testCase.holderJwk, format: 'jwk'}), ...es256},
+    kbSignAlg: algorithmOf(testCase.holderJwk),
+    kbSigner: (data) => signWith(
+      crypto.createPrivateKey({key: testCase.holderJwk, format: 'jwk'}), data,
     ).toString('base64url'),
   });
   let verified;

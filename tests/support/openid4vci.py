@@ -10,11 +10,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from certdist.formats.sd_jwt_vc import sign_jwt
 from certdist.storage.dev_sms_inbox import DevSmsInbox
-from tests.support.sd_jwt import holder_key
+from tests.support.sd_jwt import HolderPrivateKey, holder_key, sign_as_holder
 
 PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 #: The transaction-code SMS starts with the code, in every language; login codes end with
@@ -55,7 +53,7 @@ def new_tx_code(inbox: DevSmsInbox | None, mobile: str, seen: set[str]) -> str:
 
 
 def key_proof(
-    key: ec.EllipticCurvePrivateKey,
+    key: HolderPrivateKey,
     jwk: dict[str, str],
     *,
     aud: str,
@@ -63,11 +61,14 @@ def key_proof(
     iat: int | None = None,
     header: dict[str, Any] | None = None,
 ) -> str:
+    """A ``jwt`` key proof; ``header`` adds to or replaces (``None``: removes) members of
+    the JOSE header, whose ``alg`` is the key's own (ES256, EdDSA) unless it says another."""
     claims: dict[str, Any] = {"aud": aud, "iat": int(time.time()) if iat is None else iat}
     if nonce is not None:
         claims["nonce"] = nonce
-    jose = {"typ": "openid4vci-proof+jwt", "alg": "ES256", "jwk": jwk} | (header or {})
-    return sign_jwt({k: v for k, v in jose.items() if v is not None}, claims, key)
+    jose = {"typ": "openid4vci-proof+jwt", "jwk": jwk} | (header or {})
+    alg = jose.pop("alg", None)
+    return sign_as_holder({k: v for k, v in jose.items() if v is not None}, claims, key, alg)
 
 
 def offer_uri_of(link: str) -> str:

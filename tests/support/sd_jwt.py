@@ -9,10 +9,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from certdist.formats.sd_jwt_vc import sign_jwt
-from certdist.signing.jose import b64url, b64url_decode, p256_jwk
+from certdist.signing.jose import b64url, b64url_decode, compact_json, p256_jwk
+
+HolderPrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 def split(sd_jwt: str) -> tuple[str, list[str]]:
@@ -51,14 +54,33 @@ def holder_key() -> tuple[ec.EllipticCurvePrivateKey, dict[str, str]]:
     return key, p256_jwk(key.public_key())
 
 
+def ed25519_holder_key() -> tuple[ed25519.Ed25519PrivateKey, dict[str, str]]:
+    key = ed25519.Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return key, {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+
+
+def sign_as_holder(
+    header: dict[str, Any], claims: dict[str, Any], key: HolderPrivateKey, alg: str | None = None
+) -> str:
+    """A compact JWS signed as a wallet does: ES256 with a P-256 key, EdDSA with an Ed25519
+    one (``alg`` puts another name in the header, the signature unchanged)."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return sign_jwt({**header, "alg": alg or "ES256"}, claims, key)
+    full = {**header, "alg": alg or "EdDSA"}
+    signing_input = f"{b64url(compact_json(full))}.{b64url(compact_json(claims))}"
+    return f"{signing_input}.{b64url(key.sign(signing_input.encode('ascii')))}"
+
+
 def with_key_binding(
     presentation: str,
-    key: ec.EllipticCurvePrivateKey,
+    key: HolderPrivateKey,
     *,
     aud: str = "https://verifier.example",
     nonce: str = "n-0S6_WzA2Mj",
     iat: int | None = None,
     sd_hash: str | None = None,
+    alg: str | None = None,
 ) -> str:
     digest = b64url(hashlib.sha256(presentation.encode("ascii")).digest())
     claims = {
@@ -67,4 +89,4 @@ def with_key_binding(
         "nonce": nonce,
         "sd_hash": sd_hash or digest,
     }
-    return presentation + sign_jwt({"typ": "kb+jwt", "alg": "ES256"}, claims, key)
+    return presentation + sign_as_holder({"typ": "kb+jwt"}, claims, key, alg)

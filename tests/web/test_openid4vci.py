@@ -100,7 +100,9 @@ def test_metadata_names_the_endpoints_and_one_configuration_per_kind(
     assert vaccination["vct"] == issuer + "/credentials/vaccination/v1"
     assert vaccination["cryptographic_binding_methods_supported"] == ["jwk"]
     assert vaccination["proof_types_supported"]["jwt"]["proof_signing_alg_values_supported"] == [
-        "ES256"
+        "ES256",
+        "EdDSA",
+        "Ed25519",
     ]
     assert {d["locale"] for d in vaccination["credential_metadata"]["display"]} == {"en", "hi"}
     server = client.get("/.well-known/oauth-authorization-server").json()

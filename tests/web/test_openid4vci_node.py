@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from certdist.services.issuance.demo import DEMO_MOBILE
-from certdist.signing.jose import b64url
+from certdist.signing.jose import b64url, b64url_decode
 from tests.support.clients import bearer
 from tests.support.live_server import LiveServer, live_server
 from tests.support.node_verifiers import NodeVerifiers
@@ -109,7 +109,7 @@ def _verify(server: LiveServer, presentation: str) -> dict[str, Any]:
 
 
 def _public(jwk: dict[str, str]) -> dict[str, str]:
-    return {name: jwk[name] for name in ("kty", "crv", "x", "y")}
+    return {name: jwk[name] for name in ("kty", "crv", "x", "y") if name in jwk}
 
 
 def _error(step: dict[str, Any], status: int, code: str) -> None:
@@ -197,6 +197,39 @@ def test_the_wallet_receives_a_batch_and_its_subset_passes_our_verifier(
     forged = b64url(json.dumps([decoded(dose)[0], "dose", 1]).encode())
     tampered = _verify(server, presentation.replace(dose, forged))
     assert tampered["status"] == "invalid", tampered
+
+
+def test_a_wallet_with_ed25519_keys_proves_and_presents_with_eddsa(
+    node_verifiers: NodeVerifiers, server: LiveServer
+) -> None:
+    report = _receive(node_verifiers, server, requests=[{"proofs": 1, "keyType": "Ed25519"}])
+    assert report["token"]["ok"], report["token"]
+    [request] = report["requests"]
+    assert request["ok"], request
+    [credential], [holder] = request["credentials"], request["holderJwks"]
+    assert holder["kty"] == "OKP"
+    [held] = run_wallet(
+        node_verifiers,
+        {
+            "op": "hold",
+            "sdJwt": credential,
+            "holderJwk": holder,
+            "frame": FRAME,
+            "kb": {**KB, "iat": int(time.time())},
+        },
+    )
+    assert held["verified"], held.get("error")
+    assert held["claims"]["cnf"]["jwk"] == _public(holder)
+    key_binding = held["presentation"].rsplit("~", 1)[1]
+    assert json.loads(b64url_decode(key_binding.split(".")[0]))["alg"] == "EdDSA"
+    shown = _verify(server, held["presentation"])
+    assert (shown["status"], shown["code"]) == ("valid", "valid"), shown
+    assert shown["certificate"]["holder_binding"] == "shown"
+    # The same presentation with its key binding signature changed: refused.
+    signature = key_binding.rsplit(".", 1)[1]
+    forged = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    refused = _verify(server, held["presentation"].replace(signature, forged))
+    assert refused["status"] == "invalid", refused
 
 
 def test_a_wrong_transaction_code_is_an_invalid_grant(

@@ -52,14 +52,12 @@ from certdist.errors import InvalidInput, MalformedCertificate, VerificationErro
 from certdist.formats.lab_test import is_lab_test, lab_test_of, utc_text
 from certdist.formats.registry import CertificateBundle
 from certdist.formats.shc import check_es256, numeric_date, positive_int
+from certdist.signing.holder_keys import HOLDER_ALGORITHMS, holder_key
 from certdist.signing.jose import (
     b64url,
     b64url_decode,
     compact_json,
     es256_sign,
-    es256_verify,
-    p256_jwk,
-    public_key_from_jwk,
     split_compact_jws,
     thumbprint,
 )
@@ -236,10 +234,12 @@ def sign_jwt(header: Mapping[str, Any], payload: Mapping[str, Any], key: Any) ->
 
 
 def _holder_jwk(jwk: Mapping[str, Any]) -> dict[str, str]:
+    # Only public members are bound; a private one given by mistake is never published.
+    public = {name: value for name, value in jwk.items() if name != "d"}
     try:
-        return p256_jwk(public_key_from_jwk(dict(jwk)))
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput("the holder key must be a public EC P-256 JWK") from None
+        return holder_key(public).jwk
+    except ValueError as error:
+        raise InvalidInput(f"holder key: {error}") from None
 
 
 def _name_and_birthdate(bundle: CertificateBundle) -> dict[str, Any]:
@@ -465,13 +465,15 @@ def _check_key_binding(
     if not isinstance(jwk, Mapping):
         raise VerificationError("key binding: the credential names no holder key (cnf.jwk)")
     header, claims, signing_input, signature = decode_jws(kb_jwt, "key binding JWT")
-    if header.get("typ") != KB_TYP or header.get("alg") != "ES256":
-        raise MalformedCertificate(f'key binding: the header must be "{KB_TYP}" with ES256')
+    if header.get("typ") != KB_TYP or header.get("alg") not in HOLDER_ALGORITHMS:
+        raise MalformedCertificate(
+            f'key binding: the header must be "{KB_TYP}" with one of {", ".join(HOLDER_ALGORITHMS)}'
+        )
     try:
-        holder = public_key_from_jwk(dict(jwk))
-    except (ValueError, KeyError, TypeError):
-        raise MalformedCertificate("key binding: the holder key is not an EC P-256 JWK") from None
-    if not es256_verify(holder, signing_input, signature):
+        holder = holder_key(dict(jwk))
+    except ValueError as error:
+        raise MalformedCertificate(f"key binding: the credential's cnf: {error}") from None
+    if not holder.verifies(header["alg"], signing_input, signature):
         raise VerificationError("key binding: not signed by the holder's key")
     expected = b64url(hashlib.sha256(presented.encode("ascii")).digest())
     if claims.get("sd_hash") != expected:

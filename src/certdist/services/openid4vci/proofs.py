@@ -2,7 +2,9 @@
 ``jwt`` proof type), checked as its "Verifying Proof" section lists.
 
 A proof is a compact JWS whose header has ``typ: openid4vci-proof+jwt``, an asymmetric
-``alg`` we accept (ES256: the SD-JWT VC ``cnf`` and the Key Binding JWT are P-256 here) and
+``alg`` we accept (ES256 with a P-256 key, EdDSA or Ed25519 with an Ed25519 key:
+``signing/holder_keys.py``; the SD-JWT VC binds that key as ``cnf`` and the Key Binding JWT
+is signed with it) and
 exactly one key parameter, which must be ``jwk`` (a public key: a ``d`` member is refused):
 ``kid`` names a DID key and ``x5c`` a certificate chain, neither of which this issuer
 resolves. Its claims must hold ``aud`` = our Credential Issuer Identifier, ``iat`` within
@@ -21,18 +23,19 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from certdist.errors import OAuthError
-from certdist.signing.jose import es256_verify, p256_jwk, public_key_from_jwk, split_compact_jws
+from certdist.signing.holder_keys import HOLDER_ALGORITHMS, holder_key
+from certdist.signing.jose import split_compact_jws
 
 PROOF_TYP: Final = "openid4vci-proof+jwt"
-PROOF_ALGORITHMS: Final = ("ES256",)
+PROOF_ALGORITHMS: Final = HOLDER_ALGORITHMS
 CLOCK_SKEW: Final = timedelta(seconds=60)
 _KEY_PARAMETERS: Final = ("jwk", "kid", "x5c")
 
 
 @dataclass(frozen=True)
 class KeyProof:
-    """A proof that holds: the public key to bind (a P-256 JWK, public members only) and
-    the ``c_nonce`` it carries."""
+    """A proof that holds: the public key to bind (a P-256 or Ed25519 JWK, public members
+    only) and the ``c_nonce`` it carries."""
 
     jwk: dict[str, str]
     nonce: str
@@ -59,22 +62,19 @@ def check_proof(
     present = [name for name in _KEY_PARAMETERS if name in header]
     if present != ["jwk"]:
         raise refuse("the header must name the key by exactly one parameter, jwk")
-    jwk = header["jwk"]
-    if not isinstance(jwk, dict) or "d" in jwk:
-        raise refuse("the jwk must be a public key")
     try:
-        key = public_key_from_jwk(jwk)
-    except (ValueError, KeyError, TypeError):
-        raise refuse("the jwk must be an EC P-256 public key") from None
-    if not es256_verify(key, signing_input, signature):
-        raise refuse("the signature does not verify with the header's jwk")
+        key = holder_key(header["jwk"])
+    except ValueError as error:
+        raise refuse(f"jwk: {error}") from None
+    if not key.verifies(header["alg"], signing_input, signature):
+        raise refuse(f"the signature does not verify as {header['alg']} with the header's jwk")
     if claims.get("aud") != audience:
         raise refuse("aud must be this Credential Issuer's identifier")
     _check_issued_at(claims.get("iat"), now, max_age, refuse)
     nonce = claims.get("nonce")
     if not isinstance(nonce, str) or not nonce:
         raise refuse("no nonce: get a c_nonce from the nonce endpoint")
-    return KeyProof(jwk=p256_jwk(key), nonce=nonce)
+    return KeyProof(jwk=key.jwk, nonce=nonce)
 
 
 def _check_issued_at(iat: Any, now: datetime, max_age: timedelta, refuse: Any) -> None:
