@@ -26,7 +26,7 @@ from tests.support.imaging import open_image, scan
 from tests.support.openid4vci import TestWallet, key_proof, offer_uri_of, path_of, tx_code_sent
 from tests.support.portal import csrf_of, log_in
 from tests.support.request_bodies import lab_test_request_body, vaccination_request_body
-from tests.support.sd_jwt import payload_of, present, with_key_binding
+from tests.support.sd_jwt import ed25519_holder_key, payload_of, present, with_key_binding
 from tests.web.test_share import issue as share_issue
 
 MOBILE = "+919880414889"  # the request bodies' 9880414889, as stored
@@ -279,6 +279,7 @@ def test_credential_requests_name_their_error(
     oauth_error(garbage, 400, "invalid_credential_request")
     nonce = wallet.nonce()
     key, jwk = wallet.keys[0]
+    ed_key, ed_jwk = ed25519_holder_key()
     bad_proofs = {
         "wrong aud": wallet.proofs(nonce, aud="https://elsewhere.example"),
         "wrong typ": wallet.proofs(nonce, header={"typ": "JWT"}),
@@ -289,6 +290,12 @@ def test_credential_requests_name_their_error(
         "alg none": wallet.proofs(nonce, header={"alg": "none"}),
         "same key twice": wallet.proofs(nonce) * 2,
         "private key": wallet.proofs(nonce, header={"jwk": {**jwk, "d": "AAAA"}}),
+        "Ed25519 key, ES256": [
+            key_proof(ed_key, ed_jwk, aud=wallet.issuer, nonce=nonce, header={"alg": "ES256"})
+        ],
+        "Ed25519 key, 1 byte": [
+            key_proof(ed_key, {**ed_jwk, "x": "AA"}, aud=wallet.issuer, nonce=nonce)
+        ],
     }
     for problem, proofs in bad_proofs.items():
         answer = wallet.credential(access_token, proofs)
